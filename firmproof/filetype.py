@@ -1,0 +1,123 @@
+"""What kind of file this is, from its first bytes and its name (cheap, no libmagic).
+
+The type decides which analyzers read a file and whether the unpacker carves inside it.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import struct
+
+ELF = "elf"
+SCRIPT = "script"
+TEXT = "text"
+PRIVATE_KEY = "private-key"
+CERTIFICATE = "certificate"
+PUBLIC_KEY = "public-key"
+APK = "apk"
+ARCHIVE = "archive"          # zip, tar, cpio, compressed streams, file system images
+MEDIA = "media"              # images, fonts, audio: nothing to carve, nothing to analyze
+DATA = "data"
+EMPTY = "empty"
+
+_ELF_MACHINES = {
+    2: "sparc", 3: "x86", 8: "mips", 20: "powerpc", 21: "powerpc64", 40: "arm",
+    42: "superh", 62: "x86-64", 183: "aarch64", 243: "riscv", 94: "xtensa",
+    164: "hexagon", 0x5441: "frv",
+}
+
+_ARCHIVE_MAGICS: tuple[tuple[int, bytes], ...] = (
+    (0, b"hsqs"), (0, b"sqsh"), (0, b"shsq"), (0, b"qshs"),        # squashfs
+    (0, b"\x1f\x8b"), (0, b"BZh"), (0, b"\xfd7zXZ\x00"), (0, b"\x5d\x00\x00"),
+    (0, b"\x28\xb5\x2f\xfd"), (0, b"\x04\x22\x4d\x18"), (0, b"\x02\x21\x4c\x18"),
+    (0, b"\x89LZO"), (0, b"LZIP"),
+    (0, b"070701"), (0, b"070702"), (0, b"070707"), (0, b"\xc7\x71"), (0, b"\x71\xc7"),
+    (257, b"ustar"), (0, b"7z\xbc\xaf\x27\x1c"), (0, b"Rar!"),
+    (0, b"\x27\x05\x19\x56"), (0, b"\x45\x3d\xcd\x28"), (0, b"\x28\xcd\x3d\x45"),
+    (0, b"\x85\x19"), (0, b"\x19\x85"), (0, b"UBI#"), (0, b"\x31\x18\x10\x06"),
+    (0, b"ANDROID!"), (0, b"VNDRBOOT"), (0, b"\x3a\xff\x26\xed"),
+    (1080, b"\x53\xef"), (1024, b"\xe2\xe1\xf5\xe0"), (0, b"-rom1fs-"),
+    (0, b"CrAU"), (0, b"MZ"), (0, b"\xd0\x0d\xfe\xed"),
+)
+_MEDIA_MAGICS = (b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"BM", b"RIFF", b"OggS", b"ID3",
+                 b"wOFF", b"wOF2", b"\x00\x01\x00\x00\x00", b"OTTO", b"\x00\x00\x01\x00",
+                 b"%PDF", b"dex\n")
+_MEDIA_SUFFIXES = (".png", ".gif", ".jpg", ".jpeg", ".ico", ".bmp", ".svg", ".woff", ".woff2",
+                   ".ttf", ".otf", ".mp3", ".wav", ".ogg", ".pdf", ".mo", ".pyc", ".dex",
+                   ".odex", ".vdex", ".art", ".oat")
+_TEXT_BYTES = bytes(range(0x20, 0x7F)) + b"\t\n\r\f\x1b"
+
+
+def is_text(head: bytes) -> bool:
+    if not head:
+        return False
+    if b"\0" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # a multi-byte character cut at the end of the sample is still text
+        if exc.start < len(head) - 4:
+            return False
+    printable = sum(1 for b in head if b in _TEXT_BYTES or b >= 0x80)
+    return printable >= 0.95 * len(head)
+
+
+def classify(head: bytes, path: str = "") -> str:
+    """Type of a file from its first bytes (4 KiB are plenty) and its name."""
+    if not head:
+        return EMPTY
+    name = posixpath.basename(path).lower()
+    if head.startswith(b"\x7fELF"):
+        return ELF
+    if head.startswith(b"PK\x03\x04"):
+        return APK if name.endswith((".apk", ".apex")) else ARCHIVE
+    for offset, magic in _ARCHIVE_MAGICS:
+        if head[offset:offset + len(magic)] == magic:
+            return ARCHIVE
+    if head.startswith(_MEDIA_MAGICS) or name.endswith(_MEDIA_SUFFIXES):
+        return MEDIA
+    if b"-----BEGIN" in head[:1024]:
+        marker = head[head.index(b"-----BEGIN"):][:64]
+        if b"PRIVATE KEY" in marker:
+            return PRIVATE_KEY
+        if b"CERTIFICATE" in marker:
+            return CERTIFICATE
+        if b"PUBLIC KEY" in marker:
+            return PUBLIC_KEY
+    if is_text(head):
+        if head.startswith(b"#!"):
+            return SCRIPT
+        return TEXT
+    if _looks_like_der_private_key(head):
+        return PRIVATE_KEY
+    return DATA
+
+
+def _looks_like_der_private_key(head: bytes) -> bool:
+    """PKCS#1 RSA / PKCS#8 DER: SEQUENCE { INTEGER 0, … }."""
+    if len(head) < 8 or head[0] != 0x30:
+        return False
+    if head[1] == 0x82:
+        body = head[4:]
+    elif head[1] == 0x81:
+        body = head[3:]
+    else:
+        return False
+    return body[:3] == b"\x02\x01\x00" and body[3:4] in (b"\x02", b"\x30")
+
+
+def elf_info(head: bytes) -> dict[str, str]:
+    """Architecture, bits, endianness and ELF type from an ELF header."""
+    if len(head) < 20 or not head.startswith(b"\x7fELF"):
+        return {}
+    bits = {1: "32", 2: "64"}.get(head[4], "?")
+    endian = {1: "le", 2: "be"}.get(head[5], "?")
+    fmt = "<HH" if endian == "le" else ">HH"
+    e_type, e_machine = struct.unpack_from(fmt, head, 16)
+    return {
+        "arch": _ELF_MACHINES.get(e_machine, f"machine-{e_machine}"),
+        "bits": bits,
+        "endian": endian,
+        "elf_type": {1: "rel", 2: "exec", 3: "dyn", 4: "core"}.get(e_type, "other"),
+    }

@@ -1,0 +1,190 @@
+"""The data firmproof passes around: severities, categories, rules, evidence, findings.
+
+Data only. The one piece of behaviour here is `Rule.at`, the single way to make a
+finding, which refuses to make one without bytes to point at.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from firmproof.rootfs import RootFS
+
+
+class Severity(enum.Enum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """Higher is worse: critical=4 … info=0."""
+        return _SEVERITY_RANK[self]
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        try:
+            return cls(text.lower())
+        except ValueError:
+            choices = ", ".join(s.value for s in cls)
+            raise ValueError(f"unknown severity {text!r} (choose from {choices})") from None
+
+
+_SEVERITY_RANK = {
+    Severity.CRITICAL: 4,
+    Severity.HIGH: 3,
+    Severity.MEDIUM: 2,
+    Severity.LOW: 1,
+    Severity.INFO: 0,
+}
+
+
+class Category(enum.Enum):
+    """The closed list of finding categories of the contract."""
+
+    WEAK_PASSWORD = "credential.weak-password"
+    HARDCODED = "credential.hardcoded"
+    PRIVATE_KEY = "key.private"
+    AUTHORIZED_KEY = "key.authorized"
+    REMOTE_SHELL = "service.remote-shell"
+    HIDDEN_TRIGGER = "service.hidden-trigger"
+    HIDDEN_ENDPOINT = "web.hidden-endpoint"
+    EXFILTRATION = "network.exfiltration"
+    DEBUG_CONSOLE = "debug.console"
+    SUID = "privilege.suid"
+    ANDROID_DEBUG = "android.debug"
+    ANDROID_PRIVILEGED_APP = "android.privileged-app"
+    KNOWN_BACKDOOR = "known-backdoor"
+    VULNERABLE_COMPONENT = "component.vulnerable"
+    HARDENING = "binary.hardening"
+
+
+EXCERPT_MAX = 200
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Bytes of one file that prove a finding: `length` bytes at `offset` of the file
+    whose content hashes to `sha256`."""
+
+    sha256: str
+    offset: int
+    length: int
+    excerpt: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sha256": self.sha256, "offset": self.offset, "length": self.length,
+                "excerpt": self.excerpt}
+
+
+def excerpt_of(data: bytes) -> str:
+    """Printable rendering of evidence bytes: text as text, other bytes as \\xNN."""
+    out = []
+    for b in data[:EXCERPT_MAX]:
+        if b in (0x09,) or 0x20 <= b < 0x7F:
+            out.append(chr(b))
+        else:
+            out.append(f"\\x{b:02x}")
+    text = "".join(out)
+    if len(data) > EXCERPT_MAX:
+        text += "…"
+    return text
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: Rule
+    title: str
+    path: str
+    container: tuple[str, ...]
+    evidence: Evidence
+    details: dict[str, Any]
+    severity: Severity
+
+    @property
+    def category(self) -> Category:
+        return self.rule.category
+
+    def sort_key(self) -> tuple[Any, ...]:
+        return (-self.severity.rank, self.rule.id, self.container, self.path,
+                self.evidence.offset, self.evidence.length)
+
+    def finding_id(self, image_sha256: str) -> str:
+        return finding_id(image_sha256, self.rule.id, self.container, self.path,
+                          self.evidence.offset, self.evidence.length)
+
+    def to_json(self, image_sha256: str) -> dict[str, Any]:
+        return {
+            "id": self.finding_id(image_sha256),
+            "rule": self.rule.id,
+            "category": self.rule.category.value,
+            "severity": self.severity.value,
+            "title": self.title,
+            "path": self.path,
+            "container": list(self.container),
+            "evidence": self.evidence.to_json(),
+            "details": self.details,
+            "references": list(self.rule.references),
+        }
+
+
+def finding_id(image_sha256: str, rule_id: str, container: tuple[str, ...] | list[str],
+               path: str, offset: int, length: int) -> str:
+    """Stable id: same image + same rule + same place gives the same id."""
+    key = "\0".join([image_sha256, rule_id, "\x1f".join(container), path, str(offset), str(length)])
+    return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:24]
+
+
+class NoEvidence(ValueError):
+    """Raised when a finding would point at no bytes: such a finding is not reported."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule: a stable id, one category, a default severity and its documentation.
+
+    `why` says why it matters, `confirm` how to check a finding by hand.
+    """
+
+    id: str
+    category: Category
+    severity: Severity
+    title: str
+    why: str
+    confirm: str
+    references: tuple[str, ...] = field(default=())
+
+    def at(self, fs: RootFS, path: str, offset: int, length: int, *,
+           title: str | None = None, severity: Severity | None = None,
+           **details: Any) -> Finding:
+        """Make a finding pointing at `length` bytes at `offset` of `path` in `fs`.
+
+        Raises NoEvidence when those bytes are not in the file.
+        """
+        data = fs.read(path)
+        if data is None or length <= 0 or offset < 0 or offset + length > len(data):
+            raise NoEvidence(f"{self.id}: no bytes at {path}:{offset}+{length}")
+        entry = fs.entry(path)
+        assert entry is not None
+        evidence = Evidence(sha256=fs.sha256(path), offset=offset, length=length,
+                            excerpt=excerpt_of(data[offset:offset + length]))
+        return Finding(rule=self, title=title or self.title, path=entry.report_path,
+                       container=fs.container, evidence=evidence, details=details,
+                       severity=severity or self.severity)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "category": self.category.value,
+            "severity": self.severity.value,
+            "title": self.title,
+            "why": self.why,
+            "confirm": self.confirm,
+            "references": list(self.references),
+        }

@@ -1,0 +1,314 @@
+"""A read-only view of one unpacked file system, as analyzers see it.
+
+Paths are POSIX and absolute inside the view (`/etc/shadow`). Symbolic links are
+resolved by the view itself, inside the view: an absolute link `/bin/sh -> /bin/busybox`
+means the firmware's `/bin/busybox`, never the host's, and a link that climbs out of
+the root is clamped to the root, as the kernel does for a chroot.
+
+Two backings share the one class: a tree on the host (what `firmproof.index` builds
+from an unpacked layer) and a dict of bytes (what tests build in memory).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import posixpath
+import re
+import stat
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+MAX_LINK_HOPS = 40
+READ_CACHE_BYTES = 64 * 1024 * 1024
+
+# kinds of entries
+FILE, DIR, SYMLINK, CHARDEV, BLOCKDEV, FIFO, SOCKET = (
+    "file", "dir", "symlink", "chardev", "blockdev", "fifo", "socket")
+
+_KIND_OF_IFMT = {
+    stat.S_IFREG: FILE, stat.S_IFDIR: DIR, stat.S_IFLNK: SYMLINK, stat.S_IFCHR: CHARDEV,
+    stat.S_IFBLK: BLOCKDEV, stat.S_IFIFO: FIFO, stat.S_IFSOCK: SOCKET,
+}
+
+
+def kind_of_mode(st_mode: int) -> str:
+    return _KIND_OF_IFMT.get(stat.S_IFMT(st_mode), FILE)
+
+
+@dataclass(frozen=True)
+class FileMeta:
+    """What a file system's own metadata says of one entry (mode holds only the
+    permission bits, setuid/setgid/sticky included)."""
+
+    kind: str
+    mode: int
+    uid: int | None = None
+    gid: int | None = None
+    link: str | None = None
+
+
+@dataclass
+class FileEntry:
+    path: str                  # inside the view: '/etc/shadow'
+    report_path: str           # inside the innermost unpacked tree (view prefix + path)
+    kind: str
+    mode: int                  # permission bits, setuid/setgid/sticky included
+    uid: int | None
+    gid: int | None
+    size: int
+    link: str | None = None    # symlink target as stored in the file system
+    host: Path | None = None   # where the bytes lie on the host, for FILE entries
+    ftype: str = "data"        # see firmproof.filetype
+    meta_source: str = "host"  # "fs" when mode/owner come from the file system's metadata
+    detail: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_setuid(self) -> bool:
+        return bool(self.mode & stat.S_ISUID)
+
+    @property
+    def is_setgid(self) -> bool:
+        return bool(self.mode & stat.S_ISGID)
+
+    @property
+    def name(self) -> str:
+        return posixpath.basename(self.path)
+
+    def mode_string(self) -> str:
+        return stat.filemode(self.mode | {FILE: stat.S_IFREG, DIR: stat.S_IFDIR,
+                                          SYMLINK: stat.S_IFLNK}.get(self.kind, 0))
+
+
+@functools.lru_cache(maxsize=256)
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    out, i = [], 0
+    while i < len(pattern):
+        char = pattern[i]
+        if pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+            continue
+        if char == "*":
+            out.append("[^/]*")
+        elif char == "?":
+            out.append("[^/]")
+        elif char == "[":
+            end = pattern.find("]", i + 1)
+            if end == -1:
+                out.append(re.escape(char))
+            else:
+                body = pattern[i + 1:end]
+                out.append("[^" + body[1:] + "]" if body.startswith("!") else "[" + body + "]")
+                i = end
+        else:
+            out.append(re.escape(char))
+        i += 1
+    return re.compile("".join(out))
+
+
+def normalize(path: str) -> str:
+    """'/a/./b/../c' -> '/a/c'; never climbs above '/'."""
+    parts: list[str] = []
+    for part in path.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if parts:
+                parts.pop()
+            continue
+        parts.append(part)
+    return "/" + "/".join(parts)
+
+
+class RootFS:
+    """One unpacked tree (or a root file system inside it)."""
+
+    def __init__(self, entries: Iterable[FileEntry], *, container: tuple[str, ...],
+                 loader: Callable[[FileEntry], bytes], label: str = "",
+                 is_root: bool = True) -> None:
+        self._entries: dict[str, FileEntry] = {e.path: e for e in entries}
+        self._entries.setdefault("/", FileEntry("/", "/", DIR, 0o755, 0, 0, 0))
+        self._children: dict[str, list[str]] | None = None
+        self._loader = loader
+        self._cache: OrderedDict[str, bytes] = OrderedDict()
+        self._cache_bytes = 0
+        self._hashes: dict[str, str] = {}
+        self.container = container
+        self.label = label or "/".join(container)
+        self.is_root = is_root
+
+    # -- building -------------------------------------------------------------
+
+    @classmethod
+    def from_files(cls, files: dict[str, bytes | str], *, modes: dict[str, int] | None = None,
+                   owners: dict[str, tuple[int, int]] | None = None,
+                   links: dict[str, str] | None = None,
+                   container: tuple[str, ...] = ("memory",)) -> RootFS:
+        """An in-memory view for tests: {"/etc/passwd": b"root:x:0:0::/root:/bin/sh\\n"}."""
+        from firmproof.filetype import classify
+
+        modes, owners, links = modes or {}, owners or {}, links or {}
+        blobs: dict[str, bytes] = {}
+        entries: dict[str, FileEntry] = {}
+
+        def add_dirs(path: str) -> None:
+            parent = posixpath.dirname(path)
+            while parent not in entries and parent != "/":
+                entries[parent] = FileEntry(parent, parent, DIR, 0o755, 0, 0, 0)
+                parent = posixpath.dirname(parent)
+
+        for raw_path, content in files.items():
+            path = normalize(raw_path)
+            data = content.encode() if isinstance(content, str) else content
+            blobs[path] = data
+            uid, gid = owners.get(path, (0, 0))
+            entries[path] = FileEntry(path, path, FILE, modes.get(path, 0o644), uid, gid,
+                                      len(data), ftype=classify(data[:4096], path),
+                                      meta_source="fs")
+            add_dirs(path)
+        for raw_path, target in links.items():
+            path = normalize(raw_path)
+            entries[path] = FileEntry(path, path, SYMLINK, 0o777, 0, 0, len(target), link=target,
+                                      meta_source="fs")
+            add_dirs(path)
+        return cls(entries.values(), container=container, loader=lambda e: blobs[e.report_path])
+
+    # -- queries --------------------------------------------------------------
+
+    def entry(self, path: str) -> FileEntry | None:
+        """The entry at `path` itself (a symlink is not followed)."""
+        return self._entries.get(normalize(path))
+
+    def entries(self) -> Iterator[FileEntry]:
+        for path in sorted(self._entries):
+            yield self._entries[path]
+
+    def files(self, *ftypes: str) -> Iterator[FileEntry]:
+        """Regular files in path order, optionally only those of the given file types."""
+        for entry in self.entries():
+            if entry.kind == FILE and (not ftypes or entry.ftype in ftypes):
+                yield entry
+
+    def glob(self, pattern: str) -> Iterator[FileEntry]:
+        """Entries whose path matches a shell pattern: `*`, `?` and `[…]` stay within one
+        path component, `**` crosses any number of them."""
+        regex = _glob_regex(pattern)
+        for entry in self.entries():
+            if regex.fullmatch(entry.path):
+                yield entry
+
+    def listdir(self, path: str) -> list[str]:
+        if self._children is None:
+            children: dict[str, list[str]] = {}
+            for p in sorted(self._entries):
+                if p != "/":
+                    children.setdefault(posixpath.dirname(p), []).append(posixpath.basename(p))
+            self._children = children
+        resolved = self.resolve(path)
+        return list(self._children.get(resolved, [])) if resolved else []
+
+    def resolve(self, path: str) -> str | None:
+        """Follow symlinks inside the view; None if the path does not exist or loops."""
+        hops = 0
+        pending = [p for p in normalize(path).split("/") if p]
+        done = "/"
+        while pending:
+            part = pending.pop(0)
+            candidate = normalize(posixpath.join(done, part))
+            entry = self._entries.get(candidate)
+            if entry is None:
+                return None
+            if entry.kind == SYMLINK and entry.link is not None:
+                hops += 1
+                if hops > MAX_LINK_HOPS:
+                    return None
+                target = entry.link
+                base = "/" if target.startswith("/") else done
+                pending = [p for p in normalize(posixpath.join(base, target)).split("/") if p] + pending
+                done = "/"
+                continue
+            done = candidate
+        return done
+
+    def stat(self, path: str) -> FileEntry | None:
+        """The entry at `path` after following symlinks."""
+        resolved = self.resolve(path)
+        return self._entries.get(resolved) if resolved else None
+
+    def exists(self, path: str) -> bool:
+        return self.stat(path) is not None
+
+    def read(self, path: str) -> bytes | None:
+        """Content of the regular file at `path` (symlinks followed), or None."""
+        entry = self.stat(path)
+        if entry is None or entry.kind != FILE:
+            return None
+        cached = self._cache.get(entry.path)
+        if cached is not None:
+            self._cache.move_to_end(entry.path)
+            return cached
+        try:
+            data = self._loader(entry)
+        except OSError:
+            return None
+        self._cache[entry.path] = data
+        self._cache_bytes += len(data)
+        while self._cache_bytes > READ_CACHE_BYTES and len(self._cache) > 1:
+            _, old = self._cache.popitem(last=False)
+            self._cache_bytes -= len(old)
+        return data
+
+    def text(self, path: str) -> str | None:
+        """The file decoded byte for byte (latin-1), so that str offsets are byte offsets."""
+        data = self.read(path)
+        return None if data is None else data.decode("latin-1")
+
+    def sha256(self, path: str) -> str:
+        entry = self.stat(path)
+        if entry is None:
+            raise FileNotFoundError(path)
+        digest = self._hashes.get(entry.path)
+        if digest is None:
+            data = self.read(path)
+            digest = hashlib.sha256(data or b"").hexdigest()
+            self._hashes[entry.path] = digest
+        return digest
+
+    def subview(self, prefix: str, *, label: str | None = None) -> RootFS:
+        """The tree below `prefix` as a view of its own; report paths keep the prefix."""
+        prefix = normalize(prefix)
+        if prefix == "/":
+            return self
+        entries = []
+        for path, entry in self._entries.items():
+            if path == prefix or path.startswith(prefix + "/"):
+                entries.append(replace(entry, path=normalize(path[len(prefix):])))
+        view = RootFS(entries, container=self.container, loader=self._loader,
+                      label=label or f"{self.label}{prefix}")
+        return view
+
+    def without(self, prefixes: Iterable[str]) -> RootFS:
+        """The same view minus the subtrees at `prefixes` (they are views of their own)."""
+        cut = [normalize(p) for p in prefixes]
+        entries = [e for p, e in self._entries.items()
+                   if not any(p == c or p.startswith(c + "/") for c in cut)]
+        return RootFS(entries, container=self.container, loader=self._loader,
+                      label=self.label, is_root=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __repr__(self) -> str:
+        return f"RootFS({self.label!r}, {len(self._entries)} entries)"
+
+
+def host_loader(entry: FileEntry) -> bytes:
+    """Read a regular file of an unpacked tree without following host symlinks."""
+    assert entry.host is not None
+    fd = os.open(entry.host, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read()

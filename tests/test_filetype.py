@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import gzip
+import subprocess
+import sys
+from pathlib import Path
+
+from firmproof.filetype import (ARCHIVE, CERTIFICATE, ELF, EMPTY, MEDIA, PRIVATE_KEY, SCRIPT, TEXT,
+                                classify, elf_info)
+
+
+def test_real_files_are_classified(tmp_path: Path):
+    elf = Path(sys.executable).resolve().read_bytes()[:4096]
+    assert classify(elf) == ELF
+    assert elf_info(elf)["elf_type"] in ("exec", "dyn")
+    assert classify(b"#!/bin/sh\necho hi\n") == SCRIPT
+    assert classify(b"root:x:0:0::/root:/bin/sh\n", "/etc/passwd") == TEXT
+    assert classify(gzip.compress(b"x" * 100)) == ARCHIVE
+    assert classify(b"") == EMPTY
+    key = tmp_path / "k.pem"
+    subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", key], check=True)
+    assert classify(key.read_bytes()) == PRIVATE_KEY
+    cert = tmp_path / "c.pem"
+    subprocess.run(["openssl", "req", "-x509", "-key", key, "-subj", "/CN=x", "-out", cert], check=True)
+    assert classify(cert.read_bytes()) == CERTIFICATE
+    der = tmp_path / "k.der"
+    subprocess.run(["openssl", "genpkey", "-algorithm", "rsa", "-pkeyopt", "rsa_keygen_bits:1024",
+                    "-outform", "DER", "-out", der], check=True)
+    assert classify(der.read_bytes()[:4096]) == PRIVATE_KEY
+    assert classify(b"\x89PNG\r\n\x1a\n....", "/www/logo.png") == MEDIA
