@@ -12,7 +12,8 @@ APT_PACKAGES := squashfs-tools:mksquashfs mtd-utils:mkfs.jffs2 e2fsprogs:debugfs
 	u-boot-tools:mkimage lziprecover:lziprecover lzop:lzop unar:unar partclone:partclone.restore \
 	xz-utils:xz util-linux:mkfs.cramfs libmagic1:/usr/share/misc/magic.mgc \
 	openssh-client:ssh-keygen openssl:openssl gcc:gcc debootstrap:debootstrap busybox-static:busybox \
-	file:/usr/bin/file liblzo2-dev:/usr/include/lzo/lzo1x.h
+	file:/usr/bin/file liblzo2-dev:/usr/include/lzo/lzo1x.h \
+	dropbear-bin:dropbearkey putty-tools:puttygen libc6-dev:/usr/include/stdio.h
 
 .PHONY: setup apt venv demo test lint bench clean
 setup: apt venv

@@ -21,6 +21,8 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from firmproof.fixtures import PackError, pack, uimage
+
 BUSYBOX_CANDIDATES = ("/bin/busybox", "/usr/bin/busybox")
 APPLETS = ("sh", "ash", "ls", "cat", "echo", "mount", "telnetd", "login", "getty", "nc", "ifconfig",
            "udhcpc", "httpd", "syslogd", "klogd", "init", "reboot", "wget", "vi", "ps", "kill")
@@ -154,8 +156,6 @@ def build_rootfs(root: Path, plants: Iterable[str] = PLANTS, decoys: Iterable[st
 def build_image(out: Path, *, plants: Iterable[str] = PLANTS, decoys: Iterable[str] = DECOYS,
                 fmt: str = "squashfs-xz", wrap_uimage: bool = True) -> Path:
     """A router-like firmware image: the root file system packed with `fmt`, in a uImage."""
-    from firmproof.fixtures import pack, uimage
-
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="firmproof-demo-") as tmp:
         tree = build_rootfs(Path(tmp) / "rootfs", plants, decoys)
@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         build_image(args.out, plants=() if args.clean else PLANTS)
-    except BuildError as exc:
+    except (BuildError, PackError) as exc:
         print(f"firmproof demo: {exc}", file=sys.stderr)
         return 2
     print(f"demo image: {args.out}", file=sys.stderr)

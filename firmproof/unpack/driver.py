@@ -73,6 +73,21 @@ def chain_label(container: tuple[str, ...]) -> str:
     return "/".join(part.strip("/") for part in container[1:])
 
 
+FAMILIES = ("squashfs", "jffs2", "cpio", "lz4", "minix_fs", "trx", "stuffit", "alpha_encimg", "elf")
+
+
+def family(handler_name: str) -> str:
+    """The format family a container label names: 'squashfs_v4_le' -> 'squashfs'.
+
+    The label stays short and stable across reader versions; the precise handler (version,
+    endianness) is the container's `format`.
+    """
+    for prefix in FAMILIES:
+        if handler_name.startswith(prefix):
+            return prefix
+    return handler_name
+
+
 @dataclass
 class _Job:
     host_file: Path
@@ -86,7 +101,9 @@ ProgressCallback = Callable[[str, int, int], None]
 def _handlers() -> Any:
     from unblob.handlers import BUILTIN_HANDLERS
 
-    return BUILTIN_HANDLERS
+    from firmproof.unpack.handlers import HANDLERS
+
+    return (*BUILTIN_HANDLERS, *HANDLERS)
 
 
 def find_chunks(path: Path) -> list[Any]:
@@ -147,7 +164,7 @@ def unpack(image: Path, workdir: Path, limits: Limits,
                 break
             counter += 1
             name = chunk.handler.NAME
-            label = f"{name}@0x{chunk.start_offset:x}"
+            label = f"{family(name)}@0x{chunk.start_offset:x}"
             container = (*job.container, label)
             if progress:
                 progress(chain_label(container), counter, files)
