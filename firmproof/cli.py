@@ -85,9 +85,12 @@ def _scan(args: argparse.Namespace) -> int:
     from firmproof.scan import ImageError, scan
     from firmproof.unpack.driver import UnpackFailed
 
-    if args.workdir is not None and not args.workdir.is_dir():
-        print(f"firmproof: --workdir {args.workdir}: not a directory", file=sys.stderr)
-        return EXIT_UNREADABLE
+    if args.workdir is not None:
+        try:
+            args.workdir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            print(f"firmproof: --workdir {args.workdir}: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_UNREADABLE
     config = ScanConfig(
         image=args.image, workdir=args.workdir, keep_workdir=args.keep,
         limits=Limits(max_depth=args.max_depth, max_bytes=args.max_bytes, max_ratio=args.max_ratio,

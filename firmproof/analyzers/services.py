@@ -41,7 +41,9 @@ TELNETD_AT_BOOT = rule(
     why="""A telnet server started at boot offers a login over a clear-text protocol; with the
         default or hard-coded passwords of embedded devices it is the classic way in (Mirai).
         Severity drops to info for the stock OpenWrt script, which starts it only while root
-        has no password (`details.guard`).""",
+        has no password (`details.guard`), and for OpenWrt's failsafe mode
+        (`/lib/preinit/*failsafe*`), which runs only when someone at the device presses the
+        reset button during boot (`details.mode`).""",
     confirm="""Read the quoted line and the chain that runs it; `details.login` names the login program
         and `details.port` the port. Check the accounts of the image for weak or empty passwords.""",
     references=[_BUSYBOX, _CWE.format(319), "https://openwrt.org/docs/guide-quick-start/walkthrough_login"],
@@ -96,8 +98,10 @@ BIND_SHELL_PROGRAM = rule(
     "FP-SVC-008", Category.REMOTE_SHELL, Severity.CRITICAL,
     title="unknown program started at boot binds a port and runs a shell",
     why="""A program that is no known daemon, started by the boot chain, imports socket, bind and
-        listen/accept together with an exec function, and holds the string of a shell: the shape
-        of a compiled bind shell.""",
+        listen/accept, dup2/dup3 (to put the accepted socket on the shell's stdin and stdout)
+        and an exec function, and holds the string of a shell: the shape of a compiled bind
+        shell. A daemon that runs commands with system() but never redirects a socket onto its
+        standard streams does not match.""",
     confirm="""Read the quoted boot line; `details.binary` is the program and `details.binary_sha256`
         its hash. Disassemble it (or run it in an emulator) and look for the bind/accept loop
         that dup2()s the socket onto 0/1/2 before exec'ing the shell.""",
@@ -272,6 +276,10 @@ class Services(Analyzer):
             details["guard"] = _clip(guard)
             return self._at(TELNETD_AT_BOOT, fs, step, severity=Severity.INFO,
                             title="telnetd started at boot only while root has no password", **details)
+        if step.path.startswith("/lib/preinit/") and "failsafe" in posixpath.basename(step.path):
+            details["mode"] = "failsafe"
+            return self._at(TELNETD_AT_BOOT, fs, step, severity=Severity.INFO,
+                            title="telnetd of OpenWrt's failsafe mode (physical access at boot)", **details)
         return self._at(TELNETD_AT_BOOT, fs, step, **details)
 
     def _ssh(self, fs: RootFS, step: Step) -> Finding:
@@ -376,7 +384,8 @@ class Services(Analyzer):
             if symbols is not None and shell is not None:
                 imports = symbols.imports
                 execs = sorted(n for n in _EXEC_IMPORTS if n in imports)
-                if {"socket", "bind"} <= imports and imports & {"listen", "accept", "accept4"} and execs:
+                if ({"socket", "bind"} <= imports and imports & {"listen", "accept", "accept4"}
+                        and imports & {"dup2", "dup3"} and execs):
                     result = {
                         "imports": sorted(n for n in ("socket", "bind", "listen", "accept", "accept4",
                                                       "dup2", "dup3", *execs) if n in imports),

@@ -52,6 +52,33 @@ int main(void) {
     }
 }
 """,
+    # a config daemon: a TCP listener that runs fixed commands through system() and popen()
+    # and never puts the socket on a shell's stdin/stdout (the shape of vendor config tools)
+    "cmdserver": r"""
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+int main(void) {
+    char buf[128];
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(1234);
+    bind(s, (struct sockaddr *)&a, sizeof a);
+    listen(s, 1);
+    for (;;) {
+        int c = accept(s, 0, 0);
+        ssize_t n = read(c, buf, sizeof buf - 1);
+        if (n > 0 && strncmp(buf, "save", 4) == 0) system("/bin/sh /etc/scripts/save.sh");
+        FILE *f = popen("cat /var/config.xml", "r");
+        if (f) pclose(f);
+        close(c);
+    }
+}
+""",
     # runs a shell, never touches the network
     "execonly": r"""
 #include <unistd.h>

@@ -328,8 +328,9 @@ def test_fp_svc_008_stripped_and_static_variants(elf_programs, sectionless, vari
 
 
 def test_fp_svc_008_decoys(elf_programs):
-    fs = router(["/usr/sbin/echod &", "/usr/bin/runsh"],
+    fs = router(["/usr/sbin/echod &", "/usr/bin/runsh", "/usr/sbin/devconf get -f /var/config.xml.gz"],
                 {"/usr/sbin/echod": elf_programs["udpecho"], "/usr/bin/runsh": elf_programs["execonly"],
+                 "/usr/sbin/devconf": elf_programs["cmdserver"],
                  "/bin/backdoor": elf_programs["bindshell"],              # present, never started
                  "/usr/sbin/telnetd.real": elf_programs["bindshell"]})
     assert run(fs) == []
@@ -351,3 +352,24 @@ def test_fp_svc_006_socket_activated_systemd_shell():
     assert finding.path == "/lib/systemd/system/diag@.service" and finding.details["port"] == 5555
     assert finding.details["chain"][:3] == ["systemd", "/etc/systemd/system/sockets.target.wants/diag.socket",
                                             "/lib/systemd/system/diag.socket"]
+
+
+OPENWRT_FAILSAFE = (
+    "#!/bin/sh\n"
+    "failsafe_netlogin () {\n"
+    "    telnetd -l /bin/login.sh <> /dev/null 2>&1\n"
+    "}\n"
+    "\n"
+    "boot_hook_add failsafe failsafe_netlogin\n"
+)
+
+
+def test_fp_svc_002_openwrt_failsafe_telnetd_is_info_only():
+    fs = router([". /lib/preinit/99_10_failsafe_login"], {"/lib/preinit/99_10_failsafe_login": OPENWRT_FAILSAFE})
+    (finding,) = run(fs, "FP-SVC-002")
+    assert finding.severity is Severity.INFO and finding.details["mode"] == "failsafe"
+    assert evidence(fs, finding) == b"telnetd -l /bin/login.sh <> /dev/null 2>&1"
+    # the same line in any other script is a telnetd started at boot
+    other = router([". /etc/diag.sh"], {"/etc/diag.sh": OPENWRT_FAILSAFE})
+    (finding,) = run(other, "FP-SVC-002")
+    assert finding.severity is Severity.HIGH and "mode" not in finding.details
