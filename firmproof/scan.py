@@ -95,8 +95,7 @@ def run_analyzers(views: list[RootFS], errors: list[dict[str, str]],
 
 def _guarded(analyzer: Analyzer, view: RootFS, errors: list[dict[str, str]]) -> Iterator[Finding]:
     try:
-        for finding in analyzer.run(view):
-            yield finding
+        yield from analyzer.run(view)
     except NoEvidence as exc:
         log.debug("finding without evidence dropped: %s", exc)
     except Exception as exc:  # the analyzer boundary: a report entry, never a traceback

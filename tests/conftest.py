@@ -32,9 +32,10 @@ def need_tools(*tools: str) -> None:
 def firmproof(*args: str | Path, check: bool = False) -> subprocess.CompletedProcess[str]:
     """The real CLI in a child process, as a user runs it."""
     env_path = str(Path(sys.executable).parent)
+    system_path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     proc = subprocess.run([sys.executable, "-m", "firmproof.cli", *map(str, args)],
                           capture_output=True, text=True, timeout=600,
-                          env={"PATH": f"{env_path}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                          env={"PATH": f"{env_path}:{system_path}",
                                "HOME": str(Path.home()), "LANG": "C.UTF-8"})
     if check:
         assert proc.returncode in (0, 1), proc.stderr

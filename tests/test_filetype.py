@@ -5,8 +5,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-from firmproof.filetype import (ARCHIVE, CERTIFICATE, ELF, EMPTY, MEDIA, PRIVATE_KEY, SCRIPT, TEXT,
-                                classify, elf_info)
+from firmproof.filetype import (
+    ARCHIVE,
+    CERTIFICATE,
+    ELF,
+    EMPTY,
+    MEDIA,
+    PRIVATE_KEY,
+    SCRIPT,
+    TEXT,
+    classify,
+    elf_info,
+)
 
 
 def test_real_files_are_classified(tmp_path: Path):

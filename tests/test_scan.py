@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import firmproof, need_tools, scan_report
+
 from firmproof.demo import DECOYS, PLANTS, build_image
 from firmproof.model import Category
 

@@ -41,7 +41,7 @@ from firmproof.wordlists import common_passwords, default_credentials
 
 _CWE = "https://cwe.mitre.org/data/definitions/{}.html"
 _SHADOW_MAN = "https://man7.org/linux/man-pages/man5/shadow.5.html"
-_PASSWD_MAN = "https://man7.org/linux/man-pages/man5/passwd.5.html"  # noqa: S105 (a URL)
+_PASSWD_MAN = "https://man7.org/linux/man-pages/man5/passwd.5.html"
 
 EMPTY_PASSWORD_RULE = rule(
     "FP-CRED-001", Category.WEAK_PASSWORD, Severity.CRITICAL,

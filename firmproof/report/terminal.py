@@ -11,7 +11,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from firmproof.model import Rule, Severity
@@ -31,7 +31,7 @@ class ScanDisplay:
         self.enabled = enabled
         self.console = Console(stderr=True, highlight=False)
         self._progress: Progress | None = None
-        self._task: int | None = None
+        self._task: TaskID | None = None
 
     def __enter__(self) -> ScanDisplay:
         if self.enabled and self.console.is_terminal:

@@ -69,7 +69,7 @@ class UnpackResult:
 
 
 def chain_label(container: tuple[str, ...]) -> str:
-    """('fw.bin', 'tar@0x0', '/rootfs.sqfs', 'squashfs_v4_le@0x0') -> 'tar@0x0/rootfs.sqfs/squashfs_v4_le@0x0'."""
+    """('fw.bin', 'tar@0x0', '/rootfs.sqfs', 'squashfs@0x0') -> 'tar@0x0/rootfs.sqfs/squashfs@0x0'."""
     return "/".join(part.strip("/") for part in container[1:])
 
 

@@ -153,7 +153,7 @@ def extract_chunk(chunk: Any, handler_name: str, carved: Path, outdir: Path, *,
                 tree_size(outdir) > byte_budget):
             breach = f"byte limit reached ({byte_budget} bytes extracted)"
             break
-    if breach:
+    if breach and process.pid is not None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)
     process.join(timeout=10)

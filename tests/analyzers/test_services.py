@@ -365,7 +365,8 @@ OPENWRT_FAILSAFE = (
 
 
 def test_fp_svc_002_openwrt_failsafe_telnetd_is_info_only():
-    fs = router([". /lib/preinit/99_10_failsafe_login"], {"/lib/preinit/99_10_failsafe_login": OPENWRT_FAILSAFE})
+    script = "/lib/preinit/99_10_failsafe_login"
+    fs = router([f". {script}"], {script: OPENWRT_FAILSAFE})
     (finding,) = run(fs, "FP-SVC-002")
     assert finding.severity is Severity.INFO and finding.details["mode"] == "failsafe"
     assert evidence(fs, finding) == b"telnetd -l /bin/login.sh <> /dev/null 2>&1"

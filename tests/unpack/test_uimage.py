@@ -7,11 +7,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import need_tools
 from unblob.file_utils import InvalidInputFormat
 
 from firmproof.unpack.driver import find_chunks
 from firmproof.unpack.handlers.uimage import HEADER, UImageExtractor, parse_header
-from conftest import need_tools
 
 
 @pytest.fixture(autouse=True)

@@ -16,7 +16,15 @@ import zlib
 from pathlib import Path
 
 from unblob.file_utils import File, InvalidInputFormat
-from unblob.models import Extractor, HandlerDoc, HandlerType, HexString, StructHandler, ValidChunk
+from unblob.models import (
+    Extractor,
+    HandlerDoc,
+    HandlerType,
+    HexString,
+    Reference,
+    StructHandler,
+    ValidChunk,
+)
 
 HEADER = struct.Struct(">IIIIIIIBBBB32s")
 MAGIC = 0x27051956
@@ -97,7 +105,8 @@ class UImageHandler(StructHandler):
                     "payload or, for multi-file images, a list of sizes and the payloads.",
         handler_type=HandlerType.ARCHIVE,
         vendor="DENX U-Boot",
-        references=["https://source.denx.de/u-boot/u-boot/-/blob/master/include/image.h"],
+        references=[Reference(title="U-Boot include/image.h",
+                              url="https://source.denx.de/u-boot/u-boot/-/blob/master/include/image.h")],
         limitations=["the data CRC is not required to hold (vendors patch images after signing)"],
     )
 
