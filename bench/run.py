@@ -47,7 +47,7 @@ def build_image(rootfs: Path) -> tuple[Path, Path]:
     image = BUILD / "debian-router.bin"
     if not image.exists():
         sh("mksquashfs", rootfs, sqfs, "-comp", "xz", "-noappend", "-quiet", "-no-progress",
-           "-e", "proc", "sys", "dev")
+           "-e", "proc", "sys", "dev", "var/cache/apt/archives")   # debootstrap's downloaded .debs
         sh("mkimage", "-A", "mips", "-O", "linux", "-T", "filesystem", "-C", "none",
            "-n", "bench router", "-d", sqfs, image, stdout=subprocess.DEVNULL)
     return image, sqfs

@@ -46,6 +46,7 @@ _MEDIA_SUFFIXES = (".png", ".gif", ".jpg", ".jpeg", ".ico", ".bmp", ".svg", ".wo
                    ".ttf", ".otf", ".mp3", ".wav", ".ogg", ".pdf", ".mo", ".pyc", ".dex",
                    ".odex", ".vdex", ".art", ".oat")
 _TEXT_BYTES = bytes(range(0x20, 0x7F)) + b"\t\n\r\f\x1b"
+_TEXT_OR_HIGH = _TEXT_BYTES + bytes(range(0x80, 0x100))
 
 
 def is_text(head: bytes) -> bool:
@@ -59,8 +60,8 @@ def is_text(head: bytes) -> bool:
         # a multi-byte character cut at the end of the sample is still text
         if exc.start < len(head) - 4:
             return False
-    printable = sum(1 for b in head if b in _TEXT_BYTES or b >= 0x80)
-    return printable >= 0.95 * len(head)
+    unprintable = len(head.translate(None, _TEXT_OR_HIGH))
+    return unprintable <= 0.05 * len(head)
 
 
 def classify(head: bytes, path: str = "") -> str:

@@ -22,6 +22,7 @@ from typing import Any
 from firmproof.config import Limits
 from firmproof.filetype import ARCHIVE, DATA
 from firmproof.index import TreeIndex, index_tree
+from firmproof.unpack import streams
 from firmproof.unpack.extract import extract_chunk
 
 log = logging.getLogger(__name__)
@@ -171,8 +172,12 @@ def unpack(image: Path, workdir: Path, limits: Limits,
             outdir = workdir / "x" / str(counter)
             carved = _carve(job.host_file, chunk, workdir / "carve" / f"{counter}.{name}")
             try:
-                outcome = extract_chunk(chunk, name, carved, outdir, byte_budget=budget - written,
-                                        deadline=deadline)
+                if streams.handles(name):
+                    outcome = streams.decompress(name, carved, outdir, byte_budget=budget - written,
+                                                 deadline=deadline)
+                else:
+                    outcome = extract_chunk(chunk, name, carved, outdir, byte_budget=budget - written,
+                                            deadline=deadline)
             finally:
                 if carved != job.host_file:
                     with contextlib.suppress(OSError):

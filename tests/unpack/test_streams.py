@@ -1,0 +1,85 @@
+"""Compressed streams decoded in process: made by the real compressors, bounded like the rest."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from conftest import need_tools
+
+from firmproof.config import Limits
+from firmproof.unpack import streams
+from firmproof.unpack.driver import find_chunks, unpack
+
+PAYLOAD = b"#!/bin/sh\n/usr/sbin/telnetd -l /bin/sh -p 2323 &\n" + bytes(range(256)) * 64
+
+COMPRESSORS = {
+    "gzip": ["gzip", "-9", "-n", "-c"],
+    "xz": ["xz", "-c"],
+    "lzma": ["xz", "--format=lzma", "-c"],
+    "bzip2": ["bzip2", "-c"],
+    "zstd": ["zstd", "-q", "-c"],
+}
+
+
+def compress(kind: str, data: bytes, out: Path) -> Path:
+    need_tools(COMPRESSORS[kind][0])
+    out.write_bytes(subprocess.run(COMPRESSORS[kind], input=data, capture_output=True, check=True).stdout)
+    return out
+
+
+@pytest.mark.parametrize("kind", sorted(COMPRESSORS))
+def test_each_stream_is_decoded_to_unblobs_name(tmp_path: Path, kind: str):
+    packed = compress(kind, PAYLOAD, tmp_path / "payload.bin")
+    (chunk,) = find_chunks(packed)
+    assert chunk.handler.NAME == kind and streams.handles(kind)
+    outcome = streams.decompress(kind, packed, tmp_path / "out", byte_budget=1 << 30,
+                                 deadline=time.monotonic() + 60)
+    assert outcome.errors == [] and outcome.written == len(PAYLOAD)
+    (out,) = (tmp_path / "out").iterdir()
+    assert out.name == f"{kind}.uncompressed" and out.read_bytes() == PAYLOAD
+
+
+def test_gzip_keeps_its_embedded_name_as_unblob_does(tmp_path: Path):
+    need_tools("gzip")
+    source = tmp_path / "rcS"
+    source.write_bytes(PAYLOAD)
+    subprocess.run(["gzip", "-9", str(source)], check=True)         # stores the name "rcS"
+    outcome = streams.decompress("gzip", tmp_path / "rcS.gz", tmp_path / "out", byte_budget=1 << 30,
+                                 deadline=time.monotonic() + 60)
+    assert outcome.errors == [] and (tmp_path / "out/rcS").read_bytes() == PAYLOAD
+
+
+def test_a_truncated_stream_keeps_what_was_decoded_and_says_so(tmp_path: Path):
+    data = random.Random(7).randbytes(1 << 20)
+    packed = compress("xz", data, tmp_path / "p.xz")
+    cut = tmp_path / "cut.xz"
+    cut.write_bytes(packed.read_bytes()[: packed.stat().st_size // 2])
+    outcome = streams.decompress("xz", cut, tmp_path / "out", byte_budget=1 << 30,
+                                 deadline=time.monotonic() + 60)
+    assert len(outcome.errors) == 1 and "kept the" in outcome.errors[0]
+    assert 0 < outcome.written < len(data)
+    assert (tmp_path / "out/xz.uncompressed").read_bytes() == data[:outcome.written]
+
+
+def test_a_gzip_bomb_stops_at_the_byte_budget(tmp_path: Path):
+    need_tools("gzip")
+    bomb = tmp_path / "bomb.gz"
+    with bomb.open("wb") as out:      # 256 MiB of zeros through the real gzip, ~250 kB on disk
+        proc = subprocess.Popen(["gzip", "-9", "-n", "-c"], stdin=subprocess.PIPE, stdout=out)
+        assert proc.stdin is not None
+        block = bytes(1 << 20)
+        for _ in range(256):
+            proc.stdin.write(block)
+        proc.stdin.close()
+        assert proc.wait() == 0
+    limits = Limits(max_bytes=32 << 20, max_ratio=1)
+    work = tmp_path / "work"
+    work.mkdir()
+    result = unpack(bomb, work, limits)
+    assert any("byte limit" in e["error"] for e in result.errors)
+    written = sum(p.stat().st_size for p in work.rglob("*") if p.is_file())
+    assert written <= 64 << 20
