@@ -7,18 +7,18 @@ import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from firmproof import __version__
+from firmproof.analysis import Analysis
 from firmproof.analyzers.base import Analyzer
 from firmproof.config import ScanConfig
-from firmproof.model import Finding, NoEvidence
+from firmproof.model import Finding
 from firmproof.rootfs import RootFS
-from firmproof.rules import analyzers
-from firmproof.unpack.driver import UnpackFailed, UnpackResult, chain_label, unpack
+from firmproof.unpack.driver import UnpackFailed, UnpackResult, unpack
 
 log = logging.getLogger(__name__)
 
@@ -84,34 +84,11 @@ def check_image(image: Path) -> None:
 def run_analyzers(views: list[RootFS], errors: list[dict[str, str]],
                   family: tuple[Analyzer, ...] | None = None) -> list[Finding]:
     """Every analyzer on every view; an analyzer that fails is reported and the scan goes on."""
-    findings: list[Finding] = []
-    for view in views:
-        for analyzer in family or analyzers():
-            if analyzer.needs_root and not view.is_root:
-                continue
-            findings.extend(_guarded(analyzer, view, errors))
-    return dedupe(findings)
-
-
-def _guarded(analyzer: Analyzer, view: RootFS, errors: list[dict[str, str]]) -> Iterator[Finding]:
-    try:
-        yield from analyzer.run(view)
-    except NoEvidence as exc:
-        log.debug("finding without evidence dropped: %s", exc)
-    except Exception as exc:  # the analyzer boundary: a report entry, never a traceback
-        log.debug("analyzer %s failed on %s", analyzer.name, view.label, exc_info=True)
-        errors.append({"analyzer": analyzer.name, "path": chain_label(view.container) or view.label,
-                       "error": f"{type(exc).__name__}: {exc}"})
-
-
-def dedupe(findings: list[Finding]) -> list[Finding]:
-    """One finding per rule and place, in a stable order."""
-    unique: dict[tuple[Any, ...], Finding] = {}
-    for finding in findings:
-        key = (finding.rule.id, finding.container, finding.path, finding.evidence.offset,
-               finding.evidence.length)
-        unique.setdefault(key, finding)
-    return sorted(unique.values(), key=Finding.sort_key)
+    analysis = Analysis(family=family)
+    analysis.add(views)
+    findings = analysis.finish()
+    errors.extend(analysis.errors)
+    return findings
 
 
 def scan(config: ScanConfig, progress: Callable[[str, int, int], None] | None = None) -> ScanResult:
@@ -123,15 +100,21 @@ def scan(config: ScanConfig, progress: Callable[[str, int, int], None] | None = 
     workdir = Path(tempfile.mkdtemp(prefix="firmproof-", dir=config.workdir)) if config.workdir \
         else Path(tempfile.mkdtemp(prefix="firmproof-"))
     try:
-        unpacked = unpack(image, workdir, config.limits, progress)
+        analysis = Analysis(deadline=started + config.limits.max_seconds)
+        try:
+            unpacked = unpack(image, workdir, config.limits, progress,
+                              on_layer=lambda layer: analysis.add(layer.index.views))
+        except BaseException:
+            analysis.finish()
+            raise
         if not unpacked.layers:
             reasons = "; ".join(e["error"] for e in unpacked.errors[:3])
             raise UnpackFailed(f"{image.name}: no known container or file system found"
                                + (f" ({reasons})" if reasons else ""))
         result = ScanResult(image_name=image.name, image_sha256=image_sha256,
                             image_size=image.stat().st_size, config=config, unpacked=unpacked)
-        views = [view for layer in unpacked.layers for view in layer.index.views]
-        result.findings = run_analyzers(views, result.errors)
+        result.findings = analysis.finish()
+        result.errors.extend(analysis.errors)
     finally:
         if not config.keep_workdir:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -127,8 +127,12 @@ def find_chunks(path: Path) -> list[Any]:
 
 
 def unpack(image: Path, workdir: Path, limits: Limits,
-           progress: ProgressCallback | None = None) -> UnpackResult:
-    """Unpack `image` layer by layer into `workdir` (which must exist and be empty)."""
+           progress: ProgressCallback | None = None,
+           on_layer: Callable[[Layer], None] | None = None) -> UnpackResult:
+    """Unpack `image` layer by layer into `workdir` (which must exist and be empty).
+
+    `on_layer` sees each layer as soon as it is indexed (the scan starts analysing it while
+    the layers below are still being unpacked)."""
     started = time.monotonic()
     deadline = started + limits.max_seconds
     image_size = image.stat().st_size
@@ -192,6 +196,8 @@ def unpack(image: Path, workdir: Path, limits: Limits,
             layer = Layer(container=container, format=name, offset=chunk.start_offset,
                           depth=job.depth, host_dir=outdir, index=index)
             result.layers.append(layer)
+            if on_layer is not None:
+                on_layer(layer)
             for entry in index.tree.files(*CARVE_TYPES):
                 if entry.size >= limits.carve_min_size and entry.host is not None:
                     queue.append(_Job(entry.host, (*container, entry.path), job.depth + 1))

@@ -1,0 +1,68 @@
+"""The analysis engine: big views in forked workers give exactly what the parent would."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+from firmproof.analysis import BIG_VIEW, Analysis
+from firmproof.analyzers.base import Analyzer
+from firmproof.demo import DECOYS, PLANTS, build_rootfs
+from firmproof.index import index_tree
+from firmproof.model import Finding
+from firmproof.rootfs import RootFS
+from firmproof.rules import analyzers
+
+
+def big_view(tmp_path) -> RootFS:
+    tree = build_rootfs(tmp_path / "root", PLANTS, DECOYS)
+    for i in range(BIG_VIEW):
+        (tree / "usr/share").mkdir(parents=True, exist_ok=True)
+        (tree / "usr/share" / f"doc{i}.txt").write_text(f"document {i}\n")
+    (view,) = index_tree(tree, None, ("fw.bin", "squashfs@0x0")).views
+    assert len(view) >= BIG_VIEW
+    return view
+
+
+def test_workers_find_exactly_what_the_parent_finds(tmp_path):
+    view = big_view(tmp_path)
+    inline = Analysis(workers=1)
+    inline.add([view])
+    forked = Analysis(workers=2)
+    forked.add([view])
+    assert forked._running or forked._pending          # the big view did go to workers
+    found = forked.finish()
+    assert found == inline.finish() and len(found) >= len(PLANTS)
+    assert forked.errors == inline.errors == []
+
+
+class Explodes(Analyzer):
+    family = "TEST"
+    name = "explodes"
+    rules = ()
+
+    def run(self, fs: RootFS) -> Iterator[Finding]:
+        raise RuntimeError("parser gave up")
+        yield
+
+
+class Dies(Analyzer):
+    family = "TEST"
+    name = "dies"
+    rules = ()
+
+    def run(self, fs: RootFS) -> Iterator[Finding]:
+        os._exit(3)
+        yield
+
+
+def test_a_failing_or_dying_analyzer_is_an_error_entry_and_the_rest_goes_on(tmp_path):
+    view = big_view(tmp_path)
+    analysis = Analysis(workers=2, family=(Explodes(), Dies(), *analyzers()))
+    analysis.add([view])
+    found = analysis.finish()
+    assert len(found) >= len(PLANTS)
+    by_name = {e["analyzer"]: e["error"] for e in analysis.errors}
+    assert by_name["explodes"] == "RuntimeError: parser gave up"
+    assert by_name["dies"] == "analyzer process died (exit code 3)"
+    assert all(e["path"] == "squashfs@0x0" for e in analysis.errors)
