@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -86,7 +87,8 @@ class ScanDisplay:
         for finding in result.findings[:MAX_LISTED]:
             where = f"{finding.path}:{finding.evidence.offset}"
             listing.add_row(f"[{SEVERITY_STYLE[finding.severity]}]{finding.severity.value}[/]",
-                            finding.rule.id, where, f"{finding.title}\n[dim]{finding.evidence.excerpt}[/dim]")
+                            finding.rule.id, where,
+                            f"{finding.title}\n[dim]{escape(_short(finding.evidence.excerpt))}[/dim]")
         if result.findings:
             out.print(listing)
         if len(result.findings) > MAX_LISTED:
@@ -104,3 +106,9 @@ def print_rules(rules: tuple[Rule, ...]) -> None:
         table.add_row(rule.id, rule.category.value,
                       f"[{SEVERITY_STYLE[rule.severity]}]{rule.severity.value}[/]", rule.title)
     console.print(table)
+
+
+def _short(excerpt: str, limit: int = 72) -> str:
+    """The first line of an excerpt, cut to fit a table cell (the report keeps it whole)."""
+    first = excerpt.split("\\x0a", 1)[0]
+    return first if len(first) <= limit else first[:limit - 1] + "…"
