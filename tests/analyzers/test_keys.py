@@ -291,6 +291,17 @@ def test_fp_key_002_openssl_benchmark_keys_are_info():
     assert {f.details["type"] for f in findings} >= {"rsa-512", "rsa-1024", "rsa-2048", "rsa-4096"}
 
 
+def test_fp_key_002_gnutls_self_test_keys_are_info():
+    """GnuTLS's FIPS self-test keys sit in every libgnutls: public knowledge, so info only."""
+    library = Path("/usr/lib/x86_64-linux-gnu/libgnutls.so.30")
+    if not library.exists():
+        pytest.skip("Debian's libgnutls30 (x86-64) is not installed here")
+    fs = RootFS.from_files({"/usr/lib/libgnutls.so.30": library.read_bytes()})
+    findings = run(fs, "FP-KEY-002")
+    assert len(findings) >= 4
+    assert all(f.severity is Severity.INFO and "GnuTLS self-test" in f.details["known_key"] for f in findings)
+
+
 def test_fp_key_002_decoys(keys: Path):
     cert, cert2 = (keys / "cert.pem").read_bytes(), (keys / "cert2.pem").read_bytes()
     fake_body = b"MIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\n"
