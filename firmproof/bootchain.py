@@ -210,6 +210,11 @@ def enabled_units(fs: RootFS) -> dict[str, str]:
     return out
 
 
+# package managers' maintainer scripts (run at install time, never at boot)
+INSTALL_TIME_DIRS = ("/var/lib/dpkg/info/", "/usr/lib/opkg/info/", "/var/lib/opkg/info/",
+                     "/usr/lib/ipkg/info/", "/usr/share/doc/")
+
+
 def script_interpreter_ok(data: bytes) -> bool:
     """True for shell scripts (a shell shebang, or text without one)."""
     if data.startswith(b"\x7fELF") or b"\0" in data[:4096]:
@@ -673,11 +678,18 @@ class _Walker:
                 self._inline_with_offsets(entry.command, entry.command_start, ctx)
 
     def orphans(self) -> None:
+        """Shell scripts no init reaches (a partition's own start script, say). Files with no
+        shebang count only when named *.sh (a Perl module is no shell script), and package
+        maintainer scripts are left out: they run when a package is installed, not at boot."""
         for entry in self.fs.files(SCRIPT, TEXT):
-            if entry.path in self.visited:
+            if entry.path in self.visited or entry.path.startswith(INSTALL_TIME_DIRS):
                 continue
-            if entry.ftype == TEXT and not entry.name.endswith(".sh"):
-                continue
+            if not entry.name.endswith(".sh"):
+                if entry.ftype == TEXT:
+                    continue
+                head = self.fs.read(entry.path) or b""
+                if not head.startswith(b"#!"):
+                    continue
             self.script(entry.path, [], (), "script", 1, reached=False)
 
 

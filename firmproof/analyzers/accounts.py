@@ -128,6 +128,7 @@ _CODE_SUFFIXES = (".c", ".h", ".py", ".pyc", ".js", ".htm", ".html", ".asp", ".p
 _PRIMARY = ("/etc/shadow", "/etc/passwd", "/etc/gshadow", "/etc/group")
 _HEX_DIGEST = re.compile(r"(?:[0-9a-fA-F]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{64}|[0-9a-fA-F]{128})")
 TELNETD_NAMES = frozenset({"telnetd", "utelnetd", "in.telnetd"})
+_TELNETD_USER = re.compile(r"telnetd\b[^\n]*?\s-u\s*\S")   # cheap test before parsing
 _CAT_SUBST = re.compile(r'"?(?:`\s*cat\s+([^`\s;|&]+)\s*`|\$\(\s*cat\s+([^)\s;|&]+)\s*\))"?')
 _VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 
@@ -420,7 +421,7 @@ class Accounts(Analyzer):
             if entry.size > MAX_SCRIPT_BYTES:
                 continue
             text = fs.text(entry.path)
-            if text is None or "telnetd" not in text or "-u" not in text:
+            if text is None or "telnetd" not in text or not _TELNETD_USER.search(text):
                 continue
             yield from self._telnetd_in(fs, entry.path, text)
 

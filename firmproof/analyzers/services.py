@@ -118,6 +118,14 @@ _NC_LONG_VALUE_OPTS = frozenset({"exec", "sh-exec", "lua-exec", "source", "sourc
 _TELNETD_VALUE_OPTS = set("lpbfwuPtL")
 _EXEC_IMPORTS = ("execve", "execl", "execlp", "execle", "execv", "execvp", "execvpe", "system",
                  "popen", "posix_spawn", "posix_spawnp")
+def _may_import_a_bind_shell(data: bytes) -> bool:
+    """Cheap test before parsing the ELF: the symbol names a bind shell imports are
+    NUL-terminated strings of its string tables (linkers may share a tail between names, so
+    only the end is anchored); without them no parse can find them."""
+    return (b"socket\0" in data and b"bind\0" in data
+            and (b"dup2\0" in data or b"dup3\0" in data))
+
+
 _SHELL_STRING = re.compile(rb"/bin/(?:ba|a|da|k|mk|z)?sh(?![A-Za-z0-9_])")
 _DEV_TCP = re.compile(r"^/dev/(tcp|udp)/([^/]+)/(\d+)")
 _SOCAT_CONNECT = frozenset({"TCP", "TCP4", "TCP6", "TCP-CONNECT", "TCP4-CONNECT", "TCP6-CONNECT",
@@ -378,7 +386,8 @@ class Services(Analyzer):
         result: dict[str, Any] | None = None
         entry = fs.stat(path)
         data = fs.read(path) if entry is not None and entry.ftype == ELF else None
-        if data is not None and posixpath.basename(path) not in known_daemons() and b"BusyBox v" not in data:
+        if data is not None and posixpath.basename(path) not in known_daemons() and b"BusyBox v" not in data \
+                and _may_import_a_bind_shell(data):
             symbols = read_symbols(data)
             shell = _SHELL_STRING.search(data)
             if symbols is not None and shell is not None:
