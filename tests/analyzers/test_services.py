@@ -374,3 +374,16 @@ def test_fp_svc_002_openwrt_failsafe_telnetd_is_info_only():
     other = router([". /etc/diag.sh"], {"/etc/diag.sh": OPENWRT_FAILSAFE})
     (finding,) = run(other, "FP-SVC-002")
     assert finding.severity is Severity.HIGH and "mode" not in finding.details
+
+
+def test_orphan_scripts_exclude_maintainer_scripts_and_non_shell_files():
+    """With no init in the tree, stray shell scripts are followed; install-time scripts and
+    Perl modules without a shebang are not."""
+    line = "/usr/sbin/telnetd -l /bin/sh -p 2323 &\n"
+    fs = RootFS.from_files({
+        "/custom/start.sh": "#!/bin/sh\n" + line,
+        "/var/lib/dpkg/info/telnetd.postinst": "#!/bin/sh\n" + line,
+        "/usr/share/perl5/Debconf/Shell.pm": "package Debconf::Shell;\n" + line,
+        "/bin/busybox": ELF_STUB,
+    }, links={"/usr/sbin/telnetd": "/bin/busybox"})
+    assert [f.path for f in run(fs, "FP-SVC-001")] == ["/custom/start.sh"]
