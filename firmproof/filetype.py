@@ -16,7 +16,7 @@ CERTIFICATE = "certificate"
 PUBLIC_KEY = "public-key"
 APK = "apk"
 ARCHIVE = "archive"          # zip, tar, cpio, compressed streams, file system images
-MEDIA = "media"              # images, fonts, audio: nothing to carve, nothing to analyze
+MEDIA = "media"              # images, fonts, audio, tz/terminfo data: nothing to carve or analyze
 DATA = "data"
 EMPTY = "empty"
 
@@ -41,7 +41,10 @@ _ARCHIVE_MAGICS: tuple[tuple[int, bytes], ...] = (
 )
 _MEDIA_MAGICS = (b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"BM", b"RIFF", b"OggS", b"ID3",
                  b"wOFF", b"wOF2", b"\x00\x01\x00\x00\x00", b"OTTO", b"\x00\x00\x01\x00",
-                 b"%PDF", b"dex\n")
+                 b"%PDF", b"dex\n",
+                 # system data formats that hold no other file: time zones, terminfo
+                 # (legacy and extended), the dynamic linker's cache
+                 b"TZif", b"\x1a\x01", b"\x1e\x02", b"ld.so-1.7.0", b"glibc-ld.so.cache")
 _MEDIA_SUFFIXES = (".png", ".gif", ".jpg", ".jpeg", ".ico", ".bmp", ".svg", ".woff", ".woff2",
                    ".ttf", ".otf", ".mp3", ".wav", ".ogg", ".pdf", ".mo", ".pyc", ".dex",
                    ".odex", ".vdex", ".art", ".oat")

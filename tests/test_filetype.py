@@ -38,3 +38,14 @@ def test_real_files_are_classified(tmp_path: Path):
                     "-outform", "DER", "-out", der], check=True)
     assert classify(der.read_bytes()[:4096]) == PRIVATE_KEY
     assert classify(b"\x89PNG\r\n\x1a\n....", "/www/logo.png") == MEDIA
+
+
+def test_system_data_files_hold_nothing_to_carve():
+    """Real files of the host's Debian: time zones, terminfo, the linker cache."""
+    samples = [Path("/usr/share/zoneinfo/UTC"), Path("/etc/ld.so.cache"),
+               *sorted(Path("/usr/share/terminfo/x").glob("xterm*"))[:1],
+               *sorted(Path("/lib/terminfo/x").glob("xterm*"))[:1]]
+    present = [p for p in samples if p.is_file()]
+    assert present, "no zoneinfo, terminfo or ld.so.cache on this machine"
+    for sample in present:
+        assert classify(sample.read_bytes()[:4096], str(sample)) == MEDIA, sample
