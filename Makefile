@@ -13,7 +13,12 @@ APT_PACKAGES := squashfs-tools:mksquashfs mtd-utils:mkfs.jffs2 e2fsprogs:debugfs
 	xz-utils:xz util-linux:mkfs.cramfs libmagic1:/usr/share/misc/magic.mgc \
 	openssh-client:ssh-keygen openssl:openssl gcc:gcc debootstrap:debootstrap busybox-static:busybox \
 	file:/usr/bin/file liblzo2-dev:/usr/include/lzo/lzo1x.h \
-	dropbear-bin:dropbearkey putty-tools:puttygen libc6-dev:/usr/include/stdio.h
+	dropbear-bin:dropbearkey putty-tools:puttygen libc6-dev:/usr/include/stdio.h \
+	gcc-mipsel-linux-gnu:mipsel-linux-gnu-gcc gcc-mips-linux-gnu:mips-linux-gnu-gcc \
+	gcc-arm-linux-gnueabi:arm-linux-gnueabi-gcc gcc-aarch64-linux-gnu:aarch64-linux-gnu-gcc \
+	mkbootimg:mkbootimg aapt:aapt zipalign:zipalign apksigner:apksigner \
+	android-framework-res:/usr/share/android-framework-res/framework-res.apk \
+	chromium:/usr/bin/chromium
 
 .PHONY: setup apt venv demo test lint bench clean
 setup: apt venv

@@ -677,11 +677,13 @@ class _Walker:
                            span=(entry.start, entry.end))
                 self._inline_with_offsets(entry.command, entry.command_start, ctx)
 
-    def orphans(self) -> None:
+    def orphans(self, only: frozenset[str] | None = None) -> None:
         """Shell scripts no init reaches (a partition's own start script, say). Files with no
         shebang count only when named *.sh (a Perl module is no shell script), and package
         maintainer scripts are left out: they run when a package is installed, not at boot."""
         for entry in self.fs.files(SCRIPT, TEXT):
+            if only is not None and entry.path not in only:
+                continue
             if entry.path in self.visited or entry.path.startswith(INSTALL_TIME_DIRS):
                 continue
             if not entry.name.endswith(".sh"):
@@ -793,8 +795,10 @@ def _start_stop_daemon(argv: list[str]) -> list[str] | None:
 # -- building ----------------------------------------------------------------------
 
 
-def boot_chain(fs: RootFS) -> BootChain:
-    """Everything that runs at boot in `fs`, in a stable order."""
+def boot_chain(fs: RootFS, *, orphans: frozenset[str] | None = None) -> BootChain:
+    """Everything that runs at boot in `fs`, in a stable order. `orphans` limits the scripts
+    taken as entry points of a tree without init to those paths (an analyzer that knows
+    which files can matter spares the walk of every other script)."""
     walker = _Walker(fs)
     has_inittab = fs.stat("/etc/inittab") is not None
     systemd = has_systemd(fs)
@@ -813,6 +817,15 @@ def boot_chain(fs: RootFS) -> BootChain:
     walker.inetd()
     walker.cron()
     if not has_init:
-        walker.orphans()
+        walker.orphans(orphans)
     walker.result.has_init = has_init
+    return walker.result
+
+
+def script_steps(fs: RootFS, paths: Iterable[str], via: str) -> BootChain:
+    """Every command of the shell scripts at `paths` (and of the scripts they run), as steps
+    started by `via` (hotplug, ppp, …): for scripts that events start rather than init."""
+    walker = _Walker(fs)
+    for path in paths:
+        walker.script(path, [], (via,), via, 1)
     return walker.result

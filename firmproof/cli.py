@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from firmproof import __version__
@@ -33,7 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
     scan = verbs.add_parser("scan", help="unpack an image and report its findings")
     scan.add_argument("image", type=Path, metavar="IMAGE")
     scan.add_argument("-o", "--output", type=Path, metavar="REPORT", help="write the report here")
-    scan.add_argument("--format", choices=["json"], default="json", help="report format (default json)")
+    scan.add_argument("--format", choices=["json", "sarif", "html", "sbom"], default="json",
+                      help="report format (default json)")
+    scan.add_argument("--sign", type=Path, metavar="KEY",
+                      help="ed25519 private key (PEM): write a DSSE envelope REPORT.dsse.json next to -o")
     scan.add_argument("--vendor")
     scan.add_argument("--product")
     scan.add_argument("--version", dest="image_version", metavar="VERSION")
@@ -50,6 +55,32 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--max-files", type=int, default=limits.max_files, help="entries extracted")
     scan.add_argument("--timeout", type=float, default=limits.max_seconds, help="seconds for unpacking")
     scan.add_argument("-q", "--quiet", action="store_true", help="no progress, no summary")
+    scan.add_argument("--vulndb", type=Path, metavar="PATH",
+                      help="offline vulnerability database (default: $FIRMPROOF_VULNDB or the user data dir)")
+
+    verify = verbs.add_parser("verify", help="re-check every finding of a report against its image")
+    verify.add_argument("report", type=Path, metavar="REPORT.json")
+    verify.add_argument("image", type=Path, metavar="IMAGE")
+    verify.add_argument("--key", type=Path, metavar="PUBKEY",
+                        help="ed25519 public key (PEM): also check the report's signature envelope")
+    verify.add_argument("--signature", type=Path, metavar="ENVELOPE",
+                        help="the DSSE envelope (default: REPORT.json.dsse.json)")
+    verify.add_argument("--json", action="store_true", help="print the verdicts as JSON on stdout")
+
+    diff = verbs.add_parser("diff", help="what changed between two images or two reports")
+    diff.add_argument("old", type=Path, metavar="OLD")
+    diff.add_argument("new", type=Path, metavar="NEW")
+    diff.add_argument("--json", action="store_true", help="print the diff as JSON on stdout")
+    diff.add_argument("--html", type=Path, metavar="FILE", help="also write the diff as one HTML file")
+
+    vulndb = verbs.add_parser("vulndb", help="the offline vulnerability database")
+    vulndb_verbs = vulndb.add_subparsers(dest="vulndb_verb", required=True, metavar="ACTION")
+    vulndb_import = vulndb_verbs.add_parser("import", help="load OSV / NVD JSON 2.0 files (also .zip, .gz)")
+    vulndb_import.add_argument("files", type=Path, nargs="+", metavar="FILE")
+    vulndb_import.add_argument("--db", type=Path, metavar="PATH",
+                               help="database file (default: $FIRMPROOF_VULNDB or the user data dir)")
+    vulndb_info = vulndb_verbs.add_parser("info", help="where the database is and what it holds")
+    vulndb_info.add_argument("--db", type=Path, metavar="PATH")
 
     rules = verbs.add_parser("rules", help="list every rule")
     rules.add_argument("--json", action="store_true", help="as JSON")
@@ -66,8 +97,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.verb == "scan":
             return _scan(args)
+        if args.verb == "vulndb":
+            return _vulndb(args)
         if args.verb == "rules":
             return _rules(args)
+        if args.verb == "verify":
+            return _verify(args)
+        if args.verb == "diff":
+            return _diff(args)
     except KeyboardInterrupt:
         print("firmproof: interrupted", file=sys.stderr)
         return 130
@@ -81,6 +118,7 @@ def _silence_unblob() -> None:
 
 
 def _scan(args: argparse.Namespace) -> int:
+    from firmproof.report.render import render
     from firmproof.report.terminal import ScanDisplay
     from firmproof.scan import ImageError, scan
     from firmproof.unpack.driver import UnpackFailed
@@ -91,20 +129,53 @@ def _scan(args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"firmproof: --workdir {args.workdir}: {exc.strerror or exc}", file=sys.stderr)
             return EXIT_UNREADABLE
+    sign_key = None
+    if args.sign is not None:
+        from firmproof.sign import SignError, load_private
+
+        if args.format != "json" or args.output is None:
+            print("firmproof: --sign needs --format json and -o REPORT", file=sys.stderr)
+            return EXIT_UNREADABLE
+        try:
+            sign_key = load_private(args.sign)
+        except SignError as exc:
+            print(f"firmproof: {exc}", file=sys.stderr)
+            return EXIT_UNREADABLE
+    # the HTML report shows the bytes around each finding: keep the unpacked tree until it is rendered
+    render_dir = Path(tempfile.mkdtemp(prefix="firmproof-", dir=args.workdir)) if args.format == "html" \
+        else None
     config = ScanConfig(
-        image=args.image, workdir=args.workdir, keep_workdir=args.keep,
+        image=args.image, workdir=render_dir or args.workdir,
+        keep_workdir=args.keep or render_dir is not None,
         limits=Limits(max_depth=args.max_depth, max_bytes=args.max_bytes, max_ratio=args.max_ratio,
                       max_files=args.max_files, max_seconds=args.timeout),
         vendor=args.vendor, product=args.product, version=args.image_version, fail_on=args.fail_on)
+    from firmproof import vulndb
+
+    vulndb.configure(args.vulndb)
+    if not vulndb.available():
+        print("firmproof: no vulnerability database imported (firmproof vulndb import FILE…): "
+              "vulnerability matching is off", file=sys.stderr)
     display = ScanDisplay(enabled=not args.quiet)
     try:
         with display:
             result = scan(config, progress=display.progress)
+        text = render(result, args.format)
     except (ImageError, UnpackFailed) as exc:
         print(f"firmproof: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE
-    report = result.to_json()
-    text = json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+    finally:
+        if render_dir is not None and not args.keep:
+            shutil.rmtree(render_dir, ignore_errors=True)
+    if sign_key is not None:
+        from firmproof.sign import envelope_path, sign
+
+        try:
+            envelope = sign(json.loads(text), sign_key)
+            envelope_path(args.output).write_text(json.dumps(envelope, indent=2) + "\n", encoding="utf-8")
+        except OSError as exc:
+            print(f"firmproof: cannot write the signature: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_UNREADABLE
     if args.output:
         try:
             args.output.write_text(text, encoding="utf-8")
@@ -118,6 +189,27 @@ def _scan(args: argparse.Namespace) -> int:
     if args.fail_on and any(f.severity.rank >= args.fail_on.rank for f in result.findings):
         return EXIT_FINDINGS
     return EXIT_OK
+
+
+def _vulndb(args: argparse.Namespace) -> int:
+    from firmproof import vulndb
+
+    vulndb.configure(args.db)
+    path = vulndb.default_path()
+    try:
+        if args.vulndb_verb == "import":
+            records, rows = vulndb.import_files(args.files, path)
+            print(f"imported {records} records ({rows} affected ranges) into {path}", file=sys.stderr)
+            return EXIT_OK
+        if not vulndb.available(path):
+            print(f"{path}: no vulnerability database imported yet", file=sys.stderr)
+            return EXIT_UNREADABLE
+        counts = vulndb.stats(path)
+        print(f"{path}: " + ", ".join(f"{n} {source} records" for source, n in sorted(counts.items())))
+        return EXIT_OK
+    except vulndb.VulnDBError as exc:
+        print(f"firmproof: {exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
 
 
 def _rules(args: argparse.Namespace) -> int:
@@ -135,6 +227,54 @@ def _rules(args: argparse.Namespace) -> int:
     from firmproof.report.terminal import print_rules
 
     print_rules(rules)
+    return EXIT_OK
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from firmproof.report.terminal import print_verification
+    from firmproof.scan import ImageError
+    from firmproof.sign import SignError, check, envelope_path, load_public
+    from firmproof.unpack.driver import UnpackFailed
+    from firmproof.verify import ReportError, load_report, verify
+
+    try:
+        report = load_report(args.report)
+        key = load_public(args.key) if args.key else None
+        result = verify(report, args.image)
+    except (ReportError, ImageError, UnpackFailed, SignError) as exc:
+        print(f"firmproof: {exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    if key is not None:
+        try:
+            result.signature = check(report, args.signature or envelope_path(args.report), key)
+        except SignError as exc:
+            result.signature, result.signature_ok = str(exc), False
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+    print_verification(result)
+    return EXIT_OK if result.holds else EXIT_FINDINGS
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from firmproof.diff import DiffError, diff_inputs
+    from firmproof.report.terminal import print_diff
+
+    try:
+        result = diff_inputs(args.old, args.new)
+    except DiffError as exc:
+        print(f"firmproof: {exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+    if args.html:
+        from firmproof.report.html import diff_html
+
+        try:
+            args.html.write_text(diff_html(result), encoding="utf-8")
+        except OSError as exc:
+            print(f"firmproof: cannot write {args.html}: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_UNREADABLE
+    print_diff(result)
     return EXIT_OK
 
 

@@ -17,7 +17,21 @@ _RULE_ID = re.compile(r"^FP-([A-Z]+)-(\d{3})$")
 @cache
 def analyzers() -> tuple[Analyzer, ...]:
     """Every analyzer family, in the order they run."""
-    from firmproof.analyzers import accounts, consoles, keys, services, suid
+    from firmproof.analyzers import (
+        accounts,
+        android,
+        consoles,
+        exfil,
+        hardcoded,
+        hardening,
+        keys,
+        known,
+        services,
+        suid,
+        triggers,
+        vulns,
+        web,
+    )
 
     return (
         accounts.Accounts(),
@@ -25,6 +39,14 @@ def analyzers() -> tuple[Analyzer, ...]:
         services.Services(),
         consoles.Consoles(),
         suid.Setuid(),
+        hardening.Hardening(),
+        hardcoded.Hardcoded(),
+        triggers.Triggers(),
+        web.WebEndpoints(),
+        exfil.Exfiltration(),
+        known.KnownBackdoors(),
+        android.Android(),
+        vulns.Vulnerabilities(),
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from firmproof import __version__
 from firmproof.analysis import Analysis
 from firmproof.analyzers.base import Analyzer
+from firmproof.components import Component, identify_all
 from firmproof.config import ScanConfig
 from firmproof.model import Finding
 from firmproof.rootfs import RootFS
@@ -37,6 +38,7 @@ class ScanResult:
     config: ScanConfig
     unpacked: UnpackResult
     findings: list[Finding] = field(default_factory=list)
+    components: list[Component] = field(default_factory=list)   # what is inside: the SBOM
     errors: list[dict[str, str]] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -114,6 +116,8 @@ def scan(config: ScanConfig, progress: Callable[[str, int, int], None] | None = 
         result = ScanResult(image_name=image.name, image_sha256=image_sha256,
                             image_size=image.stat().st_size, config=config, unpacked=unpacked)
         result.findings = analysis.finish()
+        result.components = identify_all([v for layer in unpacked.layers for v in layer.index.views],
+                                         result.errors)
         result.errors.extend(analysis.errors)
     finally:
         if not config.keep_workdir:

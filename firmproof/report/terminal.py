@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -18,7 +18,9 @@ from rich.table import Table
 from firmproof.model import Rule, Severity
 
 if TYPE_CHECKING:
+    from firmproof.diff import Diff
     from firmproof.scan import ScanResult
+    from firmproof.verify import Verification
 
 SEVERITY_STYLE = {
     Severity.CRITICAL: "bold white on red", Severity.HIGH: "bold red", Severity.MEDIUM: "yellow",
@@ -112,3 +114,81 @@ def _short(excerpt: str, limit: int = 72) -> str:
     """The first line of an excerpt, cut to fit a table cell (the report keeps it whole)."""
     first = excerpt.split("\\x0a", 1)[0]
     return first if len(first) <= limit else first[:limit - 1] + "…"
+
+
+def print_verification(result: Verification) -> None:
+    """Holds / does not hold, finding by finding, on standard error."""
+    out = Console(stderr=True, highlight=False)
+    for reason in result.image_reasons:
+        out.print(f"[bold red]image does not match:[/] {escape(reason)}")
+    if result.signature is not None:
+        style = "green" if result.signature_ok else "bold red"
+        out.print(f"[{style}]signature {'holds' if result.signature_ok else 'does not hold'}:[/] "
+                  f"{escape(result.signature)}")
+    table = Table(show_edge=False)
+    for name in ("#", "verdict", "rule", "where", "why not"):
+        table.add_column(name, overflow="fold")
+    for check in result.checks:
+        verdict = "[green]holds[/]" if check.holds else "[bold red]does not hold[/]"
+        table.add_row(str(check.index), verdict, check.rule, escape(check.place),
+                      escape("; ".join(check.reasons)))
+    if result.checks:
+        out.print(table)
+    held = sum(c.holds for c in result.checks)
+    style = "bold green" if result.holds else "bold red"
+    out.print(f"[{style}]{held} of {len(result.checks)} findings hold"
+              f"{'' if result.holds else '; the report does not hold'}[/]")
+
+
+def print_diff(result: Diff) -> None:
+    """Findings that appeared, vanished or changed, then the inventory changes, on standard error."""
+    out = Console(stderr=True, highlight=False)
+    out.print(f"[bold]old[/bold] {escape(result.old.label)} ({result.old.kind}, "
+              f"{len(result.old.report['findings'])} findings)  [bold]new[/bold] {escape(result.new.label)} "
+              f"({result.new.kind}, {len(result.new.report['findings'])} findings)")
+    table = Table(title="findings", show_edge=False)
+    for name in ("change", "severity", "rule", "where", "what"):
+        table.add_column(name, overflow="fold")
+
+    def row(change: str, f: dict[str, Any], note: str = "") -> None:
+        style = SEVERITY_STYLE.get(Severity(f["severity"]), "") if f["severity"] in _SEVERITIES else ""
+        table.add_row(change, f"[{style}]{f['severity']}[/]" if style else f["severity"], f["rule"],
+                      escape(f"{f['path']}:{f['evidence']['offset']}"),
+                      escape(f"{f['title']}{note}\n{_short(f['evidence']['excerpt'])}"))
+
+    for f in result.appeared:
+        row("[bold red]appeared[/]", f)
+    for f in result.vanished:
+        row("[green]vanished[/]", f)
+    for c in result.changed:
+        row("[yellow]changed[/]", c["new"], f" ({', '.join(c['fields'])})")
+    if table.row_count:
+        out.print(table)
+    else:
+        out.print("findings: no change")
+    if result.inventory is None:
+        out.print("[dim]inventory: compare two images (not reports) to see it[/dim]")
+        return
+    for section, changes in result.inventory.items():
+        items = [("+", k, v) for k, v in changes["added"].items()]
+        items += [("-", k, v) for k, v in changes["removed"].items()]
+        items += [("~", k, f"{v[0]} → {v[1]}") for k, v in changes["changed"].items()]
+        if not items:
+            continue
+        out.print(f"[bold]{section}[/bold]: {len(changes['added'])} added, "
+                  f"{len(changes['removed'])} removed, {len(changes['changed'])} changed")
+        for mark, key, value in items[:MAX_LISTED]:
+            color = {"+": "red", "-": "green", "~": "yellow"}[mark]
+            shown = value if section not in ("files", "executables") else value[:16]
+            out.print(f"  [{color}]{mark}[/] {escape(key)}  [dim]{escape(str(shown))}[/dim]")
+        if len(items) > MAX_LISTED:
+            out.print(f"  … and {len(items) - MAX_LISTED} more (--json lists them all)")
+    for path, lines in list(result.lines.items())[:MAX_LISTED]:
+        out.print(f"[bold]{escape(path)}[/bold]")
+        for line in lines["removed"][:20]:
+            out.print(f"  [green]-[/] {escape(line)}")
+        for line in lines["added"][:20]:
+            out.print(f"  [red]+[/] {escape(line)}")
+
+
+_SEVERITIES = {s.value for s in Severity}

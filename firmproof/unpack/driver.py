@@ -20,14 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from firmproof.config import Limits
-from firmproof.filetype import ARCHIVE, DATA
+from firmproof.filetype import APK, ARCHIVE, DATA
 from firmproof.index import TreeIndex, index_tree
 from firmproof.unpack import streams
 from firmproof.unpack.extract import extract_chunk
 
 log = logging.getLogger(__name__)
 
-CARVE_TYPES = (ARCHIVE, DATA)
+# APKs are zips: opening them makes their assets, native libraries and certificates a layer
+# the analyzers read (keys in assets, endpoints in bundled configs)
+CARVE_TYPES = (ARCHIVE, DATA, APK)
 
 
 class UnpackFailed(Exception):

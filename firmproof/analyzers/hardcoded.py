@@ -1,0 +1,163 @@
+"""FP-HCRED: secrets compiled into programs that compare input against them.
+
+A literal is a finding when the disassembly shows it passed to a comparison
+(strcmp/strncmp/strcasecmp/strncasecmp/memcmp/strstr and the like) inside a function that
+handles authentication or requests: the function loads a string about login, passwords,
+User-Agent, cookies or authorisation, or calls crypt/getspnam/getpass/pam. A literal that
+nothing compares is never a finding.
+
+First pass (no disassembly): the program imports a comparison function and either an
+authentication function or has such words among its strings, and it has a string that
+looks like a secret; on x86-64, where a byte-pattern scan finds the strings that code
+loads RIP-relative, the secret and the context must be among those. Literals that read
+as protocol keywords, not secrets, are dropped: option names (`--help`), paths, header
+names (`User-Agent`), text with spaces or a trailing `:`/`=`, and short words of one
+character class (`localhost`, `admin`); a secret mixes letters with digits, case or
+punctuation, or is long (12+).
+
+Evidence: the literal's bytes in the file; `details` name the compare function, every call
+site (virtual addresses, as a disassembler shows them) and the enclosing function.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from firmproof import binary
+from firmproof.analyzers.base import Analyzer, rule
+from firmproof.filetype import ELF
+from firmproof.model import Category, Finding, Severity
+from firmproof.rootfs import RootFS
+
+COMPARE = frozenset({"strcmp", "strncmp", "strcasecmp", "strncasecmp", "memcmp", "strstr", "strcasestr",
+                     "bcmp", "strcoll"})
+AUTH_IMPORTS = frozenset({"crypt", "crypt_r", "getspnam", "getspnam_r", "getpass", "pam_authenticate",
+                          "pam_start", "getpwnam", "checkpass"})
+# a prompt, header or variable that asks for a credential: the string ends with the word
+_CONTEXT = (r"pass(?:word|wd|phrase)?|log ?in|user(?:name)?|user-agent|authori[sz]ation(?: ?: ?basic)?"
+            r"|cookie|auth(?:entication)?|http_user_agent|http_cookie|http_authorization|secret|token")
+AUTH_WORDS = re.compile(rb"(?:^|\x00)[^\x00]{0,32}?\b(?:" + _CONTEXT.encode() + rb")[ \t:=]*\x00",
+                        re.I)
+_AUTH_TEXT = re.compile(r"^.{0,32}?\b(?:" + _CONTEXT + r")[ \t:=]*$", re.I | re.S)
+_KEYWORD = re.compile(r"^(?:" + _CONTEXT + r")$", re.I)
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z_.:-]*$")          # a key or option name, no digits
+_NUMERIC = re.compile(r"^[\d.:_-]+$")                          # versions, OIDs, addresses
+_SPECIAL = re.compile(r"[^A-Za-z0-9_.:/-]")
+MIN_SECRET = 4
+MAX_SECRET = 128
+
+HARDCODED_SECRET = rule(
+    "FP-HCRED-001", Category.HARDCODED, Severity.HIGH,
+    title="hard-coded secret compared in authentication code",
+    why="""A program compares what a client sends (a password, a User-Agent, a cookie, a header)
+        with a literal compiled into it, in code that decides about access: whoever reads the
+        literal out of the public firmware passes that check on every device. This is the
+        shape of the D-Link `xmlset_roodkcableoj28840ybtide` User-Agent and of master passwords
+        in vendor login programs.""",
+    confirm="""Open the program in a disassembler (Ghidra, radare2: `r2 -A <file>; s <address>;
+        pdf`) at each address of `details.sites`: the call to `details.compare` takes the
+        literal (`details.literal`, at the evidence offset) as an argument, and the branch
+        on its result grants access. `strings -t d <file> | grep <literal>` shows the offset.""",
+    references=["https://cwe.mitre.org/data/definitions/798.html",
+                "https://cwe.mitre.org/data/definitions/259.html",
+                "https://nvd.nist.gov/vuln/detail/CVE-2013-6026"],
+)
+
+
+def looks_secret(literal: str) -> bool:
+    """A literal that reads as a secret rather than a keyword, option, key name or number.
+
+    Secrets mix letters with digits (interleaved: `roodkcableoj28840ybtide`, not `sha256`),
+    or are 8+ characters with digits or mixed case and punctuation beyond `_.:/-`.
+    Identifiers without digits (`CHSH_AUTH`, `keep_caps`, `HttpError`), header names,
+    paths, options and numbers are not secrets.
+    """
+    text = literal
+    if not MIN_SECRET <= len(text) <= MAX_SECRET:
+        return False
+    if not text[0].isalnum() or any(c.isspace() for c in text) or text[-1] in ":=" or "%" in text:
+        return False
+    if _IDENTIFIER.match(text) or _NUMERIC.match(text) or _KEYWORD.match(text) or "::" in text:
+        return False
+    if not any(c.isalpha() for c in text):
+        return False
+    if _SPECIAL.search(text) and len(text) >= 8 and (any(c.isdigit() for c in text)
+                                                     or (text.lower() != text and text.upper() != text)):
+        return True
+    kinds = ["d" if c.isdigit() else "a" for c in text if c.isalnum()]
+    switches = sum(1 for a, b in itertools.pairwise(kinds) if a != b)
+    return switches >= 2 and len(text) >= 6
+
+
+def handles_auth(exe: binary.Executable) -> bool:
+    """First pass, no disassembly: compare imports, authentication context, a secret-looking string."""
+    if not (exe.imports_any(*COMPARE) and (exe.imports_any(*AUTH_IMPORTS) or exe.mentions(AUTH_WORDS))):
+        return False
+    loaded = exe.quick_refs()
+    if loaded is None:
+        return any(looks_secret(s.text) for s in exe.strings)
+    # x86-64: the secret and the context must both be loaded by code, not sit in a table
+    refs = [ref for ref, _ in loaded.values()]
+    return (any(looks_secret(ref.text) for ref in refs)
+            and (exe.imports_any(*AUTH_IMPORTS) or any(_AUTH_TEXT.match(ref.text) for ref in refs)))
+
+
+def _auth_functions(exe: binary.Executable) -> set[int | None]:
+    """Functions that load an authentication-related string or call an authentication import."""
+    functions: set[int | None] = set()
+    code = exe.code
+    if code is None:
+        return functions
+    for site, value in code.xrefs:
+        ref = exe.string_at(value)
+        if ref is not None and _AUTH_TEXT.match(ref.text):
+            functions.add(exe.function_of(site))
+    for call in exe.calls(*AUTH_IMPORTS):
+        functions.add(exe.function_of(call.site))
+    return functions
+
+
+class Hardcoded(Analyzer):
+    family = "HCRED"
+    name = "hardcoded"
+    rules = (HARDCODED_SECRET,)
+
+    def run(self, fs: RootFS) -> Iterator[Finding]:
+        for entry in fs.files(ELF):
+            exe = binary.load(fs, entry.path)
+            if exe is None or not handles_auth(exe):
+                continue
+            yield from self._check(fs, entry.path, exe)
+
+    def _check(self, fs: RootFS, path: str, exe: binary.Executable) -> Iterator[Finding]:
+        loaded = exe.quick_refs()
+        compare_sites = exe.quick_calls(COMPARE) if loaded is not None and exe.bounded() else None
+        if loaded is not None and compare_sites is not None:
+            # disassemble only the functions that load a secret-looking string and call a compare
+            comparing = {exe.bounds_of(site) for site in compare_sites}
+            exe = exe.focused(site for ref, sites in loaded.values() if looks_secret(ref.text)
+                              for site in sites if exe.bounds_of(site) in comparing)
+        compares = [(c, ref) for c, _, ref in exe.calls_with_string(COMPARE) if looks_secret(ref.text)]
+        if not compares:
+            return
+        auth = _auth_functions(exe)
+        found: dict[int, dict[str, Any]] = {}
+        for call, ref in compares:
+            function = exe.function_of(call.site)
+            if function not in auth:
+                continue
+            hit = found.setdefault(ref.offset, {"literal": ref.text, "length": ref.length,
+                                                "compare": call.callee, "sites": [], "functions": []})
+            if f"0x{call.site:x}" not in hit["sites"]:
+                hit["sites"].append(f"0x{call.site:x}")
+            if function is not None and f"0x{function:x}" not in hit["functions"]:
+                hit["functions"].append(f"0x{function:x}")
+        for offset, hit in sorted(found.items()):
+            yield HARDCODED_SECRET.at(
+                fs, path, offset, hit["length"],
+                title=f"hard-coded secret {hit['literal']!r} compared with {hit['compare']}()",
+                literal=hit["literal"], compare=hit["compare"], sites=hit["sites"],
+                functions=hit["functions"], arch=exe.arch, endian=exe.endian)

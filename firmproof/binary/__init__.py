@@ -1,0 +1,300 @@
+"""The executable model: what an analyst reads from an ELF file with a disassembler.
+
+Stable API for rules (FP-ELF, FP-HCRED, FP-TRIG, and whoever needs code facts)::
+
+    exe = firmproof.binary.load(fs, "/usr/sbin/httpd")     # None when not a readable ELF
+    exe.arch, exe.endian, exe.bits, exe.kind               # 'mips', 'little', 32, 'pie'
+    exe.imports, exe.exports, exe.needed, exe.hardening    # cheap: headers only
+    exe.imports_any("system", "popen")                     # cheap first-pass questions
+    exe.mentions(re.compile(rb"passw|login", re.I))        # regex over its data sections
+    exe.strings                                            # [StringRef(offset, vaddr, text)]
+    exe.quick_refs()                                       # x86-64: strings code loads, no disassembly
+    exe.quick_calls({"system"})                            # x86-64: call sites, no disassembly
+    exe.focused(sites)                                     # a view whose code is those functions only
+    exe.xrefs(string_offset)                               # code addresses that load that string
+    exe.calls("strcmp", "strncmp")                         # [Call(site, callee, target, args)]
+    exe.calls_with_string({"strcmp"})                      # [(Call, arg index, StringRef)]
+    exe.function_of(call.site)                             # start of the enclosing function
+    exe.offset_of(vaddr)                                   # file offset of an address
+
+Everything up to `mentions` comes from the headers (lief) and costs about 0.2 ms per file;
+`strings` scans the data sections once; `xrefs`/`calls*` disassemble the code once
+(capstone, firmproof.binary.disasm) on first use. `load` caches per sha256 inside one
+process, so rules that share a process share the work.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import re
+import struct
+import warnings
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from capstone import CsError
+
+from firmproof.binary.disasm import Call, CodeFacts, Value, call_sites, rip_targets, sweep
+from firmproof.binary.elf import ElfHeaders, Hardening, NotElf, parse
+from firmproof.rootfs import RootFS
+
+__all__ = ["Call", "Executable", "Hardening", "StringRef", "Value", "load"]
+
+log = logging.getLogger(__name__)
+
+MIN_STRING = 4
+_STRING = re.compile(rb"[\x20-\x7e\t\r\n]{%d,}(?=\x00)" % MIN_STRING)
+_CACHE: OrderedDict[str, Executable] = OrderedDict()
+CACHE_ENTRIES = 64
+
+
+@dataclass(frozen=True)
+class StringRef:
+    offset: int                 # in the file
+    vaddr: int | None           # where it is mapped, when it is
+    text: str
+
+    @property
+    def length(self) -> int:
+        return len(self.text.encode("latin-1"))
+
+
+class Executable:
+    """One ELF file of an image; the headers are read at once, the rest when asked."""
+
+    def __init__(self, path: str, sha256: str, data: bytes, headers: ElfHeaders) -> None:
+        self.path = path
+        self.sha256 = sha256
+        self.size = len(data)
+        self.headers = headers
+        self._data = data
+        self._strings: list[StringRef] | None = None
+        self._starts: list[int] = []
+        self._ends: list[int] = []
+        self._code: CodeFacts | None = None
+        self._swept = False
+        self._functions: list[int] | None = None
+        self._quick: dict[int, tuple[StringRef, list[int]]] | None = None
+        self._ranges: list[tuple[int, int]] | None = None
+        self._stubs: dict[int, str] | None = None      # PLT stub -> import, once swept
+
+    # -- headers ----------------------------------------------------------------
+
+    @property
+    def arch(self) -> str:
+        return self.headers.arch
+
+    @property
+    def endian(self) -> str:
+        return self.headers.endian
+
+    @property
+    def bits(self) -> int:
+        return self.headers.bits
+
+    @property
+    def kind(self) -> str:
+        return self.headers.kind
+
+    @property
+    def imports(self) -> frozenset[str]:
+        return self.headers.imports
+
+    @property
+    def exports(self) -> frozenset[str]:
+        return self.headers.exports
+
+    @property
+    def needed(self) -> tuple[str, ...]:
+        return self.headers.needed
+
+    @property
+    def hardening(self) -> Hardening:
+        return self.headers.hardening
+
+    @property
+    def data(self) -> bytes:
+        return self._data
+
+    def imports_any(self, *names: str) -> bool:
+        return any(n in self.headers.imports for n in names)
+
+    def mentions(self, pattern: re.Pattern[bytes]) -> bool:
+        """Whether a regex matches in the data sections (strings, not code)."""
+        return any(pattern.search(self._data, start, end) for start, end in self.headers.data)
+
+    def offset_of(self, vaddr: int) -> int | None:
+        return self.headers.offset_of(vaddr)
+
+    # -- strings ----------------------------------------------------------------
+
+    @property
+    def strings(self) -> list[StringRef]:
+        if self._strings is None:
+            found: list[StringRef] = []
+            for start, end in self.headers.data:
+                for m in _STRING.finditer(self._data, start, end):
+                    found.append(StringRef(m.start(), self.headers.vaddr_of(m.start()),
+                                           m.group().decode("latin-1")))
+            found.sort(key=lambda s: s.offset)
+            self._strings = found
+            mapped = sorted((s.vaddr, s.vaddr + s.length) for s in found if s.vaddr is not None)
+            self._starts = [a for a, _ in mapped]
+            self._ends = [b for _, b in mapped]
+        return self._strings
+
+    def string_at(self, vaddr: int) -> StringRef | None:
+        """The string an address points into (its tail, for a merged string's suffix)."""
+        self.strings  # noqa: B018 - builds the address index
+        i = bisect.bisect_right(self._starts, vaddr) - 1
+        if i < 0 or vaddr >= self._ends[i]:
+            return None
+        offset = self.headers.offset_of(vaddr)
+        if offset is None:
+            return None
+        end = self.headers.offset_of(self._ends[i] - 1)
+        if end is None:
+            return None
+        return StringRef(offset, vaddr, self._data[offset:end + 1].decode("latin-1"))
+
+    def _is_string(self, vaddr: int) -> bool:
+        i = bisect.bisect_right(self._starts, vaddr) - 1
+        return i >= 0 and vaddr < self._ends[i]
+
+    # -- code -------------------------------------------------------------------
+
+    def quick_refs(self) -> dict[int, tuple[StringRef, list[int]]] | None:
+        """Strings that code may load, found without disassembling (x86-64 RIP-relative
+        loads, by byte pattern): string offset -> (string, load sites). None where no such
+        shortcut exists: ask `xrefs` then."""
+        if self._quick is None:
+            targets = rip_targets(self.headers, self._data)
+            if targets is None:
+                return None
+            self.strings  # noqa: B018 - builds the address index
+            quick: dict[int, tuple[StringRef, list[int]]] = {}
+            for target, sites in targets.items():
+                if self._is_string(target) and (ref := self.string_at(target)) is not None:
+                    quick[ref.offset] = (ref, sites)
+            self._quick = quick
+        return self._quick
+
+    def quick_calls(self, names: Iterable[str]) -> list[int] | None:
+        """Addresses of calls to any of `names`, found without disassembling more than the
+        PLT (x86-64 `call rel32` to a stub, `call [rip + slot]`); None elsewhere."""
+        if self.headers.arch != "x86-64":
+            return None
+        return call_sites(self.headers, self._data, self.plt_stubs(), frozenset(names))
+
+    def plt_stubs(self) -> dict[int, str]:
+        """PLT stub address -> import name (sweeps the PLT sections alone, once)."""
+        if self._stubs is None:
+            self.strings  # noqa: B018 - builds the address index
+            plt = sweep(self.headers, self._data, self._is_string, [])
+            self._stubs = plt.stubs if plt else {}
+        return self._stubs
+
+    def bounded(self) -> bool:
+        """Whether function bounds are known without disassembly (.eh_frame_hdr)."""
+        return bool(self.headers.fde_starts)
+
+    def bounds_of(self, address: int) -> int | None:
+        """Start of the function holding `address` by .eh_frame_hdr alone (no disassembly)."""
+        starts = self.headers.fde_starts
+        i = bisect.bisect_right(starts, address) - 1
+        return starts[i] if i >= 0 else None
+
+    def focused(self, addresses: Iterable[int]) -> Executable:
+        """A view whose `code` covers only the functions holding `addresses` (and the PLT):
+        for rules that know from `quick_refs` where to look. Needs `bounded()`."""
+        starts = self.headers.fde_starts
+        ranges = set()
+        for address in addresses:
+            i = bisect.bisect_right(starts, address) - 1
+            if 0 <= i < len(starts) - 1:
+                ranges.add((starts[i], starts[i + 1]))
+            elif i == len(starts) - 1:
+                end = max((v + size for _, v, _, size in self.headers.code), default=address)
+                ranges.add((starts[i], end))
+        view = Executable(self.path, self.sha256, self._data, self.headers)
+        view._strings, view._starts, view._ends = self.strings, self._starts, self._ends
+        view._ranges = sorted(ranges)
+        view._stubs = self._stubs
+        return view
+
+    @property
+    def code(self) -> CodeFacts | None:
+        """Facts of one disassembly sweep; None for an architecture we do not read."""
+        if not self._swept:
+            self.strings  # noqa: B018 - the sweep asks which addresses are strings
+            try:
+                with warnings.catch_warnings():     # lief on corrupt headers; see elf.parse
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    self._code = sweep(self.headers, self._data, self._is_string, self._ranges,
+                                       self._stubs)
+            except (CsError, ValueError, IndexError, OverflowError, struct.error) as exc:
+                log.debug("%s: code not readable (%s)", self.path, exc)   # malformed: no code facts
+                self._code = None
+            self._swept = True
+        return self._code
+
+    def xrefs(self, string_offset: int) -> list[int]:
+        """Code addresses that load the address of the string at that file offset."""
+        code = self.code
+        vaddr = self.headers.vaddr_of(string_offset)
+        if code is None or vaddr is None:
+            return []
+        return sorted({site for site, value in code.xrefs if value == vaddr})
+
+    def calls(self, *names: str) -> list[Call]:
+        code = self.code
+        if code is None:
+            return []
+        wanted = set(names)
+        return [c for c in code.calls if c.callee is not None and (not wanted or c.callee in wanted)]
+
+    def calls_with_string(self, names: Iterable[str]) -> list[tuple[Call, int, StringRef]]:
+        """Calls to any of `names` with a string literal as an argument."""
+        out = []
+        for call in self.calls(*names):
+            for index, value in enumerate(call.args):
+                if isinstance(value, int) and (ref := self.string_at(value)) is not None:
+                    out.append((call, index, ref))
+        return out
+
+    def function_of(self, address: int) -> int | None:
+        """Start of the function holding `address`: .eh_frame_hdr and symbols, else symbols
+        and the direct call targets."""
+        if self._functions is None:
+            starts = set(self.headers.functions) | set(self.headers.fde_starts)
+            code = self.code
+            if code is not None and not self.headers.fde_starts:
+                low = min((v for _, v, _, _ in self.headers.code), default=0)
+                starts |= {t for t in code.targets if t >= low and t not in code.stubs}
+            starts.add(self.headers.entry & ~1)
+            self._functions = sorted(starts)
+        i = bisect.bisect_right(self._functions, address) - 1
+        return self._functions[i] if i >= 0 else None
+
+
+def load(fs: RootFS, path: str) -> Executable | None:
+    """The executable model of one file of `fs`; None when it is not an ELF lief reads."""
+    data = fs.read(path)
+    if data is None or not data.startswith(b"\x7fELF"):
+        return None
+    sha = fs.sha256(path)
+    cached = _CACHE.get(sha)
+    if cached is not None:
+        _CACHE.move_to_end(sha)
+        return cached
+    try:
+        headers = parse(data)
+    except (NotElf, ValueError, TypeError, OverflowError, IndexError):
+        return None
+    exe = Executable(path, sha, data, headers)
+    _CACHE[sha] = exe
+    while len(_CACHE) > CACHE_ENTRIES:
+        _CACHE.popitem(last=False)
+    return exe

@@ -1,0 +1,102 @@
+"""What is inside an image: components and the versions they say they are.
+
+Three sources, each pointing at the bytes it read, as findings do: package databases
+(opkg/ipkg, dpkg), Android build properties, and version strings inside executables,
+libraries and kernels (checkers declared as data in `firmproof/data/components.toml`).
+
+    identify(fs) -> list[Component]
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from firmproof.model import Evidence, NoEvidence, excerpt_of
+
+if TYPE_CHECKING:
+    from firmproof.rootfs import RootFS
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Component:
+    """One component seen at one place: `name` `version`, found by `source` in the file at
+    `fs_path` of a view (reported as `path`), the version string at `evidence`."""
+
+    name: str
+    version: str
+    source: str                        # "binary", "opkg", "dpkg", "android", "apk"
+    path: str                          # report path, as in findings
+    fs_path: str                       # path inside the view, for Rule.at
+    container: tuple[str, ...]
+    evidence: Evidence
+    vendor: str | None = None          # CPE vendor/product when known
+    product: str | None = None
+    purl_type: str = "generic"
+    purl_namespace: str | None = None
+    upstream: str | None = None        # the upstream version of a packaged version
+
+    @property
+    def cpe(self) -> str | None:
+        if not (self.vendor and self.product):
+            return None
+        return f"cpe:2.3:a:{self.vendor}:{self.product}:{_cpe_escape(self.upstream_version)}:*:*:*:*:*:*:*"
+
+    @property
+    def purl(self) -> str:
+        from packageurl import PackageURL
+
+        return PackageURL(type=self.purl_type, namespace=self.purl_namespace, name=self.name,
+                          version=self.version).to_string()
+
+    @property
+    def upstream_version(self) -> str:
+        return self.upstream or self.version
+
+    def sort_key(self) -> tuple[str, ...]:
+        return (self.name, self.version, *self.container, self.path)
+
+
+def _cpe_escape(value: str) -> str:
+    return "".join(f"\\{c}" if not (c.isalnum() or c in "._-~") else c for c in value)
+
+
+def evidence_at(fs: RootFS, path: str, offset: int, length: int) -> Evidence:
+    """The same evidence `Rule.at` builds: hash of the file, span, excerpt of the bytes."""
+    data = fs.read(path)
+    if data is None or length <= 0 or offset < 0 or offset + length > len(data):
+        raise NoEvidence(f"component: no bytes at {path}:{offset}+{length}")
+    return Evidence(sha256=fs.sha256(path), offset=offset, length=length,
+                    excerpt=excerpt_of(data[offset:offset + length]))
+
+
+def identify(fs: RootFS, *, apks: bool = True) -> list[Component]:
+    """Every component of one view, sorted, one per name/version/place (`apks=False` leaves
+    out Android apps, which no vulnerability record names by version)."""
+    from firmproof.components import binaries, packages
+
+    found: dict[tuple[str, ...], Component] = {}
+    for component in [*packages.identify(fs, apks=apks), *binaries.identify(fs)]:
+        found.setdefault(component.sort_key(), component)
+    return sorted(found.values(), key=Component.sort_key)
+
+
+def identify_all(views: list[RootFS], errors: list[dict[str, str]] | None = None) -> list[Component]:
+    """Components of every view, in a stable order; a view that fails is reported in `errors`
+    and the others go on."""
+    found: dict[tuple[str, ...], Component] = {}
+    for view in views:
+        try:
+            components = identify(view)
+        except Exception as exc:
+            log.debug("component identification failed on %s", view.label, exc_info=True)
+            if errors is not None:
+                errors.append({"analyzer": "components", "path": view.label,
+                               "error": f"{type(exc).__name__}: {exc}"})
+            continue
+        for component in components:
+            found.setdefault(component.sort_key(), component)
+    return sorted(found.values(), key=Component.sort_key)

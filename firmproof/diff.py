@@ -1,0 +1,156 @@
+"""What changed between two firmware releases: findings, and the security inventory side by side.
+
+Findings are matched by rule and place (rule, containers below the image, path, evidence
+excerpt), not by id: an id names the image, so no finding keeps its id across releases.
+With two images (not reports) both are scanned and their inventories compared: accounts and
+password changes, boot commands, listening daemons, setuid files, key fingerprints, ELF
+executables and every other file by sha256, with the lines that changed in small text files.
+"""
+
+from __future__ import annotations
+
+import difflib
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from firmproof.inventory import SECTIONS, Inventory, inventory
+from firmproof.verify import ReportError, load_report
+
+MAX_LINES = 200             # changed lines listed per text file
+
+
+class DiffError(Exception):
+    """An input cannot be read, scanned or parsed: a one-line message (exit code 2)."""
+
+
+@dataclass
+class Side:
+    label: str
+    report: dict[str, Any]
+    inventory: Inventory | None = None
+
+    @property
+    def kind(self) -> str:
+        return "image" if self.inventory is not None else "report"
+
+
+@dataclass
+class Diff:
+    old: Side
+    new: Side
+    appeared: list[dict[str, Any]] = field(default_factory=list)
+    vanished: list[dict[str, Any]] = field(default_factory=list)
+    changed: list[dict[str, Any]] = field(default_factory=list)     # {"old", "new", "fields"}
+    inventory: dict[str, dict[str, Any]] | None = None
+    lines: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        def side(s: Side) -> dict[str, Any]:
+            return {"input": s.label, "kind": s.kind, "image": s.report["image"],
+                    "findings": len(s.report["findings"])}
+        return {"schema": "firmproof.diff/1", "old": side(self.old), "new": side(self.new),
+                "findings": {"appeared": self.appeared, "vanished": self.vanished, "changed": self.changed},
+                "inventory": self.inventory, "lines": self.lines}
+
+
+def finding_key(finding: dict[str, Any]) -> tuple[Any, ...]:
+    return (finding["rule"], tuple(finding["container"][1:]), finding["path"],
+            finding["evidence"]["excerpt"])
+
+
+def _changed_fields(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """What changed in a finding found at the same place. The same excerpt at another offset, or
+    in a file changed elsewhere, is the same finding: the file's change shows in the inventory."""
+    fields = [name for name in ("severity", "title", "details") if old.get(name) != new.get(name)]
+    if old["evidence"]["length"] != new["evidence"]["length"]:
+        fields.append("evidence.length")
+    return fields
+
+
+def diff_findings(old: list[dict[str, Any]],
+                  new: list[dict[str, Any]]) -> tuple[list[Any], list[Any], list[Any]]:
+    before = {finding_key(f): f for f in old}
+    after = {finding_key(f): f for f in new}
+    appeared = [f for k, f in after.items() if k not in before]
+    vanished = [f for k, f in before.items() if k not in after]
+    changed = []
+    for key, f in after.items():
+        if key in before and (fields := _changed_fields(before[key], f)):
+            changed.append({"old": before[key], "new": f, "fields": fields})
+    return appeared, vanished, changed
+
+
+def diff_inventories(old: Inventory, new: Inventory) -> tuple[dict[str, dict[str, Any]],
+                                                               dict[str, dict[str, list[str]]]]:
+    sections: dict[str, dict[str, Any]] = {}
+    for name in SECTIONS:
+        a, b = old.sections[name], new.sections[name]
+        sections[name] = {
+            "added": {k: b[k] for k in sorted(b.keys() - a.keys())},
+            "removed": {k: a[k] for k in sorted(a.keys() - b.keys())},
+            "changed": {k: [a[k], b[k]] for k in sorted(a.keys() & b.keys()) if a[k] != b[k]},
+        }
+    lines: dict[str, dict[str, list[str]]] = {}
+    for path in sorted(old.texts.keys() & new.texts.keys()):
+        if old.texts[path] == new.texts[path]:
+            continue
+        before = old.texts[path].decode("latin-1").splitlines()
+        after = new.texts[path].decode("latin-1").splitlines()
+        removed: list[str] = []
+        added: list[str] = []
+        matcher = difflib.SequenceMatcher(a=before, b=after, autojunk=False)
+        for op, i1, i2, j1, j2 in matcher.get_opcodes():
+            if op in ("replace", "delete"):
+                removed.extend(before[i1:i2])
+            if op in ("replace", "insert"):
+                added.extend(after[j1:j2])
+        lines[path] = {"removed": removed[:MAX_LINES], "added": added[:MAX_LINES]}
+    return sections, lines
+
+
+def _is_report(path: Path) -> bool:
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(64).lstrip()
+    except OSError:
+        return False
+    return head.startswith(b"{")
+
+
+def load_side(path: Path, *, want_inventory: bool = True) -> Side:
+    """A report as it is, or an image scanned (with its inventory)."""
+    from firmproof.config import ScanConfig
+    from firmproof.scan import ImageError, scan
+    from firmproof.unpack.driver import UnpackFailed
+
+    if _is_report(path):
+        try:
+            return Side(str(path), load_report(path))
+        except ReportError as exc:
+            raise DiffError(str(exc)) from None
+    workdir = Path(tempfile.mkdtemp(prefix="firmproof-diff-"))
+    try:
+        result = scan(ScanConfig(image=path, workdir=workdir, keep_workdir=True))
+        inv = inventory(result.unpacked.layers) if want_inventory else None
+        return Side(str(path), result.to_json(), inv)
+    except (ImageError, UnpackFailed) as exc:
+        raise DiffError(str(exc)) from None
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def diff_sides(old: Side, new: Side) -> Diff:
+    result = Diff(old, new)
+    result.appeared, result.vanished, result.changed = diff_findings(old.report["findings"],
+                                                                     new.report["findings"])
+    if old.inventory is not None and new.inventory is not None:
+        result.inventory, result.lines = diff_inventories(old.inventory, new.inventory)
+    return result
+
+
+def diff_inputs(old: Path, new: Path) -> Diff:
+    both_images = not _is_report(old) and not _is_report(new)
+    return diff_sides(load_side(old, want_inventory=both_images), load_side(new, want_inventory=both_images))

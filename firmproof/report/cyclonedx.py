@@ -1,0 +1,85 @@
+"""`--format sbom`: CycloneDX 1.6 JSON, written by cyclonedx-python-lib.
+
+The image is the root component (metadata.component, with its sha256); every component seen
+in it is one entry per place it was seen, with purl and CPE where known, the sha256 of the
+file that holds the version string, and where that string is (evidence.occurrences and
+`firmproof:*` properties), so that the SBOM can be re-checked against the image like a report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from typing import TYPE_CHECKING
+
+from cyclonedx.model import HashAlgorithm, HashType, Property
+from cyclonedx.model.bom import Bom
+from cyclonedx.model.component import Component as CdxComponent
+from cyclonedx.model.component import ComponentType
+from cyclonedx.model.component_evidence import ComponentEvidence, Occurrence
+from cyclonedx.output.json import JsonV1Dot6
+from packageurl import PackageURL
+
+from firmproof import __version__
+from firmproof.components import Component
+
+if TYPE_CHECKING:
+    from firmproof.scan import ScanResult
+
+SERIAL_NAMESPACE = uuid.UUID("5f1c0f6e-8b1a-4c55-9f0e-6669726d7072")   # firmproof's own
+OPERATING_SYSTEMS = {"linux_kernel", "android"}
+
+
+def _type(component: Component) -> ComponentType:
+    if component.name in OPERATING_SYSTEMS:
+        return ComponentType.OPERATING_SYSTEM
+    if component.name.startswith("lib") or component.name in ("openssl", "glibc", "uclibc", "musl",
+                                                               "wolfssl", "mbedtls", "curl"):
+        return ComponentType.LIBRARY
+    return ComponentType.APPLICATION
+
+
+def _bom_ref(component: Component) -> str:
+    key = "\0".join([component.name, component.version, *component.container, component.path])
+    return f"{component.name}@{component.version}#" + hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+def _entry(component: Component) -> CdxComponent:
+    ev = component.evidence
+    where = "/".join(part.strip("/") for part in component.container[1:])
+    location = f"{where}:{component.path}" if where else component.path
+    properties = [
+        Property(name="firmproof:source", value=component.source),
+        Property(name="firmproof:path", value=component.path),
+        Property(name="firmproof:container", value=" > ".join(component.container)),
+        Property(name="firmproof:evidence:offset", value=str(ev.offset)),
+        Property(name="firmproof:evidence:length", value=str(ev.length)),
+        Property(name="firmproof:evidence:excerpt", value=ev.excerpt),
+    ]
+    return CdxComponent(
+        name=component.name, version=component.version, type=_type(component),
+        bom_ref=_bom_ref(component), purl=PackageURL.from_string(component.purl), cpe=component.cpe,
+        hashes=[HashType(alg=HashAlgorithm.SHA_256, content=ev.sha256)],
+        evidence=ComponentEvidence(occurrences=[Occurrence(location=location, offset=ev.offset)]),
+        properties=properties)
+
+
+def sbom(result: ScanResult) -> str:
+    """The CycloneDX 1.6 JSON document of one scan."""
+    bom = Bom(serial_number=uuid.uuid5(SERIAL_NAMESPACE, f"{result.image_sha256}:{__version__}"))
+    config = result.config
+    root = CdxComponent(
+        name=config.product or result.image_name, version=config.version, type=ComponentType.FIRMWARE,
+        bom_ref=f"image:{result.image_sha256}",
+        group=config.vendor,
+        hashes=[HashType(alg=HashAlgorithm.SHA_256, content=result.image_sha256)],
+        properties=[Property(name="firmproof:image:name", value=result.image_name),
+                    Property(name="firmproof:image:size", value=str(result.image_size))])
+    bom.metadata.component = root
+    bom.metadata.tools.components.add(CdxComponent(name="firmproof", version=__version__,
+                                                   type=ComponentType.APPLICATION))
+    entries = [_entry(c) for c in result.components]
+    for entry in entries:
+        bom.components.add(entry)
+    bom.register_dependency(root, entries)
+    return JsonV1Dot6(bom).output_as_string(indent=2) + "\n"

@@ -1,0 +1,148 @@
+"""FP-ANDROID-001…008: debug switches, su binaries, permissive SELinux, root shells from init.
+
+Each rule has a positive case (with its evidence bytes checked) and a production-build decoy.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from firmproof.analyzers.android import Android
+from firmproof.model import Finding, Severity
+from firmproof.rootfs import RootFS
+
+from .conftest import corpus_ramdisk_tree, real_elf
+
+DEBUG_PROPS = """ro.build.type=userdebug
+ro.debuggable=1
+ro.secure=0
+ro.adb.secure=0
+service.adb.tcp.port=5555
+"""
+PRODUCTION_PROPS = """ro.build.type=user
+ro.debuggable=0
+ro.secure=1
+ro.adb.secure=1
+persist.sys.usb.config=mtp
+service.adb.tcp.port=-1
+"""
+
+
+def run(files: dict[str, bytes | str], **kwargs: object) -> list[Finding]:
+    fs = RootFS.from_files(files, **kwargs)  # type: ignore[arg-type]
+    return list(Android().run(fs))
+
+
+def by_rule(findings: list[Finding]) -> dict[str, list[Finding]]:
+    out: dict[str, list[Finding]] = {}
+    for finding in findings:
+        out.setdefault(finding.rule.id, []).append(finding)
+    return out
+
+
+def excerpt(finding: Finding) -> str:
+    return finding.evidence.excerpt
+
+
+def test_debug_properties_are_found_with_their_lines() -> None:
+    found = by_rule(run({"/system/build.prop": DEBUG_PROPS}))
+    assert excerpt(found["FP-ANDROID-001"][0]) == "ro.debuggable=1"
+    assert excerpt(found["FP-ANDROID-002"][0]) == "ro.secure=0"
+    assert excerpt(found["FP-ANDROID-003"][0]) == "ro.adb.secure=0"
+    tcp = found["FP-ANDROID-004"][0]
+    assert excerpt(tcp) == "service.adb.tcp.port=5555" and tcp.details["port"] == 5555
+    assert tcp.evidence.offset == DEBUG_PROPS.index("service.adb.tcp.port")
+    assert found["FP-ANDROID-001"][0].details["build_type"] == "userdebug"
+
+
+def test_persist_adb_port_in_default_prop() -> None:
+    found = by_rule(run({"/default.prop": "persist.adb.tcp.port=4444\n"}))
+    assert found["FP-ANDROID-004"][0].details["port"] == 4444
+
+
+def test_usb_adb_on_user_build_only() -> None:
+    user = by_rule(run({"/system/build.prop": "ro.build.type=user\npersist.sys.usb.config=mtp,adb\n"}))
+    assert excerpt(user["FP-ANDROID-005"][0]) == "persist.sys.usb.config=mtp,adb"
+    # the same switch on an eng build is what eng builds are for
+    eng = run({"/system/build.prop": "ro.build.type=eng\npersist.sys.usb.config=mtp,adb\n"})
+    assert not eng
+
+
+def test_production_properties_give_nothing() -> None:
+    assert run({"/system/build.prop": PRODUCTION_PROPS,
+                "/vendor/build.prop": "ro.vendor.build.type=user\n"}) == []
+
+
+def test_su_binary_setuid_is_critical_and_plain_is_high() -> None:
+    elf = real_elf()
+    found = run({"/system/xbin/su": elf, "/sbin/daemonsu": elf},
+                modes={"/system/xbin/su": 0o6755, "/sbin/daemonsu": 0o755})
+    su = {f.path: f for f in found if f.rule.id == "FP-ANDROID-006"}
+    assert su["/system/xbin/su"].severity is Severity.CRITICAL
+    assert su["/system/xbin/su"].details["setuid_root"] is True
+    assert su["/sbin/daemonsu"].severity is Severity.HIGH
+    assert su["/system/xbin/su"].evidence.excerpt.startswith("\\x7fELF")
+
+
+def test_su_decoys_outside_bin_dirs_or_other_names() -> None:
+    elf = real_elf()
+    assert run({"/system/etc/su": elf, "/system/bin/sudo-helper": elf,
+                "/data/local/tmp/su.txt": b"notes"}) == []
+
+
+def test_setenforce_0_in_init() -> None:
+    rc = "on boot\n    setenforce 0\n\non post-fs\n    setenforce 1\n"
+    found = by_rule(run({"/init.rc": rc}))
+    (finding,) = found["FP-ANDROID-007"]
+    assert excerpt(finding) == "setenforce 0"
+    assert finding.details["trigger"] == "boot"
+
+
+def test_root_services_shell_su_and_listener() -> None:
+    rc = ("service rootsh /system/bin/sh\n    class main\n\n"
+          "service amigosu /system/xbin/amigosu --daemon\n    class main\n"
+          "    socket amigosu stream 0666 root root\n\n"
+          "service backdoor /system/bin/busybox telnetd -l /system/bin/sh -p 2323\n    class main\n")
+    found = {f.details["service"]: f for f in run({"/vendor/etc/init/x.rc": rc})
+             if f.rule.id == "FP-ANDROID-008"}
+    assert excerpt(found["rootsh"]) == "service rootsh /system/bin/sh"
+    assert found["amigosu"].details["kind"] == "su-daemon"
+    assert found["amigosu"].severity is Severity.CRITICAL      # world-writable socket
+    assert found["backdoor"].details["kind"] == "listener"
+
+
+def test_service_decoys() -> None:
+    rc = ("service console /system/bin/sh\n    class core\n    console\n    disabled\n"
+          "    user shell\n    group shell log\n\n"
+          "service flash_recovery /system/bin/install-recovery.sh\n    oneshot\n\n"
+          "service setup /system/bin/sh /system/etc/setup.sh\n    oneshot\n\n"
+          "service adbd /system/bin/adbd --root_seclabel=u:r:su:s0\n    class core\n")
+    assert run({"/init.rc": rc}) == []
+
+
+def test_blu_ramdisk_amigosu_daemon(tmp_path: Path) -> None:
+    """The real BLU Vivo XL4 ramdisk starts a root su daemon with a world-writable socket."""
+    tree = corpus_ramdisk_tree(tmp_path)
+    files = {"/" + str(p.relative_to(tree)): p.read_bytes()
+             for p in tree.rglob("*.rc") if p.is_file() and not p.is_symlink()}
+    found = [f for f in run(files) if f.rule.id == "FP-ANDROID-008"]
+    assert [f.details["service"] for f in found] == ["amigosu"]
+    assert found[0].path == "/init.rc"
+    assert excerpt(found[0]) == "service amigosu /system/xbin/amigosu --daemon"
+    # its `console` service runs as user shell and stays disabled: not a finding
+    assert not [f for f in found if f.details["service"] == "console"]
+
+
+def test_selinux_permissive_property_and_enforcing_decoy() -> None:
+    found = by_rule(run({"/vendor/default.prop": "ro.boot.selinux=permissive\n"}))
+    assert excerpt(found["FP-ANDROID-007"][0]) == "ro.boot.selinux=permissive"
+    assert run({"/vendor/default.prop": "ro.boot.selinux=enforcing\n"}) == []
+
+
+def test_cmdline_outside_a_boot_image_is_not_read() -> None:
+    """Only the `cmdline` the boot-image handler writes (next to kernel/ramdisk) is a kernel
+    command line; a file of that name elsewhere is not."""
+    line = "console=ttyS0 androidboot.selinux=permissive\n"
+    assert run({"/etc/cmdline": line}) == []
+    found = by_rule(run({"/cmdline": line, "/kernel": b"\x00" * 64}))
+    assert found["FP-ANDROID-007"][0].evidence.offset == line.index("androidboot")

@@ -1,0 +1,105 @@
+"""The executable model on real cross-compiled programs: format facts, strings, xrefs, calls."""
+
+from __future__ import annotations
+
+import pytest
+
+from firmproof import binary
+from firmproof.binary.elf import NotElf, parse
+from firmproof.rootfs import RootFS
+
+from .conftest import TOOLCHAINS, VARIANTS, gcc_build, variant_id
+
+SECRET = b"Xm4st3r_k3y!2017"
+
+
+def load(data: bytes, path: str = "/bin/login") -> binary.Executable:
+    exe = binary.load(RootFS.from_files({path: data}), path)
+    assert exe is not None
+    return exe
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=variant_id)
+def test_model_arch_imports_strings_xrefs_calls(builds, variant):
+    toolchain, _, stripped = variant
+    build = builds[("login_master", *variant)]
+    exe = load(build.data)
+    _, _, arch, endian = TOOLCHAINS[toolchain]
+    assert (exe.arch, exe.endian) == (arch, endian)
+    assert exe.bits == (64 if arch in ("aarch64", "x86-64") else 32)
+    assert {"strcmp", "getspnam", "getpass", "execl"} <= exe.imports
+    assert "main" not in exe.imports and any(lib.startswith("libc.so") for lib in exe.needed)
+    assert exe.hardening.stripped is stripped and exe.kind == "pie" and exe.hardening.pie
+    # the literal: where it is in the file, which code loads it, which call takes it
+    (ref,) = [s for s in exe.strings if s.text == SECRET.decode()]
+    assert ref.offset == build.data.index(SECRET + b"\0")
+    sites = exe.xrefs(ref.offset)
+    assert sites, "no code location loads the master password"
+    compares = [(c, i) for c, i, s in exe.calls_with_string({"strcmp"}) if s.offset == ref.offset]
+    assert compares and compares[0][1] in (0, 1)
+    call = compares[0][0]
+    assert call.callee == "strcmp" and exe.function_of(call.site) is not None
+    # the load comes before the call (or in its MIPS delay slot), in the same function
+    assert min(sites) <= call.site + 4 and exe.function_of(min(sites)) == exe.function_of(call.site)
+    (execl,) = exe.calls("execl")
+    assert isinstance(execl.args[0], int) and exe.string_at(execl.args[0]).text == "/bin/sh"
+
+
+def test_model_hardening_flags_follow_the_compiler_flags(tmp_path):
+    source = ("#include <stdio.h>\nint main(int c, char **v) { char b[64]; "
+              "snprintf(b, sizeof b, \"%s\", v[0]); puts(b); return c; }\n")
+    weak = load(gcc_build(tmp_path, source, "-O2", "-no-pie", "-fno-stack-protector", "-z", "execstack",
+                          "-Wl,-z,norelro"))
+    assert weak.kind == "exec" and weak.hardening.lacking() == ("nx", "pie", "relro", "canary")
+    strong = load(gcc_build(tmp_path, source, "-O2", "-fPIE", "-pie", "-fstack-protector-all",
+                            "-Wl,-z,relro,-z,now"))
+    assert strong.kind == "pie" and strong.hardening.lacking() == ()
+    partial = load(gcc_build(tmp_path, source, "-O2", "-fstack-protector-all", "-Wl,-z,relro,-z,lazy"))
+    assert partial.hardening.relro == "partial" and partial.hardening.lacking() == ("full-relro",)
+
+
+def test_model_rejects_what_is_not_elf():
+    fs = RootFS.from_files({"/a": b"\x7fELF" + b"\0" * 12, "/b": b"#!/bin/sh\n"})
+    assert binary.load(fs, "/a") is None and binary.load(fs, "/b") is None
+    with pytest.raises(NotElf):
+        parse(b"MZ\x90\x00")
+
+
+def test_model_focused_view_sees_the_same_compare_as_the_full_sweep(builds):
+    build = builds[("httpd_ua", "x86-64", "-O2", True)]
+    exe = load(build.data)
+    assert exe.bounded()
+    quick = exe.quick_refs()
+    assert quick is not None
+    _, sites = next(v for v in quick.values() if v[0].text == "xmlset_roodkcableoj28840ybtide")
+    view = exe.focused(sites)
+    full = {(c.site, s.offset) for c, _, s in exe.calls_with_string({"strcmp"})}
+    narrow = {(c.site, s.offset) for c, _, s in view.calls_with_string({"strcmp"})}
+    assert narrow and narrow <= full
+    assert view.code is not None and exe.code is not None
+    assert view.code.instructions < exe.code.instructions
+
+
+def test_model_and_rules_survive_truncated_and_corrupted_programs(builds):
+    """Bad input: cut or scribbled-over executables give fewer facts, never an exception."""
+    from firmproof.analyzers.hardcoded import Hardcoded
+    from firmproof.analyzers.hardening import Hardening
+    from firmproof.analyzers.triggers import Triggers
+
+    files: dict[str, bytes | str] = {}
+    for key in (("udp_trigger", "mips", "-O2", False), ("login_master", "arm", "-O0", True),
+                ("httpd_ua", "x86-64", "-O2", False)):
+        data = builds[key].data
+        files[f"/cut/{key[0]}"] = data[:len(data) // 2]
+        files[f"/head/{key[0]}"] = data[:64]
+        scribbled = bytearray(data)
+        scribbled[0x40:0x400] = bytes(range(256)) * 3 + bytes(0x400 - 0x40 - 768)
+        files[f"/scribbled/{key[0]}"] = bytes(scribbled)
+    fs = RootFS.from_files(files)
+    for path in files:
+        exe = binary.load(fs, path)
+        if exe is not None:
+            exe.calls_with_string({"strcmp", "system"})
+            exe.strings  # noqa: B018
+    for analyzer in (Hardcoded(), Triggers(), Hardening()):
+        list(analyzer.run(fs))

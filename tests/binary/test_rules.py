@@ -1,0 +1,145 @@
+"""FP-HCRED-001, FP-TRIG-001 and FP-ELF-001 on real programs from five compilers, -O0 and -O2,
+stripped and not: the backdoors are found with their evidence bytes, the decoys are not."""
+
+from __future__ import annotations
+
+import pytest
+
+from firmproof.analyzers.hardcoded import Hardcoded, looks_secret
+from firmproof.analyzers.hardening import Hardening
+from firmproof.analyzers.triggers import Triggers, join_constants
+from firmproof.model import Severity
+from firmproof.rootfs import RootFS
+
+from .conftest import VARIANTS, gcc_build, variant_id
+
+MASTER = b"Xm4st3r_k3y!2017"
+USER_AGENT = b"xmlset_roodkcableoj28840ybtide"
+COMMAND = b"/usr/sbin/telnetd -l /bin/sh -p 2323 &"
+DECOYS = ("login_hash", "usage_only", "ntp_client", "udp_echo")
+
+
+def image(builds, variant, *programs: str) -> RootFS:
+    return RootFS.from_files({f"/usr/sbin/{p}": builds[(p, *variant)].data for p in programs})
+
+
+def evidence(fs: RootFS, finding) -> bytes:
+    data = fs.read(finding.path)
+    assert data is not None
+    return data[finding.evidence.offset:finding.evidence.offset + finding.evidence.length]
+
+
+# FP-HCRED-001 --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=variant_id)
+def test_fp_hcred_001_master_password_and_backdoor_user_agent(builds, variant):
+    fs = image(builds, variant, "login_master", "httpd_ua", *DECOYS)
+    findings = sorted(Hardcoded().run(fs), key=lambda f: f.path)
+    assert [f.path for f in findings] == ["/usr/sbin/httpd_ua", "/usr/sbin/login_master"]
+    by_path = {f.path: f for f in findings}
+    for path, literal, compare in (("/usr/sbin/login_master", MASTER, "strcmp"),
+                                   ("/usr/sbin/httpd_ua", USER_AGENT, "strcmp")):
+        finding = by_path[path]
+        data = fs.read(path)
+        assert data is not None
+        assert finding.rule.id == "FP-HCRED-001" and finding.severity is Severity.HIGH
+        assert evidence(fs, finding) == literal
+        assert finding.evidence.offset == data.index(literal + b"\0")
+        assert finding.details["literal"] == literal.decode() and finding.details["compare"] == compare
+        assert finding.details["sites"] and all(s.startswith("0x") for s in finding.details["sites"])
+
+
+@pytest.mark.parametrize("variant", [("x86-64", "-O2", True), ("mips", "-O0", False)], ids=variant_id)
+def test_fp_hcred_001_decoys_alone_give_nothing(builds, variant):
+    """A hash read from a file, 'password' only in usage text, an NTP client comparing a host
+    name, a UDP echo daemon comparing 'PING': nothing compares a secret."""
+    assert list(Hardcoded().run(image(builds, variant, *DECOYS))) == []
+
+
+def test_fp_hcred_001_literal_filter():
+    for secret in ("Xm4st3r_k3y!2017", "xmlset_roodkcableoj28840ybtide", "Zte521admin"):
+        assert looks_secret(secret), secret
+    for keyword in ("--help", "User-Agent", "localhost", "CHSH_AUTH", "keep_caps", "sha256", "2.5.29.15",
+                    "APT::Get::Simulate", "Authorization: Basic ", "password", "$gy$", "=always", "%s:%d"):
+        assert not looks_secret(keyword), keyword
+
+
+def test_fp_hcred_001_compare_outside_authentication_code_is_not_a_finding(tmp_path):
+    source = r"""
+#include <stdio.h>
+#include <string.h>
+int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "mode7Xq2") == 0) puts("fast mode");
+    return 0;
+}
+"""
+    fs = RootFS.from_files({"/bin/tool": gcc_build(tmp_path, source, "-O2")})
+    assert list(Hardcoded().run(fs)) == []
+
+
+# FP-TRIG-001 ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=variant_id)
+def test_fp_trig_001_magic_packet_starts_telnetd(builds, variant):
+    _, opt, _ = variant
+    fs = image(builds, variant, "udp_trigger", "httpd_ua", "login_master", *DECOYS)
+    (finding,) = Triggers().run(fs)
+    data = fs.read("/usr/sbin/udp_trigger")
+    assert data is not None
+    assert finding.path == "/usr/sbin/udp_trigger" and finding.severity is Severity.CRITICAL
+    assert evidence(fs, finding) == COMMAND and finding.evidence.offset == data.index(COMMAND + b"\0")
+    assert finding.details["magic"] == "w302r_mfg_open"
+    assert finding.details["command"] == COMMAND.decode() and finding.details["run"] == "system"
+    # -O0 calls strncmp and htons; -O2 inlines both (the magic becomes word compares)
+    if opt == "-O0":
+        assert finding.details["compare"] == "strncmp" and finding.details["port"] == 7329
+    else:
+        assert finding.details["compare"] in ("strncmp", "inline")
+
+
+@pytest.mark.parametrize("variant", [("mipsel", "-O2", True), ("arm", "-O0", False),
+                                     ("x86-64", "-O2", False)], ids=variant_id)
+def test_fp_trig_001_echo_daemon_and_ntp_client_are_not_triggers(builds, variant):
+    """The echo daemon compares input with 'PING' but runs nothing; the NTP client binds
+    nothing; the login runs a shell but has no socket."""
+    fs = image(builds, variant, "udp_echo", "ntp_client", "login_master", "login_hash")
+    assert list(Triggers().run(fs)) == []
+
+
+def test_fp_trig_001_join_inlined_constants():
+    assert join_constants([b"w302", b"r_mf", b"g_op", b"en"]) == b"w302r_mfg_open"
+    assert join_constants([b"w302r_mf", b"mfg_open"]) == b"w302r_mfg_open"
+
+
+# FP-ELF-001 ----------------------------------------------------------------------------
+
+WEAK_SOURCE = "#include <stdio.h>\nint main(int c, char **v) { char b[64]; " \
+              "snprintf(b, sizeof b, \"%s\", v[0]); puts(b); return c; }\n"
+
+
+def test_fp_elf_001_one_summary_per_image(tmp_path):
+    weak = gcc_build(tmp_path, WEAK_SOURCE, "-O2", "-no-pie", "-fno-stack-protector", "-z", "execstack",
+                     "-Wl,-z,norelro")
+    strong = gcc_build(tmp_path, WEAK_SOURCE, "-O2", "-pie", "-fPIE", "-fstack-protector-all",
+                       "-Wl,-z,relro,-z,now")
+    fs = RootFS.from_files({"/bin/a-strong": strong, "/bin/b-weak": weak, "/sbin/c-weak": weak})
+    (finding,) = Hardening().run(fs)
+    assert finding.rule.id == "FP-ELF-001" and finding.severity is Severity.INFO
+    assert finding.path == "/bin/b-weak"
+    # evidence: the ELF header and the program header table of the first weak program
+    phoff = int.from_bytes(weak[0x20:0x28], "little")
+    phnum = int.from_bytes(weak[0x38:0x3A], "little")
+    assert finding.evidence.offset == 0 and finding.evidence.length == phoff + 56 * phnum
+    assert evidence(fs, finding) == weak[:phoff + 56 * phnum]
+    assert finding.details["checked"] == 3 and finding.details["weak"] == 2
+    assert finding.details["lacking"] == {"canary": 2, "nx": 2, "pie": 2, "relro": 2}
+    assert [p["path"] for p in finding.details["programs"]] == ["/bin/b-weak", "/sbin/c-weak"]
+
+
+def test_fp_elf_001_hardened_programs_and_libraries_give_nothing(tmp_path):
+    strong = gcc_build(tmp_path, WEAK_SOURCE, "-O2", "-pie", "-fPIE", "-fstack-protector-all",
+                       "-Wl,-z,relro,-z,now")
+    library = gcc_build(tmp_path, "int f(int x) { return x + 1; }\n", "-O2", "-shared", "-fPIC",
+                        "-fno-stack-protector")
+    fs = RootFS.from_files({"/bin/strong": strong, "/lib/libf.so": library})
+    assert list(Hardening().run(fs)) == []
