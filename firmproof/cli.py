@@ -153,9 +153,6 @@ def _scan(args: argparse.Namespace) -> int:
     from firmproof import vulndb
 
     vulndb.configure(args.vulndb)
-    if not vulndb.available():
-        print("firmproof: no vulnerability database imported (firmproof vulndb import FILE…): "
-              "vulnerability matching is off", file=sys.stderr)
     display = ScanDisplay(enabled=not args.quiet)
     try:
         with display:
@@ -184,6 +181,9 @@ def _scan(args: argparse.Namespace) -> int:
             return EXIT_UNREADABLE
     else:
         sys.stdout.write(text)
+    if not vulndb.available():     # said once, after a scan that did run
+        print("firmproof: no vulnerability database imported (firmproof vulndb import FILE…): "
+              "vulnerability matching is off", file=sys.stderr)
     if not args.quiet:
         display.summary(result, args.output)
     if args.fail_on and any(f.severity.rank >= args.fail_on.rank for f in result.findings):
