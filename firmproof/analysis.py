@@ -23,9 +23,11 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from firmproof.analyzers.base import Analyzer
+from firmproof.components import COMPONENTS, Component, identify_cached
 from firmproof.model import Finding, NoEvidence
 from firmproof.rootfs import RootFS
 from firmproof.rules import analyzers
+from firmproof.unpack.driver import chain_label
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +35,7 @@ BIG_VIEW = 256          # entries from which a view is worth a worker of its own
 
 
 def _label(view: RootFS) -> str:
-    return "/".join(part.strip("/") for part in view.container[1:]) or view.label
+    return chain_label(view.container) or view.label
 
 
 def guarded(analyzer: Analyzer, view: RootFS, errors: list[dict[str, str]]) -> Iterator[Finding]:
@@ -58,43 +60,79 @@ def dedupe(findings: list[Finding]) -> list[Finding]:
     return sorted(unique.values(), key=Finding.sort_key)
 
 
-def _worker(conn: Connection, analyzer: Analyzer, view: RootFS) -> None:
+def _run(group: tuple[Analyzer, ...], view: RootFS, components: bool,
+         ) -> tuple[list[Finding], list[Component], list[dict[str, str]]]:
+    """One task: the components of the view (when asked) and the findings of a group."""
     errors: list[dict[str, str]] = []
-    findings = list(guarded(analyzer, view, errors))
-    conn.send((findings, errors))
+    found: list[Component] = []
+    if components:
+        try:
+            found = identify_cached(view)
+        except Exception as exc:
+            log.debug("component identification failed on %s", view.label, exc_info=True)
+            errors.append({"analyzer": "components", "path": view.label,
+                           "error": f"{type(exc).__name__}: {exc}"})
+    findings = [f for analyzer in group for f in guarded(analyzer, view, errors)]
+    return findings, found, errors
+
+
+def _worker(conn: Connection, group: tuple[Analyzer, ...], view: RootFS, components: bool) -> None:
+    conn.send(_run(group, view, components))
     conn.close()
+
+
+def groups(family: tuple[Analyzer, ...], view: RootFS, components: bool,
+           ) -> list[tuple[tuple[Analyzer, ...], bool]]:
+    """The tasks of one view: analyzers that share a cache (`Analyzer.shares`) run together,
+    and component identification joins the analyzers that read components."""
+    by_key: dict[str, list[Analyzer]] = {}
+    for analyzer in family:
+        if analyzer.needs_root and not view.is_root:
+            continue
+        by_key.setdefault(analyzer.shares or f"analyzer:{analyzer.name}", []).append(analyzer)
+    if components:
+        by_key.setdefault(COMPONENTS, [])
+    return [(tuple(group), components and key == COMPONENTS) for key, group in by_key.items()]
 
 
 @dataclass
 class _Task:
-    analyzer: Analyzer
+    group: tuple[Analyzer, ...]
     view: RootFS
+    components: bool
     process: Any = None
     conn: Connection | None = None
 
 
 @dataclass
 class Analysis:
-    """Collects findings of every view handed to `add`; `finish` waits for the workers."""
+    """Collects the findings (and, with `components`, the components) of every view handed to
+    `add`; `finish` waits for the workers."""
 
     workers: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
     family: tuple[Analyzer, ...] | None = None
     deadline: float | None = None
+    components: bool = False
     findings: list[Finding] = field(default_factory=list)
+    found: list[Component] = field(default_factory=list)
     errors: list[dict[str, str]] = field(default_factory=list)
     _pending: deque[_Task] = field(default_factory=deque)
     _running: list[_Task] = field(default_factory=list)
 
     def add(self, views: list[RootFS]) -> None:
         for view in views:
-            for analyzer in self.family or analyzers():
-                if analyzer.needs_root and not view.is_root:
-                    continue
+            for group, components in groups(self.family or analyzers(), view, self.components):
                 if self.workers > 1 and len(view) >= BIG_VIEW:
-                    self._pending.append(_Task(analyzer, view))
+                    self._pending.append(_Task(group, view, components))
                 else:
-                    self.findings.extend(guarded(analyzer, view, self.errors))
+                    self._take(_run(group, view, components))
         self._pump()
+
+    def _take(self, result: tuple[list[Finding], list[Component], list[dict[str, str]]]) -> None:
+        findings, found, errors = result
+        self.findings.extend(findings)
+        self.found.extend(found)
+        self.errors.extend(errors)
 
     def _pump(self) -> None:
         self._collect(block=False)
@@ -102,7 +140,9 @@ class Analysis:
         while self._pending and len(self._running) < self.workers:
             task = self._pending.popleft()
             parent, child = ctx.Pipe(duplex=False)
-            task.process = ctx.Process(target=_worker, args=(child, task.analyzer, task.view), daemon=True)
+            # not daemonic: an analyzer may start a pool of its own (APKs); `finish` and
+            # `_stop_all` always reap the workers
+            task.process = ctx.Process(target=_worker, args=(child, task.group, task.view, task.components))
             task.process.start()
             child.close()
             task.conn = parent
@@ -123,23 +163,26 @@ class Analysis:
             if self.deadline is not None and time.monotonic() > self.deadline:
                 self._stop_all("time limit reached")
                 return
-            wait([t.conn for t in self._running if t.conn is not None],
-                                            timeout=0.2)
+            wait([t.conn for t in self._running if t.conn is not None], timeout=0.2)
 
     def _receive(self, task: _Task) -> None:
         assert task.conn is not None
         try:
-            findings, errors = task.conn.recv() if task.conn.poll(0) else (None, None)
+            result = task.conn.recv() if task.conn.poll(0) else None
         except (EOFError, OSError):
-            findings, errors = None, None
+            result = None
         task.conn.close()
         task.process.join()
-        if findings is None:
-            self.errors.append({"analyzer": task.analyzer.name, "path": _label(task.view),
-                                "error": f"analyzer process died (exit code {task.process.exitcode})"})
+        if result is None:
+            for name in self._names(task):
+                self.errors.append({"analyzer": name, "path": _label(task.view),
+                                    "error": f"analyzer process died (exit code {task.process.exitcode})"})
             return
-        self.findings.extend(findings)
-        self.errors.extend(errors or [])
+        self._take(result)
+
+    @staticmethod
+    def _names(task: _Task) -> list[str]:
+        return [a.name for a in task.group] + (["components"] if task.components else [])
 
     def _stop_all(self, reason: str) -> None:
         for task in [*self._running, *self._pending]:
@@ -147,8 +190,9 @@ class Analysis:
                 with contextlib.suppress(ProcessLookupError):
                     task.process.kill()
                 task.process.join()
-            self.errors.append({"analyzer": task.analyzer.name, "path": _label(task.view),
-                                "error": f"analysis stopped: {reason}"})
+            for name in self._names(task):
+                self.errors.append({"analyzer": name, "path": _label(task.view),
+                                    "error": f"analysis stopped: {reason}"})
         self._running.clear()
         self._pending.clear()
 

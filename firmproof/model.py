@@ -78,6 +78,18 @@ class Evidence:
     length: int
     excerpt: str
 
+    @classmethod
+    def of(cls, fs: RootFS, path: str, offset: int, length: int, *, owner: str = "evidence") -> Evidence:
+        """The only builder: `length` bytes at `offset` of `path` in `fs`, with the file's hash.
+
+        Raises NoEvidence (naming `owner`) when those bytes are not in the file.
+        """
+        data = fs.read(path)
+        if data is None or length <= 0 or offset < 0 or offset + length > len(data):
+            raise NoEvidence(f"{owner}: no bytes at {path}:{offset}+{length}")
+        return cls(sha256=fs.sha256(path), offset=offset, length=length,
+                   excerpt=excerpt_of(data[offset:offset + length]))
+
     def to_json(self) -> dict[str, Any]:
         return {"sha256": self.sha256, "offset": self.offset, "length": self.length,
                 "excerpt": self.excerpt}
@@ -167,13 +179,9 @@ class Rule:
 
         Raises NoEvidence when those bytes are not in the file.
         """
-        data = fs.read(path)
-        if data is None or length <= 0 or offset < 0 or offset + length > len(data):
-            raise NoEvidence(f"{self.id}: no bytes at {path}:{offset}+{length}")
+        evidence = Evidence.of(fs, path, offset, length, owner=self.id)
         entry = fs.entry(path)
         assert entry is not None
-        evidence = Evidence(sha256=fs.sha256(path), offset=offset, length=length,
-                            excerpt=excerpt_of(data[offset:offset + length]))
         return Finding(rule=self, title=title or self.title, path=entry.report_path,
                        container=fs.container, evidence=evidence, details=details,
                        severity=severity or self.severity)

@@ -14,11 +14,9 @@ from typing import Any
 
 from firmproof import __version__
 from firmproof.analysis import Analysis
-from firmproof.analyzers.base import Analyzer
-from firmproof.components import Component, identify_all
+from firmproof.components import Component, merge
 from firmproof.config import ScanConfig
 from firmproof.model import Finding
-from firmproof.rootfs import RootFS
 from firmproof.unpack.driver import UnpackFailed, UnpackResult, unpack
 
 log = logging.getLogger(__name__)
@@ -83,16 +81,6 @@ def check_image(image: Path) -> None:
         raise ImageError(f"{image}: empty file")
 
 
-def run_analyzers(views: list[RootFS], errors: list[dict[str, str]],
-                  family: tuple[Analyzer, ...] | None = None) -> list[Finding]:
-    """Every analyzer on every view; an analyzer that fails is reported and the scan goes on."""
-    analysis = Analysis(family=family)
-    analysis.add(views)
-    findings = analysis.finish()
-    errors.extend(analysis.errors)
-    return findings
-
-
 def scan(config: ScanConfig, progress: Callable[[str, int, int], None] | None = None) -> ScanResult:
     """Scan one image end to end."""
     started = time.monotonic()
@@ -102,7 +90,7 @@ def scan(config: ScanConfig, progress: Callable[[str, int, int], None] | None = 
     workdir = Path(tempfile.mkdtemp(prefix="firmproof-", dir=config.workdir)) if config.workdir \
         else Path(tempfile.mkdtemp(prefix="firmproof-"))
     try:
-        analysis = Analysis(deadline=started + config.limits.max_seconds)
+        analysis = Analysis(deadline=started + config.limits.max_seconds, components=True)
         try:
             unpacked = unpack(image, workdir, config.limits, progress,
                               on_layer=lambda layer: analysis.add(layer.index.views))
@@ -116,8 +104,7 @@ def scan(config: ScanConfig, progress: Callable[[str, int, int], None] | None = 
         result = ScanResult(image_name=image.name, image_sha256=image_sha256,
                             image_size=image.stat().st_size, config=config, unpacked=unpacked)
         result.findings = analysis.finish()
-        result.components = identify_all([v for layer in unpacked.layers for v in layer.index.views],
-                                         result.errors)
+        result.components = merge(analysis.found)
         result.errors.extend(analysis.errors)
     finally:
         if not config.keep_workdir:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
-from firmproof.analysis import BIG_VIEW, Analysis
+from firmproof.analysis import BIG_VIEW, Analysis, groups
 from firmproof.analyzers.base import Analyzer
+from firmproof.components import identify, merge
 from firmproof.demo import DECOYS, PLANTS, build_rootfs
 from firmproof.index import index_tree
 from firmproof.model import Finding
@@ -66,3 +67,18 @@ def test_a_failing_or_dying_analyzer_is_an_error_entry_and_the_rest_goes_on(tmp_
     assert by_name["explodes"] == "RuntimeError: parser gave up"
     assert by_name["dies"] == "analyzer process died (exit code 3)"
     assert all(e["path"] == "squashfs@0x0" for e in analysis.errors)
+
+
+def test_analyzers_sharing_a_cache_run_in_one_task_with_the_components(tmp_path):
+    view = big_view(tmp_path)
+    tasks = groups(analyzers(), view, True)
+    shared = {tuple(a.name for a in group): with_components for group, with_components in tasks}
+    assert shared[("hardening", "hardcoded", "triggers")] is False
+    assert shared[("vulnerabilities",)] is True              # reads the components it is given
+    assert sum(1 for _group, with_components in tasks if with_components) == 1
+    forked = Analysis(workers=2, components=True)
+    forked.add([view])
+    inline = Analysis(workers=1, components=True)
+    inline.add([view])
+    assert forked.finish() == inline.finish()
+    assert merge(forked.found) == merge(inline.found) == identify(view)

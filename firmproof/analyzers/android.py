@@ -500,8 +500,7 @@ def _facts_or_error(data: bytes) -> ApkFacts | str:
 def analyse_apks(fs: RootFS, paths: list[str]) -> Iterator[tuple[str, ApkFacts | str]]:
     """(path, facts or the reason it could not be read) of each APK, in path order; a
     pool of forked processes reads them when there are many (dex scanning is CPU-bound)."""
-    # the scan may already run this analyzer in a daemonic worker, which may not fork a pool
-    if len(paths) < POOL_THRESHOLD or multiprocessing.current_process().daemon:
+    if len(paths) < POOL_THRESHOLD:
         for path in paths:
             data = fs.read(path)
             if data is not None:

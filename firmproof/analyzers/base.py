@@ -25,6 +25,8 @@ class Analyzer:
     name: ClassVar[str]                # short name used in the report's `errors`
     rules: ClassVar[tuple[Rule, ...]]
     needs_root: ClassVar[bool] = False  # only runs on views that look like a root file system
+    shares: ClassVar[str | None] = None  # analyzers with the same key run in one worker task,
+                                         # sharing its caches (the ELF model, the components)
 
     def run(self, fs: RootFS) -> Iterator[Finding]:
         raise NotImplementedError

@@ -123,6 +123,7 @@ def _auth_functions(exe: binary.Executable) -> set[int | None]:
 class Hardcoded(Analyzer):
     family = "HCRED"
     name = "hardcoded"
+    shares = "binary"         # one ELF model cache for the three binary families
     rules = (HARDCODED_SECRET,)
 
     def run(self, fs: RootFS) -> Iterator[Finding]:

@@ -48,6 +48,7 @@ WEAK_PROGRAMS = rule(
 class Hardening(Analyzer):
     family = "ELF"
     name = "hardening"
+    shares = "binary"         # one ELF model cache for the three binary families
     rules = (WEAK_PROGRAMS,)
 
     def run(self, fs: RootFS) -> Iterator[Finding]:

@@ -70,6 +70,7 @@ def join_constants(chunks: list[bytes]) -> bytes:
 class Triggers(Analyzer):
     family = "TRIG"
     name = "triggers"
+    shares = "binary"         # one ELF model cache for the three binary families
     rules = (MAGIC_PACKET,)
 
     def run(self, fs: RootFS) -> Iterator[Finding]:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from firmproof import vulndb
 from firmproof.analyzers.base import Analyzer, rule
-from firmproof.components import Component, identify
+from firmproof.components import COMPONENTS, Component, identify_cached
 from firmproof.model import Category, Finding, Severity
 from firmproof.rootfs import RootFS
 
@@ -61,11 +61,14 @@ class Vulnerabilities(Analyzer):
     family = "VULN"
     name = "vulnerabilities"
     rules = (VULNERABLE_COMPONENT,)
+    shares = COMPONENTS
 
     def run(self, fs: RootFS) -> Iterator[Finding]:
         if not vulndb.available():
             return
-        for component in identify(fs, apks=False):
+        for component in identify_cached(fs):
+            if component.source == "apk":      # no record names an app by its version
+                continue
             found = matches(component)
             if not found:
                 continue

@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from firmproof.model import Evidence, NoEvidence, excerpt_of
+from firmproof.model import Evidence
 
 if TYPE_CHECKING:
     from firmproof.rootfs import RootFS
@@ -65,12 +65,8 @@ def _cpe_escape(value: str) -> str:
 
 
 def evidence_at(fs: RootFS, path: str, offset: int, length: int) -> Evidence:
-    """The same evidence `Rule.at` builds: hash of the file, span, excerpt of the bytes."""
-    data = fs.read(path)
-    if data is None or length <= 0 or offset < 0 or offset + length > len(data):
-        raise NoEvidence(f"component: no bytes at {path}:{offset}+{length}")
-    return Evidence(sha256=fs.sha256(path), offset=offset, length=length,
-                    excerpt=excerpt_of(data[offset:offset + length]))
+    """The same evidence `Rule.at` builds (`Evidence.of`), for a component."""
+    return Evidence.of(fs, path, offset, length, owner="component")
 
 
 def identify(fs: RootFS, *, apks: bool = True) -> list[Component]:
@@ -84,19 +80,26 @@ def identify(fs: RootFS, *, apks: bool = True) -> list[Component]:
     return sorted(found.values(), key=Component.sort_key)
 
 
-def identify_all(views: list[RootFS], errors: list[dict[str, str]] | None = None) -> list[Component]:
-    """Components of every view, in a stable order; a view that fails is reported in `errors`
-    and the others go on."""
+COMPONENTS = "components"     # the `Analyzer.shares` key of analyzers that read components
+
+_IDENTIFIED: dict[int, tuple[RootFS, list[Component]]] = {}
+
+
+def identify_cached(fs: RootFS) -> list[Component]:
+    """`identify(fs)`, once per view and process: the scan's inventory and the analyzers that
+    read components (run in the same task) share one identification."""
+    cached = _IDENTIFIED.get(id(fs))
+    if cached is None or cached[0] is not fs:
+        if len(_IDENTIFIED) >= 64:
+            _IDENTIFIED.clear()
+        cached = (fs, identify(fs))
+        _IDENTIFIED[id(fs)] = cached
+    return cached[1]
+
+
+def merge(components: list[Component]) -> list[Component]:
+    """Components of several views in a stable order, one per name/version/place."""
     found: dict[tuple[str, ...], Component] = {}
-    for view in views:
-        try:
-            components = identify(view)
-        except Exception as exc:
-            log.debug("component identification failed on %s", view.label, exc_info=True)
-            if errors is not None:
-                errors.append({"analyzer": "components", "path": view.label,
-                               "error": f"{type(exc).__name__}: {exc}"})
-            continue
-        for component in components:
-            found.setdefault(component.sort_key(), component)
+    for component in components:
+        found.setdefault(component.sort_key(), component)
     return sorted(found.values(), key=Component.sort_key)

@@ -194,24 +194,18 @@ def test_many_apks_are_read_in_a_pool_in_path_order() -> None:
         list(Android().run(fs))
 
 
-def _count_in_daemon(conn: object, files: dict[str, bytes]) -> None:
-    from firmproof.analyzers.android import analyse_apks
-
-    fs = RootFS.from_files(files)
-    results = list(analyse_apks(fs, sorted(files)))
-    conn.send([isinstance(f, str) for _p, f in results])  # type: ignore[attr-defined]
-
-
-def test_apks_are_read_inside_a_daemonic_scan_worker() -> None:
-    """Big views are analysed in daemonic workers, which may not start a pool of their own."""
-    import multiprocessing
+def test_apks_are_read_inside_a_scan_worker() -> None:
+    """Big views are analysed in forked workers, which may start a pool of their own."""
+    from firmproof.analysis import BIG_VIEW, Analysis
 
     data = corpus_file("apk_com.politedroid_4.apk").read_bytes()
-    files = {f"/system/app/A{i}/A{i}.apk": data for i in range(5)}
-    ctx = multiprocessing.get_context("fork")
-    parent, child = ctx.Pipe(duplex=False)
-    worker = ctx.Process(target=_count_in_daemon, args=(child, files), daemon=True)
-    worker.start()
-    assert parent.poll(60)
-    assert parent.recv() == [False] * 5
-    worker.join(10)
+    files: dict[str, bytes | str] = {f"/system/priv-app/A{i}/A{i}.apk": data for i in range(5)}
+    files.update({f"/system/etc/filler{i}.txt": f"{i}\n" for i in range(BIG_VIEW)})
+    fs = RootFS.from_files(files)
+    forked = Analysis(workers=2, family=(Android(),))
+    forked.add([fs])
+    assert forked._running or forked._pending            # the big view went to a worker
+    inline = Analysis(workers=1, family=(Android(),))
+    inline.add([fs])
+    assert forked.finish() == inline.finish()
+    assert forked.errors == inline.errors == []          # every APK was read, none failed
