@@ -32,6 +32,9 @@ from firmproof.unpack.driver import chain_label
 log = logging.getLogger(__name__)
 
 BIG_VIEW = 256          # entries from which a view is worth a worker of its own
+PART_FILES = 32         # files per part of a split group (analyzers with `visits`): each
+                        # analyzer of the group reads the part's files while the shared
+                        # caches (the ELF models: 64 entries) still hold them
 
 
 def _label(view: RootFS) -> str:
@@ -60,9 +63,40 @@ def dedupe(findings: list[Finding]) -> list[Finding]:
     return sorted(unique.values(), key=Finding.sort_key)
 
 
+def _visits(group: tuple[Analyzer, ...]) -> tuple[str, ...]:
+    """The file types a group reads one file at a time, when all its analyzers do (then its
+    work can be split by file); () otherwise."""
+    if not group or not all(a.visits for a in group):
+        return ()
+    return tuple(sorted({t for a in group for t in a.visits}))
+
+
+def shard(view: RootFS, ftypes: tuple[str, ...], index: int, count: int) -> list[str]:
+    """Paths of the files of shard `index` of `count`: the biggest first to the least
+    loaded shard, so that every worker has about as many bytes to read."""
+    loads = [0] * count
+    mine = []
+    for entry in sorted(view.files(*ftypes), key=lambda e: (-e.size, e.path)):
+        least = loads.index(min(loads))
+        loads[least] += entry.size + 4096      # a small file still costs a parse
+        if least == index:
+            mine.append(entry.path)
+    return sorted(mine)
+
+
+def merged(group: tuple[Analyzer, ...], findings: list[Finding]) -> list[Finding]:
+    """Findings of parts of one view joined per analyzer (`Analyzer.merge`)."""
+    out = []
+    for analyzer in group:
+        out += analyzer.merge([f for f in findings if f.rule in analyzer.rules])
+    return out
+
+
 def _run(group: tuple[Analyzer, ...], view: RootFS, components: bool,
+         part: tuple[int, int] | None = None,
          ) -> tuple[list[Finding], list[Component], list[dict[str, str]]]:
-    """One task: the components of the view (when asked) and the findings of a group."""
+    """One task: the components of the view (when asked) and the findings of a group (on
+    shard `part` = (index, count) of its files, for a group split over workers)."""
     errors: list[dict[str, str]] = []
     found: list[Component] = []
     if components:
@@ -72,12 +106,20 @@ def _run(group: tuple[Analyzer, ...], view: RootFS, components: bool,
             log.debug("component identification failed on %s", view.label, exc_info=True)
             errors.append({"analyzer": "components", "path": view.label,
                            "error": f"{type(exc).__name__}: {exc}"})
-    findings = [f for analyzer in group for f in guarded(analyzer, view, errors)]
-    return findings, found, errors
+    visits = _visits(group)
+    if not visits:
+        return [f for analyzer in group for f in guarded(analyzer, view, errors)], found, errors
+    paths = shard(view, visits, *part) if part else sorted(e.path for e in view.files(*visits))
+    findings = []
+    for start in range(0, len(paths), PART_FILES):
+        piece = view.part(paths[start:start + PART_FILES])
+        findings += [f for analyzer in group for f in guarded(analyzer, piece, errors)]
+    return merged(group, findings), found, errors
 
 
-def _worker(conn: Connection, group: tuple[Analyzer, ...], view: RootFS, components: bool) -> None:
-    conn.send(_run(group, view, components))
+def _worker(conn: Connection, group: tuple[Analyzer, ...], view: RootFS, components: bool,
+            part: tuple[int, int] | None) -> None:
+    conn.send(_run(group, view, components, part))
     conn.close()
 
 
@@ -96,10 +138,21 @@ def groups(family: tuple[Analyzer, ...], view: RootFS, components: bool,
 
 
 @dataclass
+class _Split:
+    """The shards of one group on one view: their findings are joined when all are in."""
+
+    group: tuple[Analyzer, ...]
+    waiting: int
+    findings: list[Finding] = field(default_factory=list)
+
+
+@dataclass
 class _Task:
     group: tuple[Analyzer, ...]
     view: RootFS
     components: bool
+    part: tuple[int, int] | None = None
+    split: _Split | None = None
     process: Any = None
     conn: Connection | None = None
 
@@ -122,15 +175,27 @@ class Analysis:
     def add(self, views: list[RootFS]) -> None:
         for view in views:
             for group, components in groups(self.family or analyzers(), view, self.components):
-                if self.workers > 1 and len(view) >= BIG_VIEW:
-                    self._pending.append(_Task(group, view, components))
-                else:
+                if self.workers < 2 or len(view) < BIG_VIEW:
                     self._take(_run(group, view, components))
+                elif _visits(group) and not components:
+                    # work split by file: every worker takes a shard
+                    split = _Split(group, self.workers)
+                    self._pending.extend(_Task(group, view, components, (index, self.workers), split)
+                                         for index in range(self.workers))
+                else:
+                    self._pending.append(_Task(group, view, components))
         self._pump()
 
-    def _take(self, result: tuple[list[Finding], list[Component], list[dict[str, str]]]) -> None:
+    def _take(self, result: tuple[list[Finding], list[Component], list[dict[str, str]]],
+              split: _Split | None = None) -> None:
         findings, found, errors = result
-        self.findings.extend(findings)
+        if split is None:
+            self.findings.extend(findings)
+        else:
+            split.findings.extend(findings)
+            split.waiting -= 1
+            if not split.waiting:
+                self.findings.extend(merged(split.group, split.findings))
         self.found.extend(found)
         self.errors.extend(errors)
 
@@ -142,7 +207,8 @@ class Analysis:
             parent, child = ctx.Pipe(duplex=False)
             # not daemonic: an analyzer may start a pool of its own (APKs); `finish` and
             # `_stop_all` always reap the workers
-            task.process = ctx.Process(target=_worker, args=(child, task.group, task.view, task.components))
+            task.process = ctx.Process(target=_worker, args=(child, task.group, task.view,
+                                                             task.components, task.part))
             task.process.start()
             child.close()
             task.conn = parent
@@ -177,8 +243,8 @@ class Analysis:
             for name in self._names(task):
                 self.errors.append({"analyzer": name, "path": _label(task.view),
                                     "error": f"analyzer process died (exit code {task.process.exitcode})"})
-            return
-        self._take(result)
+            result = ([], [], [])       # the other shards of a split still count
+        self._take(result, task.split)
 
     @staticmethod
     def _names(task: _Task) -> list[str]:

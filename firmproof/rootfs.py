@@ -140,6 +140,8 @@ class RootFS:
         self.container = container
         self.label = label or "/".join(container)
         self.is_root = is_root
+        self._only: frozenset[str] | None = None   # a part: `files` yields these paths only
+        self._sorted: list[str] | None = None
 
     # -- building -------------------------------------------------------------
 
@@ -184,12 +186,19 @@ class RootFS:
         return self._entries.get(normalize(path))
 
     def entries(self) -> Iterator[FileEntry]:
-        for path in sorted(self._entries):
-            yield self._entries[path]
+        if self._sorted is None:
+            self._sorted = sorted(self._entries)
+        entries = self._entries
+        for path in self._sorted:
+            yield entries[path]
 
     def files(self, *ftypes: str) -> Iterator[FileEntry]:
         """Regular files in path order, optionally only those of the given file types."""
-        for entry in self.entries():
+        if self._only is None:
+            candidates: Iterable[FileEntry] = self.entries()
+        else:
+            candidates = (self._entries[p] for p in sorted(self._only) if p in self._entries)
+        for entry in candidates:
             if entry.kind == FILE and (not ftypes or entry.ftype in ftypes):
                 yield entry
 
@@ -298,6 +307,18 @@ class RootFS:
                    if not any(p == c or p.startswith(c + "/") for c in cut)]
         return RootFS(entries, container=self.container, loader=self._loader,
                       label=self.label, is_root=False)
+
+    def part(self, paths: Iterable[str]) -> RootFS:
+        """The same view, whose `files` yields only `paths`: everything else (lookups, links,
+        reads) still sees the whole file system. Analysis splits the per-file work of a big
+        view into such parts, to spread it over processes and keep each part's caches warm."""
+        view = RootFS((), container=self.container, loader=self._loader, label=self.label,
+                      is_root=self.is_root)
+        view._entries = self._entries
+        view._children = self._children
+        view._sorted = self._sorted
+        view._only = frozenset(paths)
+        return view
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
-from firmproof.analysis import BIG_VIEW, Analysis, groups
+from firmproof import binary
+from firmproof.analysis import BIG_VIEW, Analysis, groups, shard
 from firmproof.analyzers.base import Analyzer
 from firmproof.components import identify, merge
 from firmproof.demo import DECOYS, PLANTS, build_rootfs
@@ -82,3 +83,40 @@ def test_analyzers_sharing_a_cache_run_in_one_task_with_the_components(tmp_path)
     inline.add([view])
     assert forked.finish() == inline.finish()
     assert merge(forked.found) == merge(inline.found) == identify(view)
+
+
+def test_a_family_that_visits_files_is_split_over_the_workers_and_joined(tmp_path):
+    """The binary families read each ELF on its own: their work on a big view goes to every
+    worker in shards, and FP-ELF's summary of the shards is the summary of the view."""
+    view = big_view(tmp_path)
+    forked = Analysis(workers=2)
+    forked.add([view])
+    shards = [t for t in [*forked._pending, *forked._running] if t.part is not None]
+    assert sorted(t.part for t in shards) == [(0, 2), (1, 2)]
+    assert {tuple(a.name for a in t.group) for t in shards} == {("hardening", "hardcoded", "triggers")}
+    found = forked.finish()
+    inline = Analysis(workers=1)
+    inline.add([view])
+    assert found == inline.finish()
+    summaries = [f for f in found if f.rule.id == "FP-ELF-001"]
+    assert len(summaries) == 1
+    programs = [e for e in view.files("elf") if (b := binary.load(view, e.path)) and b.headers.is_program]
+    assert summaries[0].details["checked"] == len(programs) > 1
+
+
+def test_shards_cover_every_file_once_and_balance_the_bytes(tmp_path):
+    view = big_view(tmp_path)
+    files = {e.path: e.size for e in view.files()}
+    parts = [shard(view, (), i, 3) for i in range(3)]
+    assert sorted(p for part in parts for p in part) == sorted(files)
+    loads = [sum(files[p] + 4096 for p in part) for part in parts]      # 4 kB: a parse's fixed cost
+    assert max(loads) - min(loads) <= max(files.values()) + 4096
+
+
+def test_a_part_lists_its_own_files_but_sees_the_whole_view():
+    view = RootFS.from_files({"/bin/a": b"A", "/bin/b": b"B", "/etc/passwd": b"root::0:0::/:/bin/sh\n"},
+                             links={"/bin/sh": "/bin/a"})
+    part = view.part(["/bin/b"])
+    assert [e.path for e in part.files()] == ["/bin/b"]
+    assert part.read("/etc/passwd") == view.read("/etc/passwd") and part.read("/bin/sh") == b"A"
+    assert len(part) == len(view) and [e.path for e in view.files()] == ["/bin/a", "/bin/b", "/etc/passwd"]

@@ -28,5 +28,15 @@ class Analyzer:
     shares: ClassVar[str | None] = None  # analyzers with the same key run in one worker task,
                                          # sharing its caches (the ELF model, the components)
 
+    visits: ClassVar[tuple[str, ...]] = ()  # file types `run` reads one at a time, each on its
+                                            # own: analysis may then run it on parts of a
+                                            # big view (RootFS.part) and join them with `merge`
+
     def run(self, fs: RootFS) -> Iterator[Finding]:
         raise NotImplementedError
+
+    @classmethod
+    def merge(cls, findings: list[Finding]) -> list[Finding]:
+        """The findings of one view from the findings of its parts (see `visits`). Findings
+        about one file each need nothing; a summary over the view joins its parts' summaries."""
+        return findings

@@ -41,6 +41,8 @@ _CONTEXT = (r"pass(?:word|wd|phrase)?|log ?in|user(?:name)?|user-agent|authori[s
             r"|cookie|auth(?:entication)?|http_user_agent|http_cookie|http_authorization|secret|token")
 AUTH_WORDS = re.compile(rb"(?:^|\x00)[^\x00]{0,32}?\b(?:" + _CONTEXT.encode() + rb")[ \t:=]*\x00",
                         re.I)
+# every match of AUTH_WORDS holds one of these (lower case): the literals found first
+AUTH_LITERALS = (b"pass", b"log", b"user", b"auth", b"cookie", b"secret", b"token")
 _AUTH_TEXT = re.compile(r"^.{0,32}?\b(?:" + _CONTEXT + r")[ \t:=]*$", re.I | re.S)
 _KEYWORD = re.compile(r"^(?:" + _CONTEXT + r")$", re.I)
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z_.:-]*$")          # a key or option name, no digits
@@ -94,7 +96,8 @@ def looks_secret(literal: str) -> bool:
 
 def handles_auth(exe: binary.Executable) -> bool:
     """First pass, no disassembly: compare imports, authentication context, a secret-looking string."""
-    if not (exe.imports_any(*COMPARE) and (exe.imports_any(*AUTH_IMPORTS) or exe.mentions(AUTH_WORDS))):
+    if not (exe.imports_any(*COMPARE)
+            and (exe.imports_any(*AUTH_IMPORTS) or exe.mentions(AUTH_WORDS, AUTH_LITERALS))):
         return False
     loaded = exe.quick_refs()
     if loaded is None:
@@ -124,6 +127,7 @@ class Hardcoded(Analyzer):
     family = "HCRED"
     name = "hardcoded"
     shares = "binary"         # one ELF model cache for the three binary families
+    visits = (ELF,)
     rules = (HARDCODED_SECRET,)
 
     def run(self, fs: RootFS) -> Iterator[Finding]:

@@ -15,6 +15,7 @@ Shared libraries are left out: PIE does not apply to them.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -49,6 +50,7 @@ class Hardening(Analyzer):
     family = "ELF"
     name = "hardening"
     shares = "binary"         # one ELF model cache for the three binary families
+    visits = (ELF,)
     rules = (WEAK_PROGRAMS,)
 
     def run(self, fs: RootFS) -> Iterator[Finding]:
@@ -75,7 +77,27 @@ class Hardening(Analyzer):
             return
         path, span = first
         yield WEAK_PROGRAMS.at(
-            fs, path, 0, span,
-            title=f"{weak} of {programs} programs built without some exploit mitigation",
+            fs, path, 0, span, title=_title(weak, programs),
             checked=programs, weak=weak, lacking=dict(sorted(counts.items())),
             programs=listed, truncated=weak > len(listed))
+
+    @classmethod
+    def merge(cls, findings: list[Finding]) -> list[Finding]:
+        """One summary from the summaries of the view's parts: counts added, programs listed
+        in path order, evidence in the first of them."""
+        if len(findings) < 2:
+            return findings
+        counts: Counter[str] = Counter()
+        for finding in findings:
+            counts.update(finding.details["lacking"])
+        listed = sorted((p for f in findings for p in f.details["programs"]), key=lambda p: p["path"])
+        checked = sum(f.details["checked"] for f in findings)
+        weak = sum(f.details["weak"] for f in findings)
+        first = min(findings, key=lambda f: f.path)
+        details = dict(first.details, checked=checked, weak=weak, lacking=dict(sorted(counts.items())),
+                       programs=listed[:MAX_LISTED], truncated=weak > min(len(listed), MAX_LISTED))
+        return [dataclasses.replace(first, title=_title(weak, checked), details=details)]
+
+
+def _title(weak: int, programs: int) -> str:
+    return f"{weak} of {programs} programs built without some exploit mitigation"

@@ -71,6 +71,7 @@ class Triggers(Analyzer):
     family = "TRIG"
     name = "triggers"
     shares = "binary"         # one ELF model cache for the three binary families
+    visits = (ELF,)
     rules = (MAGIC_PACKET,)
 
     def run(self, fs: RootFS) -> Iterator[Finding]:

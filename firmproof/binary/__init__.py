@@ -34,9 +34,10 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
 from capstone import CsError
 
-from firmproof.binary.disasm import Call, CodeFacts, Value, call_sites, rip_targets, sweep
+from firmproof.binary.disasm import Call, CodeFacts, Value, call_sites, rip_loads, sweep
 from firmproof.binary.elf import ElfHeaders, Hardening, NotElf, parse
 from firmproof.rootfs import RootFS
 
@@ -121,9 +122,31 @@ class Executable:
     def imports_any(self, *names: str) -> bool:
         return any(n in self.headers.imports for n in names)
 
-    def mentions(self, pattern: re.Pattern[bytes]) -> bool:
-        """Whether a regex matches in the data sections (strings, not code)."""
-        return any(pattern.search(self._data, start, end) for start, end in self.headers.data)
+    def mentions(self, pattern: re.Pattern[bytes], words: tuple[bytes, ...] = ()) -> bool:
+        """Whether a regex matches in the data sections (strings, not code).
+
+        With `words` (lower case; every match of `pattern` lies in one NUL-terminated string
+        holding one of them, in any case), the regex runs only on the strings around those
+        words' occurrences: a regex of many alternatives is slow across megabytes of data,
+        finding literals is not."""
+        data = self._data
+        for start, end in self.headers.data:
+            if not words:
+                if pattern.search(data, start, end):
+                    return True
+                continue
+            lowered = data[start:end].lower()
+            for word in words:
+                at = lowered.find(word)
+                while at >= 0:
+                    left = data.rfind(b"\x00", start, start + at)
+                    right = data.find(b"\x00", start + at, end)
+                    low = left if left >= 0 else start
+                    high = right + 1 if right >= 0 else end
+                    if pattern.search(data, low, high):
+                        return True
+                    at = lowered.find(word, high - start)
+        return False
 
     def offset_of(self, vaddr: int) -> int | None:
         return self.headers.offset_of(vaddr)
@@ -170,14 +193,27 @@ class Executable:
         loads, by byte pattern): string offset -> (string, load sites). None where no such
         shortcut exists: ask `xrefs` then."""
         if self._quick is None:
-            targets = rip_targets(self.headers, self._data)
-            if targets is None:
+            loads = rip_loads(self.headers, self._data)
+            if loads is None:
                 return None
             self.strings  # noqa: B018 - builds the address index
+            sites, targets = loads
+            # keep the loads whose target falls inside a string (vectorised: most do not)
+            starts = np.array(self._starts, dtype=np.int64)
+            ends = np.array(self._ends, dtype=np.int64)
+            index = np.searchsorted(starts, targets, side="right") - 1
+            inside = (index >= 0) & (targets < ends[np.maximum(index, 0)]) if len(starts) \
+                else np.zeros(len(targets), dtype=bool)
+            # one string lookup per target, however many sites load it
+            sites, targets = sites[inside], targets[inside]
+            order = np.argsort(targets, kind="stable")
+            unique, first = np.unique(targets[order], return_index=True)
             quick: dict[int, tuple[StringRef, list[int]]] = {}
-            for target, sites in targets.items():
-                if self._is_string(target) and (ref := self.string_at(target)) is not None:
-                    quick[ref.offset] = (ref, sites)
+            groups = np.split(sites[order], first[1:]) if len(unique) else []
+            for target, loaders in zip(unique.tolist(), groups, strict=True):
+                ref = self.string_at(target)
+                if ref is not None:
+                    quick[ref.offset] = (ref, loaders.tolist())
             self._quick = quick
         return self._quick
 

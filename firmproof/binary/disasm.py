@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import capstone as cs
+import numpy as np
 
 from firmproof.binary.elf import ElfHeaders, read_word
 
@@ -627,43 +628,54 @@ def sweep(headers: ElfHeaders, data: bytes, is_string: Callable[[int], bool],
     return facts
 
 
-_RIP_LOAD = re.compile(rb"[\x48\x4c][\x8b\x8d][\x05\x0d\x15\x1d\x25\x2d\x35\x3d]")
+def _le32(code: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """The signed little-endian 32-bit values at positions `at` of `code` (uint8)."""
+    value = (code[at].astype(np.int64) | (code[at + 1].astype(np.int64) << 8)
+             | (code[at + 2].astype(np.int64) << 16) | (code[at + 3].astype(np.int64) << 24))
+    return np.where(value >= 1 << 31, value - (1 << 32), value)
 
 
-def rip_targets(headers: ElfHeaders, data: bytes) -> dict[int, list[int]] | None:
-    """x86-64 only, without disassembling: every address a RIP-relative `lea`/`mov` of a
-    64-bit register may load, with the sites that load it (a byte-pattern scan: a few
-    targets are noise from matches inside other instructions, but no reference of that
-    form is missed). None elsewhere."""
+def rip_loads(headers: ElfHeaders, data: bytes) -> tuple[np.ndarray, np.ndarray] | None:
+    """x86-64 only, without disassembling: (sites, targets) of every RIP-relative `lea`/`mov`
+    of a 64-bit register (REX.W 8B/8D with ModRM mod=00 rm=101) — a byte-pattern scan: a
+    few are noise from matches inside other instructions, but no reference of that form is
+    missed. None elsewhere. Vectorised: a program has tens of thousands of candidates."""
     if headers.arch != "x86-64":
         return None
-    targets: dict[int, list[int]] = {}
+    sites, targets = [], []
     for _, vaddr, offset, size in headers.code:
-        end = offset + size
-        for m in _RIP_LOAD.finditer(data, offset, end - 7):
-            p = m.start()
-            disp = int.from_bytes(data[p + 3:p + 7], "little", signed=True)
-            site = vaddr + (p - offset)
-            targets.setdefault(site + 7 + disp, []).append(site)
-    return targets
+        code = np.frombuffer(data, dtype=np.uint8, count=max(0, min(size, len(data) - offset)),
+                             offset=offset) if offset < len(data) else np.zeros(0, np.uint8)
+        if len(code) < 10:
+            continue
+        head = code[:-9]
+        hits = np.flatnonzero(((head == 0x48) | (head == 0x4C))
+                              & ((code[1:-8] == 0x8B) | (code[1:-8] == 0x8D))
+                              & ((code[2:-7] & 0xC7) == 0x05))
+        site = vaddr + hits.astype(np.int64)
+        sites.append(site)
+        targets.append(site + 7 + _le32(code, hits + 3))
+    if not sites:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(sites), np.concatenate(targets)
 
 
 def call_sites(headers: ElfHeaders, data: bytes, stubs: dict[int, str],
                names: frozenset[str]) -> list[int]:
     """x86-64 only, without disassembling: addresses of `call rel32` into a PLT stub of one of
     `names`, and of `call [rip + slot]` through such an import's GOT slot (-fno-plt)."""
-    wanted_stubs = {a for a, n in stubs.items() if n in names}
-    wanted_slots = {a for a, n in headers.slots.items() if n in names}
+    wanted_stubs = np.array(sorted(a for a, n in stubs.items() if n in names), dtype=np.int64)
+    wanted_slots = np.array(sorted(a for a, n in headers.slots.items() if n in names), dtype=np.int64)
     sites: list[int] = []
     for _, vaddr, offset, size in headers.code:
-        for m in re.finditer(rb"\xe8|\xff\x15", data[offset:offset + size]):
-            p = m.start()
-            if m.group() == b"\xe8":
-                disp = int.from_bytes(data[offset + p + 1:offset + p + 5], "little", signed=True)
-                if vaddr + p + 5 + disp in wanted_stubs:
-                    sites.append(vaddr + p)
-            else:
-                disp = int.from_bytes(data[offset + p + 2:offset + p + 6], "little", signed=True)
-                if vaddr + p + 6 + disp in wanted_slots:
-                    sites.append(vaddr + p)
+        code = np.frombuffer(data, dtype=np.uint8, count=max(0, min(size, len(data) - offset)),
+                             offset=offset) if offset < len(data) else np.zeros(0, np.uint8)
+        if len(code) < 6:
+            continue
+        near = np.flatnonzero(code[:-4] == 0xE8)
+        near_to = vaddr + near + 5 + _le32(code, near + 1)
+        far = np.flatnonzero((code[:-5] == 0xFF) & (code[1:-4] == 0x15))
+        far_to = vaddr + far + 6 + _le32(code, far + 2)
+        found = np.concatenate([near[np.isin(near_to, wanted_stubs)], far[np.isin(far_to, wanted_slots)]])
+        sites.extend(int(vaddr + p) for p in np.sort(found))
     return sites

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import time
 from collections import deque
 from collections.abc import Callable
@@ -152,12 +153,17 @@ def unpack(image: Path, workdir: Path, limits: Limits,
             result.errors.append({"path": chain_label(job.container) or job.container[0],
                                   "error": f"not unpacked: depth limit {limits.max_depth} reached"})
             continue
-        try:
-            chunks = find_chunks(job.host_file)
-        except (OSError, ValueError) as exc:
-            result.errors.append({"path": chain_label(job.container), "error": f"cannot search: {exc}"})
-            continue
-        for chunk in chunks:
+        whole = streams.sniff(job.host_file)
+        if whole is not None:
+            chunks: deque[Any] = deque([whole])
+        else:
+            try:
+                chunks = deque(find_chunks(job.host_file))
+            except (OSError, ValueError) as exc:
+                result.errors.append({"path": chain_label(job.container), "error": f"cannot search: {exc}"})
+                continue
+        while chunks:
+            chunk = chunks.popleft()
             if stopped:
                 break
             if time.monotonic() > deadline:
@@ -188,6 +194,15 @@ def unpack(image: Path, workdir: Path, limits: Limits,
                 if carved != job.host_file:
                     with contextlib.suppress(OSError):
                         carved.unlink()
+            if chunk is whole and outcome.corrupt:
+                # not one clean stream after all: drop what was decoded, let unblob search it
+                shutil.rmtree(outdir, ignore_errors=True)
+                try:
+                    chunks.extend(find_chunks(job.host_file))
+                except (OSError, ValueError) as exc:
+                    result.errors.append({"path": chain_label(job.container),
+                                          "error": f"cannot search: {exc}"})
+                continue
             written += outcome.written
             for error in outcome.errors:
                 result.errors.append({"path": chain_label(container), "error": error})

@@ -33,6 +33,7 @@ class ChunkOutcome:
     meta: dict[str, FileMeta] | None = None
     errors: list[str] = field(default_factory=list)
     written: int = 0
+    corrupt: bool = False      # the decoder failed (not a limit): the bytes are not what was assumed
 
 
 def tree_size(root: Path) -> int:

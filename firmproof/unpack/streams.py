@@ -7,6 +7,13 @@ the decompression. These formats have memory-safe decoders in the standard libra
 deadline, so a compression bomb costs no more than the limits allow. unblob still finds and
 validates the chunk; only its extraction is done here, with unblob's output names, so a
 container chain reads the same whichever way the stream was extracted.
+
+A file that starts with a stream's magic (a man page, a changelog, a kernel module) is
+first decoded whole, without unblob's search: when the decoder reads it to its end without
+an error, the file is that one stream (trailing bytes other than padding would be an error),
+the chunk unblob would report. Otherwise the output is dropped and unblob searches the
+file as any other. The search costs more than decoding a small file, and a root file
+system holds a thousand of them.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import lzma
 import time
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -54,6 +62,39 @@ def handles(handler_name: str) -> bool:
     return handler_name in OPENERS
 
 
+# magics at offset 0 that name a stream format (lzma-alone has no magic worth trusting)
+MAGICS = (("gzip", b"\x1f\x8b\x08"), ("xz", b"\xfd7zXZ\x00"), ("bzip2", b"BZh"),
+          ("zstd", b"\x28\xb5\x2f\xfd"))
+
+
+@dataclass(frozen=True)
+class _Handler:
+    NAME: str
+
+
+@dataclass(frozen=True)
+class WholeStream:
+    """A chunk as unblob's finder reports one: a whole file taken as one stream."""
+
+    handler: _Handler
+    end_offset: int
+    start_offset: int = 0
+
+
+def sniff(path: Path) -> WholeStream | None:
+    """The file as one compressed stream, when its first bytes say which (see the module)."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(6)
+        size = path.stat().st_size
+    except OSError:
+        return None
+    for name, magic in MAGICS:
+        if head.startswith(magic):
+            return WholeStream(_Handler(name), size)
+    return None
+
+
 def decompress(handler_name: str, carved: Path, outdir: Path, *, byte_budget: int,
                deadline: float) -> ChunkOutcome:
     """Decompress the stream in `carved` to `outdir/<unblob's name>`, within the limits.
@@ -84,6 +125,7 @@ def decompress(handler_name: str, carved: Path, outdir: Path, *, byte_budget: in
                         outcome.errors.append("extraction stopped: time limit reached")
                         break
         except ERRORS as exc:
+            outcome.corrupt = True
             outcome.errors.append(f"{handler_name}: {exc or type(exc).__name__} "
                                   f"(kept the {written} bytes decoded before it)")
     outcome.written = written

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from firmproof import binary
+from firmproof.analyzers.hardcoded import AUTH_LITERALS, AUTH_WORDS
+from firmproof.binary.disasm import rip_loads
 from firmproof.binary.elf import NotElf, parse
 from firmproof.rootfs import RootFS
 
 from .conftest import TOOLCHAINS, VARIANTS, gcc_build, variant_id
 
 SECRET = b"Xm4st3r_k3y!2017"
+COMPARE_NAMES = frozenset({"strcmp", "strncmp", "memcmp", "strstr", "strcasecmp"})
 
 
 def load(data: bytes, path: str = "/bin/login") -> binary.Executable:
@@ -103,3 +109,67 @@ def test_model_and_rules_survive_truncated_and_corrupted_programs(builds):
             exe.strings  # noqa: B018
     for analyzer in (Hardcoded(), Triggers(), Hardening()):
         list(analyzer.run(fs))
+
+
+
+_RIP = re.compile(rb"[\x48\x4c][\x8b\x8d][\x05\x0d\x15\x1d\x25\x2d\x35\x3d]")
+
+
+def _by_regex(exe: binary.Executable, wanted: set[int]) -> tuple[list[tuple[int, int]], list[int]]:
+    """The byte-pattern scans written the plain way: the oracle for the vectorised ones.
+    (RIP-relative loads as (site, target); `call rel32` sites into `wanted`.)"""
+    loads, calls = [], []
+    data = exe.data
+    for _, vaddr, offset, size in exe.headers.code:
+        for m in _RIP.finditer(data, offset, offset + size - 7):
+            site = vaddr + m.start() - offset
+            loads.append((site, site + 7 + int.from_bytes(data[m.start() + 3:m.start() + 7], "little",
+                                                          signed=True)))
+        for m in re.finditer(rb"\xe8", data[offset:offset + size - 4]):
+            p = m.start()
+            if vaddr + p + 5 + int.from_bytes(data[offset + p + 1:offset + p + 5], "little",
+                                              signed=True) in wanted:
+                calls.append(vaddr + p)
+    return loads, calls
+
+
+def _host_programs() -> list[Path]:
+    return [p for p in (Path("/usr/bin/ls"), Path("/usr/bin/ssh"), Path("/usr/sbin/sshd"),
+                        Path("/usr/bin/gpg")) if p.is_file()]
+
+
+def test_vectorised_byte_scans_find_what_the_plain_scan_finds(builds):
+    """x86-64 quick references and call sites, on the test programs and on the host's own
+    (real, optimised, PIE) programs: the same sites as a plain regex walk."""
+    datas = [b.data for k, b in builds.items() if k[1] == "x86-64"]
+    datas += [p.read_bytes() for p in _host_programs()]
+    checked = called = 0
+    for data in datas:
+        exe = load(data)
+        stubs = {a for a, n in exe.plt_stubs().items() if n in COMPARE_NAMES}
+        loads, calls = _by_regex(exe, stubs)
+        found = rip_loads(exe.headers, exe.data)
+        assert found is not None
+        assert list(zip(found[0].tolist(), found[1].tolist(), strict=True)) == loads
+        quick = exe.quick_calls(COMPARE_NAMES)
+        assert quick is not None and set(calls) <= set(quick)
+        for site in set(quick) - set(calls):       # the rest call through a GOT slot
+            at = exe.offset_of(site)
+            assert at is not None and exe.data[at:at + 2] == b"\xff\x15"
+        checked += len(loads)
+        called += len(calls)
+    assert checked > 1000 and called > 10
+
+
+def test_mentions_with_literals_agrees_with_the_plain_regex(builds):
+    """The literal prefilter of `mentions` changes the speed, never the answer."""
+    answers = set()
+    for build in builds.values():
+        exe = load(build.data)
+        answer = exe.mentions(AUTH_WORDS)
+        assert exe.mentions(AUTH_WORDS, AUTH_LITERALS) == answer, build.name
+        answers.add(answer)
+    for path in _host_programs():
+        exe = load(path.read_bytes())
+        assert exe.mentions(AUTH_WORDS, AUTH_LITERALS) == exe.mentions(AUTH_WORDS), path
+    assert answers == {True, False}

@@ -83,3 +83,39 @@ def test_a_gzip_bomb_stops_at_the_byte_budget(tmp_path: Path):
     assert any("byte limit" in e["error"] for e in result.errors)
     written = sum(p.stat().st_size for p in work.rglob("*") if p.is_file())
     assert written <= 64 << 20
+
+
+def _layers(image: Path, work: Path) -> list[tuple[str, str, list[str]]]:
+    work.mkdir()
+    result = unpack(image, work, Limits())
+    return [(layer.container[-1], layer.format, sorted(e.path for e in layer.index.tree.files()))
+            for layer in result.layers]
+
+
+@pytest.mark.parametrize("kind", ["gzip", "xz", "bzip2", "zstd"])
+def test_a_file_that_is_one_stream_is_decoded_without_a_search(tmp_path: Path, kind: str,
+                                                                monkeypatch: pytest.MonkeyPatch):
+    packed = compress(kind, PAYLOAD, tmp_path / "payload.bin")
+    (chunk,) = find_chunks(packed)                  # what unblob's search reports
+    sniffed = streams.sniff(packed)
+    assert sniffed is not None and sniffed.handler.NAME == chunk.handler.NAME
+    assert (sniffed.start_offset, sniffed.end_offset) == (chunk.start_offset, chunk.end_offset)
+    searched: list[Path] = []
+    monkeypatch.setattr("firmproof.unpack.driver.find_chunks", lambda p: searched.append(p) or [])
+    assert _layers(packed, tmp_path / "w") == [(f"{kind}@0x0", kind, [f"/{kind}.uncompressed"])]
+    assert packed not in searched                    # the decoded payload may be, as any data
+
+
+@pytest.mark.parametrize("tail", [b"TRAILER-NOT-A-STREAM" * 8, b""])
+def test_a_stream_with_more_after_it_or_cut_short_goes_to_unblobs_search(tmp_path: Path, tail: bytes):
+    packed = compress("gzip", random.Random(3).randbytes(1 << 16), tmp_path / "p.gz")
+    odd = tmp_path / "odd.bin"
+    data = packed.read_bytes()
+    odd.write_bytes(data + tail if tail else data[: len(data) // 2])
+    sniffed_then_searched = _layers(odd, tmp_path / "w")
+    # the same layers as unblob's search alone gives, and no half-decoded leftovers
+    expected = []
+    for chunk in find_chunks(odd):
+        expected.append(chunk.handler.NAME)
+    assert [fmt for _, fmt, _ in sniffed_then_searched] == expected
+    assert len(list((tmp_path / "w" / "x").iterdir())) == len(expected)
