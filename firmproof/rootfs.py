@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 MAX_LINK_HOPS = 40
+MAX_RESOLVED = 1 << 18      # memoised lookups per view
 READ_CACHE_BYTES = 64 * 1024 * 1024
 
 # kinds of entries
@@ -110,6 +111,7 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out))
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def normalize(path: str) -> str:
     """'/a/./b/../c' -> '/a/c'; never climbs above '/'."""
     parts: list[str] = []
@@ -129,7 +131,7 @@ class RootFS:
 
     def __init__(self, entries: Iterable[FileEntry], *, container: tuple[str, ...],
                  loader: Callable[[FileEntry], bytes], label: str = "",
-                 is_root: bool = True) -> None:
+                 is_root: bool = True, physical: bool = True) -> None:
         self._entries: dict[str, FileEntry] = {e.path: e for e in entries}
         self._entries.setdefault("/", FileEntry("/", "/", DIR, 0o755, 0, 0, 0))
         self._children: dict[str, list[str]] | None = None
@@ -142,6 +144,8 @@ class RootFS:
         self.is_root = is_root
         self._only: frozenset[str] | None = None   # a part: `files` yields these paths only
         self._sorted: list[str] | None = None
+        self._resolved: dict[str, str | None] = {}
+        self._physical = physical
 
     # -- building -------------------------------------------------------------
 
@@ -177,7 +181,10 @@ class RootFS:
             entries[path] = FileEntry(path, path, SYMLINK, 0o777, 0, 0, len(target), link=target,
                                       meta_source="fs")
             add_dirs(path)
-        return cls(entries.values(), container=container, loader=lambda e: blobs[e.report_path])
+        # a test may put files below a path it also makes a link: then every lookup follows links
+        physical = not any(p.startswith(link + "/") for link in map(normalize, links) for p in entries)
+        return cls(entries.values(), container=container, loader=lambda e: blobs[e.report_path],
+                   physical=physical)
 
     # -- queries --------------------------------------------------------------
 
@@ -222,12 +229,27 @@ class RootFS:
 
     def resolve(self, path: str) -> str | None:
         """Follow symlinks inside the view; None if the path does not exist or loops."""
+        try:
+            return self._resolved[path]
+        except KeyError:
+            pass
+        normal = normalize(path)
+        entry = self._entries.get(normal)
+        if entry is not None and entry.kind != SYMLINK and self._physical:
+            resolved: str | None = normal     # a physical path: no link on the way to it
+        else:
+            resolved = self._follow(normal)
+        if len(self._resolved) < MAX_RESOLVED:
+            self._resolved[path] = resolved
+        return resolved
+
+    def _follow(self, path: str) -> str | None:
         hops = 0
         pending = [p for p in normalize(path).split("/") if p]
         done = "/"
         while pending:
             part = pending.pop(0)
-            candidate = normalize(posixpath.join(done, part))
+            candidate = "/" + part if done == "/" else done + "/" + part   # parts are normal
             entry = self._entries.get(candidate)
             if entry is None:
                 return None
@@ -297,7 +319,7 @@ class RootFS:
             if path == prefix or path.startswith(prefix + "/"):
                 entries.append(replace(entry, path=normalize(path[len(prefix):])))
         view = RootFS(entries, container=self.container, loader=self._loader,
-                      label=label or f"{self.label}{prefix}")
+                      label=label or f"{self.label}{prefix}", physical=self._physical)
         return view
 
     def without(self, prefixes: Iterable[str]) -> RootFS:
@@ -306,7 +328,7 @@ class RootFS:
         entries = [e for p, e in self._entries.items()
                    if not any(p == c or p.startswith(c + "/") for c in cut)]
         return RootFS(entries, container=self.container, loader=self._loader,
-                      label=self.label, is_root=False)
+                      label=self.label, is_root=False, physical=self._physical)
 
     def part(self, paths: Iterable[str]) -> RootFS:
         """The same view, whose `files` yields only `paths`: everything else (lookups, links,
@@ -317,6 +339,8 @@ class RootFS:
         view._entries = self._entries
         view._children = self._children
         view._sorted = self._sorted
+        view._resolved = self._resolved
+        view._physical = self._physical
         view._only = frozenset(paths)
         return view
 

@@ -15,8 +15,9 @@ _RULE_ID = re.compile(r"^FP-([A-Z]+)-(\d{3})$")
 
 
 @cache
+@cache
 def analyzers() -> tuple[Analyzer, ...]:
-    """Every analyzer family, in the order they run."""
+    """Every analyzer family, in the order they run (stateless: one instance each)."""
     from firmproof.analyzers import (
         accounts,
         android,

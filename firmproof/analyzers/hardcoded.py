@@ -21,7 +21,6 @@ site (virtual addresses, as a disassembler shows them) and the enclosing functio
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -48,6 +47,9 @@ _KEYWORD = re.compile(r"^(?:" + _CONTEXT + r")$", re.I)
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z_.:-]*$")          # a key or option name, no digits
 _NUMERIC = re.compile(r"^[\d.:_-]+$")                          # versions, OIDs, addresses
 _SPECIAL = re.compile(r"[^A-Za-z0-9_.:/-]")
+_SPACE_OR_FORMAT = re.compile(r"[\s%]")
+_KINDS = {c: ("d" if chr(c).isdigit() else "a") if chr(c).isalnum() else None for c in range(128)}
+_RUNS = re.compile(r"a+|d+")
 MIN_SECRET = 4
 MAX_SECRET = 128
 
@@ -80,17 +82,19 @@ def looks_secret(literal: str) -> bool:
     text = literal
     if not MIN_SECRET <= len(text) <= MAX_SECRET:
         return False
-    if not text[0].isalnum() or any(c.isspace() for c in text) or text[-1] in ":=" or "%" in text:
+    if not text[0].isalnum() or text[-1] in ":=" or _SPACE_OR_FORMAT.search(text):
         return False
     if _IDENTIFIER.match(text) or _NUMERIC.match(text) or _KEYWORD.match(text) or "::" in text:
         return False
-    if not any(c.isalpha() for c in text):
+    # letters and digits as a string of kinds: 'a' per letter, 'd' per digit, the rest dropped
+    kinds = text.translate(_KINDS) if text.isascii() else \
+        "".join("d" if c.isdigit() else "a" for c in text if c.isalnum())
+    if not ("a" in kinds if text.isascii() else any(c.isalpha() for c in text)):
         return False
-    if _SPECIAL.search(text) and len(text) >= 8 and (any(c.isdigit() for c in text)
+    if _SPECIAL.search(text) and len(text) >= 8 and ("d" in kinds
                                                      or (text.lower() != text and text.upper() != text)):
         return True
-    kinds = ["d" if c.isdigit() else "a" for c in text if c.isalnum()]
-    switches = sum(1 for a, b in itertools.pairwise(kinds) if a != b)
+    switches = len(_RUNS.findall(kinds)) - 1
     return switches >= 2 and len(text) >= 6
 
 

@@ -46,7 +46,9 @@ __all__ = ["Call", "Executable", "Hardening", "StringRef", "Value", "load"]
 log = logging.getLogger(__name__)
 
 MIN_STRING = 4
-_STRING = re.compile(rb"[\x20-\x7e\t\r\n]{%d,}(?=\x00)" % MIN_STRING)
+_PRINTABLE = np.zeros(256, dtype=np.bool_)      # what a string may hold: [\x20-\x7e\t\r\n]
+_PRINTABLE[0x20:0x7F] = True
+_PRINTABLE[[0x09, 0x0A, 0x0D]] = True
 _CACHE: OrderedDict[str, Executable] = OrderedDict()
 CACHE_ENTRIES = 64
 
@@ -72,6 +74,7 @@ class Executable:
         self.headers = headers
         self._data = data
         self._strings: list[StringRef] | None = None
+        self._offsets: list[tuple[int, int]] | None = None
         self._starts: list[int] = []
         self._ends: list[int] = []
         self._code: CodeFacts | None = None
@@ -153,24 +156,40 @@ class Executable:
 
     # -- strings ----------------------------------------------------------------
 
+    def _spans(self) -> list[tuple[int, int]]:
+        """(start, end) file offsets of the strings: runs of printable bytes (and tab, CR, LF)
+        of MIN_STRING or more that a NUL ends, in the data ranges; vectorised, since a
+        library holds tens of thousands of them."""
+        if self._offsets is None:
+            spans: list[tuple[int, int]] = []
+            data = self._data
+            for start, end in self.headers.data:
+                end = min(end, len(data))
+                if end - start <= MIN_STRING:
+                    continue
+                window = np.frombuffer(data, dtype=np.uint8, count=end - start, offset=start)
+                edges = np.diff(_PRINTABLE[window].view(np.int8), prepend=0, append=0)
+                firsts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+                keep = (stops - firsts >= MIN_STRING) & (stops < len(window))
+                keep[keep] = window[stops[keep]] == 0
+                spans += zip((firsts[keep] + start).tolist(), (stops[keep] + start).tolist(), strict=True)
+            spans.sort(key=lambda span: span[0])
+            self._offsets = spans
+            mapped = sorted((v, v + b - a) for a, b in spans if (v := self.headers.vaddr_of(a)) is not None)
+            self._starts = [a for a, _ in mapped]
+            self._ends = [b for _, b in mapped]
+        return self._offsets
+
     @property
     def strings(self) -> list[StringRef]:
         if self._strings is None:
-            found: list[StringRef] = []
-            for start, end in self.headers.data:
-                for m in _STRING.finditer(self._data, start, end):
-                    found.append(StringRef(m.start(), self.headers.vaddr_of(m.start()),
-                                           m.group().decode("latin-1")))
-            found.sort(key=lambda s: s.offset)
-            self._strings = found
-            mapped = sorted((s.vaddr, s.vaddr + s.length) for s in found if s.vaddr is not None)
-            self._starts = [a for a, _ in mapped]
-            self._ends = [b for _, b in mapped]
+            data, vaddr_of = self._data, self.headers.vaddr_of
+            self._strings = [StringRef(a, vaddr_of(a), data[a:b].decode("latin-1")) for a, b in self._spans()]
         return self._strings
 
     def string_at(self, vaddr: int) -> StringRef | None:
         """The string an address points into (its tail, for a merged string's suffix)."""
-        self.strings  # noqa: B018 - builds the address index
+        self._spans()       # builds the address index
         i = bisect.bisect_right(self._starts, vaddr) - 1
         if i < 0 or vaddr >= self._ends[i]:
             return None
@@ -196,7 +215,7 @@ class Executable:
             loads = rip_loads(self.headers, self._data)
             if loads is None:
                 return None
-            self.strings  # noqa: B018 - builds the address index
+            self._spans()       # builds the address index
             sites, targets = loads
             # keep the loads whose target falls inside a string (vectorised: most do not)
             starts = np.array(self._starts, dtype=np.int64)
@@ -227,7 +246,7 @@ class Executable:
     def plt_stubs(self) -> dict[int, str]:
         """PLT stub address -> import name (sweeps the PLT sections alone, once)."""
         if self._stubs is None:
-            self.strings  # noqa: B018 - builds the address index
+            self._spans()       # builds the address index
             plt = sweep(self.headers, self._data, self._is_string, [])
             self._stubs = plt.stubs if plt else {}
         return self._stubs
@@ -255,7 +274,9 @@ class Executable:
                 end = max((v + size for _, v, _, size in self.headers.code), default=address)
                 ranges.add((starts[i], end))
         view = Executable(self.path, self.sha256, self._data, self.headers)
-        view._strings, view._starts, view._ends = self.strings, self._starts, self._ends
+        self._spans()
+        view._strings, view._offsets = self._strings, self._offsets
+        view._starts, view._ends = self._starts, self._ends
         view._ranges = sorted(ranges)
         view._stubs = self._stubs
         return view
@@ -264,7 +285,7 @@ class Executable:
     def code(self) -> CodeFacts | None:
         """Facts of one disassembly sweep; None for an architecture we do not read."""
         if not self._swept:
-            self.strings  # noqa: B018 - the sweep asks which addresses are strings
+            self._spans()       # the sweep asks which addresses are strings
             try:
                 with warnings.catch_warnings():     # lief on corrupt headers; see elf.parse
                     warnings.simplefilter("ignore", RuntimeWarning)

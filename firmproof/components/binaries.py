@@ -7,10 +7,12 @@ import fnmatch
 import posixpath
 import re
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+
+import yara_x
 
 from firmproof.components import Component, evidence_at
 from firmproof.rootfs import RootFS
@@ -36,18 +38,23 @@ class Checker:
         name = posixpath.basename(path)
         return not self.files or any(fnmatch.fnmatchcase(name, p) for p in self.files)
 
-    def find(self, data: bytes) -> tuple[str, int, int] | None:
-        """(version, offset, length) of the first version string in `data`."""
-        start = data.find(self.marker)
-        while start >= 0:
+    def find(self, data: bytes, markers: Iterable[int] | None = None) -> tuple[str, int, int] | None:
+        """(version, offset, length) of the first version string in `data`, looked for around
+        each occurrence of the marker (`markers`: their offsets, when already known)."""
+        for start in self._occurrences(data) if markers is None else markers:
             lo = max(0, start - WINDOW)
             window = data[lo:start + WINDOW]
             for pattern in self.patterns:
                 for m in pattern.finditer(window):
                     if m.start() <= start - lo < m.end() or m.start() == start - lo:
                         return m.group(1).decode("ascii"), lo + m.start(), m.end() - m.start()
-            start = data.find(self.marker, start + 1)
         return None
+
+    def _occurrences(self, data: bytes) -> Iterator[int]:
+        start = data.find(self.marker)
+        while start >= 0:
+            yield start
+            start = data.find(self.marker, start + 1)
 
 
 @cache
@@ -78,8 +85,21 @@ def checker_for_package(name: str) -> Checker | None:
     return None
 
 
+@cache
+def _markers() -> yara_x.Rules:
+    """Every checker's marker in one yara-x rule set (rule `c<index>`): a file is searched
+    once for all of them, not once per checker."""
+    compiler = yara_x.Compiler()
+    for index, checker in enumerate(checkers()):
+        compiler.add_source(f"rule c{index} {{ strings: $m = {{ {checker.marker.hex(' ')} }} "
+                            f"condition: $m }}")
+    return compiler.build()
+
+
 def identify(fs: RootFS) -> Iterator[Component]:
     seen_once: set[str] = set()
+    scanner: yara_x.Scanner | None = None        # made when a file is first searched
+    index_of = {checker.key: index for index, checker in enumerate(checkers())}
     for entry in fs.files(*SCANNED_TYPES):
         if entry.size > MAX_FILE or entry.size < 64:
             continue
@@ -90,8 +110,12 @@ def identify(fs: RootFS) -> Iterator[Component]:
         data = fs.read(entry.path)
         if not data:
             continue
+        scanner = scanner or yara_x.Scanner(_markers())
+        found = {int(rule.identifier[1:]): [m.offset for m in rule.patterns[0].matches]
+                 for rule in scanner.scan(data).matching_rules}
         for checker in wanted:
-            hit = checker.find(data)
+            markers = found.get(index_of[checker.key])
+            hit = checker.find(data, markers) if markers else None
             if hit is None:
                 continue
             version, offset, length = hit

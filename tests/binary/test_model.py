@@ -173,3 +173,19 @@ def test_mentions_with_literals_agrees_with_the_plain_regex(builds):
         exe = load(path.read_bytes())
         assert exe.mentions(AUTH_WORDS, AUTH_LITERALS) == exe.mentions(AUTH_WORDS), path
     assert answers == {True, False}
+
+
+def test_strings_are_the_nul_terminated_printable_runs(builds):
+    """The vectorised string table against the plain regex, with offsets and addresses."""
+    pattern = re.compile(rb"[\x20-\x7e\t\r\n]{4,}(?=\x00)")
+    datas = [b.data for b in builds.values()] + [p.read_bytes() for p in _host_programs()]
+    total = 0
+    for data in datas:
+        exe = load(data)
+        expected = sorted(((m.start(), m.group().decode("latin-1"))
+                           for start, end in exe.headers.data
+                           for m in pattern.finditer(data, start, end)), key=lambda t: t[0])
+        assert [(s.offset, s.text) for s in exe.strings] == expected
+        assert all(s.vaddr == exe.headers.vaddr_of(s.offset) for s in exe.strings)
+        total += len(expected)
+    assert total > 5000

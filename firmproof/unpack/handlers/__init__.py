@@ -1,8 +1,9 @@
 """unblob handlers of our own, for containers unblob does not know (searched with its built-in ones)."""
 
 from firmproof.unpack.handlers.androidboot import AndroidBootHandler
+from firmproof.unpack.handlers.payload import PayloadHandler
 from firmproof.unpack.handlers.uimage import UImageHandler
 
-HANDLERS = (UImageHandler, AndroidBootHandler)
+HANDLERS = (UImageHandler, AndroidBootHandler, PayloadHandler)
 
-__all__ = ["HANDLERS", "AndroidBootHandler", "UImageHandler"]
+__all__ = ["HANDLERS", "AndroidBootHandler", "PayloadHandler", "UImageHandler"]
