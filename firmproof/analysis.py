@@ -32,6 +32,7 @@ from firmproof.unpack.driver import chain_label
 log = logging.getLogger(__name__)
 
 BIG_VIEW = 256          # entries from which a view is worth a worker of its own
+SMALL_QUEUE = 64        # small views kept for a moment when this process would idle
 PART_FILES = 32         # files per part of a split group (analyzers with `visits`): each
                         # analyzer of the group reads the part's files while the shared
                         # caches (the ELF models: 64 entries) still hold them
@@ -61,6 +62,16 @@ def dedupe(findings: list[Finding]) -> list[Finding]:
                finding.evidence.length)
         unique.setdefault(key, finding)
     return sorted(unique.values(), key=Finding.sort_key)
+
+
+def warm(family: tuple[Analyzer, ...]) -> None:
+    """The one-time set-up of the analyzers (compiled rule packs, loaded tables), done before
+    the workers fork so that each inherits it."""
+    from firmproof.components.binaries import markers
+
+    for analyzer in family:
+        analyzer.prepare()
+    markers()
 
 
 def _visits(group: tuple[Analyzer, ...]) -> tuple[str, ...]:
@@ -170,21 +181,38 @@ class Analysis:
     found: list[Component] = field(default_factory=list)
     errors: list[dict[str, str]] = field(default_factory=list)
     _pending: deque[_Task] = field(default_factory=deque)
+    _small: deque[RootFS] = field(default_factory=deque)
     _running: list[_Task] = field(default_factory=list)
 
     def add(self, views: list[RootFS]) -> None:
         for view in views:
+            if self.workers < 2 or len(view) < BIG_VIEW:
+                self._small.append(view)
+                continue
             for group, components in groups(self.family or analyzers(), view, self.components):
-                if self.workers < 2 or len(view) < BIG_VIEW:
-                    self._take(_run(group, view, components))
-                elif _visits(group) and not components:
+                if _visits(group) and not components:
                     # work split by file: every worker takes a shard
                     split = _Split(group, self.workers)
                     self._pending.extend(_Task(group, view, components, (index, self.workers), split)
                                          for index in range(self.workers))
                 else:
                     self._pending.append(_Task(group, view, components))
+        if len(self._small) >= SMALL_QUEUE:
+            self._analyse_small()
         self._pump()
+
+    def idle(self) -> None:
+        """Work for a moment when this process would wait (an extraction child is busy): the
+        small views waiting, and the one-time set-up every worker forked later inherits."""
+        self._analyse_small()
+        warm(self.family or analyzers())
+
+    def _analyse_small(self) -> None:
+        """Small views are analysed here, a fork costs more than they do."""
+        while self._small:
+            view = self._small.popleft()
+            for group, components in groups(self.family or analyzers(), view, self.components):
+                self._take(_run(group, view, components))
 
     def _take(self, result: tuple[list[Finding], list[Component], list[dict[str, str]]],
               split: _Split | None = None) -> None:
@@ -263,6 +291,8 @@ class Analysis:
         self._pending.clear()
 
     def finish(self) -> list[Finding]:
+        self._pump()
+        self._analyse_small()
         while self._running or self._pending:
             self._pump()
             self._collect(block=True)

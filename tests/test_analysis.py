@@ -120,3 +120,18 @@ def test_a_part_lists_its_own_files_but_sees_the_whole_view():
     assert [e.path for e in part.files()] == ["/bin/b"]
     assert part.read("/etc/passwd") == view.read("/etc/passwd") and part.read("/bin/sh") == b"A"
     assert len(part) == len(view) and [e.path for e in view.files()] == ["/bin/a", "/bin/b", "/etc/passwd"]
+
+
+def test_small_views_wait_for_an_idle_moment_and_none_is_lost():
+    plant = RootFS.from_files({"/etc/shadow": "root::0:0:99999:7:::\n",
+                               "/etc/passwd": "root:x:0:0:root:/root:/bin/sh\n"}, container=("fw", "tar@0x0"))
+    analysis = Analysis(workers=2)
+    analysis.add([plant])
+    assert analysis.findings == []                  # queued: the process was not idle yet
+    analysis.idle()                                 # e.g. while an extraction child works
+    assert {f.rule.id for f in analysis.findings} >= {"FP-CRED-001"}
+    late = RootFS.from_files({"/etc/shadow": "admin::0:0:99999:7:::\n",
+                              "/etc/passwd": "admin:x:0:0::/:/bin/sh\n"}, container=("fw", "tar@0x9"))
+    analysis.add([late])
+    found = analysis.finish()                       # what is still queued is analysed at the end
+    assert {f.container[-1] for f in found if f.rule.id == "FP-CRED-001"} == {"tar@0x0", "tar@0x9"}

@@ -35,6 +35,10 @@ class Analyzer:
     def run(self, fs: RootFS) -> Iterator[Finding]:
         raise NotImplementedError
 
+    def prepare(self) -> None:
+        """One-time set-up (compiling a rule pack): analysis calls it before forking workers,
+        so that each inherits the result instead of redoing it."""
+
     @classmethod
     def merge(cls, findings: list[Finding]) -> list[Finding]:
         """The findings of one view from the findings of its parts (see `visits`). Findings

@@ -320,6 +320,9 @@ class KnownBackdoors(Analyzer):
     name = "known-backdoors"
     rules = RULES
 
+    def prepare(self) -> None:
+        compiled()
+
     def run(self, fs: RootFS) -> Iterator[Finding]:
         compiled_rules, signatures = compiled()
         scanner = yara_x.Scanner(compiled_rules)

@@ -86,7 +86,7 @@ def checker_for_package(name: str) -> Checker | None:
 
 
 @cache
-def _markers() -> yara_x.Rules:
+def markers() -> yara_x.Rules:
     """Every checker's marker in one yara-x rule set (rule `c<index>`): a file is searched
     once for all of them, not once per checker."""
     compiler = yara_x.Compiler()
@@ -110,12 +110,12 @@ def identify(fs: RootFS) -> Iterator[Component]:
         data = fs.read(entry.path)
         if not data:
             continue
-        scanner = scanner or yara_x.Scanner(_markers())
+        scanner = scanner or yara_x.Scanner(markers())
         found = {int(rule.identifier[1:]): [m.offset for m in rule.patterns[0].matches]
                  for rule in scanner.scan(data).matching_rules}
         for checker in wanted:
-            markers = found.get(index_of[checker.key])
-            hit = checker.find(data, markers) if markers else None
+            offsets = found.get(index_of[checker.key])
+            hit = checker.find(data, offsets) if offsets else None
             if hit is None:
                 continue
             version, offset, length = hit

@@ -131,11 +131,12 @@ def find_chunks(path: Path) -> list[Any]:
 
 def unpack(image: Path, workdir: Path, limits: Limits,
            progress: ProgressCallback | None = None,
-           on_layer: Callable[[Layer], None] | None = None) -> UnpackResult:
+           on_layer: Callable[[Layer], None] | None = None,
+           idle: Callable[[], None] | None = None) -> UnpackResult:
     """Unpack `image` layer by layer into `workdir` (which must exist and be empty).
 
     `on_layer` sees each layer as soon as it is indexed (the scan starts analysing it while
-    the layers below are still being unpacked)."""
+    the layers below are still being unpacked); `idle` runs while an extraction child works."""
     started = time.monotonic()
     deadline = started + limits.max_seconds
     image_size = image.stat().st_size
@@ -189,7 +190,7 @@ def unpack(image: Path, workdir: Path, limits: Limits,
                                                  deadline=deadline)
                 else:
                     outcome = extract_chunk(chunk, name, carved, outdir, byte_budget=budget - written,
-                                            deadline=deadline)
+                                            deadline=deadline, idle=idle)
             finally:
                 if carved != job.host_file:
                     with contextlib.suppress(OSError):

@@ -16,6 +16,7 @@ import os
 import resource
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,7 @@ def _child(conn: Any, chunk: Any, handler_name: str, carved: Path, outdir: Path,
         if handler_name.startswith(SQUASHFS_HANDLERS_PREFIX):
             from firmproof.unpack import squashfs
 
+            # our reader writes owner-accessible files and links as stored; nothing to fix
             result = squashfs.extract(carved, outdir, max_bytes=budget)
             outcome.meta = result.meta
             outcome.errors.extend(result.errors)
@@ -85,11 +87,11 @@ def _child(conn: Any, chunk: Any, handler_name: str, carved: Path, outdir: Path,
                 outcome.meta = read_metadata(handler_name, carved)
             except ValueError as exc:
                 outcome.errors.append(f"metadata: {exc}")
-        from unblob.extractor import fix_extracted_directory
-        from unblob.models import Task, TaskResult
+            from unblob.extractor import fix_extracted_directory
+            from unblob.models import Task, TaskResult
 
-        if outdir.exists():
-            fix_extracted_directory(outdir, TaskResult(task=Task(path=carved, depth=0, blob_id="")))
+            if outdir.exists():     # foreign extractors: unreadable modes, links out of the tree
+                fix_extracted_directory(outdir, TaskResult(task=Task(path=carved, depth=0, blob_id="")))
     except Exception as exc:  # the boundary of a foreign extractor: becomes a report entry
         outcome.errors.append(f"{type(exc).__name__}: {exc}")
     conn.send(outcome)
@@ -127,8 +129,11 @@ def _describe(report: Any) -> str:
 
 
 def extract_chunk(chunk: Any, handler_name: str, carved: Path, outdir: Path, *,
-                  byte_budget: int, deadline: float) -> ChunkOutcome:
-    """Extract `carved` (the chunk's bytes) into `outdir` in a child process under limits."""
+                  byte_budget: int, deadline: float,
+                  idle: Callable[[], None] | None = None) -> ChunkOutcome:
+    """Extract `carved` (the chunk's bytes) into `outdir` in a child process under limits.
+
+    `idle` runs once in this process while the child extracts (work waiting for a core)."""
     ctx = multiprocessing.get_context("fork")
     parent_conn, child_conn = ctx.Pipe(duplex=False)
     process = ctx.Process(target=_child,
@@ -138,6 +143,8 @@ def extract_chunk(chunk: Any, handler_name: str, carved: Path, outdir: Path, *,
     child_conn.close()
     outcome: ChunkOutcome | None = None
     breach = ""
+    if idle is not None:
+        idle()
     while True:
         if parent_conn.poll(POLL_SECONDS):
             try:

@@ -119,3 +119,18 @@ def test_a_stream_with_more_after_it_or_cut_short_goes_to_unblobs_search(tmp_pat
         expected.append(chunk.handler.NAME)
     assert [fmt for _, fmt, _ in sniffed_then_searched] == expected
     assert len(list((tmp_path / "w" / "x").iterdir())) == len(expected)
+
+
+def test_the_parent_works_while_an_extraction_child_does(tmp_path: Path):
+    """`idle` runs in the parent while a child extracts (the scan analyses small views then)."""
+    from firmproof.fixtures import pack
+
+    tree = tmp_path / "root"
+    (tree / "etc").mkdir(parents=True)
+    (tree / "etc/passwd").write_text("root:x:0:0::/root:/bin/sh\n")
+    image = pack(tree, "squashfs-gzip", tmp_path / "fs.sqfs")
+    calls: list[int] = []
+    work = tmp_path / "work"
+    work.mkdir()
+    result = unpack(image, work, Limits(), idle=lambda: calls.append(len(calls)))
+    assert calls == [0] and [layer.format for layer in result.layers] == ["squashfs_v4_le"]
