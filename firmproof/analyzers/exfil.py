@@ -24,6 +24,10 @@ import posixpath
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+import yara_x
 
 from firmproof.analyzers.base import Analyzer, rule
 from firmproof.bootchain import Step, boot_chain, script_steps
@@ -82,11 +86,12 @@ _URL = re.compile(r"(?:https?|ftp|tftp)://([^/\s:?\"'#]+)(?::\d+)?", re.IGNORECA
 _HOST = re.compile(r"^(?:\d{1,3}(?:\.\d{1,3}){3}|(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,})$")
 _NOT_REMOTE = frozenset({"localhost", "example.com", "example.org", "example.net"})
 _ANCHOR_BYTES = (b"://", b"wget ", b"curl ", b"tftp ", b"ftpput ", b"nc ")
-_EXFIL_ANCHORS = re.compile(rb"://|wget |curl |tftp |ftpput |nc ")
 _SENDER = re.compile(rb"(?m)^[ \t]*(?:[^#\s][^#\n]*?)?(?<![\w.-])"
                      rb"(?:wget|curl|nc|netcat|ncat|tftp|ftpput|scp|socat|uclient-fetch)[ \t]"
                      rb"|/dev/(?:tcp|udp)/")
 MAX_SCRIPT_BYTES = 2 * 1024 * 1024
+_PRINTABLE = np.zeros(256, dtype=np.bool_)
+_PRINTABLE[0x20:0x7F] = True
 _SEND_IMPORTS = (b"\0connect\0", b"\0send\0", b"\0sendto\0", b"curl_easy_perform\0",
                  b"\0system\0", b"\0popen\0")
 
@@ -284,15 +289,24 @@ class Exfiltration(Analyzer):
 
     # programs ----------------------------------------------------------------------
 
+    def prepare(self) -> None:
+        _program_rules()
+
     def _programs(self, fs: RootFS) -> Iterator[Finding]:
+        scanner = yara_x.Scanner(_program_rules())
         for entry in fs.files(ELF):
             if entry.size > MAX_ELF_BYTES:
                 continue
             data = fs.read(entry.path)
-            if data is None or not any(a in data for a in _ANCHOR_BYTES) \
-                    or not any(i in data for i in _SEND_IMPORTS):
+            if data is None:
                 continue
-            for start, end in _strings_at(data, _EXFIL_ANCHORS):
+            # one pass finds both what a sender imports and where its strings name a target
+            match = next(iter(scanner.scan(data).matching_rules), None)
+            if match is None:
+                continue
+            anchors = sorted((m.offset, m.offset + m.length) for p in match.patterns
+                             if p.identifier.startswith("$a") for m in p.matches)
+            for start, end in _strings_at(data, anchors):
                 text = data[start:end].decode("latin-1")
                 if not (_DEVICE_PARAM.search(text) or _DEVICE_DATA.search(text)):
                     continue
@@ -323,18 +337,31 @@ class Exfiltration(Analyzer):
         return None
 
 
-def _strings_at(data: bytes, anchors: re.Pattern[bytes]) -> Iterator[tuple[int, int]]:
-    """(start, end) of the printable NUL-delimited strings holding an anchor, each once."""
+@cache
+def _program_rules() -> yara_x.Rules:
+    """A program that may send: it names a target (`_ANCHOR_BYTES`) and imports a way to
+    send (`_SEND_IMPORTS`). One yara-x pass per program answers both and places the names."""
+    anchors = " ".join(f"$a{i} = {{ {a.hex(' ')} }}" for i, a in enumerate(_ANCHOR_BYTES))
+    imports = " ".join(f"$i{i} = {{ {a.hex(' ')} }}" for i, a in enumerate(_SEND_IMPORTS))
+    return yara_x.compile(f"rule sender {{ strings: {anchors} {imports} "
+                          f"condition: any of ($a*) and any of ($i*) }}")
+
+
+def _strings_at(data: bytes, anchors: list[tuple[int, int]]) -> Iterator[tuple[int, int]]:
+    """(start, end) of the printable NUL-delimited strings holding an anchor (the sorted
+    (start, end) spans given), each once."""
+    if not anchors:
+        return
+    # every byte that ends a printable run, found at once: a program has megabytes
+    breaks = np.flatnonzero(~_PRINTABLE[np.frombuffer(data, dtype=np.uint8)])
     last_end = -1
-    for m in anchors.finditer(data):
-        if m.start() < last_end:
+    for anchor_start, anchor_end in anchors:
+        if anchor_start < last_end:
             continue
-        start = m.start()
-        while start > 0 and 0x20 <= data[start - 1] < 0x7F:
-            start -= 1
-        end = m.end()
-        while end < len(data) and 0x20 <= data[end] < 0x7F:
-            end += 1
+        before = int(np.searchsorted(breaks, anchor_start)) - 1
+        start = int(breaks[before]) + 1 if before >= 0 else 0
+        after = int(np.searchsorted(breaks, anchor_end))
+        end = int(breaks[after]) if after < len(breaks) else len(data)
         last_end = end
         if end - start >= 8:
             yield start, end

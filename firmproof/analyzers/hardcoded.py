@@ -145,10 +145,16 @@ class Hardcoded(Analyzer):
         loaded = exe.quick_refs()
         compare_sites = exe.quick_calls(COMPARE) if loaded is not None and exe.bounded() else None
         if loaded is not None and compare_sites is not None:
-            # disassemble only the functions that load a secret-looking string and call a compare
+            # disassemble only the functions that load a secret-looking string, call a compare
+            # and handle authentication (load such a word or call such an import): the only
+            # functions a finding can come from
             comparing = {exe.bounds_of(site) for site in compare_sites}
+            context = {exe.bounds_of(site) for ref, sites in loaded.values() if _AUTH_TEXT.match(ref.text)
+                       for site in sites}
+            context |= {exe.bounds_of(site) for site in exe.quick_calls(AUTH_IMPORTS) or ()}
+            wanted = comparing & context
             exe = exe.focused(site for ref, sites in loaded.values() if looks_secret(ref.text)
-                              for site in sites if exe.bounds_of(site) in comparing)
+                              for site in sites if exe.bounds_of(site) in wanted)
         compares = [(c, ref) for c, _, ref in exe.calls_with_string(COMPARE) if looks_secret(ref.text)]
         if not compares:
             return

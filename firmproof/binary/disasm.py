@@ -639,8 +639,10 @@ def rip_loads(headers: ElfHeaders, data: bytes) -> tuple[np.ndarray, np.ndarray]
     """x86-64 only, without disassembling: (sites, targets) of every RIP-relative `lea`/`mov`
     of a 64-bit register (REX.W 8B/8D with ModRM mod=00 rm=101) — a byte-pattern scan: a
     few are noise from matches inside other instructions, but no reference of that form is
-    missed. None elsewhere. Vectorised: a program has tens of thousands of candidates."""
-    if headers.arch != "x86-64":
+    missed. None elsewhere, and for position-dependent programs (ET_EXEC), whose code loads
+    addresses as 32-bit immediates instead. Vectorised: a program has tens of thousands of
+    candidates."""
+    if headers.arch != "x86-64" or headers.kind == "exec":
         return None
     sites, targets = [], []
     for _, vaddr, offset, size in headers.code:

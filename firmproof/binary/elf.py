@@ -81,7 +81,6 @@ class ElfHeaders:
     kind: str                       # exec | pie | shared | other
     entry: int
     imports: frozenset[str]
-    exports: frozenset[str]
     needed: tuple[str, ...]
     hardening: Hardening
     header_span: int                # ELF header + program headers, in bytes from offset 0
@@ -99,6 +98,11 @@ class ElfHeaders:
     def slots(self) -> dict[int, str]:
         """Address of each GOT slot that holds an imported symbol's address."""
         return _import_slots(self.binary, self)
+
+    @functools.cached_property
+    def exports(self) -> frozenset[str]:
+        """Exported function names (read on first use: a library exports thousands)."""
+        return frozenset(_text(s.name) for s in self.binary.exported_functions if s.name)
 
     @functools.cached_property
     def functions(self) -> tuple[int, ...]:
@@ -166,7 +170,6 @@ def _parse(data: bytes) -> ElfHeaders:
         kind = "other"
 
     imports = frozenset(_text(s.name) for s in binary.imported_functions if s.name)
-    exports = frozenset(_text(s.name) for s in binary.exported_functions if s.name)
     section_names = {_text(s.name) for s in binary.sections}
     stripped = ".symtab" not in section_names
     symtab_names = set() if stripped else {_text(s.name) for s in binary.symtab_symbols}
@@ -205,7 +208,7 @@ def _parse(data: bytes) -> ElfHeaders:
 
     headers = ElfHeaders(
         arch=arch, bits=bits, endian=endian, kind=kind, entry=head.entrypoint,
-        imports=imports, exports=exports, needed=tuple(_text(lib) for lib in binary.libraries),
+        imports=imports, needed=tuple(_text(lib) for lib in binary.libraries),
         hardening=hardening,
         header_span=max(head.header_size, head.program_header_offset
                         + head.numberof_segments * head.program_header_size),
