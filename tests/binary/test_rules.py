@@ -49,6 +49,18 @@ def test_fp_hcred_001_master_password_and_backdoor_user_agent(builds, variant):
         assert finding.details["sites"] and all(s.startswith("0x") for s in finding.details["sites"])
 
 
+@pytest.mark.parametrize("opt", ["-O0", "-O2"])
+def test_fp_hcred_001_position_dependent_x86_64_program(tmp_path, opt):
+    """-no-pie code loads string addresses as 32-bit immediates, not RIP-relative: the quick
+    byte scan does not apply and the full sweep must still find the master password."""
+    from .conftest import SRC
+
+    data = gcc_build(tmp_path, (SRC / "login_master.c").read_text(), opt, "-no-pie", "-fno-pie")
+    fs = RootFS.from_files({"/usr/sbin/login_master": data})
+    (finding,) = Hardcoded().run(fs)
+    assert evidence(fs, finding) == MASTER and finding.details["compare"] == "strcmp"
+
+
 @pytest.mark.parametrize("variant", [("x86-64", "-O2", True), ("mips", "-O0", False)], ids=variant_id)
 def test_fp_hcred_001_decoys_alone_give_nothing(builds, variant):
     """A hash read from a file, 'password' only in usage text, an NTP client comparing a host
