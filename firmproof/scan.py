@@ -86,15 +86,21 @@ def scan(config: ScanConfig, progress: Callable[[str, int, int], None] | None = 
     started = time.monotonic()
     image = config.image
     check_image(image)
-    image_sha256 = sha256_file(image)
+    digest: list[str] = []
+
+    def idle() -> None:
+        """While an extraction child works: the image's hash, the analysis's waiting work."""
+        if not digest:
+            digest.append(sha256_file(image))
+        analysis.idle()
+
     workdir = Path(tempfile.mkdtemp(prefix="firmproof-", dir=config.workdir)) if config.workdir \
         else Path(tempfile.mkdtemp(prefix="firmproof-"))
     try:
         analysis = Analysis(deadline=started + config.limits.max_seconds, components=True)
         try:
             unpacked = unpack(image, workdir, config.limits, progress,
-                              on_layer=lambda layer: analysis.add(layer.index.views),
-                              idle=analysis.idle)
+                              on_layer=lambda layer: analysis.add(layer.index.views), idle=idle)
         except BaseException:
             analysis.finish()
             raise
@@ -102,7 +108,7 @@ def scan(config: ScanConfig, progress: Callable[[str, int, int], None] | None = 
             reasons = "; ".join(e["error"] for e in unpacked.errors[:3])
             raise UnpackFailed(f"{image.name}: no known container or file system found"
                                + (f" ({reasons})" if reasons else ""))
-        result = ScanResult(image_name=image.name, image_sha256=image_sha256,
+        result = ScanResult(image_name=image.name, image_sha256=digest[0] if digest else sha256_file(image),
                             image_size=image.stat().st_size, config=config, unpacked=unpacked)
         result.findings = analysis.finish()
         result.components = merge(analysis.found)

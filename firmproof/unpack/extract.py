@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 SQUASHFS_HANDLERS_PREFIX = "squashfs"
 POLL_SECONDS = 0.05
+IDLE_AFTER = 0.2            # a child still busy after this long is worth the parent's wait work
 
 
 @dataclass
@@ -133,7 +134,8 @@ def extract_chunk(chunk: Any, handler_name: str, carved: Path, outdir: Path, *,
                   idle: Callable[[], None] | None = None) -> ChunkOutcome:
     """Extract `carved` (the chunk's bytes) into `outdir` in a child process under limits.
 
-    `idle` runs once in this process while the child extracts (work waiting for a core)."""
+    `idle` runs once in this process if the child is still extracting after IDLE_AFTER
+    seconds (work waiting for a core; short extractions are not held up by it)."""
     ctx = multiprocessing.get_context("fork")
     parent_conn, child_conn = ctx.Pipe(duplex=False)
     process = ctx.Process(target=_child,
@@ -143,9 +145,11 @@ def extract_chunk(chunk: Any, handler_name: str, carved: Path, outdir: Path, *,
     child_conn.close()
     outcome: ChunkOutcome | None = None
     breach = ""
-    if idle is not None:
-        idle()
+    started = time.monotonic()
     while True:
+        if idle is not None and time.monotonic() - started > IDLE_AFTER:
+            idle()          # the child is in for a while: use the wait
+            idle = None
         if parent_conn.poll(POLL_SECONDS):
             try:
                 outcome = parent_conn.recv()

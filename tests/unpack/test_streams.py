@@ -121,16 +121,21 @@ def test_a_stream_with_more_after_it_or_cut_short_goes_to_unblobs_search(tmp_pat
     assert len(list((tmp_path / "w" / "x").iterdir())) == len(expected)
 
 
-def test_the_parent_works_while_an_extraction_child_does(tmp_path: Path):
-    """`idle` runs in the parent while a child extracts (the scan analyses small views then)."""
+@pytest.mark.parametrize(("after", "expected"), [(0.0, [0]), (3600.0, [])])
+def test_the_parent_works_while_an_extraction_child_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         after: float, expected: list[int]):
+    """`idle` runs once in the parent while a child extracts (the scan analyses small views
+    then), and only when the child takes a while: a quick extraction is not held up."""
     from firmproof.fixtures import pack
+    from firmproof.unpack import extract
 
     tree = tmp_path / "root"
     (tree / "etc").mkdir(parents=True)
     (tree / "etc/passwd").write_text("root:x:0:0::/root:/bin/sh\n")
     image = pack(tree, "squashfs-gzip", tmp_path / "fs.sqfs")
+    monkeypatch.setattr(extract, "IDLE_AFTER", after)
     calls: list[int] = []
     work = tmp_path / "work"
     work.mkdir()
     result = unpack(image, work, Limits(), idle=lambda: calls.append(len(calls)))
-    assert calls == [0] and [layer.format for layer in result.layers] == ["squashfs_v4_le"]
+    assert calls == expected and [layer.format for layer in result.layers] == ["squashfs_v4_le"]
