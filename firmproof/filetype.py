@@ -18,6 +18,9 @@ APK = "apk"
 ARCHIVE = "archive"          # zip, tar, cpio, compressed streams, file system images
 MEDIA = "media"              # images, fonts, audio, tz/terminfo data: nothing to carve or analyze
 DATA = "data"
+# types that may hold a container: the recursion searches these (APKs are zips: opening
+# them makes their assets, native libraries and certificates a layer the analyzers read)
+CARVE_TYPES = (ARCHIVE, DATA, APK)
 EMPTY = "empty"
 
 _ELF_MACHINES = {

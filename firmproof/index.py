@@ -8,6 +8,7 @@ become views of their own, so that analyzers read `/etc/shadow` of the right roo
 
 from __future__ import annotations
 
+import functools
 import os
 import posixpath
 import stat
@@ -136,6 +137,23 @@ def find_roots(tree: RootFS) -> list[str]:
             continue
         roots.append(directory)
     return roots
+
+
+@functools.cache
+def _umask() -> int:
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
+
+
+def index_blob(name: str, data: bytes, container: tuple[str, ...]) -> TreeIndex:
+    """A layer of one file held in memory (a small decoded stream): the entry `index_tree`
+    would give for it on disk, with the mode and owner a freshly written file gets."""
+    path = "/" + name
+    entry = FileEntry(path=path, report_path=path, kind=FILE, mode=0o666 & ~_umask(), uid=os.getuid(),
+                      gid=os.getgid(), size=len(data), ftype=classify(data[:HEAD_BYTES], path))
+    tree = RootFS([entry], container=container, loader=lambda _entry: data, is_root=False)
+    return TreeIndex(tree=tree, views=[tree])
 
 
 def index_tree(host_dir: Path, meta: dict[str, FileMeta] | None, container: tuple[str, ...]) -> TreeIndex:

@@ -21,16 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from firmproof.config import Limits
-from firmproof.filetype import APK, ARCHIVE, DATA
+from firmproof.filetype import CARVE_TYPES
 from firmproof.index import TreeIndex, index_tree
 from firmproof.unpack import streams
-from firmproof.unpack.extract import extract_chunk
+from firmproof.unpack.extract import ChunkOutcome, extract_chunk
 
 log = logging.getLogger(__name__)
 
-# APKs are zips: opening them makes their assets, native libraries and certificates a layer
-# the analyzers read (keys in assets, endpoints in bundled configs)
-CARVE_TYPES = (ARCHIVE, DATA, APK)
 
 
 class UnpackFailed(Exception):
@@ -184,10 +181,13 @@ def unpack(image: Path, workdir: Path, limits: Limits,
                 progress(chain_label(container), counter, files)
             outdir = workdir / "x" / str(counter)
             carved = _carve(job.host_file, chunk, workdir / "carve" / f"{counter}.{name}")
+            memory: TreeIndex | None = None
             try:
                 if streams.handles(name):
-                    outcome = streams.decompress(name, carved, outdir, byte_budget=budget - written,
-                                                 deadline=deadline)
+                    memory = streams.decode_small(name, carved, container, limit=budget - written)
+                    outcome = ChunkOutcome(written=memory.file_bytes()) if memory is not None \
+                        else streams.decompress(name, carved, outdir, byte_budget=budget - written,
+                                                deadline=deadline)
                 else:
                     outcome = extract_chunk(chunk, name, carved, outdir, byte_budget=budget - written,
                                             deadline=deadline, idle=idle)
@@ -207,9 +207,9 @@ def unpack(image: Path, workdir: Path, limits: Limits,
             written += outcome.written
             for error in outcome.errors:
                 result.errors.append({"path": chain_label(container), "error": error})
-            if not outdir.is_dir():
+            if memory is None and not outdir.is_dir():
                 continue
-            index = index_tree(outdir, outcome.meta, container)
+            index = memory or index_tree(outdir, outcome.meta, container)
             files += index.entries
             layer = Layer(container=container, format=name, offset=chunk.start_offset,
                           depth=job.depth, host_dir=outdir, index=index)

@@ -30,6 +30,7 @@ from typing import Any, BinaryIO
 
 import zstandard
 
+from firmproof.index import TreeIndex
 from firmproof.unpack.extract import ChunkOutcome
 
 BLOCK = 1 << 16       # a truncated stream loses at most one block of what it decoded
@@ -93,6 +94,34 @@ def sniff(path: Path) -> WholeStream | None:
         if head.startswith(magic):
             return WholeStream(_Handler(name), size)
     return None
+
+
+SMALL_INPUT = 256 * 1024        # streams up to this size are first decoded in memory …
+SMALL_OUTPUT = 2 * 1024 * 1024   # … and kept there when they decode to at most this much
+
+
+def decode_small(handler_name: str, carved: Path, container: tuple[str, ...], *,
+                 limit: int) -> TreeIndex | None:
+    """A small stream whose content holds no further container (a man page, a changelog, a
+    gzip'd script or key), decoded in memory into a one-file layer: no folder, no file, no
+    walk, for what a root file system holds a thousand of. None sends the stream to
+    `decompress` (bigger, corrupt, over `limit`, or a type the recursion must carve)."""
+    from firmproof.filetype import CARVE_TYPES, classify
+    from firmproof.index import HEAD_BYTES, index_blob
+
+    try:
+        if carved.stat().st_size > SMALL_INPUT:
+            return None
+        with carved.open("rb") as raw, OPENERS[handler_name](raw) as stream:
+            data = stream.read(min(SMALL_OUTPUT, limit) + 1)
+            if len(data) > min(SMALL_OUTPUT, limit) or stream.read(1):
+                return None
+    except ERRORS:
+        return None
+    name = Path(_gzip_name(carved) if handler_name == "gzip" else f"{handler_name}.uncompressed").name
+    if classify(data[:HEAD_BYTES], "/" + name) in CARVE_TYPES:
+        return None
+    return index_blob(name, data, container)
 
 
 def decompress(handler_name: str, carved: Path, outdir: Path, *, byte_budget: int,

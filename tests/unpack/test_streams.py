@@ -139,3 +139,51 @@ def test_the_parent_works_while_an_extraction_child_does(tmp_path: Path, monkeyp
     work.mkdir()
     result = unpack(image, work, Limits(), idle=lambda: calls.append(len(calls)))
     assert calls == expected and [layer.format for layer in result.layers] == ["squashfs_v4_le"]
+
+
+def test_a_small_stream_of_plain_content_is_a_layer_in_memory_like_on_disk(tmp_path: Path):
+    """A gzip'd man page or script: decoded in memory, the same entry and bytes the disk
+    path gives (mode and owner of a freshly written file), no folder made."""
+    from firmproof.index import index_tree
+
+    need_tools("gzip")
+    source = tmp_path / "rcS"
+    script = PAYLOAD[:PAYLOAD.index(b"&\n") + 2]
+    source.write_bytes(script)                        # a shell script: nothing to carve in it
+    subprocess.run(["gzip", "-9", str(source)], check=True)
+    packed = tmp_path / "rcS.gz"
+    memory = streams.decode_small("gzip", packed, ("fw", "gzip@0x0"), limit=1 << 30)
+    assert memory is not None
+    on_disk = tmp_path / "disk"
+    streams.decompress("gzip", packed, on_disk, byte_budget=1 << 30, deadline=time.monotonic() + 60)
+    disk = index_tree(on_disk, None, ("fw", "gzip@0x0"))
+    (mine,), (theirs,) = list(memory.tree.files()), list(disk.tree.files())
+    for field in ("path", "report_path", "kind", "mode", "uid", "gid", "size", "ftype"):
+        assert getattr(mine, field) == getattr(theirs, field), field
+    assert memory.tree.read(mine.path) == disk.tree.read(theirs.path) == script
+    assert mine.host is None and [v.label for v in memory.views] == [v.label for v in disk.views]
+
+
+@pytest.mark.parametrize("what", ["archive", "big"])
+def test_what_may_hold_more_or_is_big_is_decoded_to_disk(tmp_path: Path, what: str):
+    need_tools("gzip", "tar")
+    if what == "archive":            # a tar inside: the recursion must be able to carve it
+        (tmp_path / "t").mkdir()
+        (tmp_path / "t/passwd").write_text("root::0:0::/:/bin/sh\n")
+        subprocess.run(["tar", "-C", str(tmp_path / "t"), "-cf", str(tmp_path / "p.tar"), "passwd"],
+                       check=True)
+        data = (tmp_path / "p.tar").read_bytes()
+    else:                            # more than SMALL_OUTPUT once decoded
+        data = b"man page text\n" * (streams.SMALL_OUTPUT // 10)
+    packed = compress("gzip", data, tmp_path / "p.gz")
+    assert streams.decode_small("gzip", packed, ("fw",), limit=1 << 30) is None
+    work = tmp_path / "w"
+    layers = _layers(packed, work)
+    assert layers[0][1] == "gzip" and (work / "x" / "1").is_dir()
+    if what == "archive":
+        assert [fmt for _, fmt, _ in layers] == ["gzip", "tar"] and "/passwd" in layers[1][2]
+
+
+def test_a_small_stream_over_the_byte_budget_goes_the_bounded_way(tmp_path: Path):
+    packed = compress("gzip", b"#!/bin/sh\n" + b"echo x\n" * 20000, tmp_path / "p.gz")
+    assert streams.decode_small("gzip", packed, ("fw",), limit=1000) is None
