@@ -189,14 +189,18 @@ class Analysis:
             if self.workers < 2 or len(view) < BIG_VIEW:
                 self._small.append(view)
                 continue
+            shards: list[_Task] = []
+            whole: list[_Task] = []
             for group, components in groups(self.family or analyzers(), view, self.components):
                 if _visits(group) and not components:
                     # work split by file: every worker takes a shard
                     split = _Split(group, self.workers)
-                    self._pending.extend(_Task(group, view, components, (index, self.workers), split)
-                                         for index in range(self.workers))
+                    shards.extend(_Task(group, view, components, (index, self.workers), split)
+                                  for index in range(self.workers))
                 else:
-                    self._pending.append(_Task(group, view, components))
+                    whole.append(_Task(group, view, components))
+            # the split groups are the heaviest: started first, the short tasks fill in after
+            self._pending.extend(shards + whole)
         if len(self._small) >= SMALL_QUEUE:
             self._analyse_small()
         self._pump()
