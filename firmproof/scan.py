@@ -100,7 +100,8 @@ def scan(config: ScanConfig, progress: Callable[[str, int, int], None] | None = 
         analysis = Analysis(deadline=started + config.limits.max_seconds, components=True)
         try:
             unpacked = unpack(image, workdir, config.limits, progress,
-                              on_layer=lambda layer: analysis.add(layer.index.views), idle=idle)
+                              on_layer=lambda layer: analysis.add(layer.index.views), idle=idle,
+                              keep=config.keep_workdir)
         except BaseException:
             analysis.finish()
             raise

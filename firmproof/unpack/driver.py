@@ -129,11 +129,13 @@ def find_chunks(path: Path) -> list[Any]:
 def unpack(image: Path, workdir: Path, limits: Limits,
            progress: ProgressCallback | None = None,
            on_layer: Callable[[Layer], None] | None = None,
-           idle: Callable[[], None] | None = None) -> UnpackResult:
+           idle: Callable[[], None] | None = None, keep: bool = False) -> UnpackResult:
     """Unpack `image` layer by layer into `workdir` (which must exist and be empty).
 
     `on_layer` sees each layer as soon as it is indexed (the scan starts analysing it while
-    the layers below are still being unpacked); `idle` runs while an extraction child works."""
+    the layers below are still being unpacked); `idle` runs while an extraction child works.
+    With `keep`, every layer is written to `workdir` (small decoded streams stay in memory
+    otherwise)."""
     started = time.monotonic()
     deadline = started + limits.max_seconds
     image_size = image.stat().st_size
@@ -184,7 +186,8 @@ def unpack(image: Path, workdir: Path, limits: Limits,
             memory: TreeIndex | None = None
             try:
                 if streams.handles(name):
-                    memory = streams.decode_small(name, carved, container, limit=budget - written)
+                    memory = None if keep else streams.decode_small(name, carved, container,
+                                                                    limit=budget - written)
                     outcome = ChunkOutcome(written=memory.file_bytes()) if memory is not None \
                         else streams.decompress(name, carved, outdir, byte_budget=budget - written,
                                                 deadline=deadline)

@@ -187,3 +187,20 @@ def test_what_may_hold_more_or_is_big_is_decoded_to_disk(tmp_path: Path, what: s
 def test_a_small_stream_over_the_byte_budget_goes_the_bounded_way(tmp_path: Path):
     packed = compress("gzip", b"#!/bin/sh\n" + b"echo x\n" * 20000, tmp_path / "p.gz")
     assert streams.decode_small("gzip", packed, ("fw",), limit=1000) is None
+
+
+def test_with_keep_every_layer_is_on_disk(tmp_path: Path):
+    """`--keep` is for reading the unpacked files afterwards: no layer stays in memory."""
+    need_tools("gzip")
+    source = tmp_path / "rcS"
+    source.write_bytes(b"#!/bin/sh\ntelnetd -l /bin/sh\n")
+    subprocess.run(["gzip", "-9", str(source)], check=True)
+    work = tmp_path / "work"
+    work.mkdir()
+    (layer,) = unpack(tmp_path / "rcS.gz", work, Limits(), keep=True).layers
+    (entry,) = layer.index.tree.files()
+    assert entry.host is not None and entry.host.read_bytes() == b"#!/bin/sh\ntelnetd -l /bin/sh\n"
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    (memory,) = unpack(tmp_path / "rcS.gz", fresh, Limits()).layers
+    assert [e.host for e in memory.index.tree.files()] == [None]
