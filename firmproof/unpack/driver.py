@@ -74,6 +74,8 @@ def chain_label(container: tuple[str, ...]) -> str:
     return "/".join(part.strip("/") for part in container[1:])
 
 
+MEMORY_LAYERS_BYTES = 256 * 1024 * 1024   # small decoded streams kept in memory, all together;
+                                          # past it they are written out like the rest
 FAMILIES = ("squashfs", "jffs2", "cpio", "lz4", "minix_fs", "trx", "stuffit", "alpha_encimg", "elf")
 
 
@@ -143,6 +145,7 @@ def unpack(image: Path, workdir: Path, limits: Limits,
     result = UnpackResult()
     counter = 0
     written = 0
+    held = 0            # bytes of the layers kept in memory
     files = 0
     queue: deque[_Job] = deque([_Job(image, (image.name,), 1)])
     stopped = ""
@@ -186,8 +189,9 @@ def unpack(image: Path, workdir: Path, limits: Limits,
             memory: TreeIndex | None = None
             try:
                 if streams.handles(name):
-                    memory = None if keep else streams.decode_small(name, carved, container,
-                                                                    limit=budget - written)
+                    room = min(budget - written, MEMORY_LAYERS_BYTES - held)
+                    memory = None if keep else streams.decode_small(name, carved, container, limit=room)
+                    held += memory.file_bytes() if memory is not None else 0
                     outcome = ChunkOutcome(written=memory.file_bytes()) if memory is not None \
                         else streams.decompress(name, carved, outdir, byte_budget=budget - written,
                                                 deadline=deadline)

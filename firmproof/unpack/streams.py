@@ -109,6 +109,8 @@ def decode_small(handler_name: str, carved: Path, container: tuple[str, ...], *,
     from firmproof.filetype import CARVE_TYPES, classify
     from firmproof.index import HEAD_BYTES, index_blob
 
+    if limit <= 0:
+        return None
     try:
         if carved.stat().st_size > SMALL_INPUT:
             return None

@@ -204,3 +204,27 @@ def test_with_keep_every_layer_is_on_disk(tmp_path: Path):
     fresh.mkdir()
     (memory,) = unpack(tmp_path / "rcS.gz", fresh, Limits()).layers
     assert [e.host for e in memory.index.tree.files()] == [None]
+
+
+@pytest.mark.parametrize(("cap", "in_memory"), [(1 << 20, 3), (3000, 1), (0, 0)])
+def test_the_layers_kept_in_memory_are_bounded_all_together(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              cap: int, in_memory: int):
+    """Many small streams cannot fill the memory: past the cap they are written out."""
+    from firmproof.fixtures import pack
+    from firmproof.unpack import driver
+
+    need_tools("gzip")
+    tree = tmp_path / "root"
+    tree.mkdir()
+    rng = random.Random(5)
+    for name in ("a", "b", "c"):        # ~2.1 kB scripts, ~1.1 kB gzip'd: big enough to be opened
+        (tree / name).write_text("#!/bin/sh\n" + "".join(f"echo {rng.randbytes(16).hex()}\n"
+                                                          for _ in range(55)))
+        subprocess.run(["gzip", "-9", "-n", str(tree / name)], check=True)
+    image = pack(tree, "tar", tmp_path / "fw.tar")
+    monkeypatch.setattr(driver, "MEMORY_LAYERS_BYTES", cap)
+    work = tmp_path / "w"
+    work.mkdir()
+    layers = [layer for layer in unpack(image, work, Limits()).layers if layer.format == "gzip"]
+    hosts = [e.host for layer in layers for e in layer.index.tree.files()]
+    assert len(hosts) == 3 and sum(host is None for host in hosts) == in_memory
