@@ -146,12 +146,13 @@ def _umask() -> int:
     return umask
 
 
-def index_blob(name: str, data: bytes, container: tuple[str, ...]) -> TreeIndex:
+def index_blob(name: str, data: bytes, container: tuple[str, ...], ftype: str | None = None) -> TreeIndex:
     """A layer of one file held in memory (a small decoded stream): the entry `index_tree`
-    would give for it on disk, with the mode and owner a freshly written file gets."""
+    would give for it on disk, with the mode and owner a freshly written file gets (`ftype`:
+    its type, when the caller has classified it already)."""
     path = "/" + name
     entry = FileEntry(path=path, report_path=path, kind=FILE, mode=0o666 & ~_umask(), uid=os.getuid(),
-                      gid=os.getgid(), size=len(data), ftype=classify(data[:HEAD_BYTES], path))
+                      gid=os.getgid(), size=len(data), ftype=ftype or classify(data[:HEAD_BYTES], path))
     tree = RootFS([entry], container=container, loader=lambda _entry: data, is_root=False)
     return TreeIndex(tree=tree, views=[tree])
 

@@ -99,11 +99,10 @@ def markers() -> yara_x.Rules:
 def identify(fs: RootFS) -> Iterator[Component]:
     seen_once: set[str] = set()
     scanner: yara_x.Scanner | None = None        # made when a file is first searched
-    index_of = {checker.key: index for index, checker in enumerate(checkers())}
     for entry in fs.files(*SCANNED_TYPES):
         if entry.size > MAX_FILE or entry.size < 64:
             continue
-        wanted = [c for c in checkers() if c.wants(entry.path)
+        wanted = [(index, c) for index, c in enumerate(checkers()) if c.wants(entry.path)
                   and not (c.once and c.key in seen_once)]
         if not wanted:
             continue
@@ -113,8 +112,8 @@ def identify(fs: RootFS) -> Iterator[Component]:
         scanner = scanner or yara_x.Scanner(markers())
         found = {int(rule.identifier[1:]): [m.offset for m in rule.patterns[0].matches]
                  for rule in scanner.scan(data).matching_rules}
-        for checker in wanted:
-            offsets = found.get(index_of[checker.key])
+        for index, checker in wanted:
+            offsets = found.get(index)
             hit = checker.find(data, offsets) if offsets else None
             if hit is None:
                 continue

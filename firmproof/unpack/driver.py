@@ -191,10 +191,12 @@ def unpack(image: Path, workdir: Path, limits: Limits,
                 if streams.handles(name):
                     room = min(budget - written, MEMORY_LAYERS_BYTES - held)
                     memory = None if keep else streams.decode_small(name, carved, container, limit=room)
-                    held += memory.file_bytes() if memory is not None else 0
-                    outcome = ChunkOutcome(written=memory.file_bytes()) if memory is not None \
-                        else streams.decompress(name, carved, outdir, byte_budget=budget - written,
-                                                deadline=deadline)
+                    if memory is not None:
+                        outcome = ChunkOutcome(written=memory.file_bytes())
+                        held += outcome.written
+                    else:
+                        outcome = streams.decompress(name, carved, outdir, byte_budget=budget - written,
+                                                     deadline=deadline)
                 else:
                     outcome = extract_chunk(chunk, name, carved, outdir, byte_budget=budget - written,
                                             deadline=deadline, idle=idle)

@@ -121,9 +121,10 @@ def decode_small(handler_name: str, carved: Path, container: tuple[str, ...], *,
     except ERRORS:
         return None
     name = Path(_gzip_name(carved) if handler_name == "gzip" else f"{handler_name}.uncompressed").name
-    if classify(data[:HEAD_BYTES], "/" + name) in CARVE_TYPES:
+    ftype = classify(data[:HEAD_BYTES], "/" + name)
+    if ftype in CARVE_TYPES:
         return None
-    return index_blob(name, data, container)
+    return index_blob(name, data, container, ftype)
 
 
 def decompress(handler_name: str, carved: Path, outdir: Path, *, byte_budget: int,

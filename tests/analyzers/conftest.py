@@ -9,6 +9,8 @@ from collections.abc import Callable
 
 import pytest
 
+from firmproof.model import Finding
+
 SOURCES = {
     # a bind shell: socket/bind/listen/accept, dup2 onto 0/1/2, execl("/bin/sh")
     "bindshell": r"""
@@ -139,3 +141,10 @@ def without_section_headers(elf: bytes) -> bytes:
 @pytest.fixture(scope="session")
 def sectionless() -> Callable[[bytes], bytes]:
     return without_section_headers
+
+
+def evidence_bytes(files: dict[str, str | bytes], finding: Finding) -> bytes:
+    """The bytes a finding's evidence names, cut from the files the test built."""
+    data = files[finding.path]
+    data = data.encode() if isinstance(data, str) else data
+    return data[finding.evidence.offset:finding.evidence.offset + finding.evidence.length]

@@ -13,18 +13,14 @@ from firmproof.analyzers.exfil import Exfiltration
 from firmproof.model import Finding, Severity
 from firmproof.rootfs import RootFS
 
+from .conftest import evidence_bytes
+
 INITTAB = "::sysinit:/etc/init.d/rcS\n"
 
 
 def _run(files: dict[str, str | bytes]) -> list[Finding]:
     fs = RootFS.from_files(files, modes={p: 0o755 for p in files})
     return list(Exfiltration().run(fs))
-
-
-def _evidence(files: dict[str, str | bytes], finding: Finding) -> bytes:
-    data = files[finding.path]
-    data = data.encode() if isinstance(data, str) else data
-    return data[finding.evidence.offset:finding.evidence.offset + finding.evidence.length]
 
 
 # name -> (files, path of the evidence, evidence bytes, host)
@@ -76,7 +72,7 @@ def test_job_sending_device_data_is_found(case: str) -> None:
     found = [f for f in _run(files) if f.rule.id == "FP-EXFIL-001"]
     assert len(found) == 1, [(f.rule.id, f.evidence.excerpt) for f in _run(files)]
     assert found[0].path == path
-    assert _evidence(files, found[0]) == literal
+    assert evidence_bytes(files, found[0]) == literal
     assert found[0].details["host"] == host
     assert found[0].severity == Severity.CRITICAL
 
@@ -156,7 +152,7 @@ def test_program_beaconing_the_mac_is_found(compiler: str, build) -> None:  # ty
     files: dict[str, str | bytes] = {"/usr/bin/cloudd": build(f"beacon-{compiler}", source, compiler)}
     (found,) = _run(files)
     assert found.rule.id == "FP-EXFIL-002"
-    assert literal in _evidence(files, found)
+    assert literal in evidence_bytes(files, found)
     assert found.details["host"] == "collect.bad-cloud.cn"
 
 

@@ -13,16 +13,12 @@ from firmproof.analyzers.web import WebEndpoints
 from firmproof.model import Finding
 from firmproof.rootfs import RootFS
 
+from .conftest import evidence_bytes
+
 
 def _run(files: dict[str, str | bytes]) -> list[Finding]:
     fs = RootFS.from_files(files, modes={p: 0o755 for p in files})
     return list(WebEndpoints().run(fs))
-
-
-def _evidence(files: dict[str, str | bytes], finding: Finding) -> bytes:
-    data = files[finding.path]
-    data = data.encode() if isinstance(data, str) else data
-    return data[finding.evidence.offset:finding.evidence.offset + finding.evidence.length]
 
 
 RUNS_INPUT = {
@@ -65,7 +61,7 @@ def test_cgi_running_its_input_is_found(case: str) -> None:
     files: dict[str, str | bytes] = {path: text, "/www/index.html": "<a href='/status.html'>x</a>"}
     found = [f for f in _run(files) if f.rule.id == "FP-WEB-001"]
     assert len(found) == 1, [(f.rule.id, f.evidence.excerpt) for f in _run(files)]
-    assert _evidence(files, found[0]) == literal
+    assert evidence_bytes(files, found[0]) == literal
     assert found[0].details["linked"] is False
 
 
@@ -84,7 +80,7 @@ def test_unlinked_cgi_starting_telnetd_is_found() -> None:
                                      "/www/index.html": "<a href='/cgi-bin/status.cgi'>Status</a>"}
     (found,) = _run(files)
     assert found.rule.id == "FP-WEB-002"
-    assert _evidence(files, found) == b"/usr/sbin/telnetd -l /bin/sh -p 2323 &"
+    assert evidence_bytes(files, found) == b"/usr/sbin/telnetd -l /bin/sh -p 2323 &"
 
 
 def test_linked_cgi_starting_telnetd_is_a_feature() -> None:
@@ -98,7 +94,7 @@ def test_cgi_switching_debug_on_through_nvram() -> None:
     files: dict[str, str | bytes] = {
         "/www/cgi-bin/mfg.cgi": "#!/bin/sh\nnvram set debug_mode=1\nnvram commit\n"}
     (found,) = _run(files)
-    assert found.rule.id == "FP-WEB-002" and _evidence(files, found) == b"nvram set debug_mode=1"
+    assert found.rule.id == "FP-WEB-002" and evidence_bytes(files, found) == b"nvram set debug_mode=1"
 
 
 SERVER = r"""
@@ -142,7 +138,7 @@ def test_hidden_handler_of_a_web_server_is_found(web_server: bytes) -> None:
         "/www/wan.html": "<form action='/goform/formSetWan' method=post></form>"}
     (found,) = _run(files)
     assert found.rule.id == "FP-WEB-003"
-    assert _evidence(files, found) == b"/goform/formDebugTelnet"
+    assert evidence_bytes(files, found) == b"/goform/formDebugTelnet"
     assert found.details["handler"] == "/goform/formDebugTelnet"
 
 

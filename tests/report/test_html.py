@@ -3,10 +3,13 @@ and its filters working."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import firmproof, need_tools, scan_report
@@ -49,81 +52,76 @@ def test_hex_view_marks_the_evidence_bytes():
     assert view.splitlines()[0].startswith("00000000")
 
 
-def test_html_renders_in_chromium_and_filters(rendered: tuple[Path, dict], tmp_path: Path):
+@contextlib.contextmanager
+def chromium_page(profile: Path) -> Iterator[Any]:
+    """A page of the system's chromium, headless, with a fresh profile; closed after."""
     need_tools("chromium")
     from playwright.sync_api import sync_playwright
 
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(profile), executable_path=shutil.which("chromium"), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield context.new_page()
+        finally:
+            context.close()
+
+
+def test_html_renders_in_chromium_and_filters(rendered: tuple[Path, dict], tmp_path: Path):
     page_file, report = rendered
     findings = report["findings"]
     requests: list[str] = []
-    with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=shutil.which("chromium"), headless=True,
-            args=CHROMIUM_ARGS)
-        try:
-            page = context.new_page()
-            page.on("request", lambda r: requests.append(r.url))
-            page.goto(page_file.as_uri())
-            assert page.title() == "firmproof: demo.bin"
-            articles = page.locator("article.finding")
-            assert articles.count() == len(findings)
-            assert page.locator("#shown").inner_text() == str(len(findings))
-            body = page.locator("body").inner_text()
-            assert report["image"]["sha256"] in body
-            tree = page.locator("ul.tree").first.inner_text()
-            assert "uimage@0x0" in tree and "filesystem/squashfs@0x0" in tree
-            assert page.locator("ul.tree ul.tree").count() == 1      # squashfs nested in the uImage
-            assert page.locator("svg.chart").count() == 2
-            assert page.locator("svg.chart rect").count() >= 5
-            shell = page.locator("article.finding", has_text="FP-SVC-001")
-            assert "telnetd -l /bin/sh -p 2323" in shell.locator("pre.excerpt").inner_text()
-            assert shell.locator("pre.hex mark").count() > 0
-            assert "How to confirm by hand." in shell.inner_text()
-            page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+    with chromium_page(tmp_path / "profile") as page:
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(page_file.as_uri())
+        assert page.title() == "firmproof: demo.bin"
+        articles = page.locator("article.finding")
+        assert articles.count() == len(findings)
+        assert page.locator("#shown").inner_text() == str(len(findings))
+        body = page.locator("body").inner_text()
+        assert report["image"]["sha256"] in body
+        tree = page.locator("ul.tree").first.inner_text()
+        assert "uimage@0x0" in tree and "filesystem/squashfs@0x0" in tree
+        assert page.locator("ul.tree ul.tree").count() == 1      # squashfs nested in the uImage
+        assert page.locator("svg.chart").count() == 2
+        assert page.locator("svg.chart rect").count() >= 5
+        shell = page.locator("article.finding", has_text="FP-SVC-001")
+        assert "telnetd -l /bin/sh -p 2323" in shell.locator("pre.excerpt").inner_text()
+        assert shell.locator("pre.hex mark").count() > 0
+        assert "How to confirm by hand." in shell.inner_text()
+        page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
 
-            # severity filter: unticking critical hides exactly the critical findings
-            page.locator("input.sevbox[value=critical]").uncheck()
-            critical = sum(f["severity"] == "critical" for f in findings)
-            assert critical > 0
-            assert articles.filter(visible=True).count() == len(findings) - critical
-            assert page.locator("#shown").inner_text() == str(len(findings) - critical)
-            page.locator("input.sevbox[value=critical]").check()
+        # severity filter: unticking critical hides exactly the critical findings
+        page.locator("input.sevbox[value=critical]").uncheck()
+        critical = sum(f["severity"] == "critical" for f in findings)
+        assert critical > 0
+        assert articles.filter(visible=True).count() == len(findings) - critical
+        assert page.locator("#shown").inner_text() == str(len(findings) - critical)
+        page.locator("input.sevbox[value=critical]").check()
 
-            # category filter
-            page.select_option("#cat", "key.private")
-            visible = articles.filter(visible=True)
-            assert visible.count() == sum(f["category"] == "key.private" for f in findings) >= 1
-            assert all(visible.nth(i).get_attribute("data-category") == "key.private"
-                       for i in range(visible.count()))
-            page.select_option("#cat", "")
+        # category filter
+        page.select_option("#cat", "key.private")
+        visible = articles.filter(visible=True)
+        assert visible.count() == sum(f["category"] == "key.private" for f in findings) >= 1
+        assert all(visible.nth(i).get_attribute("data-category") == "key.private"
+                   for i in range(visible.count()))
+        page.select_option("#cat", "")
 
-            # text search
-            page.fill("#q", "31337")
-            assert articles.filter(visible=True).count() == 1
-            page.screenshot(path=str(tmp_path / "filtered.png"))
-        finally:
-            context.close()
+        # text search
+        page.fill("#q", "31337")
+        assert articles.filter(visible=True).count() == 1
+        page.screenshot(path=str(tmp_path / "filtered.png"))
     assert [u for u in requests if not u.startswith("file://")] == []
     assert (tmp_path / "report.png").stat().st_size > 10_000
 
 
 def test_diff_html_renders_in_chromium(rendered: tuple[Path, dict], tmp_path: Path):
     """The diff page of a report against itself: no change, still a valid page."""
-    need_tools("chromium")
-    from playwright.sync_api import sync_playwright
-
     _, report = rendered
     (tmp_path / "r.json").write_text(json.dumps(report))
     proc = firmproof("diff", tmp_path / "r.json", tmp_path / "r.json", "--html", tmp_path / "diff.html")
     assert proc.returncode == 0, proc.stderr
-    with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=shutil.which("chromium"), headless=True,
-            args=CHROMIUM_ARGS)
-        try:
-            page = context.new_page()
-            page.goto((tmp_path / "diff.html").as_uri())
-            text = page.locator("body").inner_text()
-            assert "0 appeared, 0 vanished, 0 changed" in text
-        finally:
-            context.close()
+    with chromium_page(tmp_path / "profile") as page:
+        page.goto((tmp_path / "diff.html").as_uri())
+        text = page.locator("body").inner_text()
+        assert "0 appeared, 0 vanished, 0 changed" in text
