@@ -1,4 +1,5 @@
-# make setup: install what is missing (Debian packages for the extractors, .venv, firmproof in it)
+# make setup: install what is missing (Debian packages for the extractors, .venv, firmproof in it,
+#             AOSP's lpmake/lpunpack built from Debian's sources into .venv/bin)
 # make demo [IMAGE=path]: set up, then scan IMAGE (default: a demo image built from real Debian binaries)
 # make test: set up, then run the whole test suite
 SHELL := /bin/bash
@@ -17,11 +18,15 @@ APT_PACKAGES := squashfs-tools:mksquashfs mtd-utils:mkfs.jffs2 e2fsprogs:debugfs
 	gcc-mipsel-linux-gnu:mipsel-linux-gnu-gcc gcc-mips-linux-gnu:mips-linux-gnu-gcc \
 	gcc-arm-linux-gnueabi:arm-linux-gnueabi-gcc gcc-aarch64-linux-gnu:aarch64-linux-gnu-gcc \
 	mkbootimg:mkbootimg aapt:aapt zipalign:zipalign apksigner:apksigner \
+	g++:g++ zlib1g-dev:/usr/include/zlib.h android-libbase-dev:/usr/include/android/android-base/file.h \
+	android-liblog-dev:/usr/include/android/log/log.h android-libsparse-dev:/usr/include/android/sparse/sparse.h \
+	android-libboringssl-dev:/usr/include/android/openssl/sha.h \
+	android-libext4-utils-dev:/usr/include/android/ext4_utils/ext4_utils.h \
 	android-framework-res:/usr/share/android-framework-res/framework-res.apk \
 	chromium:/usr/bin/chromium
 
-.PHONY: setup apt venv demo test lint bench clean
-setup: apt venv
+.PHONY: setup apt venv lptools demo test lint bench clean
+setup: apt venv lptools
 
 apt:
 	@missing=""; for pair in $(APT_PACKAGES); do pkg=$${pair%%:*}; cmd=$${pair#*:}; \
@@ -41,6 +46,12 @@ $(VENV)/.installed: pyproject.toml
 	@touch $@
 
 venv: $(VENV)/.installed
+
+# super.img tools: Debian packages liblp's sources but not the tools (tools/build-lptools.sh)
+$(VENV)/bin/lpmake: tools/build-lptools.sh | apt venv
+	tools/build-lptools.sh $(VENV)/bin
+
+lptools: $(VENV)/bin/lpmake
 
 demo: setup
 	@if [ -n "$(IMAGE)" ]; then img="$(IMAGE)"; else \

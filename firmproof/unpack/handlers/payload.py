@@ -32,7 +32,6 @@ import hashlib
 import io
 import lzma
 import re
-import resource
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -53,7 +52,7 @@ from unblob.models import (
 )
 from unblob.report import Severity, UnknownError
 
-from firmproof.config import Limits
+from firmproof.unpack.budget import budget_left
 
 MAGIC = b"CrAU"
 HEADER = struct.Struct(">4sQQI")          # magic, major version, manifest size, metadata signature size
@@ -326,17 +325,11 @@ def extract_partition(handle: BinaryIO, payload: Payload, part: Any, target: Pat
     return size
 
 
-def _budget() -> int:
-    """Bytes this extraction may write: the child's RLIMIT_FSIZE, set by the driver."""
-    soft, _hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-    return Limits().max_bytes if soft == resource.RLIM_INFINITY else soft
-
-
 class PayloadExtractor(Extractor):
     def extract(self, inpath: Path, outdir: Path) -> ExtractResult:
         outdir.mkdir(parents=True, exist_ok=True)
         problems: list[str] = []
-        budget = _budget()
+        budget = budget_left()
         with inpath.open("rb") as handle:
             size = handle.seek(0, 2)
             payload = read_payload(handle, 0, size)
