@@ -1,5 +1,5 @@
 # make setup: install what is missing (Debian packages for the extractors, .venv, firmproof in it,
-#             AOSP's lpmake/lpunpack built from Debian's sources into .venv/bin)
+#             AOSP's lpmake/lpunpack built from Debian's sources into .venv/aosp/bin)
 # make demo [IMAGE=path]: set up, then scan IMAGE (default: a demo image built from real Debian binaries)
 # make test: set up, then run the whole test suite
 SHELL := /bin/bash
@@ -48,10 +48,11 @@ $(VENV)/.installed: pyproject.toml
 venv: $(VENV)/.installed
 
 # super.img tools: Debian packages liblp's sources but not the tools (tools/build-lptools.sh)
-$(VENV)/bin/lpmake: tools/build-lptools.sh | apt venv
-	tools/build-lptools.sh $(VENV)/bin
+# (their own folder: the liblp package installs a Python script named lpunpack in .venv/bin)
+$(VENV)/aosp/bin/lpmake: tools/build-lptools.sh | apt venv
+	tools/build-lptools.sh $(VENV)/aosp/bin
 
-lptools: $(VENV)/bin/lpmake
+lptools: $(VENV)/aosp/bin/lpmake
 
 demo: setup
 	@if [ -n "$(IMAGE)" ]; then img="$(IMAGE)"; else \

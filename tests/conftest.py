@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -27,6 +28,15 @@ def need_tools(*tools: str) -> None:
                and not Path("/sbin", t).exists()]
     if missing:
         pytest.fail(f"missing tools {missing}: run `make setup`")
+
+
+def aosp_tool(name: str) -> str:
+    """AOSP's lpmake/lpunpack, which `make setup` builds into the venv's aosp/bin (apart from
+    .venv/bin, where the liblp package installs a Python script also named lpunpack)."""
+    path = Path(sys.executable).parent.parent / "aosp" / "bin" / name
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"missing AOSP tool {name}: run `make setup`")
+    return str(path)
 
 
 def firmproof(*args: str | Path, check: bool = False) -> subprocess.CompletedProcess[str]:

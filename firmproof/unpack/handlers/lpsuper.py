@@ -25,6 +25,7 @@ system_a/system_b partitions) or whose data is not in the file is reported by na
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ RESERVED = 4096                         # LP_PARTITION_RESERVED_BYTES
 GEOMETRY_SIZE = 4096                    # LP_METADATA_GEOMETRY_SIZE
 SECTOR = 512                            # LP_SECTOR_SIZE
 GEOMETRY_MAGIC = 0x616C4467
+GEOMETRY_STRUCT = 52                    # sizeof(LpMetadataGeometry), checksummed at bytes 8-40
 MAX_METADATA = 1 << 20                  # AOSP devices use 64 KiB; lpmake accepts any multiple of 512
 MAX_SLOTS = 8                           # A/B uses 2, virtual A/B 3
 BLOCK = 1 << 20
@@ -116,11 +118,21 @@ def read_geometry(handle: BinaryIO, at: int, copies: int = 2) -> Any:
             errors.append(str(exc) or type(exc).__name__)
             continue
         slots, max_size = geometry.metadata_slot_count, geometry.metadata_max_size
-        if (geometry.magic == GEOMETRY_MAGIC and 0 < slots <= MAX_SLOTS and 0 < max_size <= MAX_METADATA
+        if not _sha256_ok(raw[:GEOMETRY_STRUCT], 8):
+            errors.append("geometry checksum mismatch")
+        elif (geometry.magic == GEOMETRY_MAGIC and 0 < slots <= MAX_SLOTS and 0 < max_size <= MAX_METADATA
                 and max_size % SECTOR == 0 and geometry.logical_block_size % SECTOR == 0):
             return geometry
-        errors.append(f"geometry out of range (slots {slots}, metadata size {max_size})")
+        else:
+            errors.append(f"geometry out of range (slots {slots}, metadata size {max_size})")
     raise SuperError("no valid liblp geometry: " + "; ".join(errors))
+
+
+def _sha256_ok(struct: bytes, at: int) -> bool:
+    """Whether the SHA-256 stored at `at` in `struct` is that of `struct` with it zeroed (liblp
+    checks the same with `assert`, which `python -O` drops)."""
+    zeroed = struct[:at] + bytes(32) + struct[at + 32:]
+    return len(struct) > at + 32 and hashlib.sha256(zeroed).digest() == struct[at:at + 32]
 
 
 def _name(raw: bytes) -> str:
@@ -138,9 +150,16 @@ def _metadata(handle: BinaryIO, geometry: Any, offsets: tuple[int, ...], what: s
         handle.seek(offset)
         region = io.BytesIO(handle.read(geometry.metadata_max_size))
         try:
-            return reader.ParseMetadata(geometry, region)
+            metadata = reader.ParseMetadata(geometry, region)
         except Exception as exc:  # liblp raises AssertionError, Exception, ValueError, IndexError
             errors.append(str(exc) or type(exc).__name__)
+            continue
+        raw, header = region.getvalue(), metadata.header
+        tables = raw[header.header_size:header.header_size + header.tables_size]
+        if _sha256_ok(raw[:header.header_size], 12) and hashlib.sha256(tables).digest() == bytes(
+                header.tables_checksum):
+            return metadata
+        errors.append("checksum mismatch")
     raise SuperError(f"{what}: " + "; ".join(errors))
 
 
@@ -218,8 +237,10 @@ def _empty_layout(handle: BinaryIO, start: int = 0) -> bool:
     return handle.read(4) == GEOMETRY_MAGIC.to_bytes(4, "little")
 
 
-def _check(part: Partition, sup: Super, available: int, budget: int) -> None:
-    """SuperError unless every extent can be read from this file and the size fits the budget."""
+def _check(part: Partition, sup: Super, available: int, budget: int, room: int) -> None:
+    """SuperError unless every extent can be read from this file, the size fits the budget and
+    the data fits in the `room` left of the data area (partitions do not share sectors: a
+    table pointing many partitions at the same bytes would multiply what one image costs)."""
     if part.size > budget:
         raise SuperError(f"declares {part.size} bytes, more than the {budget} bytes left of the byte budget")
     for extent in part.extents:
@@ -234,12 +255,16 @@ def _check(part: Partition, sup: Super, available: int, budget: int) -> None:
                              f"{sup.device_size}-byte super device")
         if end > available:
             raise SuperError(f"its data runs past the end of the image ({available} bytes)")
+    linear = sum(e.sectors for e in part.extents if e.kind == LINEAR) * SECTOR
+    if linear > room:
+        raise SuperError(f"maps {linear} bytes of data where {room} bytes of the data area are left: "
+                         "its extents overlap other partitions'")
 
 
 def extract_partition(handle: BinaryIO, sup: Super, part: Partition, target: Path, available: int,
-                      budget: int) -> int:
-    """Write the logical partition to `target`; the bytes written (0 for an empty partition)."""
-    _check(part, sup, available, budget)
+                      budget: int, room: int) -> int:
+    """Write the logical partition to `target`; the bytes copied from the image."""
+    _check(part, sup, available, budget, room)
     written = 0
     with target.open("xb") as out:
         position = 0
@@ -269,12 +294,15 @@ class SuperExtractor(Extractor):
             available = handle.seek(0, 2)
             sup = read_empty(handle, 0) if _empty_layout(handle) else read_super(handle, 0, available)
             problems = list(sup.problems)
+            room = sup.device_size - sup.metadata_end
             for part in () if sup.empty else sup.partitions:     # super_empty: layout, no data
                 if not part.extents:
                     continue        # declared but empty: the other slot's copy of an A/B pair
                 target = outdir / f"{part.name}.img"
                 try:
-                    budget -= max(extract_partition(handle, sup, part, target, available, budget), 0)
+                    copied = extract_partition(handle, sup, part, target, available, budget, room)
+                    budget -= part.size
+                    room -= copied
                 except SuperError as exc:
                     target.unlink(missing_ok=True)
                     problems.append(f"partition {part.name}: {exc}; not extracted")
