@@ -43,7 +43,7 @@ from firmproof.model import Category, Finding, Rule, Severity
 from firmproof.parsers.androidprops import PROP_FILE_NAMES, Prop, last_values, parse_props
 from firmproof.parsers.initrc import RcLine, RcService, parse_initrc
 from firmproof.parsers.pem import find_pem_blocks
-from firmproof.rootfs import FILE, RootFS
+from firmproof.rootfs import DIR, FILE, RootFS
 
 _DATA = Path(__file__).resolve().parent.parent / "data"  # package data, not image content
 _CWE = "https://cwe.mitre.org/data/definitions/{}.html"
@@ -109,7 +109,9 @@ SU_BINARY = rule(
     "FP-ANDROID-006", Category.ANDROID_DEBUG, Severity.CRITICAL,
     title="su binary shipped in the system image",
     why="""A `su` (or su daemon) in the system image hands root to whatever app or shell calls
-        it; setuid root it needs nothing else. Stock production firmware has no su at all.""",
+        it; setuid root it needs nothing else. Stock production firmware has no su at all.
+        Only Android trees are searched (a property file, an init.rc, or /system or /vendor at
+        the root): the su of a GNU/Linux or BusyBox root asks for the target's password.""",
     confirm="""`details.mode` shows the mode bits from the file system's own metadata; the quoted
         bytes are its start. Disassemble it to see whether it asks anyone before granting
         root.""",
@@ -238,6 +240,14 @@ def _rc_files(fs: RootFS) -> list[str]:
             and e.size < 4 * 1024 * 1024]
 
 
+def _looks_android(fs: RootFS) -> bool:
+    """Whether the view is an Android tree: a property file, an init.rc, or a /system or /vendor
+    folder at its root (a system, vendor or product partition, a boot ramdisk, a whole phone)."""
+    if any((entry := fs.stat(top)) is not None and entry.kind == DIR for top in ("/system", "/vendor")):
+        return True
+    return any(e.kind == FILE and (e.name in PROP_FILE_NAMES or e.name == "init.rc") for e in fs.entries())
+
+
 class Android(Analyzer):
     family = "ANDROID"
     name = "android"
@@ -297,12 +307,11 @@ class Android(Analyzer):
     # -- su ------------------------------------------------------------------------
 
     def _su_binaries(self, fs: RootFS) -> Iterator[Finding]:
-        for entry in fs.files():
-            if entry.name not in SU_NAMES or not entry.size:
-                continue
-            parent = posixpath.dirname(entry.path) + "/"
-            if not any(parent.endswith(d) for d in SU_DIRS):
-                continue
+        candidates = [e for e in fs.files() if e.name in SU_NAMES and e.size
+                      and any((posixpath.dirname(e.path) + "/").endswith(d) for d in SU_DIRS)]
+        if not candidates or not _looks_android(fs):
+            return      # a GNU/Linux or BusyBox /bin/su asks for the target's password
+        for entry in candidates:
             setuid = entry.is_setuid and entry.uid in (0, None)
             yield SU_BINARY.at(fs, entry.path, 0, min(entry.size, 64),
                                severity=Severity.CRITICAL if setuid else Severity.HIGH,

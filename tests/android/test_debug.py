@@ -90,6 +90,17 @@ def test_su_decoys_outside_bin_dirs_or_other_names() -> None:
                 "/data/local/tmp/su.txt": b"notes"}) == []
 
 
+def test_su_of_a_linux_root_is_no_android_finding() -> None:
+    """A GNU/Linux or BusyBox /bin/su asks for the target's password: only an Android tree
+    (property file, init.rc, /system or /vendor) makes a su in a bin folder a debug switch."""
+    elf = real_elf()
+    linux = {"/usr/bin/su": elf, "/bin/su": elf, "/etc/os-release": "ID=debian\n"}
+    setuid = {"/usr/bin/su": 0o4755, "/bin/su": 0o4755}
+    assert run(linux, modes=setuid) == []
+    ramdisk = run({**linux, "/default.prop": "ro.secure=1\n"}, modes=setuid)
+    assert sorted(f.path for f in ramdisk if f.rule.id == "FP-ANDROID-006") == ["/bin/su", "/usr/bin/su"]
+
+
 def test_setenforce_0_in_init() -> None:
     rc = "on boot\n    setenforce 0\n\non post-fs\n    setenforce 1\n"
     found = by_rule(run({"/init.rc": rc}))

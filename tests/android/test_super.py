@@ -336,3 +336,17 @@ def test_checksums_hold_under_python_O(tmp_path: Path) -> None:
               "except SuperError as exc:\n    print(exc)\n")
     proc = subprocess.run([sys.executable, "-O", "-c", script, str(image)], capture_output=True, text=True)
     assert proc.stdout.startswith("no slot has readable metadata: metadata slot 0: checksum mismatch"), proc
+
+
+def test_copy_falls_back_to_reads_where_the_kernel_cannot_copy(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """copy_file_range fails across some file systems (EXDEV) and on old kernels (ENOSYS)."""
+    import errno
+
+    image = _two_partitions(tmp_path)
+
+    def refuse(*_args: object) -> int:
+        raise OSError(errno.EXDEV, "cross-device")
+    monkeypatch.setattr(os, "copy_file_range", refuse)
+    assert _extract(image, tmp_path / "out") == []
+    assert (tmp_path / "out" / "system_a.img").read_bytes() == (tmp_path / "system.img").read_bytes()

@@ -25,8 +25,10 @@ system_a/system_b partitions) or whose data is not in the file is reported by na
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +57,7 @@ GEOMETRY_STRUCT = 52                    # sizeof(LpMetadataGeometry), checksumme
 MAX_METADATA = 1 << 20                  # AOSP devices use 64 KiB; lpmake accepts any multiple of 512
 MAX_SLOTS = 8                           # A/B uses 2, virtual A/B 3
 BLOCK = 1 << 20
+COPY_CHUNK = 1 << 30
 LINEAR, ZERO = 0, 1                     # LP_TARGET_TYPE_*
 SLOT_SUFFIXED = 1 << 1                  # LP_PARTITION_ATTR_SLOT_SUFFIXED
 PARTITION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,35}")
@@ -261,6 +264,21 @@ def _check(part: Partition, sup: Super, available: int, budget: int, room: int) 
                          "its extents overlap other partitions'")
 
 
+def _copy(source: int, target: int, offset: int, position: int, length: int) -> None:
+    """Copy `length` bytes at `offset` of `source` to `position` of `target` (file descriptors):
+    in the kernel with copy_file_range, through a buffer where that is not available."""
+    while length:
+        try:
+            done = os.copy_file_range(source, target, min(length, COPY_CHUNK), offset, position)
+        except OSError as exc:
+            if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+                raise
+            done = os.pwrite(target, os.pread(source, min(length, BLOCK), offset), position)
+        if done <= 0:
+            raise SuperError("image ended while copying")
+        offset, position, length = offset + done, position + done, length - done
+
+
 def extract_partition(handle: BinaryIO, sup: Super, part: Partition, target: Path, available: int,
                       budget: int, room: int) -> int:
     """Write the logical partition to `target`; the bytes copied from the image."""
@@ -271,15 +289,7 @@ def extract_partition(handle: BinaryIO, sup: Super, part: Partition, target: Pat
         for extent in part.extents:
             length = extent.sectors * SECTOR
             if extent.kind == LINEAR:
-                handle.seek(extent.sector * SECTOR)
-                out.seek(position)
-                left = length
-                while left:
-                    block = handle.read(min(BLOCK, left))
-                    if not block:
-                        raise SuperError("image ended while copying")
-                    out.write(block)
-                    left -= len(block)
+                _copy(handle.fileno(), out.fileno(), extent.sector * SECTOR, position, length)
                 written += length
             position += length
         out.truncate(position)
