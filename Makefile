@@ -49,8 +49,9 @@ venv: $(VENV)/.installed
 
 # super.img tools: Debian packages liblp's sources but not the tools (tools/build-lptools.sh)
 # (their own folder: the liblp package installs a Python script named lpunpack in .venv/bin)
+# a failed build does not stop set-up (scans do not need them); the tests that do say so
 $(VENV)/aosp/bin/lpmake: tools/build-lptools.sh | apt venv
-	tools/build-lptools.sh $(VENV)/aosp/bin
+	@tools/build-lptools.sh $(VENV)/aosp/bin || echo "warning: lpmake/lpunpack not built; the super.img tests will fail" >&2
 
 lptools: $(VENV)/aosp/bin/lpmake
 
