@@ -221,7 +221,8 @@ ADUPS = rule(
     title="Adups FOTA data-collecting updater ('com.adups.fota')",
     why="""The Adups "Wireless Update" system apps of low-cost Android phones sent SMS, call logs,
         contacts and identifiers to servers in China and could install apps and run commands as
-        system. The rule wants the package name declared (quoted, NUL-terminated or UTF-16).""",
+        system. The rule wants the package name declared (quoted, NUL-terminated or UTF-16),
+        outside an APK's binary manifest: there FP-ANDROID-020 reports the app itself.""",
     confirm="""`grep -rn com.adups.fota` over the image; `aapt dump badging` of the APK shows its
         permissions and `sharedUserId`.""",
     references=["https://www.bleepingcomputer.com/news/security/secret-backdoor-in-some-low-priced-android-phones-sent-data-to-a-server-in-china/"],

@@ -178,7 +178,9 @@ rule adups_fota {
         $key2 = /com\.adups\.fota(\.sysoper)?\x00/
         $key3 = "com.adups.fota" wide
     condition:
-        any of ($key*)
+        // an APK's binary AndroidManifest.xml (AXML, magic 0x00080003) is read parsed by
+        // FP-ANDROID-020, which reports the app itself
+        uint32(0) != 0x00080003 and any of ($key*)
 }
 
 rule samsung_ril_rfs {

@@ -181,3 +181,22 @@ def test_boot_header_parser_rejects_garbage() -> None:
         parse_boot(b"ANDROID!" + b"\xff" * 4000)        # page size 0xffffffff
     with pytest.raises(InvalidInputFormat):
         parse_boot(b"VNDRBOOT" + b"\0" * 100)           # truncated vendor header
+
+
+def test_adups_app_is_one_finding_not_two(tmp_path: Path, build_apk: Callable[..., Path]) -> None:
+    """The parsed manifest names the Adups package (FP-ANDROID-020); the same name in the
+    manifest's binary XML inside the APK's layer is not reported again by the byte pack."""
+    tree = tmp_path / "tree"
+    app_dir = tree / "system" / "priv-app" / "AdupsFota"
+    app_dir.mkdir(parents=True)
+    (tree / "system" / "build.prop").write_text(PRODUCTION_PROPS)
+    apk = build_apk(manifest("com.adups.fota", permissions=("INTERNET",)))
+    shutil.copyfile(apk, app_dir / "AdupsFota.apk")
+    (tree / "system" / "etc" / "permissions").mkdir(parents=True)
+    (tree / "system" / "etc" / "permissions" / "privapp-permissions-adups.xml").write_text(
+        '<permissions>\n<privapp-permissions package="com.adups.fota">\n'
+        '<permission name="android.permission.INSTALL_PACKAGES"/>\n</privapp-permissions>\n</permissions>\n')
+    report = scan_report(system_image(tree, tmp_path, "sparse-ext4"), tmp_path)
+    rules = sorted((f["rule"], f["path"]) for f in report["findings"] if f["category"] == "known-backdoor")
+    assert rules == [("FP-ANDROID-020", "/system/priv-app/AdupsFota/AdupsFota.apk"),
+                     ("FP-KNOWN-015", "/system/etc/permissions/privapp-permissions-adups.xml")]
