@@ -15,6 +15,11 @@ names (`User-Agent`), text with spaces or a trailing `:`/`=`, and short words of
 character class (`localhost`, `admin`); a secret mixes letters with digits, case or
 punctuation, or is long (12+).
 
+Second pass: a function that compares input with 8 or more distinct literals is a keyword
+table (a configuration reader, a command or SOAP-action dispatcher: `Error401File`,
+`v6only`), not a secret check, and URLs are never secrets; login code compares with one to a
+few literals.
+
 Evidence: the literal's bytes in the file; `details` name the compare function, every call
 site (virtual addresses, as a disassembler shows them) and the enclosing function.
 """
@@ -51,6 +56,7 @@ _SPACE_OR_FORMAT = re.compile(r"[\s%]")
 _KINDS = {c: ("d" if chr(c).isdigit() else "a") if chr(c).isalnum() else None for c in range(128)}
 _RUNS = re.compile(r"a+|d+")
 MIN_SECRET = 4
+KEYWORD_TABLE = 8       # distinct literals one function compares with: past this, a keyword table
 MAX_SECRET = 128
 
 HARDCODED_SECRET = rule(
@@ -84,7 +90,8 @@ def looks_secret(literal: str) -> bool:
         return False
     if not text[0].isalnum() or text[-1] in ":=" or _SPACE_OR_FORMAT.search(text):
         return False
-    if _IDENTIFIER.match(text) or _NUMERIC.match(text) or _KEYWORD.match(text) or "::" in text:
+    if _IDENTIFIER.match(text) or _NUMERIC.match(text) or _KEYWORD.match(text) or "::" in text \
+            or "://" in text:
         return False
     # letters and digits as a string of kinds: 'a' per letter, 'd' per digit, the rest dropped
     kinds = text.translate(_KINDS) if text.isascii() else \
@@ -155,10 +162,18 @@ class Hardcoded(Analyzer):
             wanted = comparing & context
             exe = exe.focused(site for ref, sites in loaded.values() if looks_secret(ref.text)
                               for site in sites if exe.bounds_of(site) in wanted)
-        compares = [(c, ref) for c, _, ref in exe.calls_with_string(COMPARE) if looks_secret(ref.text)]
+        literals: dict[int | None, set[str]] = {}
+        compares = []
+        for call, _, ref in exe.calls_with_string(COMPARE):
+            literals.setdefault(exe.function_of(call.site), set()).add(ref.text)
+            if looks_secret(ref.text):
+                compares.append((call, ref))
         if not compares:
             return
-        auth = _auth_functions(exe)
+        # a function comparing input with many literals is a keyword table (a configuration
+        # reader, a command or SOAP-action dispatcher), not a check of a secret
+        tables = {function for function, seen in literals.items() if len(seen) >= KEYWORD_TABLE}
+        auth = _auth_functions(exe) - tables
         found: dict[int, dict[str, Any]] = {}
         for call, ref in compares:
             function = exe.function_of(call.site)

@@ -16,7 +16,7 @@ from .conftest import VARIANTS, gcc_build, variant_id
 MASTER = b"Xm4st3r_k3y!2017"
 USER_AGENT = b"xmlset_roodkcableoj28840ybtide"
 COMMAND = b"/usr/sbin/telnetd -l /bin/sh -p 2323 &"
-DECOYS = ("login_hash", "usage_only", "ntp_client", "udp_echo")
+DECOYS = ("login_hash", "usage_only", "ntp_client", "udp_echo", "config_keys")
 
 
 def image(builds, variant, *programs: str) -> RootFS:
@@ -72,7 +72,8 @@ def test_fp_hcred_001_literal_filter():
     for secret in ("Xm4st3r_k3y!2017", "xmlset_roodkcableoj28840ybtide", "Zte521admin"):
         assert looks_secret(secret), secret
     for keyword in ("--help", "User-Agent", "localhost", "CHSH_AUTH", "keep_caps", "sha256", "2.5.29.15",
-                    "APT::Get::Simulate", "Authorization: Basic ", "password", "$gy$", "=always", "%s:%d"):
+                    "APT::Get::Simulate", "Authorization: Basic ", "password", "$gy$", "=always", "%s:%d",
+                    "http://purenetworks.com/HNAP1/GetDeviceSettings"):
         assert not looks_secret(keyword), keyword
 
 
