@@ -46,14 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="exit 1 when a finding is at or above this severity")
     scan.add_argument("--workdir", type=Path, help="where to unpack (default: a temporary folder)")
     scan.add_argument("--keep", action="store_true", help="keep the unpacked files in --workdir")
-    limits = Limits()
-    scan.add_argument("--max-depth", type=int, default=limits.max_depth, help="nested containers")
-    scan.add_argument("--max-bytes", type=_size, default=limits.max_bytes,
-                      help="bytes extracted in all (e.g. 2G)")
-    scan.add_argument("--max-ratio", type=int, default=limits.max_ratio,
-                      help="bytes extracted per byte of image")
-    scan.add_argument("--max-files", type=int, default=limits.max_files, help="entries extracted")
-    scan.add_argument("--timeout", type=float, default=limits.max_seconds, help="seconds for unpacking")
+    _add_limits(scan)
     scan.add_argument("-q", "--quiet", action="store_true", help="no progress, no summary")
     scan.add_argument("--vulndb", type=Path, metavar="PATH",
                       help="offline vulnerability database (default: $FIRMPROOF_VULNDB or the user data dir)")
@@ -66,12 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--signature", type=Path, metavar="ENVELOPE",
                         help="the DSSE envelope (default: REPORT.json.dsse.json)")
     verify.add_argument("--json", action="store_true", help="print the verdicts as JSON on stdout")
+    verify.add_argument("--workdir", type=Path, help="where to unpack (default: a temporary folder)")
+    _add_limits(verify)
 
     diff = verbs.add_parser("diff", help="what changed between two images or two reports")
     diff.add_argument("old", type=Path, metavar="OLD")
     diff.add_argument("new", type=Path, metavar="NEW")
     diff.add_argument("--json", action="store_true", help="print the diff as JSON on stdout")
     diff.add_argument("--html", type=Path, metavar="FILE", help="also write the diff as one HTML file")
+    _add_limits(diff)
 
     vulndb = verbs.add_parser("vulndb", help="the offline vulnerability database")
     vulndb_verbs = vulndb.add_subparsers(dest="vulndb_verb", required=True, metavar="ACTION")
@@ -86,6 +82,24 @@ def build_parser() -> argparse.ArgumentParser:
     rules.add_argument("--json", action="store_true", help="as JSON")
     rules.add_argument("--markdown", action="store_true", help="as the Markdown of docs/rules.md")
     return parser
+
+
+def _add_limits(parser: argparse.ArgumentParser) -> None:
+    """The unpacking limits, the same for every verb that unpacks an image: a report is
+    re-derived (verify) or compared (diff) under the limits its scan ran with."""
+    limits = Limits()
+    parser.add_argument("--max-depth", type=int, default=limits.max_depth, help="nested containers")
+    parser.add_argument("--max-bytes", type=_size, default=limits.max_bytes,
+                        help="bytes extracted in all (e.g. 2G)")
+    parser.add_argument("--max-ratio", type=int, default=limits.max_ratio,
+                        help="bytes extracted per byte of image")
+    parser.add_argument("--max-files", type=int, default=limits.max_files, help="entries extracted")
+    parser.add_argument("--timeout", type=float, default=limits.max_seconds, help="seconds for unpacking")
+
+
+def _limits(args: argparse.Namespace) -> Limits:
+    return Limits(max_depth=args.max_depth, max_bytes=args.max_bytes, max_ratio=args.max_ratio,
+                  max_files=args.max_files, max_seconds=args.timeout)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,8 +161,7 @@ def _scan(args: argparse.Namespace) -> int:
     config = ScanConfig(
         image=args.image, workdir=render_dir or args.workdir,
         keep_workdir=args.keep or render_dir is not None,
-        limits=Limits(max_depth=args.max_depth, max_bytes=args.max_bytes, max_ratio=args.max_ratio,
-                      max_files=args.max_files, max_seconds=args.timeout),
+        limits=_limits(args),
         vendor=args.vendor, product=args.product, version=args.image_version, fail_on=args.fail_on)
     from firmproof import vulndb
 
@@ -240,7 +253,7 @@ def _verify(args: argparse.Namespace) -> int:
     try:
         report = load_report(args.report)
         key = load_public(args.key) if args.key else None
-        result = verify(report, args.image)
+        result = verify(report, args.image, limits=_limits(args), workdir=args.workdir)
     except (ReportError, ImageError, UnpackFailed, SignError) as exc:
         print(f"firmproof: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE
@@ -260,7 +273,7 @@ def _diff(args: argparse.Namespace) -> int:
     from firmproof.report.terminal import print_diff
 
     try:
-        result = diff_inputs(args.old, args.new)
+        result = diff_inputs(args.old, args.new, limits=_limits(args))
     except DiffError as exc:
         print(f"firmproof: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from firmproof.config import Limits
 from firmproof.inventory import SECTIONS, Inventory, inventory
 from firmproof.verify import ReportError, load_report
 
@@ -120,8 +121,8 @@ def _is_report(path: Path) -> bool:
     return head.startswith(b"{")
 
 
-def load_side(path: Path, *, want_inventory: bool = True) -> Side:
-    """A report as it is, or an image scanned (with its inventory)."""
+def load_side(path: Path, *, want_inventory: bool = True, limits: Limits | None = None) -> Side:
+    """A report as it is, or an image scanned under `limits` (with its inventory)."""
     from firmproof.config import ScanConfig
     from firmproof.scan import ImageError, scan
     from firmproof.unpack.driver import UnpackFailed
@@ -133,7 +134,7 @@ def load_side(path: Path, *, want_inventory: bool = True) -> Side:
             raise DiffError(str(exc)) from None
     workdir = Path(tempfile.mkdtemp(prefix="firmproof-diff-"))
     try:
-        result = scan(ScanConfig(image=path, workdir=workdir, keep_workdir=True))
+        result = scan(ScanConfig(image=path, workdir=workdir, keep_workdir=True, limits=limits or Limits()))
         inv = inventory(result.unpacked.layers) if want_inventory else None
         return Side(str(path), result.to_json(), inv)
     except (ImageError, UnpackFailed) as exc:
@@ -151,6 +152,7 @@ def diff_sides(old: Side, new: Side) -> Diff:
     return result
 
 
-def diff_inputs(old: Path, new: Path) -> Diff:
+def diff_inputs(old: Path, new: Path, *, limits: Limits | None = None) -> Diff:
     both_images = not _is_report(old) and not _is_report(new)
-    return diff_sides(load_side(old, want_inventory=both_images), load_side(new, want_inventory=both_images))
+    return diff_sides(load_side(old, want_inventory=both_images, limits=limits),
+                      load_side(new, want_inventory=both_images, limits=limits))

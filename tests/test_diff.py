@@ -61,6 +61,15 @@ def test_diff_of_two_images_names_the_backdoor_and_nothing_else(releases: tuple[
     assert "http://" not in html.replace("http://www.w3.org/2000/svg", "") and "<script src" not in html
 
 
+def test_diff_unpacks_under_the_limits_it_is_given(releases: tuple[Path, Path]):
+    """Both images are scanned under the same limits: too shallow to reach the SquashFS inside
+    the uImage, neither release shows a finding, so none appears."""
+    old, new = releases
+    proc = firmproof("diff", old, new, "--json", "--max-depth", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["findings"]["appeared"] == []
+
+
 def test_diff_of_reports_matches_findings_by_place_not_id(releases: tuple[Path, Path], tmp_path: Path):
     old, new = releases
     (tmp_path / "a").mkdir()

@@ -231,6 +231,23 @@ def test_findings_hold_three_containers_deep(tmp_path: Path):
     assert max(len(f["container"]) for f in report["findings"]) >= 6
 
 
+def test_verify_unpacks_under_the_limits_it_is_given(demo: tuple[Path, dict], tmp_path: Path):
+    """A report is re-derived under the limits its scan ran with: a depth too low to reach the
+    demo's SquashFS (inside its uImage) leaves the findings unplaced, the default holds, and
+    the unpacking happens in --workdir."""
+    image, report = demo
+    (tmp_path / "r.json").write_text(json.dumps(report))
+    shallow = firmproof("verify", tmp_path / "r.json", image, "--json", "--max-depth", "1")
+    assert shallow.returncode == 1, shallow.stderr
+    verdict = json.loads(shallow.stdout)
+    assert not verdict["holds"] and verdict["held"] < verdict["total"]
+    work = tmp_path / "work"
+    work.mkdir()
+    deep = firmproof("verify", tmp_path / "r.json", image, "--max-depth", "8", "--workdir", work)
+    assert deep.returncode == 0, deep.stderr
+    assert list(work.iterdir()) == []             # the unpacked tree was there, and is removed
+
+
 @pytest.mark.corpus
 @pytest.mark.parametrize("name", ["tplink_tl-wr841n-v14-eu_MODIFIED_bindshell9999.bin",
                                   "xiongmai_gm8135s_ipc_custom_MODIFIED_telnetd.cramfs.img"])
