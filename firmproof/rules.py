@@ -32,10 +32,12 @@ def analyzers() -> tuple[Analyzer, ...]:
         triggers,
         vulns,
         web,
+        webcred,
     )
 
     return (
         accounts.Accounts(),
+        webcred.WebCredentials(),
         keys.Keys(),
         services.Services(),
         consoles.Consoles(),

@@ -1,0 +1,214 @@
+"""FP-WEBCRED: accounts of the device's web interface with default, guessable or clear-text
+passwords.
+
+Routers and cameras protect their administration pages with the web server's own account
+file rather than /etc/shadow: htpasswd and htdigest files (Apache, lighttpd, nginx,
+mini_httpd), lighttpd's clear-text `plain` user file, and the `/prefix:user:password` lines
+of BusyBox httpd.conf (firmproof.parsers.webusers says which files hold accounts). A hash is
+checked against the same guesses as the system accounts (the empty password, the user name,
+the vendor defaults of that user, derived guesses, every vendor default, the common
+passwords), as many as the scheme's cost allows: crypt(3) strings with the system's
+libcrypt (firmproof.crypt), Apache's `$apr1$` MD5 with passlib (libcrypt does not know it),
+`{SHA}` and htdigest MD5 with hashlib.
+
+Evidence: the account's line in the file.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import posixpath
+import warnings
+from collections.abc import Callable, Iterator
+from functools import cache
+from typing import Any
+
+from firmproof import crypt
+from firmproof.analyzers.accounts import (
+    HASH_BUDGET_SECONDS,
+    SHORT_LIST,
+    TOTAL_BUDGET_SECONDS,
+    candidates,
+    classify,
+)
+from firmproof.analyzers.base import Analyzer, rule
+from firmproof.filetype import DATA, SCRIPT, TEXT
+from firmproof.model import Category, Finding, Severity
+from firmproof.parsers.webusers import (
+    BUSYBOX,
+    BUSYBOX_CONFIG_NAMES,
+    HTDIGEST,
+    PLAIN,
+    WebAccount,
+    kind_of_name,
+    parse_accounts,
+    parse_busybox_config,
+    referenced_files,
+)
+from firmproof.rootfs import RootFS
+
+_CWE = "https://cwe.mitre.org/data/definitions/{}.html"
+_HTPASSWD_DOC = "https://httpd.apache.org/docs/2.4/misc/password_encryptions.html"
+_LIGHTTPD_DOC = "https://redmine.lighttpd.net/projects/lighttpd/wiki/Mod_auth"
+_BUSYBOX_DOC = "https://git.busybox.net/busybox/tree/networking/httpd.c"
+MAX_FILE_BYTES = 1 << 20
+APR1_SECONDS = 1 / 700              # passlib's MD5 of `$apr1$`, pure Python on the reference machine
+FAST_SECONDS = 1 / 1_000_000        # one SHA-1 or MD5
+NO_PASSWORD = "web interface account without a password"
+_CONFIG_WORDS = ("userfile", "AuthUserFile", "AuthDigestFile", "auth_basic_user_file")
+
+DEFAULT_WEB_PASSWORD = rule(
+    "FP-WEBCRED-001", Category.WEAK_PASSWORD, Severity.CRITICAL,
+    title="web interface account with a vendor default or no password",
+    why="""An account of the device's web server (htpasswd, htdigest, lighttpd user file or
+        BusyBox httpd.conf) has a published vendor default password (`details.source`) or an
+        empty one: every device running this firmware lets anyone who knows the list into its
+        administration pages, the first thing scanners such as Mirai's successors try.""",
+    confirm="""Recompute the quoted line's hash with `details.password`: `openssl passwd -apr1
+        -salt <salt> <password>` for `$apr1$`, `htpasswd -vb <file> <user> <password>` for
+        any htpasswd line, `echo -n 'user:realm:password' | md5sum` for htdigest; clear text
+        reads as is. On a device: log in to the web interface as `details.user`.""",
+    references=[_HTPASSWD_DOC, _LIGHTTPD_DOC, _CWE.format(1392), _CWE.format(798)],
+)
+COMMON_WEB_PASSWORD = rule(
+    "FP-WEBCRED-002", Category.WEAK_PASSWORD, Severity.HIGH,
+    title="web interface account password falls to a small wordlist",
+    why="""The web account's password is a very common password or a guess made from the user
+        name (`details.source`): a dictionary attack on the login page finds it in seconds.""",
+    confirm="""Recompute the quoted hash with `details.password` as for FP-WEBCRED-001.""",
+    references=[_HTPASSWD_DOC, _CWE.format(521)],
+)
+PLAINTEXT_WEB_PASSWORD = rule(
+    "FP-WEBCRED-003", Category.WEAK_PASSWORD, Severity.HIGH,
+    title="web interface password stored in clear text",
+    why="""The web server reads this account's password in clear text (lighttpd's `plain`
+        backend, a BusyBox httpd.conf line without `$1$`): anyone holding the image has the
+        password of every device. Critical when it is also a published default
+        (`details.source`).""",
+    confirm="""Read the quoted line: `user:password` (BusyBox: `/prefix:user:password`); for
+        lighttpd, the configuration's `auth.backend = "plain"` names the file.""",
+    references=[_LIGHTTPD_DOC, _BUSYBOX_DOC, _CWE.format(256), _CWE.format(798)],
+)
+
+
+@cache
+def _apr1() -> Any:
+    with warnings.catch_warnings():     # passlib imports the `crypt` module, deprecated in 3.11
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from passlib.hash import apr_md5_crypt
+    return apr_md5_crypt
+
+
+def _checker(account: WebAccount) -> tuple[Callable[[str], bool], float] | None:
+    """How to test a guess against the account's hash, and what one test costs (seconds)."""
+    secret, user = account.secret, account.user
+    if account.kind == HTDIGEST:
+        prefix = f"{user}:{account.realm}:"
+        return (lambda pw: hashlib.md5((prefix + pw).encode("latin-1", "replace"),
+                                       usedforsecurity=False).hexdigest() == secret), FAST_SECONDS
+    if secret.startswith("{SHA}"):
+        digest = secret[5:]
+        return (lambda pw: base64.b64encode(hashlib.sha1(pw.encode("latin-1", "replace"),
+                                                         usedforsecurity=False).digest()).decode() == digest,
+                FAST_SECONDS)
+    if secret.startswith("$apr1$"):
+        apr1 = _apr1()
+        return (lambda pw: bool(apr1.verify(pw, secret))), APR1_SECONDS
+    scheme = crypt.scheme_of(secret)
+    if scheme is None:
+        return None
+    return (lambda pw: crypt.check(pw, secret)), scheme.seconds
+
+
+class WebCredentials(Analyzer):
+    family = "WEBCRED"
+    name = "webcred"
+    rules = (DEFAULT_WEB_PASSWORD, COMMON_WEB_PASSWORD, PLAINTEXT_WEB_PASSWORD)
+
+    def run(self, fs: RootFS) -> Iterator[Finding]:
+        spent = 0.0
+        seen: dict[tuple[str, str, str], Finding] = {}
+        for path, kind in account_files(fs):
+            text = fs.text(path) or ""
+            accounts = parse_busybox_config(text) if kind == BUSYBOX else parse_accounts(text, kind)
+            for account in accounts:
+                key = (account.kind, account.user, account.secret)
+                if key in seen:
+                    seen[key].details.setdefault("copies", []).append(path)
+                    continue
+                finding, cost = self._account(fs, path, account, spent)
+                spent += cost
+                if finding is not None:
+                    seen[key] = finding
+        yield from seen.values()
+
+    def _account(self, fs: RootFS, path: str, account: WebAccount,
+                 spent: float) -> tuple[Finding | None, float]:
+        span = (account.start, account.end - account.start)
+        where: dict[str, Any] = {"user": account.user, "format": account.kind}
+        if account.prefix is not None:
+            where["protects"] = account.prefix
+        if account.realm is not None:
+            where["realm"] = account.realm
+        if not account.hashed:
+            kind, source = classify(account.user, account.secret)
+            if kind == "empty":
+                return DEFAULT_WEB_PASSWORD.at(fs, path, *span, title=NO_PASSWORD, password="",
+                                               source="empty password", **where), 0.0
+            severity = Severity.CRITICAL if kind == "default" else Severity.HIGH
+            return PLAINTEXT_WEB_PASSWORD.at(fs, path, *span, severity=severity, password=account.secret,
+                                             source=source if kind == "default" else None, **where), 0.0
+        checker = _checker(account)
+        if checker is None:
+            return None, 0.0
+        check, seconds = checker
+        guesses = candidates(account.user)
+        limit = max(1, int(HASH_BUDGET_SECONDS / seconds)) if seconds else len(guesses)
+        if spent >= TOTAL_BUDGET_SECONDS:
+            limit = min(limit, SHORT_LIST)
+        guesses = guesses[:limit]
+        try:
+            found = next((g for g in guesses if check(g)), None)
+        except crypt.CryptUnavailable:
+            found = None
+        cost = len(guesses) * seconds
+        if found is None:
+            return None, cost
+        kind, source = classify(account.user, found)
+        scheme = "htdigest-md5" if account.kind == HTDIGEST else (
+            "apr1" if account.secret.startswith("$apr1$") else
+            "sha1" if account.secret.startswith("{SHA}") else
+            getattr(crypt.scheme_of(account.secret), "name", None))
+        if kind == "common":
+            return COMMON_WEB_PASSWORD.at(fs, path, *span, password=found, source=source, scheme=scheme,
+                                          **where), cost
+        title = NO_PASSWORD if kind == "empty" else None
+        return DEFAULT_WEB_PASSWORD.at(fs, path, *span, title=title, password=found,
+                                       source=source or "empty password", scheme=scheme, **where), cost
+
+
+def account_files(fs: RootFS) -> list[tuple[str, str | None]]:
+    """(path, kind) of every web account file of the view: by name, BusyBox httpd.conf, and
+    those the web servers' configurations name (kind None: htpasswd or htdigest by line)."""
+    found: dict[str, str | None] = {}
+    for entry in fs.files(TEXT, DATA, SCRIPT):
+        if entry.size > MAX_FILE_BYTES:
+            continue
+        kind = kind_of_name(entry.name)
+        if kind is not None:
+            found.setdefault(entry.path, kind)
+        elif entry.name in BUSYBOX_CONFIG_NAMES:
+            found.setdefault(entry.path, BUSYBOX)
+        if entry.name.endswith(".conf") or entry.name == ".htaccess":
+            text = fs.text(entry.path) or ""
+            if not any(word in text for word in _CONFIG_WORDS):
+                continue
+            for named, named_kind in referenced_files(text):
+                target = posixpath.join(posixpath.dirname(entry.path), named)   # absolute stays
+                resolved = fs.stat(target)
+                if resolved is not None and resolved.size <= MAX_FILE_BYTES:
+                    # a configuration's word beats a name: lighttpd's plain file may be called anything
+                    if named_kind == PLAIN or resolved.path not in found:
+                        found[resolved.path] = named_kind
+    return sorted(found.items())
