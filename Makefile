@@ -21,7 +21,7 @@ APT_PACKAGES := squashfs-tools:mksquashfs mtd-utils:mkfs.jffs2 e2fsprogs:debugfs
 	g++:g++ zlib1g-dev:/usr/include/zlib.h android-libbase-dev:/usr/include/android/android-base/file.h \
 	android-liblog-dev:/usr/include/android/log/log.h android-libsparse-dev:/usr/include/android/sparse/sparse.h \
 	android-libboringssl-dev:/usr/include/android/openssl/sha.h \
-	android-libext4-utils-dev:/usr/include/android/ext4_utils/ext4_utils.h apache2-utils:htpasswd \
+	android-libext4-utils-dev:/usr/include/android/ext4_utils/ext4_utils.h apache2-utils:htpasswd openjdk-17-jre-headless:keytool \
 	android-framework-res:/usr/share/android-framework-res/framework-res.apk \
 	chromium:/usr/bin/chromium
 

@@ -24,6 +24,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 
 from firmproof.analyzers.base import Analyzer, rule
+from firmproof.analyzers.keystores import is_keystore
 from firmproof.filetype import APK, ARCHIVE, DATA, ELF, EMPTY, MEDIA, PRIVATE_KEY, SCRIPT, TEXT
 from firmproof.keymaterial import KeyInfo, der_length, load_der, load_dropbear, load_pem_block, load_putty
 from firmproof.model import Category, Finding, Rule, Severity
@@ -186,7 +187,7 @@ class _KeyScan:
             if dropbear and info:
                 yield self.key(entry, 0, dropbear.length, info, embedded=False)
                 return
-        if entry.ftype in _BINARY_TYPES:
+        if entry.ftype in _BINARY_TYPES and not is_keystore(entry, data):   # stores: FP-KSTORE
             yield from self.der_keys(entry, data)
 
     def der_keys(self, entry: FileEntry, data: bytes) -> Iterator[Finding]:
