@@ -17,7 +17,7 @@ APT_PACKAGES := squashfs-tools:mksquashfs mtd-utils:mkfs.jffs2 e2fsprogs:debugfs
 	dropbear-bin:dropbearkey putty-tools:puttygen libc6-dev:/usr/include/stdio.h \
 	gcc-mipsel-linux-gnu:mipsel-linux-gnu-gcc gcc-mips-linux-gnu:mips-linux-gnu-gcc \
 	gcc-arm-linux-gnueabi:arm-linux-gnueabi-gcc gcc-aarch64-linux-gnu:aarch64-linux-gnu-gcc \
-	mkbootimg:mkbootimg aapt:aapt zipalign:zipalign apksigner:apksigner \
+	mkbootimg:mkbootimg aapt:aapt zipalign:zipalign apksigner:apksigner libsmali-java:/usr/share/java/smali.jar \
 	g++:g++ zlib1g-dev:/usr/include/zlib.h android-libbase-dev:/usr/include/android/android-base/file.h \
 	android-liblog-dev:/usr/include/android/log/log.h android-libsparse-dev:/usr/include/android/sparse/sparse.h \
 	android-libboringssl-dev:/usr/include/android/openssl/sha.h \

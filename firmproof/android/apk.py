@@ -1,9 +1,10 @@
 """What one APK can do: manifest facts, signer certificates and the APIs its code calls.
 
-androguard reads the binary manifest, the signature blocks (v1/v2/v3) and the dex files;
-it is imported lazily (it takes a while to import and logs a lot). Everything a finding
-points at is a zip entry of the APK: `entry_span` gives the bytes of that entry's stored
-data inside the APK file, so the evidence is the manifest or the classes.dex as stored.
+androguard reads the binary manifest and the signature blocks (v1/v2/v3), LIEF the dex
+files (firmproof.android.dexcode); androguard is imported lazily (it takes a while to
+import and logs a lot). Everything a finding points at is a zip entry of the APK:
+`entry_span` gives the bytes of that entry's stored data inside the APK file, so the
+evidence is the manifest or the classes.dex as stored.
 """
 
 from __future__ import annotations
@@ -193,34 +194,12 @@ def _components(manifest: Any, package: str) -> list[Component]:
 
 
 def _scan_dex(name: str, raw: bytes, facts: ApkFacts) -> None:
-    from androguard.core.dex import DEX
+    from firmproof.android.dexcode import scan
 
-    dex = DEX(raw)
-    wanted: dict[int, tuple[str, str]] = {}
-    for index, item in enumerate(dex.methods.method_id_items):
-        key = (item.get_class_name(), item.get_name())
-        if key in CODE_APIS:
-            wanted[index] = key
-    if wanted:
-        seen: set[tuple[str, str]] = set()
-        for method in dex.get_encoded_methods():
-            if method.get_code() is None:
-                continue
-            for ins in method.get_instructions():
-                op = ins.get_op_value()
-                if not (0x6E <= op <= 0x72 or 0x74 <= op <= 0x78):
-                    continue
-                ref = wanted.get(ins.get_ref_kind())
-                if ref is None:
-                    continue
-                key = ref
-                caller = f"{method.get_class_name()}->{method.get_name()}"
-                api = f"{key[0]}->{key[1]}"
-                if (api, caller) in seen or len(facts.calls) >= MAX_CALLS * 4:
-                    continue
-                seen.add((api, caller))
-                facts.calls.append(CodeCall(CODE_APIS[key], api, caller, name))
-    for text in dex.get_strings():
+    calls, strings = scan(raw, CODE_APIS)
+    for call in calls[:MAX_CALLS * 4]:
+        facts.calls.append(CodeCall(CODE_APIS[call.api], f"{call.api[0]}->{call.api[1]}", call.caller, name))
+    for text in strings:
         match = _URL.match(text.strip())
         if match and not _BENIGN_HOSTS.search(match.group(1).lower()) and len(facts.urls) < MAX_URLS:
             facts.urls.append((text.strip(), name))

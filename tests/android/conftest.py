@@ -1,6 +1,6 @@
 """Android fixtures built with the real tools: aapt compiles manifests against Debian's
-framework-res.apk, zipalign and apksigner finish the APK, mkfs.ext4/img2simg/mkfs.erofs
-and mkbootimg build the images."""
+framework-res.apk, smali assembles dex code, zipalign and apksigner finish the APK,
+mkfs.ext4/img2simg/mkfs.erofs and mkbootimg build the images."""
 
 from __future__ import annotations
 
@@ -50,13 +50,15 @@ def signing_key(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 @pytest.fixture(scope="session")
 def build_apk(tmp_path_factory: pytest.TempPathFactory,
               signing_key: tuple[Path, Path]) -> Callable[..., Path]:
-    """build_apk(manifest_xml, assets={name: bytes}) -> a signed APK built by aapt/apksigner."""
+    """build_apk(manifest_xml, assets={name: bytes}, smali={class: source}) -> a signed APK built
+    by aapt/apksigner, its classes.dex assembled by smali."""
     need_tools("aapt", "zipalign", "apksigner")
     if not FRAMEWORK_RES.is_file():
         pytest.fail(f"{FRAMEWORK_RES} missing: run `make setup` (android-framework-res)")
     counter = iter(range(1_000_000))
 
-    def build(manifest_xml: str, assets: dict[str, bytes] | None = None) -> Path:
+    def build(manifest_xml: str, assets: dict[str, bytes] | None = None,
+              smali: dict[str, str] | None = None) -> Path:
         work = tmp_path_factory.mktemp(f"apk{next(counter)}")
         (work / "AndroidManifest.xml").write_text(manifest_xml)
         cmd = ["aapt", "package", "-f", "-M", "AndroidManifest.xml", "-I", str(FRAMEWORK_RES),
@@ -68,6 +70,9 @@ def build_apk(tmp_path_factory: pytest.TempPathFactory,
                 target.write_bytes(data)
             cmd += ["-A", "assets"]
         _run(cmd, work)
+        if smali:
+            assemble_dex(smali, work / "classes.dex")
+            _run(["aapt", "add", "unsigned.apk", "classes.dex"], work)
         _run(["zipalign", "-f", "4", "unsigned.apk", "aligned.apk"], work)
         key, cert = signing_key
         _run(["apksigner", "sign", "--key", str(key), "--cert", str(cert), "--out", "app.apk",
@@ -75,6 +80,23 @@ def build_apk(tmp_path_factory: pytest.TempPathFactory,
         return work / "app.apk"
 
     return build
+
+
+SMALI_JAR = Path("/usr/share/java/smali.jar")
+
+
+def assemble_dex(sources: dict[str, str], out: Path) -> Path:
+    """classes.dex assembled from smali sources ({name: text}) by Debian's smali (libsmali-java)."""
+    if not SMALI_JAR.is_file():
+        pytest.fail(f"{SMALI_JAR} missing: run `make setup` (libsmali-java)")
+    need_tools("java")
+    work = out.parent / f"{out.stem}-smali"
+    work.mkdir(exist_ok=True)
+    for name, text in sources.items():
+        (work / f"{name}.smali").write_text(text)
+    _run(["java", "-jar", str(SMALI_JAR), "assemble", "-o", str(out),
+          *sorted(str(p) for p in work.glob("*.smali"))], out.parent)
+    return out
 
 
 def real_elf() -> bytes:
