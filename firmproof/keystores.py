@@ -41,6 +41,7 @@ PKCS12 = "pkcs12"
 PKCS12_SECONDS_PER_ITERATION = 0.15e-6
 PKCS12_SECONDS_PER_GUESS = 50e-6           # the parse around the MAC check
 PKCS12_DEFAULT_ITERATIONS = 2048           # no MacData: the bags' own PBE decides
+PKCS12_SECONDS_TO_LOAD_KEY = 0.5           # OpenSSL checks the RSA key it loads: 2048 bits 70 ms, 4096 0.5 s
 JKS_SECONDS_PER_BYTE = 2e-9                # SHA-1 over the store, per guess
 JKS_SECONDS_PER_GUESS = 5e-6
 JCEKS_SECONDS_PER_ITERATION = 3e-6        # measured: keytool's 200000 iterations take ~0.6 s
@@ -49,6 +50,8 @@ _LOAD_ERRORS = (ValueError, TypeError, UnsupportedAlgorithm, OverflowError)
 _FAST: dict[str, Any] = {"unsafe_skip_rsa_key_validation": True}   # describe() checks RSA numbers
 _OID_PKCS7_DATA = bytes.fromhex("06092a864886f70d010701")
 _OID_PKCS7_SIGNED = bytes.fromhex("06092a864886f70d010702")
+_OID_PBKDF2 = bytes.fromhex("06092a864886f70d01050c")               # 1.2.840.113549.1.5.12
+_OID_PKCS12_PBE = bytes.fromhex("060a2a864886f70d010c01")           # 1.2.840.113549.1.12.1.(1-6)
 _OID_KEY_BAG = bytes.fromhex("060b2a864886f70d010c0a0101")           # 1.2.840.113549.1.12.10.1.1
 _OID_SHROUDED_KEY_BAG = bytes.fromhex("060b2a864886f70d010c0a0102")  # 1.2.840.113549.1.12.10.1.2
 _OID_JKS_PROTECTOR = bytes.fromhex("060a2b060104012a02110101")  # 1.3.6.1.4.1.42.2.17.1.1
@@ -92,24 +95,35 @@ def store_format(data: bytes) -> str | None:
     return PKCS12 if _pkcs12_length(data) is not None else None
 
 
+def costs(data: bytes, fmt: str) -> tuple[float, float]:
+    """Estimated seconds of one wrong password guess against this store, and the extra
+    seconds the right one costs (decrypting what the password seals)."""
+    if fmt != PKCS12:
+        return JKS_SECONDS_PER_GUESS + len(data) * JKS_SECONDS_PER_BYTE, 0.0
+    opening = _pkcs12_pbe_iterations(data) * PKCS12_SECONDS_PER_ITERATION
+    mac = _pkcs12_mac_iterations(data)
+    if mac is None:                  # no MAC: every guess decrypts
+        default = PKCS12_DEFAULT_ITERATIONS * PKCS12_SECONDS_PER_ITERATION
+        return PKCS12_SECONDS_PER_GUESS + max(opening, default), PKCS12_SECONDS_TO_LOAD_KEY
+    return PKCS12_SECONDS_PER_GUESS + mac * PKCS12_SECONDS_PER_ITERATION, opening + PKCS12_SECONDS_TO_LOAD_KEY
+
+
 def seconds_per_guess(data: bytes, fmt: str) -> float:
-    """Estimated cost of one password guess against this store."""
-    if fmt == PKCS12:
-        iterations = _pkcs12_mac_iterations(data) or PKCS12_DEFAULT_ITERATIONS
-        return PKCS12_SECONDS_PER_GUESS + iterations * PKCS12_SECONDS_PER_ITERATION
-    return JKS_SECONDS_PER_GUESS + len(data) * JKS_SECONDS_PER_BYTE
+    """Estimated cost of one wrong password guess against this store."""
+    return costs(data, fmt)[0]
 
 
 def open_store(data: bytes, guesses: Sequence[str], budget_seconds: float) -> Keystore | None:
-    """The store in `data` tried with `guesses` in order, as many as fit `budget_seconds`;
-    None when `data` is no key store."""
+    """The store in `data` tried with `guesses` in order, as many as fit `budget_seconds`
+    (none when even opening it with the right password would not); None when `data` is no
+    key store."""
     fmt = store_format(data)
     if fmt is None:
         return None
-    cost = seconds_per_guess(data, fmt)
-    limit = min(len(guesses), int(budget_seconds / cost))
+    cost, opening = costs(data, fmt)
+    limit = max(0, min(len(guesses), int((budget_seconds - opening) / cost)))
     if fmt == PKCS12:
-        return _open_pkcs12(data, guesses[:limit], cost)
+        return _open_pkcs12(data, guesses[:limit], cost, opening)
     parsed = jks.parse_keystore(data)
     return _open_jks(data, parsed, guesses[:limit], cost, budget_seconds) if parsed else None
 
@@ -117,7 +131,7 @@ def open_store(data: bytes, guesses: Sequence[str], budget_seconds: float) -> Ke
 # -- PKCS#12 -----------------------------------------------------------------------------------
 
 
-def _open_pkcs12(data: bytes, guesses: Sequence[str], cost: float) -> Keystore:
+def _open_pkcs12(data: bytes, guesses: Sequence[str], cost: float, opening: float) -> Keystore:
     length = _pkcs12_length(data) or len(data)
     blob = data[:length]
     for tried, guess in enumerate(guesses, 1):
@@ -135,7 +149,7 @@ def _open_pkcs12(data: bytes, guesses: Sequence[str], cost: float) -> Keystore:
                 keys = (StoredKey(0, length, alias.decode("utf-8", "replace") if alias else None, info,
                                   info.type, info.fingerprint, info.fingerprint_of,
                                   certificate_details(cert) if cert else None, len(certs)),)
-        return Keystore(PKCS12, length, guess, tried, cost, tried * cost, keys, len(certs))
+        return Keystore(PKCS12, length, guess, tried, cost, tried * cost + opening, keys, len(certs))
     # sealed: the key bags are usually in a plain (unencrypted) PKCS#7 data of the authSafe
     bags = blob.count(_OID_SHROUDED_KEY_BAG) + blob.count(_OID_KEY_BAG)
     sealed = (StoredKey(0, length, None, None, "unknown", None, None, None, 0),) if bags else ()
@@ -165,22 +179,42 @@ def _pkcs12_mac_iterations(data: bytes) -> int | None:
     if len(mac) < 3:
         return 1
     tag, _, start, end = mac[2]
-    return int.from_bytes(data[start:end], "big") if tag == 0x02 and end - start <= 8 else None
+    if tag != 0x02:
+        return 1
+    return int.from_bytes(data[start:end], "big") if end - start <= 8 else 1 << 64
+
+
+def _pkcs12_pbe_iterations(data: bytes) -> int:
+    """Iterations of every password-based encryption of the store (PBES2's PBKDF2 and the
+    PKCS#12 PBE schemes), whose parameters are in clear: SEQUENCE { salt, iterations … }."""
+    total = 0
+    for oid, arc in ((_OID_PBKDF2, 0), (_OID_PKCS12_PBE, 1)):
+        pos = data.find(oid)
+        while pos != -1:
+            params = _children(data, pos + len(oid) + arc) if pos + len(oid) + arc < len(data) else []
+            if len(params) >= 2 and params[0][0] == 0x04 and params[1][0] == 0x02:
+                count = data[params[1][2]:params[1][3]]
+                total += int.from_bytes(count, "big") if len(count) <= 4 else 1 << 32
+            pos = data.find(oid, pos + 1)
+    return total
 
 
 # -- JKS and JCEKS -----------------------------------------------------------------------------
 
 
-def store_password_matches(data: bytes, password: str) -> bool:
-    """The JKS/JCEKS integrity check: SHA-1(password as UTF-16BE, 'Mighty Aphrodite', body)."""
+def store_password_matches(data: bytes, password: str, body_end: int | None = None) -> bool:
+    """The JKS/JCEKS integrity check: SHA-1(password as UTF-16BE, 'Mighty Aphrodite', body)
+    equals the 20 bytes after the body (by default, the last 20 of `data`)."""
+    end = len(data) - jks.DIGEST_SIZE if body_end is None else body_end
     digest = hashlib.sha1(password.encode("utf-16-be") + _JKS_WHITENER, usedforsecurity=False)
-    digest.update(memoryview(data)[:-jks.DIGEST_SIZE])
-    return digest.digest() == data[-jks.DIGEST_SIZE:]
+    digest.update(memoryview(data)[:end])
+    return digest.digest() == data[end:end + jks.DIGEST_SIZE]
 
 
 def _open_jks(data: bytes, store: jks.JavaKeyStore, guesses: Sequence[str], cost: float,
               budget_seconds: float) -> Keystore:
-    password = next((g for g in guesses if store_password_matches(data, g)), None)
+    body_end = store.end if store.complete else None     # a store padded at the end of a partition
+    password = next((g for g in guesses if store_password_matches(data, g, body_end)), None)
     tried = guesses.index(password) + 1 if password is not None else len(guesses)
     spent = tried * cost
     keys = []
@@ -205,7 +239,8 @@ def _open_jks(data: bytes, store: jks.JavaKeyStore, guesses: Sequence[str], cost
         keys.append(StoredKey(entry.start, entry.end - entry.start, entry.alias, info, kind, fp, of,
                               certificate_details(leaf) if leaf else None, len(chain)))
     certificates = sum(len(e.certificates) for e in store.entries)
-    return Keystore(store.format, len(data), password, tried, cost, spent, tuple(keys), certificates)
+    length = store.end + jks.DIGEST_SIZE if store.complete else len(data)
+    return Keystore(store.format, length, password, tried, cost, spent, tuple(keys), certificates)
 
 
 def unprotect_key(protected: bytes, password: str) -> bytes | None:

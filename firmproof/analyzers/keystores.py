@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Iterator
+from functools import cache
 from typing import Any
 
 from firmproof.analyzers.base import Analyzer, rule
@@ -79,6 +80,7 @@ SHORT_LIST = len(KEYSTORE_PASSWORDS)
 SUFFIXES = (".p12", ".pfx", ".jks", ".bks", ".keystore", ".ks", ".jceks", ".ubr")
 
 
+@cache
 def guesses() -> tuple[str, ...]:
     """Store passwords to try, in order: the tool defaults, then the key passphrase list
     (vendor defaults and common passwords)."""
@@ -111,7 +113,7 @@ class Keystores(Analyzer):
             if not _candidate(entry):
                 continue
             data = fs.read(entry.path)
-            if not data or not is_keystore(entry, data):
+            if not data or store_format(data) is None:
                 continue
             tries = guesses() if spent < TOTAL_BUDGET_SECONDS else guesses()[:SHORT_LIST]
             store = open_store(data, tries, FILE_BUDGET_SECONDS)

@@ -48,6 +48,7 @@ class JavaKeyStore:
     count: int                     # entries the header announces
     entries: tuple[JksEntry, ...]  # the ones walked (up to the first secret key entry)
     complete: bool                 # every announced entry was walked
+    end: int                       # where the walk stopped: the digest follows a complete store
 
     @property
     def private_keys(self) -> tuple[JksEntry, ...]:
@@ -118,5 +119,5 @@ def parse_keystore(data: bytes) -> JavaKeyStore | None:
             entries.append(JksEntry(tag, alias, timestamp, start, reader.pos, protected, chain))
     except ValueError:
         pass
-    complete = len(entries) == count and reader.pos == reader.end
-    return JavaKeyStore(fmt, version, count, tuple(entries), complete)
+    complete = len(entries) == count
+    return JavaKeyStore(fmt, version, count, tuple(entries), complete, reader.pos)
