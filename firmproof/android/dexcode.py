@@ -98,6 +98,8 @@ def _calls(raw: bytes, methods: list[Any], targets: dict[int, tuple[str, str]]) 
         return
     # LIEF's code_offset is where the instructions start, past the 16-byte code item header
     coded = [m for m in methods if _CODE_HEADER <= m.code_offset < len(raw)]
+    if not coded:
+        return
     starts = np.array([m.code_offset // 2 for m in coded], dtype=np.int64)
     sizes = np.array([int.from_bytes(raw[m.code_offset - 4:m.code_offset], "little") for m in coded],
                      dtype=np.int64)
