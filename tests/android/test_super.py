@@ -221,7 +221,11 @@ Edit = Callable[[bytearray, LpMetadataHeader], None]
 
 def _rewrite_tables(image: Path, edit: Edit) -> None:
     """Apply `edit` to the tables of every metadata copy and recompute both SHA-256 sums."""
-    data = bytearray(image.read_bytes())
+    image.write_bytes(_retabled(image.read_bytes(), edit))
+
+
+def _retabled(image: bytes, edit: Edit) -> bytes:
+    data = bytearray(image)
     first = RESERVED + 2 * 4096
     for copy in range(4):                                        # 2 slots, primary and backup
         at = first + copy * METADATA_SIZE
@@ -235,7 +239,7 @@ def _rewrite_tables(image: Path, edit: Edit) -> None:
         header.header_checksum[:] = hashlib.sha256(raw).digest()
         data[at:at + size] = bytes(header)[:size]
         data[at + size:at + size + len(tables)] = tables
-    image.write_bytes(bytes(data))
+    return bytes(data)
 
 
 def _edit_extent(index: int, **fields: int) -> Edit:
@@ -261,9 +265,11 @@ def _rename(index: int, name: bytes) -> Edit:
     (_edit_extent(0, target_data=0), "extent at sector 0 lies outside the data area"),
     (_edit_extent(0, target_data=1 << 40), "lies outside the data area"),
     (_edit_extent(0, target_type=1, num_sectors=1 << 50), "more than the"),
+    (_edit_extent(0, target_type=1, num_sectors=48 * MiB // 512 + 8), "of the 50331648-byte block devices"),
     (_edit_extent(0, target_type=7), "unknown extent type 7"),
     (_rename(0, b"../../etc/passwd"), "invalid partition name"),
-], ids=["into-metadata", "past-device", "zero-exabytes", "unknown-type", "path-traversal"])
+], ids=["into-metadata", "past-device", "zero-exabytes", "zero-past-device", "unknown-type",
+        "path-traversal"])
 def test_hostile_tables_are_refused_by_name(tmp_path: Path, edit: Edit, problem: str) -> None:
     image = _two_partitions(tmp_path)
     _rewrite_tables(image, edit)
@@ -309,7 +315,7 @@ def test_overlapping_partitions_cost_no_more_than_the_image(tmp_path: Path) -> N
         _edit_extent(1, target_data=sup.metadata_end // 512, num_sectors=data)(tables, header)
     _rewrite_tables(image, overlap)
     problems = _extract(image, tmp_path / "out")
-    assert len(problems) == 1 and problems[0].startswith("partition vendor_a: maps"), problems
+    assert len(problems) == 1 and problems[0].startswith("partition vendor_a: declares"), problems
     assert "overlap other partitions'" in problems[0]
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["system_a.img"]
 
@@ -350,3 +356,45 @@ def test_copy_falls_back_to_reads_where_the_kernel_cannot_copy(tmp_path: Path,
     monkeypatch.setattr(os, "copy_file_range", refuse)
     assert _extract(image, tmp_path / "out") == []
     assert (tmp_path / "out" / "system_a.img").read_bytes() == (tmp_path / "system.img").read_bytes()
+
+
+def test_randomly_rewritten_tables_never_escape_or_multiply(tmp_path: Path) -> None:
+    """300 forgeries of a small super (up to 12 random bytes of the tables changed, checksums
+    recomputed, fixed seed): each is extracted or refused by name, writes only partition
+    images into its own folder, and never more bytes than the image holds."""
+    import random
+    import shutil
+
+    small = tmp_path / "small"
+    (small / "etc").mkdir(parents=True)
+    (small / "etc" / "hosts").write_text("127.0.0.1 localhost\n")
+    need_tools("mkfs.erofs")
+    parts = {}
+    for name in ("system_a", "vendor_a"):
+        parts[name] = tmp_path / f"{name}.erofs"
+        subprocess.run(["mkfs.erofs", "--quiet", f"-T{AOSP_TIMESTAMP}", str(parts[name]), str(small)],
+                       check=True)
+    image = lpmake(tmp_path / "super.img", parts, device_size=8 * MiB)   # type: ignore[arg-type]
+    base = image.read_bytes()
+    rng = random.Random(20261129)
+    outcomes = {"extracted": 0, "problems": 0, "refused": 0}
+    for run in range(300):
+        def scramble(tables: bytearray, _header: LpMetadataHeader) -> None:
+            for _ in range(rng.randint(1, 12)):
+                tables[rng.randrange(len(tables))] = rng.randrange(256)
+        forged = tmp_path / "forged.img"
+        forged.write_bytes(_retabled(base, scramble))
+        out = tmp_path / "runs" / str(run)
+        try:
+            problems = _extract(forged, out)
+        except SuperError:
+            outcomes["refused"] += 1
+            continue
+        outcomes["problems" if problems else "extracted"] += 1
+        written = list(out.rglob("*")) if out.exists() else []
+        assert all(p.parent == out and p.suffix == ".img" for p in written), written
+        assert sum(p.stat().st_size for p in written if p.is_file()) <= 8 * MiB    # the device
+        shutil.rmtree(out, ignore_errors=True)
+    assert not (tmp_path / "runs").exists() or all(p.parent == tmp_path / "runs"
+                                                    for p in (tmp_path / "runs").iterdir())
+    assert outcomes["refused"] and (outcomes["extracted"] or outcomes["problems"]), outcomes

@@ -16,11 +16,13 @@ AOSP's reader.cpp. What it leaves out is done here: the backup geometry and the 
 metadata are read when the primary copy is damaged (its reader raises instead of falling
 back), each slot's metadata is read (a partition listed in one slot only would be mounted
 by a device booting that slot), and its checks are repeated without `assert`, which
-`python -O` would drop. Every partition becomes `<name>.img`: LINEAR extents are copied in
-blocks from the image after checking they lie on the super device and inside this file,
-ZERO extents stay holes, the declared sizes together are held to the extraction's byte
-budget. A partition on another block device (retrofit devices split super over the old
-system_a/system_b partitions) or whose data is not in the file is reported by name.
+`python -O` would drop. Every partition becomes `<name>.img`: LINEAR extents are copied
+(in the kernel) after checking they lie in the super device's data area and inside this
+file, ZERO extents stay holes, and the declared sizes together are held to the extraction's
+byte budget and to the size of the block devices, so that tables naming the same bytes many
+times, or declaring huge holes, cannot multiply what one image costs. A partition on another
+block device (retrofit devices split super over the old system_a/system_b partitions) or
+whose data is not in the file is reported by name.
 """
 
 from __future__ import annotations
@@ -96,6 +98,7 @@ class Partition:
 @dataclass(frozen=True)
 class Super:
     device_size: int        # bytes of the super block device (block device 0)
+    devices_size: int       # bytes of all its block devices (retrofit supers span several)
     metadata_end: int       # first byte after the geometry and every metadata copy
     partitions: tuple[Partition, ...]        # every slot's partitions, each run of extents once
     problems: tuple[str, ...] = ()           # slots whose metadata could not be read
@@ -201,7 +204,7 @@ def read_super(handle: BinaryIO, start: int, file_size: int) -> Super:
     seen: dict[object, Partition] = {}     # by extents: slot-suffixed copies name the same data
     names: dict[str, int] = {}
     problems = []
-    device_size = 0
+    device_size = devices_size = 0
     for slot in range(slots):
         try:
             copies = (first + max_size * slot, first + max_size * (slots + slot))
@@ -211,6 +214,7 @@ def read_super(handle: BinaryIO, start: int, file_size: int) -> Super:
             problems.append(str(exc))
             continue
         device_size = device_size or metadata.block_devices[0].size
+        devices_size = devices_size or sum(device.size for device in metadata.block_devices)
         for part in partitions:
             key = part.extents or part.name
             if key in seen:
@@ -220,7 +224,7 @@ def read_super(handle: BinaryIO, start: int, file_size: int) -> Super:
             seen[key] = Partition(shown, part.extents)
     if not device_size:
         raise SuperError("no slot has readable metadata: " + "; ".join(problems))
-    return Super(device_size, metadata_end, tuple(seen.values()), tuple(problems))
+    return Super(device_size, devices_size, metadata_end, tuple(seen.values()), tuple(problems))
 
 
 def read_empty(handle: BinaryIO, start: int) -> Super:
@@ -230,7 +234,8 @@ def read_empty(handle: BinaryIO, start: int) -> Super:
     metadata = _metadata(handle, geometry, (start + GEOMETRY_SIZE,), "metadata")
     partitions = tuple(p for p in _partitions(metadata, 0) if p.extents)
     end = GEOMETRY_SIZE + metadata.header.header_size + metadata.header.tables_size
-    return Super(metadata.block_devices[0].size, end, partitions, empty=True)
+    return Super(metadata.block_devices[0].size, sum(d.size for d in metadata.block_devices), end,
+                 partitions, empty=True)
 
 
 def _empty_layout(handle: BinaryIO, start: int = 0) -> bool:
@@ -240,12 +245,25 @@ def _empty_layout(handle: BinaryIO, start: int = 0) -> bool:
     return handle.read(4) == GEOMETRY_MAGIC.to_bytes(4, "little")
 
 
-def _check(part: Partition, sup: Super, available: int, budget: int, room: int) -> None:
-    """SuperError unless every extent can be read from this file, the size fits the budget and
-    the data fits in the `room` left of the data area (partitions do not share sectors: a
-    table pointing many partitions at the same bytes would multiply what one image costs)."""
-    if part.size > budget:
-        raise SuperError(f"declares {part.size} bytes, more than the {budget} bytes left of the byte budget")
+@dataclass
+class Allowance:
+    """What the partitions of one super image may still declare, in bytes (holes included)."""
+
+    budget: int             # the extraction's byte budget
+    devices: int            # partitions share no sectors: together they fit in the block devices
+
+
+def _check(part: Partition, sup: Super, available: int, left: Allowance) -> None:
+    """SuperError unless every extent can be read from this file and the partition fits what is
+    left: a table pointing many partitions at the same bytes, or declaring holes larger than
+    the devices, would multiply what one image costs."""
+    if part.size > left.budget:
+        raise SuperError(f"declares {part.size} bytes, more than the {left.budget} bytes left of the "
+                         "byte budget")
+    if part.size > left.devices:
+        raise SuperError(f"declares {part.size} bytes where {left.devices} bytes of the "
+                         f"{sup.devices_size}-byte block devices are left: its extents overlap other "
+                         "partitions' or declare more than the devices hold")
     for extent in part.extents:
         if extent.kind != LINEAR:
             continue
@@ -258,10 +276,6 @@ def _check(part: Partition, sup: Super, available: int, budget: int, room: int) 
                              f"{sup.device_size}-byte super device")
         if end > available:
             raise SuperError(f"its data runs past the end of the image ({available} bytes)")
-    linear = sum(e.sectors for e in part.extents if e.kind == LINEAR) * SECTOR
-    if linear > room:
-        raise SuperError(f"maps {linear} bytes of data where {room} bytes of the data area are left: "
-                         "its extents overlap other partitions'")
 
 
 def _copy(source: int, target: int, offset: int, position: int, length: int) -> None:
@@ -280,9 +294,9 @@ def _copy(source: int, target: int, offset: int, position: int, length: int) -> 
 
 
 def extract_partition(handle: BinaryIO, sup: Super, part: Partition, target: Path, available: int,
-                      budget: int, room: int) -> int:
+                      left: Allowance) -> int:
     """Write the logical partition to `target`; the bytes copied from the image."""
-    _check(part, sup, available, budget, room)
+    _check(part, sup, available, left)
     written = 0
     with target.open("xb") as out:
         position = 0
@@ -304,15 +318,15 @@ class SuperExtractor(Extractor):
             available = handle.seek(0, 2)
             sup = read_empty(handle, 0) if _empty_layout(handle) else read_super(handle, 0, available)
             problems = list(sup.problems)
-            room = sup.device_size - sup.metadata_end
+            left = Allowance(budget, sup.devices_size)
             for part in () if sup.empty else sup.partitions:     # super_empty: layout, no data
                 if not part.extents:
                     continue        # declared but empty: the other slot's copy of an A/B pair
                 target = outdir / f"{part.name}.img"
                 try:
-                    copied = extract_partition(handle, sup, part, target, available, budget, room)
-                    budget -= part.size
-                    room -= copied
+                    extract_partition(handle, sup, part, target, available, left)
+                    left.budget -= part.size
+                    left.devices -= part.size
                 except SuperError as exc:
                     target.unlink(missing_ok=True)
                     problems.append(f"partition {part.name}: {exc}; not extracted")
