@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +31,7 @@ from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.ciphers import Cipher, modes
 from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.utils import CryptographyDeprecationWarning
 
 from firmproof.keymaterial import KeyInfo, PrivateKey, der_length, describe, key_type, ssh_blob
 from firmproof.parsers import jks
@@ -364,10 +366,17 @@ def _load_pkcs8(plain: bytes) -> PrivateKey | None:
 
 
 def _certificate(der: bytes) -> x509.Certificate | None:
+    """The certificate, or None when it cannot be read whole (cryptography parses its public
+    key and validity lazily: a damaged one would raise later, in the middle of a finding)."""
     try:
-        return x509.load_der_x509_certificate(der)
-    except _LOAD_ERRORS:
+        with warnings.catch_warnings():     # a damaged serial number warns before it raises
+            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+            cert = x509.load_der_x509_certificate(der)
+        cert.public_key()
+        certificate_details(cert)
+    except (*_LOAD_ERRORS, x509.InvalidVersion):
         return None
+    return cert
 
 
 def _matching_cert(private: PrivateKey, certs: list[x509.Certificate]) -> x509.Certificate | None:

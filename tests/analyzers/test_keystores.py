@@ -280,3 +280,24 @@ def test_scan_of_a_cpe_image_and_verify(tmp_path: Path, pair: tuple[Path, Path])
     assert found[0]["details"]["fingerprint"] == key_fingerprint(pair[0])
     verify = firmproof("verify", tmp_path / "report.json", image)
     assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_mutated_stores_never_raise(tmp_path: Path, pair: tuple[Path, Path]) -> None:
+    """600 copies of a keytool JKS, a JCEKS and an OpenSSL PKCS#12, each with up to 16 random
+    bytes changed or cut short (fixed seed): the analyzer gives findings or none, and never
+    an exception (damaged certificates are parsed lazily by cryptography: a bad public key,
+    version or date would raise in the middle of a finding)."""
+    import random
+
+    stores = [keytool_store(tmp_path, "JKS", "changeit")[0],
+              keytool_store(tmp_path, "JCEKS", "changeit")[0],
+              p12(tmp_path, pair, "changeit")]
+    rng = random.Random(20261129)
+    for store in stores:
+        for _ in range(200):
+            mutated = bytearray(store)
+            for _ in range(rng.randint(1, 16)):
+                mutated[rng.randrange(len(mutated))] = rng.randrange(256)
+            if rng.random() < 0.2:
+                mutated = mutated[:rng.randrange(1, len(mutated))]
+            run({"/etc/cwmp/client.p12": bytes(mutated)})
