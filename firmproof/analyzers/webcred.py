@@ -114,6 +114,8 @@ def _checker(account: WebAccount) -> tuple[Callable[[str], bool], float] | None:
                 FAST_SECONDS)
     if secret.startswith("$apr1$"):
         apr1 = _apr1()
+        if not apr1.identify(secret) or secret.count("$") != 3 or len(secret.rsplit("$", 1)[1]) != 22:
+            return None         # a damaged hash (passlib would raise on every guess)
         return (lambda pw: bool(apr1.verify(pw, secret))), APR1_SECONDS
     scheme = crypt.scheme_of(secret)
     if scheme is None:
@@ -170,7 +172,7 @@ class WebCredentials(Analyzer):
         guesses = guesses[:limit]
         try:
             found = next((g for g in guesses if check(g)), None)
-        except crypt.CryptUnavailable:
+        except (crypt.CryptUnavailable, ValueError):    # no libcrypt; a hash its library refuses
             found = None
         cost = len(guesses) * seconds
         if found is None:

@@ -146,6 +146,15 @@ def test_decoys_give_nothing() -> None:
     }) == []
 
 
+def test_damaged_hashes_are_skipped_and_the_rest_checked() -> None:
+    """Hashes cut short or mangled (passlib raises on a bare `$apr1$salt`): no finding for them,
+    no error for the file, and the intact line after them is still checked."""
+    text = ("admin:$apr1$0I1qiobl\nroot:$apr1$\nops:{SHA}AAAA\nweb:$6$$\nguest:$2y$05$short\n"
+            + htpasswd("m", "support", "support"))
+    (finding,) = run({"/www/.htpasswd": text})
+    assert finding.details["user"] == "support" and finding.rule.id == "FP-WEBCRED-001"
+
+
 def test_the_same_account_in_two_copies_is_one_finding() -> None:
     line = htpasswd("m", "admin", "admin")
     (finding,) = run({"/etc/www/.htpasswd": line, "/etc_ro/www/.htpasswd": line})
