@@ -126,15 +126,19 @@ def describe(private: PrivateKey, fmt: str, *, encrypted: bool = False, passphra
     if isinstance(private, rsa.RSAPrivateKey):
         _check_rsa(private)
     public = private.public_key()
+    fp, of = public_fingerprint(public)
+    return KeyInfo(key_type(public), fmt, encrypted, fp, of, passphrase, comment=comment)
+
+
+def public_fingerprint(public: Any) -> tuple[str, str]:
+    """(fingerprint, what it is of) of a public key: SHA256 of the SSH public-key blob for the
+    types SSH knows, else of the DER SubjectPublicKeyInfo."""
     blob = ssh_blob(public)
     if blob is not None:
-        fp, of = fingerprint(blob), "ssh-public-key"
-    else:
-        spki = public.public_bytes(serialization.Encoding.DER,
-                                   serialization.PublicFormat.SubjectPublicKeyInfo)
-        fp = "SHA256:" + base64.b64encode(hashlib.sha256(spki).digest()).decode().rstrip("=")
-        of = "subject-public-key-info"
-    return KeyInfo(key_type(public), fmt, encrypted, fp, of, passphrase, comment=comment)
+        return fingerprint(blob), "ssh-public-key"
+    spki = public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return "SHA256:" + base64.b64encode(hashlib.sha256(spki).digest()).decode().rstrip("="), \
+        "subject-public-key-info"
 
 
 # -- DER ---------------------------------------------------------------------------------------
@@ -156,8 +160,9 @@ def der_length(data: bytes, pos: int = 0) -> int | None:
     return total if pos + total <= len(data) else None
 
 
-def _children(data: bytes, start: int, end: int) -> list[tuple[int, int, int]]:
-    """(tag, content start, content end) of the TLVs between start and end."""
+def der_children(data: bytes, start: int, end: int) -> list[tuple[int, int, int, int]]:
+    """(tag, start, content start, end) of the TLVs between start and end; empty when one of
+    them is malformed."""
     out = []
     pos = start
     while pos < end:
@@ -166,9 +171,18 @@ def _children(data: bytes, start: int, end: int) -> list[tuple[int, int, int]]:
             return []
         first = data[pos + 1]
         head = 2 if first < 0x80 else 2 + (first & 0x7F)
-        out.append((data[pos], pos + head, pos + total))
+        out.append((data[pos], pos, pos + head, pos + total))
         pos += total
     return out
+
+
+def der_inside(data: bytes, pos: int) -> list[tuple[int, int, int, int]]:
+    """der_children of the constructed TLV at `pos`; empty when it is malformed or primitive."""
+    total = der_length(data, pos)
+    if total is None or not data[pos] & 0x20:
+        return []
+    first = data[pos + 1]
+    return der_children(data, pos + 2 + (first & 0x7F if first >= 0x80 else 0), pos + total)
 
 
 def _encrypted_pkcs8_cost(der: bytes) -> float | None:
@@ -176,18 +190,18 @@ def _encrypted_pkcs8_cost(der: bytes) -> float | None:
     total = der_length(der)
     if total is None or der[0] != 0x30:
         return None
-    top = _children(der, 2 if der[1] < 0x80 else 2 + (der[1] & 0x7F), total)
+    top = der_inside(der, 0)
     if len(top) != 2 or top[0][0] != 0x30 or top[1][0] != 0x04:
         return None
-    iterations = _first_integer(der, top[0][1], top[0][2]) or 2048
-    factor = SCRYPT_FACTOR if _OID_SCRYPT in der[top[0][1]:top[0][2]] else 1
+    iterations = _first_integer(der, top[0][2], top[0][3]) or 2048
+    factor = SCRYPT_FACTOR if _OID_SCRYPT in der[top[0][2]:top[0][3]] else 1
     return iterations * PBKDF2_SECONDS_PER_ITERATION * factor
 
 
 def _first_integer(data: bytes, start: int, end: int, depth: int = 0) -> int | None:
     if depth > 6:
         return None
-    for tag, a, b in _children(data, start, end):
+    for tag, _, a, b in der_children(data, start, end):
         if tag == 0x02:
             return int.from_bytes(data[a:b], "big")
         if tag == 0x30:

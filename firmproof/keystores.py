@@ -18,7 +18,6 @@ and certificate chains of a JKS).
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import warnings
 from collections.abc import Sequence
@@ -33,9 +32,16 @@ from cryptography.hazmat.primitives.ciphers import Cipher, modes
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.utils import CryptographyDeprecationWarning
 
-from firmproof.keymaterial import KeyInfo, PrivateKey, der_length, describe, key_type, ssh_blob
+from firmproof.keymaterial import (
+    KeyInfo,
+    PrivateKey,
+    der_inside,
+    der_length,
+    describe,
+    key_type,
+    public_fingerprint,
+)
 from firmproof.parsers import jks
-from firmproof.parsers.sshkey import fingerprint
 
 PKCS12 = "pkcs12"
 # measured (OpenSSL 3.0, x86-64): a wrong password costs 0.27 ms at 2048 MAC iterations
@@ -162,7 +168,7 @@ def _pkcs12_length(data: bytes) -> int | None:
     """Length of the PFX at the start of `data`: SEQUENCE { INTEGER 3, ContentInfo … }."""
     if len(data) < 32 or data[0] != 0x30:
         return None
-    parts = _children(data, 0)
+    parts = der_inside(data, 0)
     if len(parts) < 2 or parts[0][0] != 0x02 or data[parts[0][2]:parts[0][3]] != b"\x03":
         return None
     tag, _, start, _ = parts[1]
@@ -174,10 +180,10 @@ def _pkcs12_length(data: bytes) -> int | None:
 
 def _pkcs12_mac_iterations(data: bytes) -> int | None:
     """MacData.iterations (DEFAULT 1) of a PFX; None when there is no MacData."""
-    parts = _children(data, 0)
+    parts = der_inside(data, 0)
     if len(parts) < 3 or parts[2][0] != 0x30:
         return None
-    mac = _children(data, parts[2][1])
+    mac = der_inside(data, parts[2][1])
     if len(mac) < 3:
         return 1
     tag, _, start, end = mac[2]
@@ -193,7 +199,7 @@ def _pkcs12_pbe_iterations(data: bytes) -> int:
     for oid, arc in ((_OID_PBKDF2, 0), (_OID_PKCS12_PBE, 1)):
         pos = data.find(oid)
         while pos != -1:
-            params = _children(data, pos + len(oid) + arc) if pos + len(oid) + arc < len(data) else []
+            params = der_inside(data, pos + len(oid) + arc) if pos + len(oid) + arc < len(data) else []
             if len(params) >= 2 and params[0][0] == 0x04 and params[1][0] == 0x02:
                 count = data[params[1][2]:params[1][3]]
                 total += int.from_bytes(count, "big") if len(count) <= 4 else 1 << 32
@@ -267,15 +273,15 @@ def jceks_iterations(protected: bytes) -> int | None:
 def _protector(protected: bytes) -> tuple[bytes, bytes, tuple[bytes, int] | None] | None:
     """(algorithm OID TLV, sealed bytes, (salt, iterations) of a PBEParameter) of an
     EncryptedPrivateKeyInfo."""
-    parts = _children(protected, 0)
+    parts = der_inside(protected, 0)
     if len(parts) != 2 or parts[0][0] != 0x30 or parts[1][0] != 0x04:
         return None
-    algorithm = _children(protected, parts[0][1])
+    algorithm = der_inside(protected, parts[0][1])
     if not algorithm or algorithm[0][0] != 0x06:
         return None
     oid = protected[algorithm[0][1]:algorithm[0][3]]
     sealed = protected[parts[1][2]:parts[1][3]]
-    params = _children(protected, algorithm[1][1]) if len(algorithm) == 2 else []
+    params = der_inside(protected, algorithm[1][1]) if len(algorithm) == 2 else []
     if len(params) == 2 and params[0][0] == 0x04 and params[1][0] == 0x02:
         salt, count = (protected[p[2]:p[3]] for p in params)
         if len(count) <= 4:
@@ -339,16 +345,11 @@ def certificate_details(cert: x509.Certificate) -> dict[str, Any]:
 
 def public_half(public: Any) -> tuple[str, str | None, str | None]:
     """Type and fingerprint of a public key, as firmproof.keymaterial.describe names them."""
-    blob = ssh_blob(public)
-    if blob is not None:
-        return key_type(public), fingerprint(blob), "ssh-public-key"
     try:
-        spki = public.public_bytes(serialization.Encoding.DER,
-                                   serialization.PublicFormat.SubjectPublicKeyInfo)
+        fp, of = public_fingerprint(public)
     except _LOAD_ERRORS:
         return key_type(public), None, None
-    fp = "SHA256:" + base64.b64encode(hashlib.sha256(spki).digest()).decode().rstrip("=")
-    return key_type(public), fp, "subject-public-key-info"
+    return key_type(public), fp, of
 
 
 def _describe(private: PrivateKey, fmt: str, password: str) -> KeyInfo | None:
@@ -382,29 +383,3 @@ def _certificate(der: bytes) -> x509.Certificate | None:
 def _matching_cert(private: PrivateKey, certs: list[x509.Certificate]) -> x509.Certificate | None:
     mine = public_half(private.public_key())[1]
     return next((c for c in certs if public_half(c.public_key())[1] == mine), None)
-
-
-# -- DER -----------------------------------------------------------------------------------------
-
-
-def _children(data: bytes, pos: int) -> list[tuple[int, int, int, int]]:
-    """(tag, start, content start, end) of the TLVs inside the constructed TLV at `pos`;
-    empty when that TLV is malformed or primitive."""
-    total = der_length(data, pos)
-    if total is None or not data[pos] & 0x20:
-        return []
-    out = []
-    end = pos + total
-    child = _content_start(data, pos)
-    while child < end:
-        size = der_length(data, child)
-        if size is None or child + size > end:
-            return []
-        out.append((data[child], child, _content_start(data, child), child + size))
-        child += size
-    return out
-
-
-def _content_start(data: bytes, pos: int) -> int:
-    first = data[pos + 1]
-    return pos + 2 + (first & 0x7F if first >= 0x80 else 0)
