@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -172,8 +172,10 @@ def classify(user: str, password: str) -> tuple[str, str | None]:
     return "common", "common-password list"
 
 
-class _Cracker:
-    """Hash checks for one run: cached per (hash, user) and bounded by a total budget."""
+class Cracker:
+    """Password guesses for one view: cached per (hash, user), each hash given as many of the
+    user's candidates as fit in HASH_BUDGET_SECONDS at its scheme's cost, and only the short
+    list once the view has spent its total budget (FP-CRED and FP-WEBCRED share it)."""
 
     def __init__(self, total_budget: float = TOTAL_BUDGET_SECONDS) -> None:
         self.total_budget = total_budget
@@ -182,22 +184,28 @@ class _Cracker:
         self.unchecked = 0
 
     def crack(self, user: str, hashed: str) -> str | None:
-        key = (hashed, user)
-        if key in self.cache:
-            return self.cache[key]
+        """The password of a crypt(3) hash among the guesses, through libcrypt."""
         scheme = crypt.scheme_of(hashed)
         if scheme is None:
             return None
-        guesses = candidates(user)
-        limit = crypt.guesses_allowed(hashed, HASH_BUDGET_SECONDS)
+        return self.guess(user, hashed, lambda pw: crypt.check(pw, hashed), scheme.seconds)
+
+    def guess(self, user: str, hashed: str, check: Callable[[str], bool], seconds: float) -> str | None:
+        """The first guess `check` accepts, `seconds` being what one check costs."""
+        key = (hashed, user)
+        if key in self.cache:
+            return self.cache[key]
+        limit = max(1, int(HASH_BUDGET_SECONDS / seconds))
         if self.spent >= self.total_budget:
             limit = min(limit, SHORT_LIST)
-        guesses = guesses[:limit]
-        self.spent += len(guesses) * scheme.seconds
+        guesses = candidates(user)[:limit]
+        self.spent += len(guesses) * seconds
         try:
-            found = crypt.crack(hashed, guesses)
+            found = next((g for g in guesses if check(g)), None)
         except crypt.CryptUnavailable:
             self.unchecked += 1
+            found = None
+        except ValueError:          # a hash its library refuses (damaged): no password found
             found = None
         self.cache[key] = found
         return found
@@ -306,7 +314,7 @@ class Accounts(Analyzer):
              SECOND_UID0, TELNETD_CREDENTIAL)
 
     def run(self, fs: RootFS) -> Iterator[Finding]:
-        cracker = _Cracker()
+        cracker = Cracker()
         pending: dict[tuple[Any, ...], _Pending] = {}
         dbs = account_databases(fs)
         for db in dbs:
@@ -329,7 +337,7 @@ class Accounts(Analyzer):
     # -- one account line ----------------------------------------------------------------
 
     def _account(self, fs: RootFS, dbs: list[_Database], db: _Database, line: AccountLine,
-                 cracker: _Cracker) -> Iterator[tuple[tuple[Any, ...], Finding]]:
+                 cracker: Cracker) -> Iterator[tuple[tuple[Any, ...], Finding]]:
         user = line.name
         pw = line.password
         state = line.password_state()

@@ -25,13 +25,7 @@ from functools import cache
 from typing import Any
 
 from firmproof import crypt
-from firmproof.analyzers.accounts import (
-    HASH_BUDGET_SECONDS,
-    SHORT_LIST,
-    TOTAL_BUDGET_SECONDS,
-    candidates,
-    classify,
-)
+from firmproof.analyzers.accounts import Cracker, classify
 from firmproof.analyzers.base import Analyzer, rule
 from firmproof.filetype import DATA, SCRIPT, TEXT
 from firmproof.model import Category, Finding, Severity
@@ -129,7 +123,7 @@ class WebCredentials(Analyzer):
     rules = (DEFAULT_WEB_PASSWORD, COMMON_WEB_PASSWORD, PLAINTEXT_WEB_PASSWORD)
 
     def run(self, fs: RootFS) -> Iterator[Finding]:
-        spent = 0.0
+        cracker = Cracker()
         seen: dict[tuple[str, str, str], Finding] = {}
         for path, kind in account_files(fs):
             text = fs.text(path) or ""
@@ -139,14 +133,12 @@ class WebCredentials(Analyzer):
                 if key in seen:
                     seen[key].details.setdefault("copies", []).append(path)
                     continue
-                finding, cost = self._account(fs, path, account, spent)
-                spent += cost
+                finding = self._account(fs, path, account, cracker)
                 if finding is not None:
                     seen[key] = finding
         yield from seen.values()
 
-    def _account(self, fs: RootFS, path: str, account: WebAccount,
-                 spent: float) -> tuple[Finding | None, float]:
+    def _account(self, fs: RootFS, path: str, account: WebAccount, cracker: Cracker) -> Finding | None:
         span = (account.start, account.end - account.start)
         where: dict[str, Any] = {"user": account.user, "format": account.kind}
         if account.prefix is not None:
@@ -157,26 +149,16 @@ class WebCredentials(Analyzer):
             kind, source = classify(account.user, account.secret)
             if kind == "empty":
                 return DEFAULT_WEB_PASSWORD.at(fs, path, *span, title=NO_PASSWORD, password="",
-                                               source="empty password", **where), 0.0
+                                               source="empty password", **where)
             severity = Severity.CRITICAL if kind == "default" else Severity.HIGH
             return PLAINTEXT_WEB_PASSWORD.at(fs, path, *span, severity=severity, password=account.secret,
-                                             source=source if kind == "default" else None, **where), 0.0
+                                             source=source if kind == "default" else None, **where)
         checker = _checker(account)
         if checker is None:
-            return None, 0.0
-        check, seconds = checker
-        guesses = candidates(account.user)
-        limit = max(1, int(HASH_BUDGET_SECONDS / seconds)) if seconds else len(guesses)
-        if spent >= TOTAL_BUDGET_SECONDS:
-            limit = min(limit, SHORT_LIST)
-        guesses = guesses[:limit]
-        try:
-            found = next((g for g in guesses if check(g)), None)
-        except (crypt.CryptUnavailable, ValueError):    # no libcrypt; a hash its library refuses
-            found = None
-        cost = len(guesses) * seconds
+            return None
+        found = cracker.guess(account.user, f"{account.kind}:{account.realm}:{account.secret}", *checker)
         if found is None:
-            return None, cost
+            return None
         kind, source = classify(account.user, found)
         scheme = "htdigest-md5" if account.kind == HTDIGEST else (
             "apr1" if account.secret.startswith("$apr1$") else
@@ -184,10 +166,10 @@ class WebCredentials(Analyzer):
             getattr(crypt.scheme_of(account.secret), "name", None))
         if kind == "common":
             return COMMON_WEB_PASSWORD.at(fs, path, *span, password=found, source=source, scheme=scheme,
-                                          **where), cost
+                                          **where)
         title = NO_PASSWORD if kind == "empty" else None
         return DEFAULT_WEB_PASSWORD.at(fs, path, *span, title=title, password=found,
-                                       source=source or "empty password", scheme=scheme, **where), cost
+                                       source=source or "empty password", scheme=scheme, **where)
 
 
 def account_files(fs: RootFS) -> list[tuple[str, str | None]]:

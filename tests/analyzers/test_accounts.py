@@ -11,7 +11,7 @@ import pytest
 from conftest import corpus_file, scan_report
 
 from firmproof import crypt
-from firmproof.analyzers.accounts import SHORT_LIST, Accounts, _Cracker, candidates, classify
+from firmproof.analyzers.accounts import SHORT_LIST, Accounts, Cracker, candidates, classify
 from firmproof.model import Category, Severity
 from firmproof.rootfs import RootFS
 from firmproof.wordlists import common_passwords, default_credentials
@@ -105,7 +105,7 @@ def test_total_budget_leaves_later_hashes_the_short_list():
     """Past the budget of a file system, a hash only gets the head of its guesses."""
     first = openssl_passwd("-6", "sunshine", "saltAAAA")
     second = openssl_passwd("-6", "sunshine", "saltBBBB")
-    cracker = _Cracker(total_budget=0.1)
+    cracker = Cracker(total_budget=0.1)
     assert cracker.crack("bob", first) == "sunshine"
     assert cracker.spent > 0.1
     assert cracker.crack("bob", second) is None
