@@ -13,6 +13,7 @@ from pathlib import Path
 from firmproof import __version__
 from firmproof.config import Limits, ScanConfig
 from firmproof.model import Severity
+from firmproof.tools import use_tool_path
 
 EXIT_OK, EXIT_FINDINGS, EXIT_UNREADABLE = 0, 1, 2
 
@@ -78,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     vulndb_info = vulndb_verbs.add_parser("info", help="where the database is and what it holds")
     vulndb_info.add_argument("--db", type=Path, metavar="PATH")
 
+    doctor = verbs.add_parser("doctor", help="every external tool and library firmproof uses, found or not")
+    doctor.add_argument("--json", action="store_true", help="as JSON")
+    doctor.add_argument("--brief", action="store_true",
+                        help="one line when nothing is missing, else only what is missing")
+
     rules = verbs.add_parser("rules", help="list every rule")
     rules.add_argument("--json", action="store_true", help="as JSON")
     rules.add_argument("--markdown", action="store_true", help="as the Markdown of docs/rules.md")
@@ -104,6 +110,7 @@ def _limits(args: argparse.Namespace) -> Limits:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    use_tool_path()
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     if not args.verbose:
@@ -119,6 +126,10 @@ def main(argv: list[str] | None = None) -> int:
             return _verify(args)
         if args.verb == "diff":
             return _diff(args)
+        if args.verb == "doctor":
+            from firmproof import doctor
+
+            return doctor.main(brief=args.brief, as_json=args.json)
     except KeyboardInterrupt:
         print("firmproof: interrupted", file=sys.stderr)
         return 130

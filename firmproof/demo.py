@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from firmproof.fixtures import PackError, pack, uimage
+from firmproof.tools import missing_message, which
 
 BUSYBOX_CANDIDATES = ("/bin/busybox", "/usr/bin/busybox")
 APPLETS = ("sh", "ash", "ls", "cat", "echo", "mount", "telnetd", "login", "getty", "nc", "ifconfig",
@@ -38,8 +39,8 @@ class BuildError(RuntimeError):
 
 
 def _run(*cmd: str, cwd: Path | None = None) -> None:
-    if shutil.which(cmd[0]) is None:
-        raise BuildError(f"{cmd[0]} is not installed (run `make setup`)")
+    if which(cmd[0]) is None:
+        raise BuildError(missing_message([cmd[0]]))
     proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise BuildError(f"{' '.join(cmd)} failed: {proc.stderr.strip()[-300:]}")
@@ -49,14 +50,15 @@ def busybox() -> Path:
     for candidate in BUSYBOX_CANDIDATES:
         if Path(candidate).is_file():
             return Path(candidate)
-    raise BuildError("Debian's busybox-static is not installed (run `make setup`)")
+    raise BuildError(missing_message(["busybox"]))
 
 
 def md5_crypt(password: str, salt: str) -> str:
     """A real MD5-crypt hash made by openssl, as a vendor's build would ship it."""
-    if shutil.which("openssl") is None:
-        raise BuildError("openssl is not installed (run `make setup`)")
-    out = subprocess.run(["openssl", "passwd", "-1", "-salt", salt, password],
+    openssl = which("openssl")
+    if openssl is None:
+        raise BuildError(missing_message(["openssl"]))
+    out = subprocess.run([openssl, "passwd", "-1", "-salt", salt, password],
                          capture_output=True, text=True, check=True)
     return out.stdout.strip()
 

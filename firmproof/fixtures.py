@@ -21,6 +21,8 @@ import zipfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from firmproof.tools import missing_message, which
+
 DEFAULT_EPOCH = 1_700_000_000          # 2023-11-14, any fixed time after 1980 (zip's epoch)
 EXT_UUID = "6669726d-7072-6f6f-6600-000000000001"
 UBI_IMAGE_SEQ = 0x1A2B3C4D
@@ -29,7 +31,6 @@ UBI_MIN_IO = 2048
 UBIFS_LEB = UBI_PEB - 2 * UBI_MIN_IO   # EC and VID headers each take one min I/O unit
 ZIP_UNIX = 3                           # create_system of an archive made on Unix
 ZIP_EXTRA_UNIX_IDS = 0x7875            # Info-ZIP "ux" extra field: uid and gid
-SBIN_DIRS = ("/usr/sbin", "/sbin")
 
 SQUASHFS_COMPRESSORS = {"squashfs-gzip": "gzip", "squashfs-xz": "xz", "squashfs-lzo": "lzo",
                         "squashfs-zstd": "zstd"}
@@ -53,9 +54,9 @@ def epoch() -> int:
 
 def tool(name: str) -> str:
     """Full path of a packing tool, or PackError naming the Debian package to install."""
-    found = shutil.which(name) or shutil.which(name, path=os.pathsep.join(SBIN_DIRS))
+    found = which(name)
     if found is None:
-        raise PackError(f"{name} is not installed (run `make setup`)")
+        raise PackError(missing_message([name]))
     return found
 
 

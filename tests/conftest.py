@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from firmproof.tools import missing_message, which
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO.parent / "shared" / "corpus" / "real"
@@ -24,10 +25,34 @@ def corpus_file(name: str) -> Path:
 
 
 def need_tools(*tools: str) -> None:
-    missing = [t for t in tools if shutil.which(t) is None and not Path("/usr/sbin", t).exists()
-               and not Path("/sbin", t).exists()]
+    """Fail (not skip: `make setup` installs them) naming the Debian packages of missing tools."""
+    missing = [t for t in tools if which(t) is None]
     if missing:
-        pytest.fail(f"missing tools {missing}: run `make setup`")
+        pytest.fail(missing_message(missing))
+
+
+def tool(name: str) -> str:
+    """Full path of a program `make setup` installs, or fail naming its Debian package."""
+    path = which(name)
+    if path is None:
+        pytest.fail(missing_message([name]))
+    return path
+
+
+def system_file(pattern: str) -> Path:
+    """The host file `make setup` installs matching `pattern` (one of data/debian-packages.txt's
+    checks, `*` standing for the multiarch folder), or fail naming its package."""
+    found = sorted(Path("/").glob(pattern.lstrip("/")))
+    if not found:
+        pytest.fail(missing_message([pattern]))
+    return found[0]
+
+
+def need_file(path: Path) -> Path:
+    """A file `make setup` installs (a jar, a header, a library), or fail naming its package."""
+    if not path.is_file():
+        pytest.fail(missing_message([str(path)]))
+    return path
 
 
 def aosp_tool(name: str) -> str:
@@ -35,7 +60,7 @@ def aosp_tool(name: str) -> str:
     .venv/bin, where the liblp package installs a Python script also named lpunpack)."""
     path = Path(sys.executable).parent.parent / "aosp" / "bin" / name
     if not os.access(path, os.X_OK):
-        pytest.fail(f"missing AOSP tool {name}: run `make setup`")
+        pytest.fail(f"missing AOSP tool {name}: `make setup` builds it (tools/build-lptools.sh)")
     return str(path)
 
 
@@ -58,3 +83,20 @@ def scan_report(image: Path, tmp_path: Path, *extra: str) -> dict:
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     return json.loads(out.read_text())
+
+
+SHARED_ABSENT = ("shared corpus", "shared schemas", "OASIS SARIF 2.1.0 schema is absent")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say how many tests skipped because ../shared (the real corpus, the SARIF schema) is
+    absent: they are extra checks on real images, never the only test of a feature."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    shared = sum(1 for report in skipped
+                 if any(word in str(getattr(report, "longrepr", "")) for word in SHARED_ABSENT))
+    if shared:
+        terminalreporter.write_line(
+            f"{shared} skipped because ../shared is absent ({CORPUS.parent.parent}): the real-firmware "
+            "corpus checks; every feature is still tested on images built here")
+    elif CORPUS.is_dir():
+        terminalreporter.write_line(f"shared corpus present ({CORPUS}): real-firmware checks ran")

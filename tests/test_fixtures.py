@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from firmproof import fixtures
+from firmproof import fixtures, tools
 from firmproof.fixtures import FORMATS, PackError, concat, pack, uimage
 
 NOT_REPRODUCIBLE = {"ubi", "ubifs"}     # mkfs.ubifs draws a random UUID
@@ -73,8 +73,8 @@ def test_concat_lays_parts_at_their_offsets(tmp_path: Path) -> None:
 
 def test_missing_tool_is_named(tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    monkeypatch.setattr(fixtures, "SBIN_DIRS", ())
-    with pytest.raises(PackError, match=r"mkfs\.cramfs is not installed"):
+    monkeypatch.setattr(tools, "SYSTEM_PATH", ())
+    with pytest.raises(PackError, match=r"mkfs\.cramfs is missing: install the Debian package util-linux"):
         pack(tree, "cramfs", tmp_path / "image.cramfs")
 
 

@@ -5,6 +5,7 @@ Everything goes to standard error, so that standard output carries only the repo
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from pathlib import Path
 from types import TracebackType
@@ -19,6 +20,7 @@ from firmproof.model import Rule, Severity
 
 if TYPE_CHECKING:
     from firmproof.diff import Diff
+    from firmproof.doctor import Check
     from firmproof.scan import ScanResult
     from firmproof.verify import Verification
 
@@ -108,6 +110,29 @@ def print_rules(rules: tuple[Rule, ...]) -> None:
         table.add_row(rule.id, rule.category.value,
                       f"[{SEVERITY_STYLE[rule.severity]}]{rule.severity.value}[/]", rule.title)
     console.print(table)
+
+
+def print_doctor(checks: list[Check], install: str | None, fatal: list[Check]) -> None:
+    """The requirements as a table on standard output; what to do about the missing ones."""
+    console = Console() if sys.stdout.isatty() else Console(width=200)   # whole lines for grep
+    table = Table(show_edge=False)
+    for name in ("", "requirement", "need", "found", "from", "used for"):
+        table.add_column(name, overflow="fold")
+    for c in checks:
+        mark = "[green]ok[/]" if c.ok else "[bold red]MISSING[/]" if c.need == "scan" else "[yellow]no[/]"
+        where = c.found or "-"
+        if c.version and c.version != c.found:
+            where = f"{where} ({c.version})"
+        used = c.purpose + (f": {', '.join(c.formats)}" if c.formats else "")
+        table.add_row(mark, escape(c.name), c.need, escape(where), escape(c.package or ""), escape(used))
+    console.print(table)
+    missing = [c for c in checks if not c.ok]
+    if not missing:
+        console.print("doctor: everything found")
+        return
+    console.print(f"doctor: {len(missing)} missing, {len(fatal)} of them needed by a default scan")
+    if install:
+        console.print(f"install them (as root): [bold]{escape(install)}[/], or run `make setup`")
 
 
 def _short(excerpt: str, limit: int = 72) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import struct
 import subprocess
 from collections.abc import Callable
@@ -10,6 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from firmproof.model import Finding
+from tests.conftest import tool
 
 SOURCES = {
     # a bind shell: socket/bind/listen/accept, dup2 onto 0/1/2, execl("/bin/sh")
@@ -99,10 +99,7 @@ int main(void) { puts(version); return 0; }
 
 
 def _gcc() -> str:
-    gcc = shutil.which("gcc")
-    if gcc is None:
-        pytest.fail("gcc is missing: run `make setup`")
-    return gcc
+    return tool("gcc")
 
 
 @pytest.fixture(scope="session")

@@ -4,11 +4,10 @@ bytes as evidence (the hash field, or the whole line), and not on its decoys."""
 from __future__ import annotations
 
 import hashlib
-import shutil
 import subprocess
 
 import pytest
-from conftest import corpus_file, scan_report
+from conftest import corpus_file, scan_report, tool
 
 from firmproof import crypt
 from firmproof.analyzers.accounts import SHORT_LIST, Accounts, Cracker, candidates, classify
@@ -25,9 +24,7 @@ PASSWD = "root:x:0:0:root:/root:/bin/sh\n"
 
 def openssl_passwd(flag: str, password: str, salt: str) -> str:
     """A crypt hash made by a tool other than the code under test."""
-    if shutil.which("openssl") is None:
-        pytest.fail("openssl is missing: run `make setup`")
-    out = subprocess.run(["openssl", "passwd", flag, "-salt", salt, password], capture_output=True,
+    out = subprocess.run([tool("openssl"), "passwd", flag, "-salt", salt, password], capture_output=True,
                          text=True, check=True)
     return out.stdout.strip()
 

@@ -3,7 +3,6 @@ update checks and NTP are decoys."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 from firmproof.analyzers.exfil import Exfiltration
 from firmproof.model import Finding, Severity
 from firmproof.rootfs import RootFS
+from tests.conftest import tool
 
 from .conftest import evidence_bytes
 
@@ -129,14 +129,11 @@ int main(int argc, char **argv) {
 
 @pytest.fixture(scope="module")
 def build(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    gcc = shutil.which("gcc")
-    if gcc is None:
-        pytest.fail("gcc is missing: run `make setup`")
+    gcc = tool("gcc")
     tmp: Path = tmp_path_factory.mktemp("exfil")
 
     def _build(name: str, source: str, compiler: str = gcc) -> bytes:
-        if shutil.which(compiler) is None:
-            pytest.fail(f"{compiler} is missing: run `make setup`")
+        tool(compiler)
         (tmp / f"{name}.c").write_text(source)
         proc = subprocess.run([compiler, "-O2", "-s", "-w", "-o", str(tmp / name), str(tmp / f"{name}.c")],
                               capture_output=True, text=True)

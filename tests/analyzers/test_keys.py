@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-import shutil
 import struct
 import subprocess
 from pathlib import Path
@@ -23,17 +22,7 @@ from firmproof.analyzers.keys import (
 )
 from firmproof.model import Category, Severity
 from firmproof.rootfs import RootFS
-
-# Debian packages of the tools, named when one is missing
-PACKAGES = {"ssh-keygen": "openssh-client", "openssl": "openssl", "dropbearkey": "dropbear-bin",
-            "puttygen": "putty-tools", "gcc": "gcc"}
-
-
-def tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        pytest.fail(f"{name} is missing: install the Debian package {PACKAGES[name]}")
-    return path
+from tests.conftest import system_file, tool
 
 
 def sh(*args: str | Path) -> str:
@@ -293,9 +282,7 @@ def test_fp_key_002_openssl_benchmark_keys_are_info():
 
 def test_fp_key_002_gnutls_self_test_keys_are_info():
     """GnuTLS's FIPS self-test keys sit in every libgnutls: public knowledge, so info only."""
-    library = Path("/usr/lib/x86_64-linux-gnu/libgnutls.so.30")
-    if not library.exists():
-        pytest.skip("Debian's libgnutls30 (x86-64) is not installed here")
+    library = system_file("/usr/lib/*/libgnutls.so.30")
     fs = RootFS.from_files({"/usr/lib/libgnutls.so.30": library.read_bytes()})
     findings = run(fs, "FP-KEY-002")
     assert len(findings) >= 4

@@ -7,12 +7,11 @@ stores do not (or only as a sealed store)."""
 from __future__ import annotations
 
 import hashlib
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import firmproof, scan_report
+from conftest import firmproof, scan_report, tool
 
 from firmproof import fixtures, keystores
 from firmproof.analyzers import keystores as analyzer
@@ -22,15 +21,12 @@ from firmproof.model import Category, Finding, Severity
 from firmproof.rootfs import RootFS
 from firmproof.wordlists import default_credentials
 
-PACKAGES = {"openssl": "openssl", "keytool": "openjdk-17-jre-headless", "ssh-keygen": "openssh-client"}
 STRONG = "Xq9-unique-Vendor-Secret!"
 
 
 def sh(*args: str | Path) -> str:
     name = str(args[0])
-    if shutil.which(name) is None:
-        pytest.fail(f"{name} is missing: install the Debian package {PACKAGES[name]} (make setup)")
-    proc = subprocess.run([name, *map(str, args[1:])], capture_output=True, text=True)
+    proc = subprocess.run([tool(name), *map(str, args[1:])], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 

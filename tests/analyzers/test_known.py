@@ -6,7 +6,6 @@ that does not receive from the network)."""
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import pytest
 from firmproof import crypt
 from firmproof.analyzers.known import RULES, YARA_FILE, KnownBackdoors, compiled, yara_metadata
 from firmproof.rootfs import RootFS
-from tests.conftest import corpus_file, need_tools, scan_report
+from tests.conftest import corpus_file, need_tools, scan_report, tool
 
 HEAD = r"""
 #include <netinet/in.h>
@@ -240,9 +239,7 @@ DECOY_TREES: dict[str, dict[str, str]] = {
 
 
 def _compile(tmp: Path, name: str, source: str, *flags: str) -> bytes:
-    gcc = shutil.which("gcc")
-    if gcc is None:
-        pytest.fail("gcc is missing: run `make setup`")
+    gcc = tool("gcc")
     src = tmp / f"{name}.c"
     src.write_text(HEAD + source)
     out = tmp / name

@@ -3,7 +3,6 @@ runs its input and a boot job that beacons the MAC, scanned through the CLI."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -11,15 +10,13 @@ import pytest
 
 from firmproof.fixtures import pack
 from tests.analyzers.test_known import HEAD, PROGRAMS
-from tests.conftest import need_tools, scan_report
+from tests.conftest import need_tools, scan_report, tool
 
 
 @pytest.mark.parametrize("compiler", ["gcc", "mips-linux-gnu-gcc"])
 def test_image_with_known_backdoor_hidden_cgi_and_exfiltration(compiler: str, tmp_path: Path) -> None:
     need_tools("mksquashfs")
-    gcc = shutil.which(compiler)
-    if gcc is None:
-        pytest.fail(f"{compiler} is missing: run `make setup`")
+    gcc = tool(compiler)
     root = tmp_path / "root"
     for folder in ("etc/init.d", "www/cgi-bin", "usr/sbin", "bin"):
         (root / folder).mkdir(parents=True)

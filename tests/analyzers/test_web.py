@@ -3,7 +3,6 @@ web server compiled with gcc at test time."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 from firmproof.analyzers.web import WebEndpoints
 from firmproof.model import Finding
 from firmproof.rootfs import RootFS
+from tests.conftest import tool
 
 from .conftest import evidence_bytes
 
@@ -121,9 +121,7 @@ int main(int argc, char **argv) {
                                         "arm-linux-gnueabi-gcc", "aarch64-linux-gnu-gcc"])
 def web_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """The web server built for x86-64, MIPS LE/BE, ARM and AArch64, -O2 and stripped."""
-    compiler = shutil.which(request.param)
-    if compiler is None:
-        pytest.fail(f"{request.param} is missing: run `make setup`")
+    compiler = tool(request.param)
     tmp: Path = tmp_path_factory.mktemp("websrv")
     (tmp / "httpd.c").write_text(SERVER)
     proc = subprocess.run([compiler, "-O2", "-s", "-o", str(tmp / "httpd"), str(tmp / "httpd.c")],

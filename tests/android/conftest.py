@@ -4,13 +4,12 @@ mkfs.ext4/img2simg/mkfs.erofs and mkbootimg build the images."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import corpus_file, need_tools
+from conftest import corpus_file, need_file, need_tools, tool
 
 FRAMEWORK_RES = Path("/usr/share/android-framework-res/framework-res.apk")
 ANDROID_NS = 'xmlns:android="http://schemas.android.com/apk/res/android"'
@@ -53,8 +52,7 @@ def build_apk(tmp_path_factory: pytest.TempPathFactory,
     """build_apk(manifest_xml, assets={name: bytes}, smali={class: source}) -> a signed APK built
     by aapt/apksigner, its classes.dex assembled by smali."""
     need_tools("aapt", "zipalign", "apksigner")
-    if not FRAMEWORK_RES.is_file():
-        pytest.fail(f"{FRAMEWORK_RES} missing: run `make setup` (android-framework-res)")
+    need_file(FRAMEWORK_RES)
     counter = iter(range(1_000_000))
 
     def build(manifest_xml: str, assets: dict[str, bytes] | None = None,
@@ -87,8 +85,7 @@ SMALI_JAR = Path("/usr/share/java/smali.jar")
 
 def assemble_dex(sources: dict[str, str], out: Path) -> Path:
     """classes.dex assembled from smali sources ({name: text}) by Debian's smali (libsmali-java)."""
-    if not SMALI_JAR.is_file():
-        pytest.fail(f"{SMALI_JAR} missing: run `make setup` (libsmali-java)")
+    need_file(SMALI_JAR)
     need_tools("java")
     work = out.parent / f"{out.stem}-smali"
     work.mkdir(exist_ok=True)
@@ -101,10 +98,7 @@ def assemble_dex(sources: dict[str, str], out: Path) -> Path:
 
 def real_elf() -> bytes:
     """A real program to stand as a su binary (Debian's static busybox)."""
-    path = shutil.which("busybox")
-    if path is None:
-        pytest.fail("busybox missing: run `make setup`")
-    return Path(path).read_bytes()
+    return Path(tool("busybox")).read_bytes()
 
 
 def corpus_ramdisk_tree(tmp_path: Path) -> Path:

@@ -14,6 +14,7 @@ from firmproof.components.binaries import checkers
 from firmproof.components.packages import upstream_of
 from firmproof.index import index_tree
 from firmproof.rootfs import RootFS
+from tests.conftest import system_file
 
 # (Debian package, suite, component, the file that must carry the version)
 ACCURACY = [
@@ -59,24 +60,22 @@ def test_libssl_version_is_in_libcrypto():
 
 @pytest.mark.parametrize(("host_path", "component"), [
     ("/usr/bin/ssh", "openssh"),
-    ("/usr/lib/x86_64-linux-gnu/libc.so.6", "glibc"),
-    ("/usr/lib/x86_64-linux-gnu/libcurl.so.4", "curl"),
+    ("/usr/lib/*/libc.so.6", "glibc"),
+    ("/usr/lib/*/libcurl.so.4", "curl"),
 ])
 def test_host_binaries(host_path, component, tmp_path):
-    """The host's own Debian binaries, checked against dpkg's record of their version."""
-    src = Path(host_path)
-    if not src.exists():
-        pytest.skip(f"{host_path} is not installed")
+    """The host's own Debian binaries (of packages `make setup` installs), checked against
+    dpkg's record of their version."""
+    src = system_file(host_path)
     name = "libc.so.6" if component == "glibc" else src.name
     (tmp_path / "bin").mkdir()
     shutil.copyfile(src.resolve(), tmp_path / "bin" / name)
     found = [c for c in components_of(tmp_path) if c.name == component]
     assert len(found) == 1
-    package = {"openssh": "openssh-client", "glibc": "libc6", "curl": "libcurl4"}[component]
     fs = RootFS.from_files({"/var/lib/dpkg/status": Path("/var/lib/dpkg/status").read_bytes()})
     packaged = {c.name: c for c in identify(fs)}
     dpkg_name = {"openssh": "openssh", "glibc": "glibc", "curl": "curl"}[component]
-    assert dpkg_name in packaged, package
+    assert dpkg_name in packaged, component
     assert found[0].version == upstream_of(packaged[dpkg_name].version)
 
 

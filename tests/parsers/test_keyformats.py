@@ -4,12 +4,9 @@ lines, the OpenSSH container, Dropbear and PuTTY files; malformed input never ra
 from __future__ import annotations
 
 import base64
-import shutil
 import struct
 import subprocess
 from pathlib import Path
-
-import pytest
 
 from firmproof.keymaterial import der_length
 from firmproof.parsers.pem import find_pem_blocks
@@ -22,6 +19,7 @@ from firmproof.parsers.sshkey import (
     parse_openssh_private,
     parse_putty,
 )
+from tests.conftest import tool
 
 
 def string(b: bytes) -> bytes:
@@ -94,9 +92,7 @@ def test_openssh_container_and_garbage():
 
 
 def test_openssh_container_of_a_real_key(tmp_path: Path):
-    if shutil.which("ssh-keygen") is None:
-        pytest.fail("ssh-keygen is missing: install the Debian package openssh-client")
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "me@host", "-f",
+    subprocess.run([tool("ssh-keygen"), "-q", "-t", "ed25519", "-N", "", "-C", "me@host", "-f",
                     str(tmp_path / "k")], check=True)
     (block,) = find_pem_blocks((tmp_path / "k").read_bytes())
     key = parse_openssh_private(block.der or b"")

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import stat
 import subprocess
 from pathlib import Path
 
 from firmproof.rootfs import DIR, FileMeta
+from firmproof.tools import missing_message, which
 from firmproof.unpack.meta.common import (
     MAX_DEPTH,
     MAX_ENTRIES,
@@ -29,7 +29,6 @@ from firmproof.unpack.meta.common import (
 )
 
 ROOT_INODE = 2
-SBIN_DIRS = ("/usr/sbin", "/sbin")
 DEBUGFS_SECONDS = 600
 _ECHO = re.compile(rb"debugfs: ls -p <(\d+)>\n")
 _RECORD = re.compile(rb"/(\d+)/(\d+)/(-?\d+)/(-?\d+)/([^/]*)/(\d*)/\n")
@@ -37,9 +36,9 @@ _FAST_LINK = b'Fast link dest: "'
 
 
 def _debugfs() -> str:
-    found = shutil.which("debugfs") or shutil.which("debugfs", path=os.pathsep.join(SBIN_DIRS))
+    found = which("debugfs")
     if found is None:
-        raise MetadataError("ext: debugfs is not installed (Debian package e2fsprogs)")
+        raise MetadataError(f"ext: {missing_message(['debugfs'])}")
     return found
 
 
