@@ -54,7 +54,8 @@ def test_without_root_or_sudo_it_prints_the_one_line_to_run(public_copy: Path) -
         pytest.skip("sudo is installed here: the script would ask it")
     proc = _as_nobody(public_copy, "squashfs-tools mksquashfs test x\n"
                                    "fp-absent-a /no/such/file.h setup y\n"
-                                   "fp-absent-b;bookworm:fp-absent-b-old;trixie:fp-absent-b-new no-such-cmd test z\n")
+                                   "fp-absent-b;bookworm:fp-absent-b-old;trixie:fp-absent-b-new "
+                                   "no-such-cmd test z\n")
     assert proc.returncode == 1
     assert "missing: /no/such/file.h no-such-cmd" in proc.stderr
     suite = tools.debian_suite()
