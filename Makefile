@@ -25,7 +25,7 @@ $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); exit 1; }
 	@echo "setup: installing firmproof and its Python dependencies into $(VENV)"
 	@$(PY) -m pip install -q --upgrade pip
-	@$(PY) -m pip install -q -e '.[test]'
+	@PYTHONWARNINGS=ignore $(PY) -m pip install -q -e '.[test]'   # (setuptools' editable-install notice)
 	@touch $@
 
 # super.img tools: Debian packages liblp's sources but not the tools (tools/build-lptools.sh)

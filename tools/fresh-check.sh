@@ -60,6 +60,7 @@ if [ ! -s "$base" ]; then
     exit 2
   fi
   rm -rf "$stage/var/cache/apt/archives/"*.deb
+  chmod 0755 "$stage"
   tar -C "$stage" -cf "$base.part" .
   mv "$base.part" "$base"
   rm -rf "$stage"
@@ -87,6 +88,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 tar -C "$root" -xf "$base"
+chmod 0755 "$root"    # tar restored the mode of the staging folder; a system's / is 0755
 
 # What a newcomer's machine has: its apt sources (the same mirror, with updates and security),
 # DNS, and the host's certificate authorities for pip (copied, then named in the environment).
