@@ -19,7 +19,7 @@ apt:
 venv: apt
 	@if [ -e $(VENV) ] && ! $(PY) -m pip --version >/dev/null 2>&1; then \
 	  echo "setup: $(VENV) is incomplete (an interrupted set-up?): making it again"; rm -rf $(VENV); fi
-	@$(MAKE) --no-print-directory $(VENV)/.installed
+	@$(MAKE) --no-print-directory -s $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); exit 1; }

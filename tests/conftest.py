@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Generator
 from pathlib import Path
 
 import pytest
@@ -88,9 +89,12 @@ def scan_report(image: Path, tmp_path: Path, *extra: str) -> dict:
 SHARED_ABSENT = ("shared corpus", "shared schemas", "OASIS SARIF 2.1.0 schema is absent")
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> Generator[None, None, None]:
     """Say how many tests skipped because ../shared (the real corpus, the SARIF schema) is
-    absent: they are extra checks on real images, never the only test of a feature."""
+    absent, after the short summary: they are extra checks on real images, never the only test
+    of a feature."""
+    yield
     skipped = terminalreporter.stats.get("skipped", [])
     shared = sum(1 for report in skipped
                  if any(word in str(getattr(report, "longrepr", "")) for word in SHARED_ABSENT))

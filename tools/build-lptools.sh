@@ -24,12 +24,19 @@ apt=(apt-get -q -o Dir::Etc::SourceList="$tmp/sources.list" -o Dir::Etc::SourceP
      -o Dir::State::Lists="$tmp/lists" -o Dir::Cache="$tmp/cache" -o Debug::NoLocking=1 -o APT::Sandbox::User=root)
 "${apt[@]}" update -qq
 (cd "$tmp/src" && "${apt[@]}" source --download-only -qq android-platform-tools android-platform-system-extras >/dev/null)
-tar -C "$tmp/src" -xzf "$tmp"/src/android-platform-tools_*.orig.tar.gz --wildcards '*/system/core/fs_mgr/liblp/*'
-tar -C "$tmp/src" -xJf "$tmp"/src/android-platform-system-extras_*.orig.tar.xz --wildcards '*/partition_tools/lp*.cc'
-liblp=$(echo "$tmp"/src/android-platform-tools-*/system/core/fs_mgr/liblp)
-tools=$(echo "$tmp"/src/android-platform-system-extras-*/partition_tools)
+# the orig tarballs: .tar.gz or .tar.xz, their top folder named by version or "." (trixie's)
+for pkg in android-platform-tools android-platform-system-extras; do
+  orig=$(ls "$tmp"/src/"$pkg"_*.orig.tar.* | head -n1)
+  mkdir -p "$tmp/src/$pkg"
+  tar -C "$tmp/src/$pkg" -xaf "$orig" --wildcards '*/system/core/fs_mgr/liblp/*' '*/partition_tools/lp*.cc' \
+    2>/dev/null || true
+done
+liblp=$(find "$tmp/src/android-platform-tools" -type d -path '*/system/core/fs_mgr/liblp' | head -n1)
+tools=$(find "$tmp/src/android-platform-system-extras" -type d -name partition_tools | head -n1)
+[ -f "$liblp/reader.cpp" ] && [ -f "$tools/lpmake.cc" ] || { echo "liblp or lpmake sources not found" >&2; exit 1; }
 libdir=/usr/lib/$(gcc -print-multiarch)/android
-flags=(-std=c++17 -O2 -D_FILE_OFFSET_BITS=64 -I"$liblp/include" -I/usr/include/android -w)
+# (AOSP 14 sources lean on headers that GCC 14 no longer pulls in transitively)
+flags=(-std=c++17 -O2 -D_FILE_OFFSET_BITS=64 -include algorithm -include cstdint -I"$liblp/include" -I/usr/include/android -w)
 pids=()
 for src in builder images partition_opener property_fetcher reader utility writer; do
   g++ "${flags[@]}" -c "$liblp/$src.cpp" -o "$tmp/$src.o" & pids+=($!)
