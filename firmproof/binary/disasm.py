@@ -161,6 +161,10 @@ class _Sweep:
         count = 0
         step = self.step
         for address, size, mnemonic, ops in md.disasm_lite(code, vaddr):
+            if mnemonic[:1] == ".":
+                # skipdata: bytes that decode as no instruction (a literal pool word such as a
+                # PC-relative offset into a GOT 64 KiB away); data, not code
+                continue
             count += 1
             if self.in_plt:
                 self.stub_run.append(address)

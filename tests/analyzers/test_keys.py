@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from debs import debian_package
 
 from firmproof.analyzers.keys import (
     MAX_SEALED_GUESSED,
@@ -41,7 +42,18 @@ def ssh_fingerprint(path: Path) -> str:
         raw = proc.stdout[-32:]
         blob = struct.pack(">I", 11) + b"ssh-ed25519" + struct.pack(">I", 32) + raw
         return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
-    return sh("ssh-keygen", "-l", "-E", "sha256", "-f", path).split()[1]
+    return sh(ssh_keygen(path), "-l", "-E", "sha256", "-f", path).split()[1]
+
+
+def ssh_keygen(path: Path) -> str:
+    """This machine's ssh-keygen; for DSA keys, which OpenSSH 10 (Debian 13) no longer reads
+    while devices still ship them, Debian 12's, downloaded at test time."""
+    host = tool("ssh-keygen")
+    if not path.name.startswith("dsa") or subprocess.run(
+            [host, "-l", "-f", str(path)], capture_output=True).returncode == 0:
+        return host
+    tree, _ = debian_package("openssh-client", "bookworm")
+    return str(tree / "usr/bin/ssh-keygen")
 
 
 @pytest.fixture(scope="session")
@@ -72,7 +84,7 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
        "-out", d / "cert2.pem")
     sh("openssl", "pkey", "-in", d / "pkcs8.pem", "-pubout", "-out", d / "public.pem")
     for kind in ("rsa", "ecdsa", "ed25519", "dss"):
-        sh("dropbearkey", "-t", kind, "-f", d / f"dropbear_{kind}_host_key")
+        sh(dropbearkey(kind), "-t", kind, "-f", d / f"dropbear_{kind}_host_key")
     sh("puttygen", "-t", "ed25519", "-C", "putty-user", "-o", d / "v3.ppk", "--new-passphrase", "/dev/null")
     sh("puttygen", "-t", "rsa", "-b", "2048", "--ppk-param", "version=2", "-o", d / "v2.ppk",
        "--new-passphrase", "/dev/null")
@@ -92,8 +104,21 @@ def evidence(fs: RootFS, finding) -> bytes:
     return data[finding.evidence.offset:finding.evidence.offset + finding.evidence.length]
 
 
+def dropbearkey(kind: str) -> str:
+    """A dropbearkey that makes `kind` keys: this machine's, or for DSS keys, which Dropbear
+    dropped in 2025 (Debian 13's lists rsa, ecdsa, ed25519 only) while devices still ship them,
+    Debian 12's dropbearkey, downloaded at test time (it runs on Debian 13's libtomcrypt)."""
+    host = tool("dropbearkey")
+    usage = subprocess.run([host, "-h"], capture_output=True, text=True).stderr
+    if re.search(rf"^\s+{kind}$", usage, re.MULTILINE):
+        return host
+    tree, _ = debian_package("dropbear-bin", "bookworm")
+    return str(tree / "usr/bin/dropbearkey")
+
+
 def dropbear_fingerprint(path: Path) -> str:
-    return re.search(r"Fingerprint: (SHA256:\S+)", sh("dropbearkey", "-y", "-f", path)).group(1)
+    kind = "dss" if "_dss_" in path.name else "rsa"
+    return re.search(r"Fingerprint: (SHA256:\S+)", sh(dropbearkey(kind), "-y", "-f", path)).group(1)
 
 
 def putty_fingerprint(path: Path) -> str:

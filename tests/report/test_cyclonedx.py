@@ -32,8 +32,8 @@ def _install(root: Path, package: str, suite: str, files: dict[str, str]) -> Non
 
 def build(tmp_path: Path, name: str, *, patched: bool) -> Path:
     """A router image: the demo root file system plus Debian's dropbear, openssl, dnsmasq.
-    `patched` takes BusyBox and dnsmasq from trixie (1.37.0, 2.91) instead of the host's
-    bookworm BusyBox (1.35.0) and bullseye's dnsmasq (2.85)."""
+    `patched` takes BusyBox and dnsmasq from trixie (1.37.0, 2.91) instead of bookworm's
+    BusyBox (1.35.0) and bullseye's dnsmasq (2.85), whatever release the host runs."""
     need_tools("mksquashfs")
     root = build_rootfs(tmp_path / f"{name}-root", plants=(), decoys=())
     _install(root, "dropbear-bin", "bookworm", {"/usr/sbin/dropbear": "/usr/sbin/dropbear"})
@@ -44,6 +44,7 @@ def build(tmp_path: Path, name: str, *, patched: bool) -> Path:
         _install(root, "busybox-static", "trixie", {"/usr/bin/busybox": "/bin/busybox"})
         _install(root, "dnsmasq-base", "trixie", {"/usr/sbin/dnsmasq": "/usr/sbin/dnsmasq"})
     else:
+        _install(root, "busybox-static", "bookworm", {"/bin/busybox": "/bin/busybox"})
         _install(root, "dnsmasq-base", "bullseye", {"/usr/sbin/dnsmasq": "/usr/sbin/dnsmasq"})
     return pack(root, "squashfs-xz", tmp_path / f"{name}.bin")
 
