@@ -70,7 +70,11 @@ root=$(mktemp -d "${TMPDIR:-/tmp}/fresh-$suite.XXXXXX")
 chmod 0755 "$root"
 mounts=()
 cleanup() {
-  local rc=$?
+  local rc=$? pid
+  # whatever still runs inside the chroot (an interrupted make, pytest workers) ends first
+  for pid in $(ls /proc | grep -E '^[0-9]+$'); do
+    [ "$(readlink "/proc/$pid/root" 2>/dev/null)" = "$root" ] && kill -9 "$pid" 2>/dev/null || true
+  done
   for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do
     umount -l "${mounts[$i]}" 2>/dev/null || true
   done
@@ -135,6 +139,8 @@ fi
 for step in $steps; do
   start=$SECONDS
   say "make $step"
-  chroot "$root" /usr/bin/env -i "${env_vars[@]}" /bin/bash -c "cd /root/firmproof && make $step" </dev/null
+  # in the background, so that a signal is handled at once (the traps above), not after it
+  chroot "$root" /usr/bin/env -i "${env_vars[@]}" /bin/bash -c "cd /root/firmproof && make $step" </dev/null &
+  wait $!
   say "make $step: done in $((SECONDS - start)) s"
 done

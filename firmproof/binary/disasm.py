@@ -123,7 +123,7 @@ class _Sweep:
         if not isinstance(value, int) or value <= 0xFF:
             return
         size = width or (value.bit_length() + 7) // 8
-        if size > 8:
+        if size > 16 or value >> (8 * size):        # up to a SIMD register's 16 bytes
             return
         raw = value.to_bytes(size, "little" if self.h.endian == "little" else "big")
         if all(0x20 < b < 0x7F for b in raw):
@@ -359,16 +359,57 @@ class _Arm(_Sweep):
         self.set(address, dest, value)
 
 
+_A64_WIDTH = {"w": 4, "x": 8, "b": 1, "h": 2, "s": 4, "d": 8, "q": 16}     # bytes a register name holds
+_A64_LANES = {"8b": 8, "16b": 16, "4h": 8, "8h": 16, "2s": 8, "4s": 16, "1d": 8, "2d": 16}
+
+
 class _Arm64(_Sweep):
     args = ("x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7")
-    clobbered = (*args, "x8", "x9", "x10", "x11", "x12", "x13", "x14", "x15", "x16", "x17", "x18")
+    # calls keep x19-x28 and the low halves of v8-v15
+    clobbered = (*args, "x8", "x9", "x10", "x11", "x12", "x13", "x14", "x15", "x16", "x17", "x18",
+                 *(f"v{n}" for n in (*range(8), *range(16, 32))))
     mask = MASK64
     _NO_WRITE = ("st", "cmp", "cmn", "tst", "ret", "nop", "cb", "tb", "b.", "prfm", "dmb", "hint", "svc",
                  "paci", "auti", "bti")
 
     @staticmethod
     def norm(reg: str) -> str:
-        return "x" + reg[1:] if reg[:1] == "w" and reg[1:].isdigit() else reg
+        """wN is xN; bN, hN, sN, dN, qN and vN.<lanes> are parts of one SIMD register vN."""
+        head = reg.split(".", 1)[0]
+        if head[1:].isdigit():
+            if head[0] == "w":
+                return "x" + head[1:]
+            if head[0] in "bhsdqv":
+                return "v" + head[1:]
+        return reg
+
+    @staticmethod
+    def width(reg: str) -> int | None:
+        """Bytes a register operand holds: w 4, x 8, d 8, q 16, v.16b 16, ..."""
+        head, _, lanes = reg.partition(".")
+        if lanes:
+            return _A64_LANES.get(lanes)
+        return _A64_WIDTH.get(head[:1]) if head[1:].isdigit() else None
+
+    def put(self, site: int, operand: str, value: Value) -> None:
+        """Write a destination: SIMD registers hold data (up to 16 bytes), not addresses."""
+        reg = self.norm(operand)
+        if reg[:1] == "v":
+            width = self.width(operand) or 16
+            self.regs[reg] = value & ((1 << (8 * width)) - 1) if isinstance(value, int) else value
+        else:
+            self.set(site, reg, value)
+
+    def address(self, operand: str) -> int | None:
+        """The address a load's memory operand names: `[xN, #off]`, `[xN]`, or a literal `#addr`."""
+        if operand.startswith("#"):
+            return _imm(operand)
+        inner = operand.strip("[]!").split(",")
+        basev = self.regs.get(self.norm(inner[0].strip()))
+        off = _imm(inner[1]) if len(inner) > 1 else 0
+        if isinstance(basev, int) and off is not None:
+            return (basev + off) & MASK64
+        return None
 
     def step(self, address: int, size: int, mnemonic: str, ops: str) -> None:
         if mnemonic in ("bl", "blr"):
@@ -413,23 +454,44 @@ class _Arm64(_Sweep):
                 b <<= 12
             if isinstance(a, int) and b is not None:
                 value = a + b
-        elif mnemonic == "ldr" and len(operands) == 2 and operands[1].startswith("[sp"):
+        elif mnemonic in ("ldr", "ldur") and len(operands) == 2 and operands[1].startswith("[sp"):
             value = self.stack_slots.get(operands[1])
-        elif mnemonic == "ldr" and len(operands) == 2 and operands[1].startswith("["):
-            inner = operands[1].strip("[]!").split(",")
-            basev = self.regs.get(self.norm(inner[0].strip()))
-            off = _imm(inner[1]) if len(inner) > 1 else 0
-            if isinstance(basev, int) and off is not None:
-                value = self.load((basev + off) & MASK64, 4 if operands[0][0] == "w" else 8)
-        elif mnemonic == "mov" and len(operands) == 2:
+        elif mnemonic in ("ldr", "ldur") and len(operands) == 2 and operands[1].startswith(("[", "#")):
+            # also a SIMD register's load of a constant (GCC 14 compares 8 or 16 bytes of a
+            # literal held in dN/qN, loaded from .rodata.cst8/.cst16, instead of a movk chain)
+            where = self.address(operands[1])
+            if where is not None:
+                value = self.load(where, self.width(operands[0]) or 8)
+        elif mnemonic == "ldp" and len(operands) >= 3:
+            # a pair of words of a constant (a 16-byte literal in two registers)
+            where = self.address(operands[2]) if len(operands) == 3 and not operands[2].startswith("[sp") \
+                else None
+            width = self.width(operands[0]) or 8
+            for k in (0, 1):
+                self.put(address, operands[k], None if where is None else self.load(where + k * width, width))
+            return
+        elif mnemonic in ("eor", "cmeq") and len(operands) == 3:
+            # equality by XOR (or lane compare) with a constant, then a test for zero: the
+            # inlined memcmp of a literal, in general or SIMD registers
+            t = operands[2]
+            left = self.regs.get(self.norm(operands[1]))
+            right = _imm(t) if t.startswith("#") else self.regs.get(self.norm(t))
+            if isinstance(left, int) and isinstance(right, int):
+                value = left ^ right if mnemonic == "eor" else None
+            else:
+                self.compared(address, left if isinstance(left, int) else right, self.width(operands[0]))
+        elif mnemonic in ("mov", "fmov") and len(operands) == 2:
             t = operands[1]
-            value = _imm(t) if t.startswith("#") else self.regs.get(self.norm(t))
+            if t.startswith("#"):
+                value = _imm(t)
+            elif "[" not in t:          # not one lane of a SIMD register (`fmov x0, v1.d[1]`)
+                value = self.regs.get(self.norm(t))
         elif mnemonic == "movk" and len(operands) >= 2:
             old, imm = self.regs.get(dest), _imm(operands[1])
             shift = _imm(operands[2].replace("lsl", "").strip()) if len(operands) == 3 else 0
             if isinstance(old, int) and imm is not None and shift is not None:
                 value = (old & ~(0xFFFF << shift)) | (imm << shift)
-        self.set(address, dest, value)
+        self.put(address, operands[0], value)
 
 
 _X86_REG = {}

@@ -278,8 +278,8 @@ def _import_slots(binary: lief.ELF.Binary, headers: ElfHeaders) -> dict[int, str
 
 
 def read_word(data: bytes, headers: ElfHeaders, vaddr: int, size: int = 4) -> int | None:
+    """The unsigned value of `size` bytes (1 to 16: a SIMD register's load) at an address."""
     offset = headers.offset_of(vaddr)
     if offset is None or offset + size > len(data):
         return None
-    fmt = ("<" if headers.endian == "little" else ">") + ("Q" if size == 8 else "I")
-    return int(struct.unpack_from(fmt, data, offset)[0])
+    return int.from_bytes(data[offset:offset + size], "little" if headers.endian == "little" else "big")
