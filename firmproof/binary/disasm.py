@@ -371,6 +371,18 @@ class _Arm64(_Sweep):
     mask = MASK64
     _NO_WRITE = ("st", "cmp", "cmn", "tst", "ret", "nop", "cb", "tb", "b.", "prfm", "dmb", "hint", "svc",
                  "paci", "auti", "bti")
+    _FOLD = frozenset({"orr", "umaxp", "umaxv", "uminp", "uminv", "addp", "addv"})   # keep "zero iff equal"
+
+    def __init__(self, *a: object, **k: object) -> None:
+        super().__init__(*a, **k)  # type: ignore[arg-type]
+        # registers that hold (input XOR constant), zero exactly when the input equals the
+        # constant: (site of the eor, constant, width) for each constant folded in
+        self.xored: dict[str, list[tuple[int, int, int | None]]] = {}
+
+    def tested(self, operand: str) -> None:
+        """A register is tested for zero: the constants XORed into it were compared."""
+        for site, constant, width in self.xored.pop(self.norm(operand), ()):
+            self.compared(site, constant, width)
 
     @staticmethod
     def norm(reg: str) -> str:
@@ -394,6 +406,7 @@ class _Arm64(_Sweep):
     def put(self, site: int, operand: str, value: Value) -> None:
         """Write a destination: SIMD registers hold data (up to 16 bytes), not addresses."""
         reg = self.norm(operand)
+        self.xored.pop(reg, None)
         if reg[:1] == "v":
             width = self.width(operand) or 16
             self.regs[reg] = value & ((1 << (8 * width)) - 1) if isinstance(value, int) else value
@@ -415,15 +428,20 @@ class _Arm64(_Sweep):
         if mnemonic in ("bl", "blr"):
             target: Value = _imm(ops) if ops.startswith("#") else self.regs.get(self.norm(ops.strip()))
             self.call(address, target)
+            self.xored = {}
             return
         if mnemonic == "br":
             self.jump_via(address, self.regs.get(self.norm(ops.strip())))
+            return
+        if mnemonic in ("cbz", "cbnz", "tst"):
+            self.tested(_split(ops)[0])
             return
         if mnemonic == "b":
             return
         if mnemonic in ("cmp", "cmn"):
             operands = _split(ops)
             if len(operands) == 2:
+                self.tested(operands[0])
                 t = operands[1]
                 width = 4 if operands[0][0] == "w" else 8
                 other = _imm(t) if t.startswith("#") else self.regs.get(self.norm(t))
@@ -446,6 +464,7 @@ class _Arm64(_Sweep):
             return
         dest = self.norm(operands[0])
         value: Value = None
+        carry: list[tuple[int, int, int | None]] = []       # what `xored` keeps for dest
         if mnemonic in ("adrp", "adr") and len(operands) == 2:
             value = _imm(operands[1])
         elif mnemonic == "add" and len(operands) >= 3 and operands[2].startswith("#"):
@@ -471,27 +490,34 @@ class _Arm64(_Sweep):
                 self.put(address, operands[k], None if where is None else self.load(where + k * width, width))
             return
         elif mnemonic in ("eor", "cmeq") and len(operands) == 3:
-            # equality by XOR (or lane compare) with a constant, then a test for zero: the
-            # inlined memcmp of a literal, in general or SIMD registers
+            # equality by XOR (or lane compare) with a constant: the inlined memcmp of a
+            # literal (GCC 14: `ldr d15, =const; eor v31.8b, v31.8b, v15.8b; fmov x0, d31;
+            # cbnz x0`). A compare only once the result is tested for zero: XOR with a
+            # constant key alone is a cipher, not a compare
             t = operands[2]
             left = self.regs.get(self.norm(operands[1]))
             right = _imm(t) if t.startswith("#") else self.regs.get(self.norm(t))
             if isinstance(left, int) and isinstance(right, int):
                 value = left ^ right if mnemonic == "eor" else None
-            else:
-                self.compared(address, left if isinstance(left, int) else right, self.width(operands[0]))
+            elif isinstance(constant := left if isinstance(left, int) else right, int):
+                carry = [(address, constant, self.width(operands[0]))]
+        elif mnemonic in self._FOLD and len(operands) >= 2 and not operands[-1].startswith("#"):
+            carry = [entry for o in operands[1:] for entry in self.xored.get(self.norm(o), ())]
         elif mnemonic in ("mov", "fmov") and len(operands) == 2:
             t = operands[1]
             if t.startswith("#"):
                 value = _imm(t)
             elif "[" not in t:          # not one lane of a SIMD register (`fmov x0, v1.d[1]`)
                 value = self.regs.get(self.norm(t))
+                carry = list(self.xored.get(self.norm(t), ()))
         elif mnemonic == "movk" and len(operands) >= 2:
             old, imm = self.regs.get(dest), _imm(operands[1])
             shift = _imm(operands[2].replace("lsl", "").strip()) if len(operands) == 3 else 0
             if isinstance(old, int) and imm is not None and shift is not None:
                 value = (old & ~(0xFFFF << shift)) | (imm << shift)
         self.put(address, operands[0], value)
+        if carry:
+            self.xored[dest] = carry
 
 
 _X86_REG = {}
@@ -688,6 +714,7 @@ def sweep(headers: ElfHeaders, data: bytes, is_string: Callable[[int], bool],
         where = headers.offset_of(start)
         if where is not None:
             machine.run(".text", data[where:where + max(0, end - start)], start, md)
+    facts.constants.sort(key=lambda c: c[0])     # a compare may be known after a later one
     for index, call in enumerate(facts.calls):
         if call.callee is None and call.target is not None and call.target in facts.stubs:
             facts.calls[index] = Call(call.site, facts.stubs[call.target], call.target, call.args)

@@ -75,3 +75,12 @@ def gcc_build(tmp_path: Path, source: str, *flags: str) -> bytes:
     out = tmp_path / "prog"
     subprocess.run(["gcc", *flags, "-o", str(out), str(c)], check=True, capture_output=True)
     return out.read_bytes()
+
+
+def cross_build(tmp_path: Path, toolchain: str, source: Path, *flags: str) -> bytes:
+    """One program from a C or assembly file, by a toolchain of TOOLCHAINS, with extra flags."""
+    cc = TOOLCHAINS[toolchain][0]
+    need_tools(cc)
+    out = tmp_path / f"{source.stem}.{toolchain}"
+    subprocess.run([cc, *flags, "-o", str(out), str(source)], check=True, capture_output=True)
+    return out.read_bytes()

@@ -14,7 +14,7 @@ from firmproof.binary.elf import NotElf, parse
 from firmproof.rootfs import RootFS
 from tests.conftest import tool
 
-from .conftest import TOOLCHAINS, VARIANTS, gcc_build, variant_id
+from .conftest import SRC, TOOLCHAINS, VARIANTS, cross_build, gcc_build, variant_id
 
 SECRET = b"Xm4st3r_k3y!2017"
 COMPARE_NAMES = frozenset({"strcmp", "strncmp", "memcmp", "strstr", "strcasecmp"})
@@ -48,6 +48,22 @@ def test_model_arch_imports_strings_xrefs_calls(builds, variant):
     assert call.callee == "strcmp" and exe.function_of(call.site) is not None
     # the load comes before the call (or in its MIPS delay slot), in the same function
     assert min(sites) <= call.site + 4 and exe.function_of(min(sites)) == exe.function_of(call.site)
+    (execl,) = exe.calls("execl")
+    assert isinstance(execl.args[0], int) and exe.string_at(execl.args[0]).text == "/bin/sh"
+
+
+@pytest.mark.parametrize("opt", ["-O0", "-O2"])
+@pytest.mark.parametrize("toolchain", sorted(TOOLCHAINS))
+def test_model_reads_past_literal_pool_words_that_are_no_instruction(tmp_path, toolchain, opt):
+    """binutils 2.44 (Debian 13) aligns ARM segments to 64 KiB: the GOT lies 0x20000 past the
+    code, and a literal pool word holding the PC-relative offset to it (0x0001fad8) decodes as
+    no ARM instruction (capstone's skipdata gives `.byte`). The sweep passes over such data
+    words; any linker gives that layout with -z max-page-size=0x10000."""
+    data = cross_build(tmp_path, toolchain, SRC / "login_master.c", opt, "-Wl,-z,max-page-size=0x10000")
+    exe = load(data)
+    (ref,) = [s for s in exe.strings if s.text == SECRET.decode()]
+    assert exe.xrefs(ref.offset), "no code location loads the master password"
+    assert any(s.offset == ref.offset for _, _, s in exe.calls_with_string({"strcmp"}))
     (execl,) = exe.calls("execl")
     assert isinstance(execl.args[0], int) and exe.string_at(execl.args[0]).text == "/bin/sh"
 

@@ -3,6 +3,8 @@ stripped and not: the backdoors are found with their evidence bytes, the decoys 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from firmproof.analyzers.hardcoded import Hardcoded, looks_secret
@@ -11,7 +13,7 @@ from firmproof.analyzers.triggers import Triggers, join_constants
 from firmproof.model import Severity
 from firmproof.rootfs import RootFS
 
-from .conftest import VARIANTS, gcc_build, variant_id
+from .conftest import VARIANTS, cross_build, gcc_build, variant_id
 
 MASTER = b"Xm4st3r_k3y!2017"
 USER_AGENT = b"xmlset_roodkcableoj28840ybtide"
@@ -108,6 +110,17 @@ def test_fp_trig_001_magic_packet_starts_telnetd(builds, variant):
         assert finding.details["compare"] == "strncmp" and finding.details["port"] == 7329
     else:
         assert finding.details["compare"] in ("strncmp", "inline")
+
+
+def test_fp_trig_001_magic_compared_in_a_simd_register(tmp_path):
+    """GCC 14's AArch64 -O2 code (asm/, assembled here whatever the host's compiler): 8 bytes
+    of the magic are loaded from .rodata.cst8 into d15 and compared by `eor v31.8b, v31.8b,
+    v15.8b; fmov x0, d31; cbnz x0`, the rest by `cmp` with a mov/movk word and a halfword."""
+    asm = Path(__file__).resolve().parent / "asm" / "udp_trigger.aarch64-gcc14-O2.s"
+    fs = RootFS.from_files({"/usr/sbin/udp_trigger": cross_build(tmp_path, "aarch64", asm)})
+    (finding,) = Triggers().run(fs)
+    assert evidence(fs, finding) == COMMAND
+    assert finding.details["magic"] == "w302r_mfg_open" and finding.details["compare"] == "inline"
 
 
 @pytest.mark.parametrize("variant", [("mipsel", "-O2", True), ("arm", "-O0", False),
