@@ -69,7 +69,7 @@ def _debian(req: Requirement, versions: dict[str, str]) -> Check:
     return Check("debian", req.check, req.need, req.found(), req.purpose, package, versions.get(package))
 
 
-def _extractors() -> list[Check]:
+def _extractors(versions: dict[str, str]) -> list[Check]:
     from unblob.handlers import BUILTIN_HANDLERS
 
     formats: dict[str, list[str]] = {}
@@ -85,7 +85,8 @@ def _extractors() -> list[Check]:
         if found is None and dep in REPLACED:
             found, purpose = REPLACED[dep], f"replaced by {REPLACED[dep]}"
         package = debian.get(dep) or _distribution_of_script(dep)
-        checks.append(Check("extractor", dep, "scan", found, purpose, package, formats=sorted(names)))
+        version = versions.get(package or "") or _script_version(package)
+        checks.append(Check("extractor", dep, "scan", found, purpose, package, version, sorted(names)))
     return checks
 
 
@@ -96,6 +97,15 @@ def _distribution_of_script(name: str) -> str | None:
             if entry.group == "console_scripts" and entry.name == name:
                 return f"{dist.metadata['Name']} (PyPI)"
     return None
+
+
+def _script_version(package: str | None) -> str | None:
+    if package is None or not package.endswith(" (PyPI)"):
+        return None
+    try:
+        return importlib.metadata.version(package.removesuffix(" (PyPI)"))
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def _libraries() -> list[Check]:
@@ -121,7 +131,8 @@ def _lptools() -> list[Check]:
 
 def run_checks() -> list[Check]:
     versions = _dpkg_versions()
-    return [*(_debian(r, versions) for r in requirements()), *_extractors(), *_libraries(), *_lptools()]
+    return [*(_debian(r, versions) for r in requirements()), *_extractors(versions), *_libraries(),
+            *_lptools()]
 
 
 def fatal(checks: list[Check]) -> list[Check]:
