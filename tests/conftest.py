@@ -11,10 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from firmproof.tools import missing_message, which
+from firmproof.tools import missing_message, use_tool_path, which
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO.parent / "shared" / "corpus" / "real"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Programs firmproof installs (.venv/bin: jefferson, ubireader_*) and /usr/sbin are found
+    by tests that drive unblob directly, as by the CLI, whatever PATH pytest was started with."""
+    use_tool_path()
 
 
 def corpus_file(name: str) -> Path:

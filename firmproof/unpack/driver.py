@@ -23,6 +23,7 @@ from typing import Any
 from firmproof.config import Limits
 from firmproof.filetype import CARVE_TYPES
 from firmproof.index import TreeIndex, index_tree
+from firmproof.tools import use_tool_path
 from firmproof.unpack import streams
 from firmproof.unpack.extract import ChunkOutcome, extract_chunk
 
@@ -138,6 +139,7 @@ def unpack(image: Path, workdir: Path, limits: Limits,
     the layers below are still being unpacked); `idle` runs while an extraction child works.
     With `keep`, every layer is written to `workdir` (small decoded streams stay in memory
     otherwise)."""
+    use_tool_path()     # unblob looks its extractors up on PATH
     started = time.monotonic()
     deadline = started + limits.max_seconds
     image_size = image.stat().st_size

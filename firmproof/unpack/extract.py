@@ -13,6 +13,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import re
 import resource
 import signal
 import time
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from firmproof.rootfs import FileMeta
+from firmproof.rootfs import SYMLINK, FileMeta
 
 log = logging.getLogger(__name__)
 
@@ -81,13 +82,15 @@ def _child(conn: Any, chunk: Any, handler_name: str, carved: Path, outdir: Path,
             outcome.meta = result.meta
             outcome.errors.extend(result.errors)
         else:
-            outcome.errors.extend(_unblob_extract(chunk, carved, outdir))
+            errors, refused = _unblob_extract(chunk, carved, outdir)
             from firmproof.unpack.metadata import read_metadata
 
             try:
                 outcome.meta = read_metadata(handler_name, carved)
             except ValueError as exc:
                 outcome.errors.append(f"metadata: {exc}")
+            outcome.errors.extend(errors)
+            outcome.errors.extend(_links_not_restored(refused, outcome.meta))
             from unblob.extractor import fix_extracted_directory
             from unblob.models import Task, TaskResult
 
@@ -99,7 +102,14 @@ def _child(conn: Any, chunk: Any, handler_name: str, carved: Path, outdir: Path,
     conn.close()
 
 
-def _unblob_extract(chunk: Any, carved: Path, outdir: Path) -> list[str]:
+# 7-Zip refuses to write a symlink whose target climbs out of the entry's folder ("../bin/busybox"):
+# safe, and the file system's own metadata keeps the link, so such a refusal loses nothing
+_REFUSED_LINK = re.compile(r"^ERROR: Dangerous link path was ignored : (.+) : (.+)$")
+
+
+def _unblob_extract(chunk: Any, carved: Path, outdir: Path) -> tuple[list[str], list[tuple[str, str]]]:
+    """The extraction's errors, and the (path, target) of each symlink 7-Zip refused to write
+    when that was all it complained about."""
     from unblob.models import ExtractError
     from unblob.report import ErrorReport
 
@@ -110,7 +120,39 @@ def _unblob_extract(chunk: Any, carved: Path, outdir: Path) -> list[str]:
             reports.extend(result.reports)
     except ExtractError as exc:
         reports.extend(exc.reports)
-    return [_describe(r) for r in reports if isinstance(r, ErrorReport)]
+    errors, refused = [], []
+    for report in reports:
+        if not isinstance(report, ErrorReport):
+            continue
+        links = _refused_links(report)
+        if links:
+            refused.extend(links)
+        else:
+            errors.append(_describe(report))
+    return errors, refused
+
+
+def _refused_links(report: Any) -> list[tuple[str, str]]:
+    """(path, target) of the links a 7z run refused, if refusing them was its only error."""
+    command = str(getattr(report, "command", "") or "")
+    if not command or Path(command.split()[0]).name != "7z":
+        return []
+    stderr = bytes(getattr(report, "stderr", b"") or b"").decode("utf-8", "replace")
+    lines = [line.strip() for line in stderr.splitlines() if line.strip().startswith("ERROR")]
+    found = [(m.group(1), m.group(2)) for line in lines if (m := _REFUSED_LINK.match(line))]
+    return found if found and len(found) == len(lines) else []
+
+
+def _links_not_restored(refused: list[tuple[str, str]], meta: dict[str, FileMeta] | None) -> list[str]:
+    """An error for each refused link the file system's metadata does not hold as that link
+    (the index restores those it does hold, so nothing of the image is lost)."""
+    errors = []
+    for path, target in refused:
+        entry = (meta or {}).get(path.strip("/"))
+        if entry is None or entry.kind != SYMLINK or entry.link != target:
+            errors.append(f"7z refused the link {path} -> {target} and the file system's "
+                          "metadata does not restore it")
+    return errors
 
 
 def _describe(report: Any) -> str:

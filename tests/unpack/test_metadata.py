@@ -316,6 +316,40 @@ def test_firmproof_extraction_uses_the_reader(tree: Path, tmp_path: Path) -> Non
     assert outcome.meta["home/user/file"].uid == 1000
 
 
+@pytest.mark.parametrize("fmt", ["cramfs", "cramfs-be"])
+def test_links_7z_refuses_are_kept_without_an_error(fmt: str, tree: Path, tmp_path: Path) -> None:
+    """7-Zip will not write the link ../../bin/busybox ("Dangerous link path was ignored"): the
+    cramfs inodes keep it, so the extraction reports no error and the scan sees the link."""
+    import json
+    import time
+
+    from firmproof.unpack.driver import find_chunks
+    from firmproof.unpack.extract import extract_chunk
+    from tests.conftest import firmproof
+
+    image = pack(tree, fmt, tmp_path / f"image.{fmt}")
+    (chunk,) = find_chunks(image)
+    outcome = extract_chunk(chunk, chunk.handler.NAME, image, tmp_path / "out",
+                            byte_budget=64 << 20, deadline=time.monotonic() + 120)
+    assert not (tmp_path / "out" / "usr/bin/env").is_symlink()       # 7z did refuse it
+    assert outcome.errors == []
+    assert outcome.meta is not None
+    assert outcome.meta["usr/bin/env"] == FileMeta(SYMLINK, 0o777, 0, 0, link="../../bin/busybox")
+    report = tmp_path / "report.json"
+    assert firmproof("scan", image, "-o", report, "-q").returncode == 0
+    assert json.loads(report.read_text())["unpack"]["errors"] == []
+
+
+def test_a_refused_link_the_metadata_lacks_stays_an_error() -> None:
+    from firmproof.unpack.extract import _links_not_restored
+
+    meta = {"usr/bin/env": FileMeta(SYMLINK, 0o777, 0, 0, link="../../bin/busybox")}
+    assert _links_not_restored([("usr/bin/env", "../../bin/busybox")], meta) == []
+    (error,) = _links_not_restored([("usr/bin/env", "../../etc/passwd")], meta)
+    assert "usr/bin/env -> ../../etc/passwd" in error
+    assert _links_not_restored([("a", "../b")], None) != []
+
+
 # -- loops in hostile images: each reader must stop ---------------------------------------
 
 
