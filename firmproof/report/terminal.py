@@ -5,7 +5,6 @@ Everything goes to standard error, so that standard output carries only the repo
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
 from pathlib import Path
 from types import TracebackType
@@ -29,12 +28,20 @@ SEVERITY_STYLE = {
     Severity.LOW: "cyan", Severity.INFO: "dim",
 }
 MAX_LISTED = 40
+UNWRAPPED = 100_000     # columns of a console that is no terminal: whole lines, for grep and logs
+
+
+def console(*, stderr: bool = False) -> Console:
+    """A console for people; where the output is no terminal (a pipe, a file, CI's log), lines
+    are not folded at 80 columns, so that a path or an excerpt stays on one line."""
+    out = Console(stderr=stderr, highlight=False)
+    return out if out.is_terminal else Console(stderr=stderr, highlight=False, width=UNWRAPPED)
 
 
 class ScanDisplay:
     def __init__(self, *, enabled: bool) -> None:
         self.enabled = enabled
-        self.console = Console(stderr=True, highlight=False)
+        self.console = console(stderr=True)
         self._progress: Progress | None = None
         self._task: TaskID | None = None
 
@@ -102,19 +109,19 @@ class ScanDisplay:
 
 
 def print_rules(rules: tuple[Rule, ...]) -> None:
-    console = Console()
+    out = console()
     table = Table(show_edge=False)
     for name in ("id", "category", "severity", "title"):
         table.add_column(name, overflow="fold")
     for rule in rules:
         table.add_row(rule.id, rule.category.value,
                       f"[{SEVERITY_STYLE[rule.severity]}]{rule.severity.value}[/]", rule.title)
-    console.print(table)
+    out.print(table)
 
 
 def print_doctor(checks: list[Check], install: str | None, fatal: list[Check]) -> None:
     """The requirements as a table on standard output; what to do about the missing ones."""
-    console = Console() if sys.stdout.isatty() else Console(width=200)   # whole lines for grep
+    out = console()
     table = Table(show_edge=False)
     for name in ("", "requirement", "need", "found", "from", "used for"):
         table.add_column(name, overflow="fold")
@@ -125,14 +132,14 @@ def print_doctor(checks: list[Check], install: str | None, fatal: list[Check]) -
             where = f"{where} ({c.version})"
         used = c.purpose + (f": {', '.join(c.formats)}" if c.formats else "")
         table.add_row(mark, escape(c.name), c.need, escape(where), escape(c.package or ""), escape(used))
-    console.print(table)
+    out.print(table)
     missing = [c for c in checks if not c.ok]
     if not missing:
-        console.print("doctor: everything found")
+        out.print("doctor: everything found")
         return
-    console.print(f"doctor: {len(missing)} missing, {len(fatal)} of them needed by a default scan")
+    out.print(f"doctor: {len(missing)} missing, {len(fatal)} of them needed by a default scan")
     if install:
-        console.print(f"install them (as root): [bold]{escape(install)}[/], or run `make setup`")
+        out.print(f"install them (as root): [bold]{escape(install)}[/], or run `make setup`")
 
 
 def _short(excerpt: str, limit: int = 72) -> str:
@@ -143,7 +150,7 @@ def _short(excerpt: str, limit: int = 72) -> str:
 
 def print_verification(result: Verification) -> None:
     """Holds / does not hold, finding by finding, on standard error."""
-    out = Console(stderr=True, highlight=False)
+    out = console(stderr=True)
     for reason in result.image_reasons:
         out.print(f"[bold red]image does not match:[/] {escape(reason)}")
     if result.signature is not None:
@@ -165,9 +172,10 @@ def print_verification(result: Verification) -> None:
               f"{'' if result.holds else '; the report does not hold'}[/]")
 
 
-def print_diff(result: Diff) -> None:
-    """Findings that appeared, vanished or changed, then the inventory changes, on standard error."""
-    out = Console(stderr=True, highlight=False)
+def print_diff(result: Diff, *, stderr: bool = False) -> None:
+    """Findings that appeared, vanished or changed, then the inventory changes: the verb's
+    output on standard output (on standard error when the JSON diff takes standard output)."""
+    out = console(stderr=stderr)
     out.print(f"[bold]old[/bold] {escape(result.old.label)} ({result.old.kind}, "
               f"{len(result.old.report['findings'])} findings)  [bold]new[/bold] {escape(result.new.label)} "
               f"({result.new.kind}, {len(result.new.report['findings'])} findings)")
