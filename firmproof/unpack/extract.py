@@ -171,6 +171,15 @@ def _describe(report: Any) -> str:
     return name
 
 
+def _outcome(conn: Any) -> ChunkOutcome | None:
+    """The child's outcome from a pipe that is ready; None when it closed without one."""
+    try:
+        outcome: ChunkOutcome = conn.recv()
+    except EOFError:
+        return None
+    return outcome
+
+
 def extract_chunk(chunk: Any, handler_name: str, carved: Path, outdir: Path, *,
                   byte_budget: int, deadline: float,
                   idle: Callable[[], None] | None = None) -> ChunkOutcome:
@@ -193,12 +202,12 @@ def extract_chunk(chunk: Any, handler_name: str, carved: Path, outdir: Path, *,
             idle()          # the child is in for a while: use the wait
             idle = None
         if parent_conn.poll(POLL_SECONDS):
-            try:
-                outcome = parent_conn.recv()
-            except EOFError:
-                outcome = None
+            outcome = _outcome(parent_conn)
             break
         if not process.is_alive():
+            # it may have sent its outcome and exited since the poll above: what a child
+            # wrote before it exited is in the pipe, so this read cannot miss it
+            outcome = _outcome(parent_conn) if parent_conn.poll(0) else None
             break
         if time.monotonic() > deadline:
             breach = "time limit reached"
