@@ -16,12 +16,11 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import json
-import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from firmproof.tools import Requirement, debian_suite, requirements, which
+from firmproof.tools import Requirement, aosp_dir, debian_suite, requirements, which
 
 # unblob's SquashFS extractors: firmproof's own reader (firmproof/unpack/squashfs) replaces them
 REPLACED = {"sasquatch": "firmproof's SquashFS reader", "sasquatch-v4be": "firmproof's SquashFS reader"}
@@ -84,28 +83,18 @@ def _extractors(versions: dict[str, str]) -> list[Check]:
         purpose = "unblob extractor"
         if found is None and dep in REPLACED:
             found, purpose = REPLACED[dep], f"replaced by {REPLACED[dep]}"
-        package = debian.get(dep) or _distribution_of_script(dep)
-        version = versions.get(package or "") or _script_version(package)
+        package, version = (debian[dep], versions.get(debian[dep])) if dep in debian else _script_of(dep)
         checks.append(Check("extractor", dep, "scan", found, purpose, package, version, sorted(names)))
     return checks
 
 
-def _distribution_of_script(name: str) -> str | None:
-    """The PyPI distribution whose console script `name` is (jefferson, ubireader_*)."""
+def _script_of(name: str) -> tuple[str | None, str | None]:
+    """(distribution, version) of the PyPI package whose console script `name` is (jefferson,
+    ubireader_*), or (None, None)."""
     for dist in importlib.metadata.distributions():
-        for entry in dist.entry_points:
-            if entry.group == "console_scripts" and entry.name == name:
-                return f"{dist.metadata['Name']} (PyPI)"
-    return None
-
-
-def _script_version(package: str | None) -> str | None:
-    if package is None or not package.endswith(" (PyPI)"):
-        return None
-    try:
-        return importlib.metadata.version(package.removesuffix(" (PyPI)"))
-    except importlib.metadata.PackageNotFoundError:
-        return None
+        if any(e.group == "console_scripts" and e.name == name for e in dist.entry_points):
+            return f"{dist.metadata['Name']} (PyPI)", dist.version
+    return None, None
 
 
 def _libraries() -> list[Check]:
@@ -123,7 +112,7 @@ def _libraries() -> list[Check]:
 
 
 def _lptools() -> list[Check]:
-    folder = Path(sys.executable).parent.parent / "aosp" / "bin"
+    folder = aosp_dir()
     return [Check("built", tool, "test", str(folder / tool) if (folder / tool).is_file() else None,
                   "AOSP super.img tool, built by `make setup` (tools/build-lptools.sh)")
             for tool in ("lpmake", "lpunpack")]

@@ -33,6 +33,12 @@ def scripts_dir() -> Path:
     return Path(scripts) if scripts else Path(sys.executable).parent
 
 
+def aosp_dir() -> Path:
+    """Where `make setup` builds AOSP's lpmake and lpunpack (tools/build-lptools.sh): apart from
+    the scripts folder, where the liblp package installs a Python script also named lpunpack."""
+    return Path(sys.executable).parent.parent / "aosp" / "bin"
+
+
 def search_path(path: str | None = None) -> str:
     """The interpreter's scripts folder, then `path` (default $PATH), then the system folders."""
     given = os.environ.get("PATH", "") if path is None else path

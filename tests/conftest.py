@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from firmproof.tools import missing_message, use_tool_path, which
+from firmproof.tools import aosp_dir, missing_message, use_tool_path, which
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO.parent / "shared" / "corpus" / "real"
@@ -63,9 +63,8 @@ def need_file(path: Path) -> Path:
 
 
 def aosp_tool(name: str) -> str:
-    """AOSP's lpmake/lpunpack, which `make setup` builds into the venv's aosp/bin (apart from
-    .venv/bin, where the liblp package installs a Python script also named lpunpack)."""
-    path = Path(sys.executable).parent.parent / "aosp" / "bin" / name
+    """AOSP's lpmake/lpunpack, which `make setup` builds into the venv's aosp/bin."""
+    path = aosp_dir() / name
     if not os.access(path, os.X_OK):
         pytest.fail(f"missing AOSP tool {name}: `make setup` builds it (tools/build-lptools.sh)")
     return str(path)

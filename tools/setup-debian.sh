@@ -52,15 +52,20 @@ package_for() {  # package_for SPEC: the package on this release
   printf '%s\n' "$name"
 }
 
-missing=() checks=()
-while read -r spec check _need _why; do
-  [[ -z "$spec" || "$spec" == \#* ]] && continue
-  if ! found "$check"; then
+unmet() {  # fills missing (packages, each once), checks (what failed) and named (with package)
+  missing=() checks=() named=()
+  local spec check pkg
+  while read -r spec check _; do
+    [[ -z "$spec" || "$spec" == \#* ]] && continue
+    found "$check" && continue
     pkg=$(package_for "$spec")
     [[ " ${missing[*]} " == *" $pkg "* ]] || missing+=("$pkg")
     checks+=("$check")
-  fi
-done < "$table"
+    named+=("$check ($pkg)")
+  done < "$table"
+}
+
+unmet
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 line="apt-get install --no-install-recommends ${missing[*]}"
@@ -99,13 +104,10 @@ attempt "${apt[@]}" install --no-install-recommends "${missing[@]}" || fail "apt
 
 # installed: every check must hold now, or the table names the wrong package
 [ -n "$py" ] || py=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || true)
-still=()
-while read -r spec check _need _why; do
-  [[ -z "$spec" || "$spec" == \#* ]] && continue
-  found "$check" || still+=("$check ($(package_for "$spec"))")
-done < "$table"
-if [ ${#still[@]} -gt 0 ]; then
-  say "installed, but still missing: ${still[*]}"
+installed=${#missing[@]}
+unmet
+if [ ${#checks[@]} -gt 0 ]; then
+  say "installed, but still missing: ${named[*]}"
   exit 1
 fi
-say "Debian packages installed (${#missing[@]})"
+say "Debian packages installed ($installed)"
