@@ -18,7 +18,7 @@ from typing import Any
 
 from firmproof.config import Limits
 from firmproof.inventory import SECTIONS, Inventory, inventory
-from firmproof.verify import ReportError, load_report
+from firmproof.reportfile import ReportFileError, load
 
 MAX_LINES = 200             # changed lines listed per text file
 
@@ -112,13 +112,20 @@ def diff_inventories(old: Inventory, new: Inventory) -> tuple[dict[str, dict[str
     return sections, lines
 
 
+REPORT_SNIFF = 4096         # bytes read to tell a report from an image
+
+
 def _is_report(path: Path) -> bool:
+    """A .json file, or a file whose first non-blank character is `{` or `[` (no firmware image
+    starts so): read as a report, so that a broken one gets the report's error, not a scan."""
+    if path.suffix.lower() == ".json":
+        return True
     try:
         with path.open("rb") as handle:
-            head = handle.read(64).lstrip()
+            head = handle.read(REPORT_SNIFF)
     except OSError:
         return False
-    return head.startswith(b"{")
+    return head.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")[:1] in (b"{", b"[")
 
 
 def load_side(path: Path, *, want_inventory: bool = True, limits: Limits | None = None) -> Side:
@@ -129,8 +136,8 @@ def load_side(path: Path, *, want_inventory: bool = True, limits: Limits | None 
 
     if _is_report(path):
         try:
-            return Side(str(path), load_report(path))
-        except ReportError as exc:
+            return Side(str(path), load(path))
+        except ReportFileError as exc:
             raise DiffError(str(exc)) from None
     workdir = Path(tempfile.mkdtemp(prefix="firmproof-diff-"))
     try:

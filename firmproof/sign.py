@@ -22,6 +22,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from firmproof.reportfile import ReportFileError, read_json
+
 PAYLOAD_TYPE = "application/vnd.firmproof.report+json"
 SUFFIX = ".dsse.json"
 
@@ -91,13 +93,15 @@ def sign(report: dict[str, Any], key: Ed25519PrivateKey) -> dict[str, Any]:
 
 def check(report: dict[str, Any], envelope_file: Path, key: Ed25519PublicKey) -> str:
     """Check the envelope's signature and that it signs exactly `report`; SignError if not."""
+    if not envelope_file.exists():
+        raise SignError(f"no signature envelope {envelope_file}")
     try:
-        envelope = json.loads(envelope_file.read_text(encoding="utf-8"))
+        envelope = read_json(envelope_file)
         payload_type = envelope["payloadType"]
         payload = base64.b64decode(envelope["payload"], validate=True)
         signatures = [base64.b64decode(s["sig"], validate=True) for s in envelope["signatures"]]
-    except FileNotFoundError:
-        raise SignError(f"no signature envelope {envelope_file}") from None
+    except ReportFileError as exc:
+        raise SignError(str(exc)) from None
     except (OSError, ValueError, KeyError, TypeError, binascii.Error) as exc:
         raise SignError(f"{envelope_file}: not a DSSE envelope ({type(exc).__name__}: {exc})") from None
     if payload_type != PAYLOAD_TYPE:

@@ -126,3 +126,17 @@ def test_tplink_stock_against_its_bind_shell_rebuild():
     assert inventory["files"]["removed"] == {}
     appeared = {(f["rule"], f["path"]) for f in diff["findings"]["appeared"]}
     assert ("FP-SVC-008", "/etc/init.d/rcS") in appeared
+
+
+def test_what_is_read_as_a_report(tmp_path: Path):
+    """A .json file, or one whose first non-blank byte (after a UTF-8 BOM) is `{` or `[`, is a
+    report, so that a broken report gets the report's error rather than being scanned."""
+    from firmproof.diff import _is_report
+
+    cases = {"a.json": b"\x00\x01 not json at all", "b.bin": b"\n\n   {\"schema\": 1}",
+             "c.bin": b"\xef\xbb\xbf[1]", "d.bin": b" " * 1000 + b"{",
+             "e.bin": b"\x27\x05\x19\x56 uImage", "f.bin": b"", "g.bin": b"hsqs{"}
+    for name, content in cases.items():
+        (tmp_path / name).write_bytes(content)
+    assert {name for name in cases if _is_report(tmp_path / name)} == {"a.json", "b.bin", "c.bin", "d.bin"}
+    assert not _is_report(tmp_path / "missing.bin")

@@ -6,6 +6,7 @@ import copy
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import firmproof, need_tools, scan_report
@@ -196,6 +197,23 @@ def test_signed_report_verifies_and_a_changed_report_does_not(demo: tuple[Path, 
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
 
 
+def test_a_hostile_signature_envelope_is_a_verdict_not_a_traceback(demo: tuple[Path, dict], tmp_path: Path):
+    """An envelope nested 200,000 deep or with a 5,000-digit number: the signature does not
+    hold, said in one line, exit 1."""
+    image, _ = demo
+    private, public = _keypair(tmp_path, "lab")
+    report_path = tmp_path / "signed.json"
+    assert firmproof("scan", image, "-q", "-o", report_path, "--sign", private).returncode == 0
+    envelope = tmp_path / "signed.json.dsse.json"
+    for hostile, said in (("[" * 200_000 + "]" * 200_000, "nested more than"),
+                          ('{"payload": ' + "9" * 5000 + "}", "a number of 5,000 digits")):
+        envelope.write_text(hostile)
+        proc = firmproof("verify", report_path, image, "--key", public, "--json")
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+        signature = json.loads(proc.stdout)["signature"]
+        assert not signature["holds"] and said in signature["detail"], signature
+
+
 def test_sign_needs_an_ed25519_private_key(demo: tuple[Path, dict], tmp_path: Path):
     image, _ = demo
     subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024",
@@ -261,3 +279,61 @@ def test_findings_of_real_firmware_hold(name: str, tmp_path: Path):
     verdict = json.loads(proc.stdout)
     assert proc.returncode == 0, [f for f in verdict["findings"] if not f["holds"]]
     assert verdict["total"] == len(report["findings"]) >= 1
+
+
+# -- large reports ---------------------------------------------------------------------------------
+
+def test_fast_excerpt_renders_as_excerpt_of():
+    """verify's excerpt (no Python step per text byte) is model.excerpt_of, byte for byte."""
+    import random
+
+    from firmproof.model import EXCERPT_MAX, excerpt_of
+    from firmproof.verify import excerpt
+
+    rng = random.Random(7)
+    samples = [bytes([b]) for b in range(256)] + [b"", b"plain text\tline", bytes(range(256))]
+    samples += [bytes(rng.randrange(256) for _ in range(n))
+                for n in (1, 2, 50, EXCERPT_MAX - 1, EXCERPT_MAX, EXCERPT_MAX + 1, 1000)]
+    samples += [b"a" * n for n in (EXCERPT_MAX - 1, EXCERPT_MAX, EXCERPT_MAX + 1, 5000)]
+    samples += [b"a" * EXCERPT_MAX + b"\xff", b"\xff" + b"a" * EXCERPT_MAX]
+    for data in samples:
+        assert excerpt(data) == excerpt_of(data), data
+
+
+def test_each_evidence_file_is_read_and_hashed_once(tar_demo: tuple[Path, dict],
+                                                    monkeypatch: pytest.MonkeyPatch):
+    """Findings of several files, interleaved, with a read cache too small for two files: each
+    file is still read once (the findings of one file are checked together) and hashed once."""
+    import hashlib
+
+    from firmproof import rootfs
+
+    image, original = tar_demo
+    report = copy.deepcopy(original)
+    report["findings"] = [copy.deepcopy(f) for _ in range(20) for f in original["findings"]]
+    files = {(tuple(f["container"]), f["path"]) for f in report["findings"]}
+    assert len(files) >= 4
+    loads: list[str] = []
+    read = rootfs.RootFS.read
+
+    def counting_read(self: rootfs.RootFS, path: str) -> bytes | None:
+        entry = self.stat(path)
+        if entry is not None and entry.path not in self._cache:
+            loads.append(entry.path)
+        return read(self, path)
+
+    hashed: list[int] = []
+    sha256 = hashlib.sha256
+
+    def counting_sha256(data: bytes = b"", **kwargs: bool) -> Any:
+        if len(data) > 1000:
+            hashed.append(len(data))
+        return sha256(data, **kwargs)
+
+    monkeypatch.setattr(rootfs, "READ_CACHE_BYTES", 1)
+    monkeypatch.setattr(rootfs.RootFS, "read", counting_read)
+    monkeypatch.setattr(rootfs.hashlib, "sha256", counting_sha256)
+    result = verify(report, image)
+    assert result.holds and [c.index for c in result.checks] == list(range(len(report["findings"])))
+    assert len(loads) <= len(files), sorted(loads)
+    assert len(hashed) <= len(files)

@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from firmproof.coverage import coverage_line, headline
 from firmproof.model import Rule, Severity
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ SEVERITY_STYLE = {
     Severity.LOW: "cyan", Severity.INFO: "dim",
 }
 MAX_LISTED = 40
+MAX_VERIFIED_LISTED = 200       # rows of verify's table: those that do not hold come first
 UNWRAPPED = 100_000     # columns of a console that is no terminal: whole lines, for grep and logs
 
 
@@ -70,16 +72,26 @@ class ScanDisplay:
             return
         out = self.console
         unpacked = result.unpacked
+        coverage = result.coverage.to_json() if result.coverage is not None else None
+        if coverage is not None:
+            style = "green" if coverage["complete"] else "bold yellow"
+            out.print(f"[{style}]{escape(headline(coverage))}[/]")
         out.print(f"[bold]{result.image_name}[/bold]  sha256 {result.image_sha256}")
         out.print(f"unpacked {unpacked.files} files ({unpacked.bytes:,} bytes) in "
                   f"{len(unpacked.layers)} containers, depth {unpacked.depth}, "
                   f"{unpacked.seconds:.1f}s; scan {result.seconds:.1f}s")
+        if coverage is not None:
+            out.print(escape(coverage_line(coverage)))
         for error in unpacked.errors[:10]:
             out.print(f"[yellow]unpack:[/yellow] {error['path']}: {error['error']}")
         if len(unpacked.errors) > 10:
             out.print(f"[yellow]unpack:[/yellow] … {len(unpacked.errors) - 10} more in the report")
         for error in result.errors[:5]:
             out.print(f"[yellow]analyzer {error['analyzer']}:[/yellow] {error['path']}: {error['error']}")
+        skips = coverage["files"]["skips"] if coverage is not None else []
+        for skip in skips[:5]:
+            out.print(f"[yellow]not examined:[/yellow] {escape(skip['container'] + skip['path'])}: "
+                      f"{skip['analyzer']}: {skip['reason']}")
 
         by_severity = Counter(f.severity for f in result.findings)
         table = Table(title="findings", show_edge=False)
@@ -160,12 +172,16 @@ def print_verification(result: Verification) -> None:
     table = Table(show_edge=False)
     for name in ("#", "verdict", "rule", "where", "why not"):
         table.add_column(name, overflow="fold")
-    for check in result.checks:
+    # the findings that fail first; a table of many thousand rows costs more than the checks
+    shown = sorted(result.checks, key=lambda c: (c.holds, c.index))[:MAX_VERIFIED_LISTED]
+    for check in sorted(shown, key=lambda c: c.index):
         verdict = "[green]holds[/]" if check.holds else "[bold red]does not hold[/]"
         table.add_row(str(check.index), verdict, check.rule, escape(check.place),
                       escape("; ".join(check.reasons)))
     if result.checks:
         out.print(table)
+    if len(result.checks) > len(shown):
+        out.print(f"… {len(result.checks) - len(shown)} more findings not listed (--json lists them all)")
     held = sum(c.holds for c in result.checks)
     style = "bold green" if result.holds else "bold red"
     out.print(f"[{style}]{held} of {len(result.checks)} findings hold"
