@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from firmproof import examined
 from firmproof.analyzers.base import Analyzer
+from firmproof.children import check, child_setup
 from firmproof.components import COMPONENTS, Component, identify_cached
 from firmproof.model import Finding, NoEvidence
 from firmproof.rootfs import RootFS
@@ -103,11 +105,22 @@ def merged(group: tuple[Analyzer, ...], findings: list[Finding]) -> list[Finding
     return out
 
 
+Outcome = tuple[list[Finding], list[Component], list[dict[str, str]], list[dict[str, Any]]]
+
+
 def _run(group: tuple[Analyzer, ...], view: RootFS, components: bool,
-         part: tuple[int, int] | None = None,
-         ) -> tuple[list[Finding], list[Component], list[dict[str, str]]]:
-    """One task: the components of the view (when asked) and the findings of a group (on
-    shard `part` = (index, count) of its files, for a group split over workers)."""
+         part: tuple[int, int] | None = None) -> Outcome:
+    """One task: the findings of a group (on shard `part` = (index, count) of its files, for a
+    group split over workers), the components of the view (when asked), the errors and the
+    files skipped."""
+    examined.drain()
+    found_and_errors = _analyse(group, view, components, part)
+    return (*found_and_errors, examined.drain())
+
+
+def _analyse(group: tuple[Analyzer, ...], view: RootFS, components: bool,
+             part: tuple[int, int] | None,
+             ) -> tuple[list[Finding], list[Component], list[dict[str, str]]]:
     errors: list[dict[str, str]] = []
     found: list[Component] = []
     if components:
@@ -130,6 +143,7 @@ def _run(group: tuple[Analyzer, ...], view: RootFS, components: bool,
 
 def _worker(conn: Connection, group: tuple[Analyzer, ...], view: RootFS, components: bool,
             part: tuple[int, int] | None) -> None:
+    child_setup()
     conn.send(_run(group, view, components, part))
     conn.close()
 
@@ -180,6 +194,7 @@ class Analysis:
     findings: list[Finding] = field(default_factory=list)
     found: list[Component] = field(default_factory=list)
     errors: list[dict[str, str]] = field(default_factory=list)
+    skips: list[dict[str, Any]] = field(default_factory=list)
     _pending: deque[_Task] = field(default_factory=deque)
     _small: deque[RootFS] = field(default_factory=deque)
     _running: list[_Task] = field(default_factory=list)
@@ -214,13 +229,13 @@ class Analysis:
     def _analyse_small(self) -> None:
         """Small views are analysed here, a fork costs more than they do."""
         while self._small:
+            check()
             view = self._small.popleft()
             for group, components in groups(self.family or analyzers(), view, self.components):
                 self._take(_run(group, view, components))
 
-    def _take(self, result: tuple[list[Finding], list[Component], list[dict[str, str]]],
-              split: _Split | None = None) -> None:
-        findings, found, errors = result
+    def _take(self, result: Outcome, split: _Split | None = None) -> None:
+        findings, found, errors, skips = result
         if split is None:
             self.findings.extend(findings)
         else:
@@ -230,6 +245,7 @@ class Analysis:
                 self.findings.extend(merged(split.group, split.findings))
         self.found.extend(found)
         self.errors.extend(errors)
+        self.skips.extend(skips)
 
     def _pump(self) -> None:
         self._collect(block=False)
@@ -249,6 +265,7 @@ class Analysis:
     def _collect(self, *, block: bool) -> None:
         """Take in the workers that are done; with `block`, wait until at least one is."""
         while self._running:
+            check()
             ready = [t for t in self._running if t.conn is not None and t.conn.poll(0)]
             ready += [t for t in self._running if t not in ready and not t.process.is_alive()]
             if ready:
@@ -275,7 +292,7 @@ class Analysis:
             for name in self._names(task):
                 self.errors.append({"analyzer": name, "path": _label(task.view),
                                     "error": f"analyzer process died (exit code {task.process.exitcode})"})
-            result = ([], [], [])       # the other shards of a split still count
+            result = ([], [], [], [])       # the other shards of a split still count
         self._take(result, task.split)
 
     @staticmethod
@@ -294,11 +311,24 @@ class Analysis:
         self._running.clear()
         self._pending.clear()
 
+    def abort(self) -> None:
+        """Kill and reap every worker, drop the waiting work (the scan is stopped or failed)."""
+        for task in self._running:
+            with contextlib.suppress(ProcessLookupError):
+                task.process.kill()
+            task.process.join()
+        self._running.clear()
+        self._pending.clear()
+        self._small.clear()
+
     def finish(self) -> list[Finding]:
         self._pump()
         self._analyse_small()
         while self._running or self._pending:
+            check()
             self._pump()
             self._collect(block=True)
         self.errors.sort(key=lambda e: (e.get("analyzer", ""), e.get("path", ""), e.get("error", "")))
+        unique = {(s["container"], s["path"], s["analyzer"]): s for s in self.skips}
+        self.skips = [unique[k] for k in sorted(unique)]
         return dedupe(self.findings)

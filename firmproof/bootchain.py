@@ -26,6 +26,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
+from firmproof import examined
 from firmproof.filetype import ELF, SCRIPT, TEXT
 from firmproof.parsers import shell
 from firmproof.parsers.cron import parse_crontab
@@ -252,8 +253,10 @@ class _Walker:
             return self.parsed[path]
         script: shell.Script | None = None
         entry = self.fs.stat(path)
-        if entry is not None and entry.kind == FILE and entry.size <= MAX_SCRIPT_BYTES \
-                and entry.ftype not in (ELF,):
+        if entry is not None and entry.kind == FILE and entry.size > MAX_SCRIPT_BYTES \
+                and entry.ftype != ELF:
+            examined.skipped(self.fs, entry, "bootchain", f"a boot script {examined.mib(MAX_SCRIPT_BYTES)}")
+        elif entry is not None and entry.kind == FILE and entry.ftype != ELF:
             data = self.fs.read(path)
             if data is not None and script_interpreter_ok(data):
                 script = shell.parse(data.decode("latin-1"))

@@ -6,16 +6,18 @@ import argparse
 import json
 import logging
 import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
 
 from firmproof import __version__
-from firmproof.config import Limits, ScanConfig
+from firmproof.children import Stopped, handle_stop_signals
+from firmproof.config import MIN_EXAMINED, Limits, ScanConfig
 from firmproof.model import Severity
 from firmproof.tools import use_tool_path
 
-EXIT_OK, EXIT_FINDINGS, EXIT_UNREADABLE = 0, 1, 2
+EXIT_OK, EXIT_FINDINGS, EXIT_UNREADABLE, EXIT_INCOMPLETE = 0, 1, 2, 3
 
 
 def _size(text: str) -> int:
@@ -24,6 +26,13 @@ def _size(text: str) -> int:
     if text and text[-1] in units:
         return int(float(text[:-1]) * units[text[-1]])
     return int(text)
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text}: a share between 0 and 1")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--workdir", type=Path, help="where to unpack (default: a temporary folder)")
     scan.add_argument("--keep", action="store_true", help="keep the unpacked files in --workdir")
     _add_limits(scan)
+    scan.add_argument("--min-examined", type=_share, default=MIN_EXAMINED, metavar="SHARE",
+                      help="share of the image (0-1, filler excluded) that unpacked containers must "
+                           f"cover for a complete scan (default {MIN_EXAMINED})")
     scan.add_argument("-q", "--quiet", action="store_true", help="no progress, no summary")
     scan.add_argument("--vulndb", type=Path, metavar="PATH",
                       help="offline vulnerability database (default: $FIRMPROOF_VULNDB or the user data dir)")
@@ -101,15 +113,18 @@ def _add_limits(parser: argparse.ArgumentParser) -> None:
                         help="bytes extracted per byte of image")
     parser.add_argument("--max-files", type=int, default=limits.max_files, help="entries extracted")
     parser.add_argument("--timeout", type=float, default=limits.max_seconds, help="seconds for unpacking")
+    parser.add_argument("--max-memory", type=_size, default=limits.max_memory,
+                        help="address space of each extraction process (e.g. 4G)")
 
 
 def _limits(args: argparse.Namespace) -> Limits:
     return Limits(max_depth=args.max_depth, max_bytes=args.max_bytes, max_ratio=args.max_ratio,
-                  max_files=args.max_files, max_seconds=args.timeout)
+                  max_files=args.max_files, max_seconds=args.timeout, max_memory=args.max_memory)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    handle_stop_signals()
     use_tool_path()
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
@@ -130,9 +145,11 @@ def main(argv: list[str] | None = None) -> int:
             from firmproof import doctor
 
             return doctor.main(brief=args.brief, as_json=args.json)
-    except KeyboardInterrupt:
-        print("firmproof: interrupted", file=sys.stderr)
-        return 130
+    except (KeyboardInterrupt, Stopped) as exc:
+        signum = exc.signum if isinstance(exc, Stopped) else signal.SIGINT
+        what = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+        print(f"firmproof: {what}; children stopped, temporary files removed", file=sys.stderr)
+        return 128 + signum
     return EXIT_OK
 
 
@@ -173,7 +190,8 @@ def _scan(args: argparse.Namespace) -> int:
         image=args.image, workdir=render_dir or args.workdir,
         keep_workdir=args.keep or render_dir is not None,
         limits=_limits(args),
-        vendor=args.vendor, product=args.product, version=args.image_version, fail_on=args.fail_on)
+        vendor=args.vendor, product=args.product, version=args.image_version, fail_on=args.fail_on,
+        min_examined=args.min_examined)
     from firmproof import vulndb
 
     vulndb.configure(args.vulndb)
@@ -210,9 +228,13 @@ def _scan(args: argparse.Namespace) -> int:
               "vulnerability matching is off", file=sys.stderr)
     if not args.quiet:
         display.summary(result, args.output)
+    elif not result.complete and result.coverage is not None:
+        from firmproof.coverage import headline
+
+        print(f"firmproof: {headline(result.coverage.to_json())}", file=sys.stderr)
     if args.fail_on and any(f.severity.rank >= args.fail_on.rank for f in result.findings):
         return EXIT_FINDINGS
-    return EXIT_OK
+    return EXIT_OK if result.complete else EXIT_INCOMPLETE
 
 
 def _vulndb(args: argparse.Namespace) -> int:

@@ -9,6 +9,8 @@ from pathlib import Path
 from firmproof.model import Severity
 
 GiB = 1024 ** 3
+MIN_EXAMINED = 0.9     # share of the image's non-filler bytes that unpacked containers must
+                       # cover for a scan to be complete (see firmproof/coverage.py)
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,7 @@ class Limits:
     max_ratio: int = 200               # extracted bytes per byte of image, whichever is smaller
     max_files: int = 500_000           # entries extracted
     max_seconds: float = 1800.0        # wall time for the whole unpacking
+    max_memory: int = 8 * GiB          # address space of each extraction child and its extractors
     carve_min_size: int = 512          # smaller unknown blobs are not searched for containers
 
     def byte_budget(self, image_size: int) -> int:
@@ -38,3 +41,4 @@ class ScanConfig:
     version: str | None = None
     fail_on: Severity | None = None
     progress: bool = False
+    min_examined: float = MIN_EXAMINED

@@ -7,6 +7,7 @@ import logging
 import shutil
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from firmproof import __version__
 from firmproof.analysis import Analysis
 from firmproof.components import Component, merge
 from firmproof.config import ScanConfig
+from firmproof.coverage import Coverage, Searched, build
 from firmproof.model import Finding
 from firmproof.unpack.driver import UnpackFailed, UnpackResult, unpack
 
@@ -38,7 +40,12 @@ class ScanResult:
     findings: list[Finding] = field(default_factory=list)
     components: list[Component] = field(default_factory=list)   # what is inside: the SBOM
     errors: list[dict[str, str]] = field(default_factory=list)
+    coverage: Coverage | None = None
     seconds: float = 0.0
+
+    @property
+    def complete(self) -> bool:
+        return self.coverage is None or self.coverage.complete
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -52,6 +59,7 @@ class ScanResult:
                        "errors": self.unpacked.errors},
             "findings": [f.to_json(self.image_sha256) for f in self.findings],
             "errors": self.errors,
+            **({"coverage": self.coverage.to_json()} if self.coverage is not None else {}),
             "stats": {"seconds": round(self.seconds, 3),
                       "unpack_seconds": round(self.unpacked.seconds, 3)},
         }
@@ -96,15 +104,11 @@ def scan(config: ScanConfig, progress: Callable[[str, int, int], None] | None = 
 
     workdir = Path(tempfile.mkdtemp(prefix="firmproof-", dir=config.workdir)) if config.workdir \
         else Path(tempfile.mkdtemp(prefix="firmproof-"))
+    analysis = Analysis(deadline=started + config.limits.max_seconds, components=True)
     try:
-        analysis = Analysis(deadline=started + config.limits.max_seconds, components=True)
-        try:
-            unpacked = unpack(image, workdir, config.limits, progress,
-                              on_layer=lambda layer: analysis.add(layer.index.views), idle=idle,
-                              keep=config.keep_workdir)
-        except BaseException:
-            analysis.finish()
-            raise
+        unpacked = unpack(image, workdir, config.limits, progress,
+                          on_layer=lambda layer: analysis.add(layer.index.views), idle=idle,
+                          keep=config.keep_workdir)
         if not unpacked.layers:
             reasons = "; ".join(e["error"] for e in unpacked.errors[:3])
             raise UnpackFailed(f"{image.name}: no known container or file system found"
@@ -114,8 +118,30 @@ def scan(config: ScanConfig, progress: Callable[[str, int, int], None] | None = 
         result.findings = analysis.finish()
         result.components = merge(analysis.found)
         result.errors.extend(analysis.errors)
+        result.coverage = coverage_of(result, analysis.skips)
+    except BaseException:
+        analysis.abort()        # stopped or failed: no worker outlives the scan
+        raise
     finally:
         if not config.keep_workdir:
             shutil.rmtree(workdir, ignore_errors=True)
     result.seconds = time.monotonic() - started
     return result
+
+
+def coverage_of(result: ScanResult, skips: list[dict[str, Any]]) -> Coverage:
+    """What the scan examined, measured while the unpacked files are still there."""
+    unpacked, config = result.unpacked, result.config
+    searched = unpacked.searched
+    if searched and not searched[0].path:
+        image = searched[0]
+    else:       # the image's own search failed: all of it is unknown
+        image = Searched("", config.image, result.image_size)
+        image.measure()
+    layers = [s for s in searched if s is not image]
+    # no timing here: a report is the same for the same image (stats hold the seconds)
+    used = {"depth": unpacked.depth, "bytes": unpacked.written, "files": unpacked.files,
+            "searched_without_container": unpacked.searched_empty, "sandbox": unpacked.sandbox}
+    by_type = Counter(e.ftype for layer in unpacked.layers for e in layer.index.tree.files())
+    return build(image, layers, config.limits, unpacked.budget, used, unpacked.errors, result.errors,
+                 skips, unpacked.files, config.min_examined, by_type=dict(sorted(by_type.items())))

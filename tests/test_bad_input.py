@@ -7,6 +7,7 @@ import io
 import json
 import os
 import shutil
+import struct
 import subprocess
 import tarfile
 import time
@@ -75,7 +76,7 @@ def test_truncated_squashfs(tmp_path: Path):
     if proc.returncode == 2:
         _one_clear_line(proc.stderr)
     else:
-        assert proc.returncode == 0
+        assert proc.returncode == 3         # incomplete
         report = json.loads((tmp_path / "r.json").read_text())
         assert report["unpack"]["errors"], "a truncated image must say what could not be read"
 
@@ -95,12 +96,12 @@ def test_zip_bomb_is_stopped_at_the_byte_limit(tmp_path: Path):
     proc = firmproof("scan", bomb, "-o", tmp_path / "r.json", "-q", "--max-bytes", "64M",
                      "--workdir", work)
     assert time.monotonic() - started < 120
-    assert proc.returncode in (0, 2), proc.stderr
+    assert proc.returncode in (2, 3), proc.stderr
     assert "Traceback" not in proc.stderr
-    if proc.returncode == 0:
+    if proc.returncode == 3:
         report = json.loads((tmp_path / "r.json").read_text())
         errors = " ".join(e["error"] for e in report["unpack"]["errors"])
-        assert "limit" in errors
+        assert "limit" in errors and "bytes" in report["coverage"]["limits"]["reached"]
         assert report["unpack"]["bytes"] <= 80 * 1024 * 1024
     else:
         assert "limit" in proc.stderr
@@ -190,3 +191,53 @@ def test_unwritable_report_location(tmp_path: Path):
     assert proc.returncode == 2
     assert "cannot write" in _one_clear_line(proc.stderr)
     shutil.rmtree(tmp_path / "tree")
+
+
+def _overlapping_zip(out: Path, entries: int, body: bytes) -> Path:
+    """A zip written by zipfile whose central directory is then pointed, for every entry, at the
+    first entry's local header and sizes: many entries sharing one compressed body (the
+    overlapping-entry zip bomb)."""
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for i in range(entries):
+            archive.writestr(f"f{i:05d}.bin", body if i == 0 else b"")
+    data = bytearray(out.read_bytes())
+    eocd = data.rfind(b"PK\x05\x06")
+    pos = struct.unpack_from("<I", data, eocd + 16)[0]
+    first = None
+    while data[pos:pos + 4] == b"PK\x01\x02":
+        name_len, extra_len, comment_len = struct.unpack_from("<HHH", data, pos + 28)
+        if first is None:
+            first = bytes(data[pos + 16:pos + 28])      # crc32, compressed and uncompressed sizes
+        else:
+            data[pos + 16:pos + 28] = first
+            struct.pack_into("<I", data, pos + 42, 0)   # local header offset: the first entry's
+        pos += 46 + name_len + extra_len + comment_len
+    out.write_bytes(bytes(data))
+    return out
+
+
+def test_overlapping_zip_entries_are_refused_by_name(tmp_path: Path):
+    bomb = _overlapping_zip(tmp_path / "overlap.zip", 2000, b"\0" * (32 << 20))
+    assert bomb.stat().st_size < 1 << 20
+    with zipfile.ZipFile(bomb) as archive:
+        assert len(archive.infolist()) == 2000
+    work = tmp_path / "work"
+    work.mkdir()
+    started = time.monotonic()
+    proc = firmproof("scan", bomb, "-o", tmp_path / "r.json", "-q", "--workdir", work)
+    assert time.monotonic() - started < 60
+    assert proc.returncode == 2, proc.stderr
+    _one_clear_line(proc.stderr)
+    assert "overlap, with 1999 entries sharing those bytes: a zip bomb; not extracted" in proc.stderr
+    assert list(work.iterdir()) == []
+
+
+def test_an_honest_zip_is_not_taken_for_overlapping(tmp_path: Path):
+    from firmproof.unpack.archives import zip_overlap
+
+    archive = tmp_path / "ok.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        for i in range(50):
+            z.writestr(f"dir/f{i}.txt", f"file {i}\n" * (i + 1))
+        z.writestr("empty", b"")
+    assert zip_overlap(archive) is None

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import corpus_file, firmproof, scan_report
+from conftest import CORPUS, corpus_file, firmproof, scan_report
 
 pytestmark = pytest.mark.corpus
 
@@ -81,13 +81,37 @@ def test_the_broadcom_image_opens_a_root_console(tmp_path: Path):
     assert key["path"] == "/etc/rsa_host_key"
 
 
-def test_an_obfuscated_rtos_image_is_handled_gracefully(tmp_path: Path):
+def test_an_obfuscated_rtos_image_is_incomplete_not_clean(tmp_path: Path):
+    """Arcadyan-obfuscated: only the LZMA tail opens; the rest is high-entropy bytes no
+    extractor reads, so the scan says incomplete (exit 3) instead of 'nothing found'."""
     out = tmp_path / "report.json"
     proc = firmproof("scan", corpus_file("linksys_wrt120n_1.0.07.002_us_obfuscated.bin"), "-o", out, "-q")
-    assert proc.returncode in (0, 2) and "Traceback" not in proc.stderr
-    if proc.returncode == 0:
-        report = json.loads(out.read_text())
-        assert report["findings"] == []
+    assert proc.returncode == 3 and "Traceback" not in proc.stderr
+    coverage = json.loads(out.read_text())["coverage"]
+    (reason,) = coverage["incomplete"]
+    assert reason["kind"] == "unexamined-bytes"
+    assert coverage["examined_share"] < 0.5
+    assert coverage["image"]["high_entropy"] > 900_000
+
+
+CORPUS_IMAGES = sorted(p.name for p in CORPUS.glob("*") if p.suffix in (".bin", ".img", ".squashfs")) \
+    if CORPUS.is_dir() else []
+
+
+@pytest.mark.parametrize("image", CORPUS_IMAGES or ["(no corpus)"])
+def test_every_corpus_image_is_complete_or_says_what_was_not_examined(tmp_path: Path, image: str):
+    """Issue 13's bar: 0 unpack errors and a complete verdict, or an exit code of 3 and a
+    coverage block that names each thing not examined."""
+    out = tmp_path / "report.json"
+    proc = firmproof("scan", corpus_file(image), "-o", out, "-q")
+    assert proc.returncode in (0, 1, 3) and "Traceback" not in proc.stderr, proc.stderr
+    report = json.loads(out.read_text())
+    coverage = report["coverage"]
+    if proc.returncode != 3:
+        assert coverage["complete"] and report["unpack"]["errors"] == [] and report["errors"] == []
+    else:
+        assert not coverage["complete"] and coverage["incomplete"]
+        assert all(i["reason"] for i in coverage["incomplete"])
 
 
 def test_evidence_of_every_corpus_finding_is_in_the_unpacked_file(tmp_path: Path):

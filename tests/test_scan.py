@@ -67,7 +67,7 @@ def test_report_follows_the_contract_and_is_deterministic(images: dict[str, Path
     (tmp_path / "report.json").unlink()
     second = scan_report(images["squashfs-xz"], tmp_path)
     assert first["schema"] == "firmproof.report/1"
-    assert set(first) == {"schema", "tool", "image", "unpack", "findings", "errors", "stats"}
+    assert set(first) == {"schema", "tool", "image", "unpack", "findings", "errors", "coverage", "stats"}
     assert set(first["image"]) == {"name", "sha256", "size", "vendor", "product", "version"}
     assert set(first["unpack"]) == {"files", "bytes", "depth", "containers", "errors"}
     assert first["findings"] == second["findings"]

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from firmproof import crypt
+from firmproof import crypt, examined
 from firmproof.analyzers.base import Analyzer, rule
 from firmproof.filetype import DATA, SCRIPT, TEXT
 from firmproof.model import Category, Finding, Severity
@@ -427,6 +427,8 @@ class Accounts(Analyzer):
     def _telnetd_credentials(self, fs: RootFS) -> Iterator[Finding]:
         for entry in fs.files(SCRIPT, TEXT):
             if entry.size > MAX_SCRIPT_BYTES:
+                if entry.ftype == SCRIPT:
+                    examined.skipped(fs, entry, self.name, f"a script {examined.mib(MAX_SCRIPT_BYTES)}")
                 continue
             text = fs.text(entry.path)
             if text is None or "telnetd" not in text or not _TELNETD_USER.search(text):

@@ -38,6 +38,7 @@ from firmproof.android.apk import (
     analyse_apk,
     entry_span,
 )
+from firmproof.children import child_setup
 from firmproof.filetype import APK
 from firmproof.model import Category, Finding, Rule, Severity
 from firmproof.parsers.androidprops import PROP_FILE_NAMES, Prop, last_values, parse_props
@@ -518,7 +519,7 @@ def analyse_apks(fs: RootFS, paths: list[str]) -> Iterator[tuple[str, ApkFacts |
     workers = max(1, min(POOL_WORKERS, os.cpu_count() or 1))
     context = multiprocessing.get_context("fork")
     pending: deque[tuple[str, Future[ApkFacts | str]]] = deque()
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=child_setup) as pool:
         for current in [*paths, None]:
             # a window of a few APKs in flight: their bytes are not all held at once
             while pending and (current is None or len(pending) >= 2 * workers):

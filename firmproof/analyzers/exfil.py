@@ -29,6 +29,7 @@ from functools import cache
 import numpy as np
 import yara_x
 
+from firmproof import examined
 from firmproof.analyzers.base import Analyzer, rule
 from firmproof.bootchain import Step, boot_chain, script_steps
 from firmproof.filetype import ELF, SCRIPT, TEXT
@@ -296,6 +297,7 @@ class Exfiltration(Analyzer):
         scanner = yara_x.Scanner(_program_rules())
         for entry in fs.files(ELF):
             if entry.size > MAX_ELF_BYTES:
+                examined.skipped(fs, entry, self.name, f"a program {examined.mib(MAX_ELF_BYTES)}")
                 continue
             data = fs.read(entry.path)
             if data is None:

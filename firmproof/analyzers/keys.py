@@ -23,6 +23,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 
+from firmproof import examined
 from firmproof.analyzers.base import Analyzer, rule
 from firmproof.analyzers.keystores import is_keystore
 from firmproof.filetype import APK, ARCHIVE, DATA, ELF, EMPTY, MEDIA, PRIVATE_KEY, SCRIPT, TEXT
@@ -122,7 +123,10 @@ class Keys(Analyzer):
         scan = _KeyScan(fs)
         findings: list[Finding] = []
         for entry in fs.files():
-            if entry.ftype in _SKIP_TYPES or entry.size > MAX_SCAN_BYTES:
+            if entry.ftype in _SKIP_TYPES:
+                continue
+            if entry.size > MAX_SCAN_BYTES:
+                examined.skipped(fs, entry, self.name, examined.mib(MAX_SCAN_BYTES))
                 continue
             if is_authorized_keys(entry.path):
                 findings.extend(self._authorized(fs, entry))

@@ -23,7 +23,7 @@ from typing import Any
 
 import yara_x
 
-from firmproof import crypt
+from firmproof import crypt, examined
 from firmproof.analyzers.base import Analyzer, rule
 from firmproof.filetype import DATA, ELF, SCRIPT, TEXT
 from firmproof.model import Category, Finding, Rule, Severity
@@ -328,6 +328,8 @@ class KnownBackdoors(Analyzer):
         compiled_rules, signatures = compiled()
         scanner = yara_x.Scanner(compiled_rules)
         for entry in fs.files(*CANDIDATE_TYPES):
+            if entry.size > MAX_FILE_BYTES:
+                examined.skipped(fs, entry, self.name, examined.mib(MAX_FILE_BYTES))
             if not _candidate(entry):
                 continue
             data = fs.read(entry.path)

@@ -21,6 +21,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from firmproof import examined
 from firmproof.analyzers.base import Analyzer, rule
 from firmproof.filetype import ELF, SCRIPT, TEXT
 from firmproof.model import Category, Finding, Severity
@@ -192,6 +193,9 @@ class WebEndpoints(Analyzer):
         links: _Links | None = None
         cgis = [e for e in fs.files(SCRIPT, TEXT) if _is_cgi(e) and e.size <= MAX_SCRIPT_BYTES]
         servers = [e for e in fs.files(ELF) if e.size <= MAX_ELF_BYTES]
+        for entry in fs.files(SCRIPT):
+            if _is_cgi(entry) and entry.size > MAX_SCRIPT_BYTES:
+                examined.skipped(fs, entry, self.name, f"a CGI script {examined.mib(MAX_SCRIPT_BYTES)}")
         if not cgis and not servers:
             return
         for entry in cgis:

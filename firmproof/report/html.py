@@ -16,6 +16,7 @@ from collections import Counter
 from html import escape
 from typing import TYPE_CHECKING, Any
 
+from firmproof.coverage import headline, size_text
 from firmproof.model import Severity
 from firmproof.rules import rule_by_id
 from firmproof.verify import Places
@@ -44,6 +45,8 @@ mark{background:#ffe066}
 .filters{position:sticky;top:0;background:#f6f7f9;padding:8px 0;border-bottom:1px solid #dde}
 .filters label{margin-right:10px}table.grid{border-collapse:collapse;background:#fff}
 table.grid td,table.grid th{border:1px solid #dde;padding:3px 8px;text-align:left;vertical-align:top}
+.verdict{padding:8px 12px;border-radius:4px;font-weight:600}.verdict.complete{background:#e3f4e4}
+.verdict.incomplete{background:#fff1cc;border:1px solid #f3a712}
 .added{color:#b3001b}.removed{color:#2a7d2e}.changed{color:#a86b00}ul.tree{margin:0}
 """
 
@@ -136,6 +139,39 @@ def container_tree(image_name: str, containers: list[dict[str, str]]) -> str:
     return f"<code>{escape(image_name)}</code>{render('')}"
 
 
+def coverage_section(coverage: dict[str, Any]) -> str:
+    """What the scan examined: the verdict, the image's bytes container by container, the
+    limits against what was used, and every reason the scan is incomplete."""
+    state = "complete" if coverage["complete"] else "incomplete"
+    image, limits, used = coverage["image"], coverage["limits"], coverage["used"]
+    rows = "".join(f"<tr><td><code>0x{c['offset']:x}</code></td><td>{c['size']:,}</td>"
+                   f"<td>{escape(c['format'])}</td><td>{escape(c['status'])}</td></tr>"
+                   for c in image["containers"])
+    figures = [("in unpacked containers", image["unpacked"]), ("identified, not unpacked",
+                                                               image["identified"] - image["unpacked"]),
+               ("unknown", image["unknown"]), ("… of it filler", image["filler"]),
+               ("… of it high-entropy", image["high_entropy"])]
+    bytes_rows = "".join(f"<tr><td>{escape(k)}</td><td>{v:,} ({size_text(v)})</td></tr>" for k, v in figures)
+    limit_rows = "".join(
+        f"<tr><td>{escape(name)}</td><td>{escape(str(used.get(key, '')))}</td>"
+        f"<td>{escape(str(limits[limit]))}</td></tr>"
+        for name, key, limit in [("bytes written", "bytes", "byte_budget"), ("files", "files", "max_files"),
+                                 ("depth", "depth", "max_depth"),
+                                 ("seconds of unpacking", "-", "max_seconds")])
+    parts = [f'<h2>Coverage</h2><p class="verdict {state}" id="verdict">{escape(headline(coverage))}</p>',
+             '<table class="grid"><tr><th>image bytes</th><th></th></tr>' + bytes_rows + "</table>",
+             '<h3>Containers in the image</h3><table class="grid"><tr><th>offset</th><th>bytes</th>'
+             "<th>format</th><th>status</th></tr>" + rows + "</table>",
+             '<h3>Limits</h3><table class="grid"><tr><th>limit</th><th>used</th><th>allowed</th></tr>'
+             + limit_rows + "</table>"]
+    if coverage["incomplete"]:
+        parts.append('<h3>Not examined</h3><ul id="incomplete">' + "".join(
+            f"<li><b>{escape(i['kind'])}</b> {escape(i['path']) + ': ' if i['path'] else ''}"
+            f"{escape(i['reason'])}</li>"
+            for i in coverage["incomplete"]) + "</ul>")
+    return "\n".join(parts)
+
+
 def _finding(f: dict[str, Any], hexdump: str | None) -> str:
     rule = rule_by_id(f["rule"])
     ev = f["evidence"]
@@ -201,6 +237,7 @@ def report_html(report: dict[str, Any], hexdumps: list[str | None] | None = None
     body = [
         f"<header><h1>firmproof report: {escape(image['name'])}</h1>",
         f'<table class="meta">{meta}</table></header><main>',
+        *([coverage_section(report["coverage"])] if "coverage" in report else []),
         f"<h2>Summary</h2><p><b id=\"total\">{len(findings)}</b> findings.</p>",
         '<div class="charts">'
         + bar_chart("findings by severity", [(s.value, by_sev.get(s.value, 0)) for s in Severity], COLORS)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+from firmproof.coverage import headline
 from firmproof.model import Rule, Severity
 from firmproof.rules import all_rules
 
@@ -107,13 +108,20 @@ def sarif(report: dict[str, Any]) -> dict[str, Any]:
                        "message": {"text": f"{e.get('analyzer', '')} on {e.get('path', '')}: "
                                            f"{e.get('error', '')}"},
                        "descriptor": {"id": "analyzer"}} for e in report.get("errors", [])]
+    coverage = report.get("coverage")
+    invocation: dict[str, Any] = {"executionSuccessful": True}
+    if coverage is not None:
+        # the verdict first: a consumer that reads one notification reads whether the scan is whole
+        notifications.insert(0, {"level": "note" if coverage["complete"] else "error",
+                                 "message": {"text": headline(coverage)}, "descriptor": {"id": "coverage"}})
+        invocation["properties"] = {"coverage": coverage}
     return {
         "$schema": SARIF_SCHEMA,
         "version": SARIF_VERSION,
         "runs": [{
             "tool": {"driver": {"name": "firmproof", "version": report["tool"]["version"],
                                 "semanticVersion": report["tool"]["version"], "rules": rules}},
-            "invocations": [{"executionSuccessful": True, "toolExecutionNotifications": notifications}],
+            "invocations": [{**invocation, "toolExecutionNotifications": notifications}],
             "artifacts": artifacts,
             "results": results,
             "properties": {"image": image, "schema": report["schema"]},

@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from firmproof.children import check
 from firmproof.config import Limits
+from firmproof.coverage import Region, Searched
 from firmproof.filetype import CARVE_TYPES
 from firmproof.index import TreeIndex, index_tree
 from firmproof.tools import use_tool_path
@@ -52,6 +54,17 @@ class UnpackResult:
     layers: list[Layer] = field(default_factory=list)
     errors: list[dict[str, str]] = field(default_factory=list)
     seconds: float = 0.0
+    searched: list[Searched] = field(default_factory=list)   # files with containers (and the image)
+    searched_empty: int = 0       # nested files searched in which no container was found
+    budget: int = 0               # the byte budget this unpacking ran under
+    written: int = 0              # bytes extracted, against the budget
+    sandboxes: set[str] = field(default_factory=set)    # what confined the extraction children
+
+    @property
+    def sandbox(self) -> str:
+        """'landlock' when every extraction child was confined; else why one was not."""
+        unconfined = sorted(s for s in self.sandboxes if s != "landlock")
+        return unconfined[0] if unconfined else "landlock" if self.sandboxes else "none needed"
 
     @property
     def files(self) -> int:
@@ -144,7 +157,7 @@ def unpack(image: Path, workdir: Path, limits: Limits,
     deadline = started + limits.max_seconds
     image_size = image.stat().st_size
     budget = limits.byte_budget(image_size)
-    result = UnpackResult()
+    result = UnpackResult(budget=budget)
     counter = 0
     written = 0
     held = 0            # bytes of the layers kept in memory
@@ -153,11 +166,13 @@ def unpack(image: Path, workdir: Path, limits: Limits,
     stopped = ""
 
     while queue:
+        check()
         job = queue.popleft()
         if job.depth > limits.max_depth:
             result.errors.append({"path": chain_label(job.container) or job.container[0],
                                   "error": f"not unpacked: depth limit {limits.max_depth} reached"})
             continue
+        searched = Searched(chain_label(job.container), job.host_file, _size(job.host_file))
         whole = streams.sniff(job.host_file)
         if whole is not None:
             chunks: deque[Any] = deque([whole])
@@ -167,7 +182,10 @@ def unpack(image: Path, workdir: Path, limits: Limits,
             except (OSError, ValueError) as exc:
                 result.errors.append({"path": chain_label(job.container), "error": f"cannot search: {exc}"})
                 continue
+        regions = {id(chunk): _region(chunk) for chunk in chunks}
+        searched.regions.extend(regions.values())
         while chunks:
+            check()
             chunk = chunks.popleft()
             if stopped:
                 break
@@ -186,7 +204,7 @@ def unpack(image: Path, workdir: Path, limits: Limits,
             container = (*job.container, label)
             if progress:
                 progress(chain_label(container), counter, files)
-            outdir = workdir / "x" / str(counter)
+            outdir = workdir / "x" / str(counter) / "tree"     # the extraction's box: x/N
             carved = _carve(job.host_file, chunk, workdir / "carve" / f"{counter}.{name}")
             memory: TreeIndex | None = None
             try:
@@ -201,7 +219,8 @@ def unpack(image: Path, workdir: Path, limits: Limits,
                                                      deadline=deadline)
                 else:
                     outcome = extract_chunk(chunk, name, carved, outdir, byte_budget=budget - written,
-                                            deadline=deadline, idle=idle)
+                                            deadline=deadline, memory=limits.max_memory, idle=idle)
+                    result.sandboxes.add(outcome.sandbox)
             finally:
                 if carved != job.host_file:
                     with contextlib.suppress(OSError):
@@ -209,17 +228,25 @@ def unpack(image: Path, workdir: Path, limits: Limits,
             if chunk is whole and outcome.corrupt:
                 # not one clean stream after all: drop what was decoded, let unblob search it
                 shutil.rmtree(outdir, ignore_errors=True)
+                searched.regions.clear()
                 try:
-                    chunks.extend(find_chunks(job.host_file))
+                    found = find_chunks(job.host_file)
                 except (OSError, ValueError) as exc:
                     result.errors.append({"path": chain_label(job.container),
                                           "error": f"cannot search: {exc}"})
+                    continue
+                chunks.extend(found)
+                regions = {id(c): _region(c) for c in found}
+                searched.regions.extend(regions.values())
                 continue
             written += outcome.written
             for error in outcome.errors:
                 result.errors.append({"path": chain_label(container), "error": error})
+            region = regions[id(chunk)]
             if memory is None and not outdir.is_dir():
+                region.status = "failed"
                 continue
+            region.status = "partial" if outcome.errors else "unpacked"
             index = memory or index_tree(outdir, outcome.meta, container)
             files += index.entries
             layer = Layer(container=container, format=name, offset=chunk.start_offset,
@@ -230,14 +257,33 @@ def unpack(image: Path, workdir: Path, limits: Limits,
             for entry in index.tree.files(*CARVE_TYPES):
                 if entry.size >= limits.carve_min_size and entry.host is not None:
                     queue.append(_Job(entry.host, (*container, entry.path), job.depth + 1))
+        if searched.regions or job.depth == 1:
+            searched.measure()      # the file is still there: the unknown bytes are read now
+            result.searched.append(searched)
+        else:
+            result.searched_empty += 1
         if stopped:
             break
     if stopped:
-        result.errors.append({"path": "", "error": f"unpacking stopped: {stopped}"})
+        left = sum(1 for s in result.searched for r in s.regions if r.status == "not unpacked")
+        result.errors.append({"path": "", "error": f"unpacking stopped: {stopped}; {left} containers "
+                                                   f"found and {len(queue)} files to search were left"})
     if files > limits.max_files and not stopped:
         result.errors.append({"path": "", "error": f"file limit of {limits.max_files} entries exceeded"})
+    result.written = written
     result.seconds = time.monotonic() - started
     return result
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _region(chunk: Any) -> Region:
+    return Region(chunk.start_offset, chunk.end_offset, family(chunk.handler.NAME))
 
 
 def _carve(source: Path, chunk: Any, target: Path) -> Path:

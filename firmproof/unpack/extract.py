@@ -15,14 +15,20 @@ import multiprocessing
 import os
 import re
 import resource
+import shutil
 import signal
+import tempfile
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from firmproof.children import check, child_setup
+from firmproof.config import Limits
 from firmproof.rootfs import SYMLINK, FileMeta
+from firmproof.unpack.archives import zip_overlap
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +43,7 @@ class ChunkOutcome:
     errors: list[str] = field(default_factory=list)
     written: int = 0
     corrupt: bool = False      # the decoder failed (not a limit): the bytes are not what was assumed
+    sandbox: str = ""          # the child's confinement: 'landlock' or 'none: why' ('' in process)
 
 
 def tree_size(root: Path) -> int:
@@ -65,14 +72,36 @@ def _free_bytes(path: Path) -> int:
     return st.f_bavail * st.f_frsize
 
 
+def confine(box: Path) -> str:
+    """Let this process and every program it starts write below `box` only (Landlock): reads
+    stay open (the programs, their libraries, the carved input). Temporary files go to
+    `box/tmp`. Returns the sandbox in force: 'landlock', or 'none: why' where the kernel has
+    no Landlock (then the RLIMITs, the watchdog and the path checks still hold)."""
+    tmp = box / "tmp"
+    os.environ["TMPDIR"] = str(tmp)
+    tempfile.tempdir = None
+    try:
+        from unblob._rust.sandbox import AccessFS, SandboxError, restrict_access
+    except ImportError as exc:
+        return f"none: {exc}"
+    try:
+        restrict_access(AccessFS.read("/"), AccessFS.read_write(str(box)), AccessFS.read_write("/dev/null"))
+    except (SandboxError, OSError) as exc:
+        return f"none: {exc}"
+    return "landlock"
+
+
 def _child(conn: Any, chunk: Any, handler_name: str, carved: Path, outdir: Path,
-           budget: int) -> None:
+           budget: int, memory: int) -> None:
     """Runs in the forked child: extract, read the file system's own metadata, report back."""
     os.setsid()
+    child_setup()
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # an oversized write fails instead of killing
     with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_FSIZE, (budget, budget))
-    outcome = ChunkOutcome()
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    outcome = ChunkOutcome(sandbox=confine(outdir.parent))
     try:
         if handler_name.startswith(SQUASHFS_HANDLERS_PREFIX):
             from firmproof.unpack import squashfs
@@ -81,6 +110,8 @@ def _child(conn: Any, chunk: Any, handler_name: str, carved: Path, outdir: Path,
             result = squashfs.extract(carved, outdir, max_bytes=budget)
             outcome.meta = result.meta
             outcome.errors.extend(result.errors)
+        elif handler_name == "zip" and (overlap := zip_overlap(carved)):
+            outcome.errors.append(overlap)
         else:
             errors, refused = _unblob_extract(chunk, carved, outdir)
             from firmproof.unpack.metadata import read_metadata
@@ -96,10 +127,30 @@ def _child(conn: Any, chunk: Any, handler_name: str, carved: Path, outdir: Path,
 
             if outdir.exists():     # foreign extractors: unreadable modes, links out of the tree
                 fix_extracted_directory(outdir, TaskResult(task=Task(path=carved, depth=0, blob_id="")))
+    except MemoryError:
+        outcome.errors.append(f"extraction stopped: memory limit of {memory:,} bytes reached")
     except Exception as exc:  # the boundary of a foreign extractor: becomes a report entry
-        outcome.errors.append(f"{type(exc).__name__}: {exc}")
+        from firmproof.unpack.handlers.truncated import TruncatedContainer
+
+        outcome.errors.append(str(exc) if isinstance(exc, TruncatedContainer) else failure(handler_name, exc))
     conn.send(outcome)
     conn.close()
+
+
+def failure(handler_name: str, exc: BaseException) -> str:
+    """A sentence for an extractor's exception: its type and message, or for one without a
+    message (a bare assert) which extractor failed and where it was raised."""
+    text = str(exc).strip()
+    if text:
+        return f"{type(exc).__name__}: {text}"[:300]
+    where = ""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if frames:
+        last = frames[-1]
+        parts = Path(last.filename).parts
+        short = "/".join(parts[parts.index("site-packages") + 1:] if "site-packages" in parts else parts[-2:])
+        where = f" at {short}:{last.lineno}"
+    return f"the {handler_name} extractor failed: {type(exc).__name__}{where}, without a message"[:300]
 
 
 # 7-Zip refuses to write a symlink whose target climbs out of the entry's folder ("../bin/busybox"):
@@ -110,12 +161,17 @@ _REFUSED_LINK = re.compile(r"^ERROR: Dangerous link path was ignored : (.+) : (.
 def _unblob_extract(chunk: Any, carved: Path, outdir: Path) -> tuple[list[str], list[tuple[str, str]]]:
     """The extraction's errors, and the (path, target) of each symlink 7-Zip refused to write
     when that was all it complained about."""
+    from unblob.file_utils import File
     from unblob.models import ExtractError
     from unblob.report import ErrorReport
 
     reports: list[Any] = []
     try:
-        result = chunk.extract(carved, outdir)
+        # handlers ask `chunk.is_whole_file` (the ELF handler does): against the carved bytes,
+        # a chunk that was the whole of its file is whole, any other is not
+        with File.from_path(carved) as file:
+            chunk.file = file
+            result = chunk.extract(carved, outdir)
         if result is not None:
             reports.extend(result.reports)
     except ExtractError as exc:
@@ -181,23 +237,47 @@ def _outcome(conn: Any) -> ChunkOutcome | None:
 
 
 def extract_chunk(chunk: Any, handler_name: str, carved: Path, outdir: Path, *,
-                  byte_budget: int, deadline: float,
+                  byte_budget: int, deadline: float, memory: int = Limits().max_memory,
                   idle: Callable[[], None] | None = None) -> ChunkOutcome:
     """Extract `carved` (the chunk's bytes) into `outdir` in a child process under limits.
 
-    `idle` runs once in this process if the child is still extracting after IDLE_AFTER
-    seconds (work waiting for a core; short extractions are not held up by it)."""
+    The child may write below `outdir`'s parent only (its box: `outdir` and `tmp`), which
+    must be this extraction's own. `idle` runs once in this process if the child is still
+    extracting after IDLE_AFTER seconds (work waiting for a core; short extractions are not
+    held up by it)."""
+    box = outdir.parent
+    (box / "tmp").mkdir(parents=True, exist_ok=True)
     ctx = multiprocessing.get_context("fork")
     parent_conn, child_conn = ctx.Pipe(duplex=False)
-    process = ctx.Process(target=_child,
-                          args=(child_conn, chunk, handler_name, carved, outdir, max(byte_budget, 1)))
+    process = ctx.Process(target=_child, args=(child_conn, chunk, handler_name, carved, outdir,
+                                               max(byte_budget, 1), memory))
     free_before = _free_bytes(carved.parent)
     process.start()
     child_conn.close()
+    try:
+        return _wait(process, parent_conn, carved, outdir, byte_budget, deadline, free_before, idle)
+    except BaseException:
+        # stopped (a signal) or failed while the child works: its whole group goes with it
+        _kill_group(process)
+        raise
+    finally:
+        shutil.rmtree(box / "tmp", ignore_errors=True)
+
+
+def _kill_group(process: Any) -> None:
+    if process.pid is not None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+    process.join(timeout=10)
+
+
+def _wait(process: Any, parent_conn: Any, carved: Path, outdir: Path, byte_budget: int, deadline: float,
+          free_before: int, idle: Callable[[], None] | None) -> ChunkOutcome:
     outcome: ChunkOutcome | None = None
     breach = ""
     started = time.monotonic()
     while True:
+        check()
         if idle is not None and time.monotonic() - started > IDLE_AFTER:
             idle()          # the child is in for a while: use the wait
             idle = None
@@ -213,13 +293,13 @@ def extract_chunk(chunk: Any, handler_name: str, carved: Path, outdir: Path, *,
             breach = "time limit reached"
             break
         if free_before - _free_bytes(carved.parent) > byte_budget and (
-                tree_size(outdir) > byte_budget):
+                tree_size(outdir.parent) > byte_budget):
             breach = f"byte limit reached ({byte_budget} bytes extracted)"
             break
-    if breach and process.pid is not None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
+    if breach:
+        _kill_group(process)
     process.join(timeout=10)
+    _kill_group(process)        # what the child left running in its group (an extractor) goes too
     if process.is_alive():
         with contextlib.suppress(ProcessLookupError):
             process.kill()

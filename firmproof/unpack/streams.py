@@ -30,6 +30,7 @@ from typing import Any, BinaryIO
 
 import zstandard
 
+from firmproof.children import check
 from firmproof.index import TreeIndex
 from firmproof.unpack.extract import ChunkOutcome
 
@@ -153,6 +154,7 @@ def decompress(handler_name: str, carved: Path, outdir: Path, *, byte_budget: in
                         break
                     out.write(block)
                     written += len(block)
+                    check()
                     if time.monotonic() > deadline:
                         outcome.errors.append("extraction stopped: time limit reached")
                         break

@@ -190,7 +190,7 @@ def test_truncated_super_reports_the_partition_cut_off(tmp_path: Path) -> None:
     assert [p.split(":")[0] for p in problems] == ["partition system_a", "partition vendor_a"]
     assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
     proc = firmproof("scan", truncated, "-o", tmp_path / "r.json", "-q")
-    assert proc.returncode in (0, 1) and "Traceback" not in proc.stderr
+    assert proc.returncode == 3 and "Traceback" not in proc.stderr      # incomplete, not clean
 
 
 def test_damaged_primary_copies_fall_back_to_the_backups(tmp_path: Path) -> None:
@@ -283,7 +283,9 @@ def test_hostile_tables_are_refused_by_name(tmp_path: Path, edit: Edit, problem:
     assert "system_a.img" not in written and all(".." not in p for p in written)
     assert not (tmp_path.parent / "etc" / "passwd.img").exists()
     proc = firmproof("scan", image, "-o", tmp_path / "r.json", "-q", "--workdir", tmp_path / "work")
-    assert proc.returncode in (0, 1, 2) and "Traceback" not in proc.stderr
+    # a refused slot may leave no super at all: its file systems are then found by their own
+    # signatures and read whole (0); otherwise the refusal makes the scan incomplete (3)
+    assert proc.returncode in (0, 2, 3) and "Traceback" not in proc.stderr
 
 
 def _extent(tables: bytearray, header: LpMetadataHeader, index: int) -> LpMetadataExtent:

@@ -246,11 +246,34 @@ def test_max_bytes_stops_writing_and_says_so(images: dict[str, Path], source: So
                                              tmp_path: Path) -> None:
     limit = 10_000
     result = extract(images["gzip"], tmp_path / "out", max_bytes=limit)
-    assert any("byte limit of 10000 bytes reached" in e for e in result.errors)
+    assert any("past the byte limit of 10,000 bytes" in e for e in result.errors)
     written = sum(p.stat().st_size for p in (tmp_path / "out").rglob("*")
                   if p.is_file() and not p.is_symlink())
     assert written <= limit
     assert set(result.meta) == set(source.meta)        # the metadata is still whole
+
+
+def test_one_huge_sparse_file_is_left_out_not_the_rest(tmp_path: Path) -> None:
+    """A 1 GiB sparse file (a few bytes in an image) past the byte budget: that file is not
+    written, named with its declared size; the files after it in the image still are."""
+    need_tools("mksquashfs")
+    tree = tmp_path / "tree"
+    (tree / "etc").mkdir(parents=True)
+    with (tree / "aaa-huge").open("wb") as huge:
+        huge.truncate(1 << 30)      # (100 GiB behaves the same; mksquashfs reads every zero)
+    (tree / "etc" / "inittab").write_text("::sysinit:/etc/init.d/rcS\n")
+    (tree / "zzz-after").write_text("still here\n")
+    image = tmp_path / "sparse.sqfs"
+    subprocess.run(["mksquashfs", str(tree), str(image), "-noappend", "-quiet", "-comp", "xz"], check=True,
+                   capture_output=True)
+    assert image.stat().st_size < 1 << 20
+    result = extract(image, tmp_path / "out", max_bytes=64 << 20)
+    (error,) = result.errors
+    assert error.startswith("aaa-huge: not written: it declares 1,073,741,824 bytes, past the byte limit")
+    assert (tmp_path / "out" / "etc" / "inittab").read_text() == "::sysinit:/etc/init.d/rcS\n"
+    assert (tmp_path / "out" / "zzz-after").read_text() == "still here\n"
+    assert not (tmp_path / "out" / "aaa-huge").exists()
+    assert "aaa-huge" in result.meta                     # listed, with its size, in the metadata
 
 
 def test_never_writes_through_a_symlink_already_in_outdir(images: dict[str, Path],

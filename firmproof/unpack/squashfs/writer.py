@@ -34,6 +34,7 @@ FOLDERS_KEPT = 64
 
 HOLE: Future[bytes] = Future()      # stands for a block of zeros with nothing on disk
 HOLE.set_result(b"")
+MAX_NAMED_SKIPS = 20                # files left out by the byte limit named one by one in the errors
 
 
 class Folders:
@@ -155,17 +156,17 @@ class DataWriter:
         unique = {inode.ref: inode for _, inode in files}.values()
         self._tail_refs = Counter(inode.fragment for inode in unique
                                   if inode.fragment != NO_FRAGMENT and inode.size % self.fs.block_size)
+        skipped: list[tuple[str, int]] = []
         try:
-            for number, (path, inode) in enumerate(files):
+            for path, inode in files:
                 first = self._first.get(inode.ref)
                 if first is not None:
                     self._links.append((first, path))
                     continue
                 if self.max_bytes is not None and self.written + inode.size > self.max_bytes:
-                    self.errors.append(
-                        f"byte limit of {self.max_bytes} bytes reached: {path} ({inode.size} "
-                        f"bytes) and {len(files) - number - 1} later files not written")
-                    break
+                    # this one file is not written (a sparse 100 GiB file, a bomb): the rest are
+                    skipped.append((path, inode.size))
+                    continue
                 self._first[inode.ref] = path
                 self.written += inode.size
                 self._queue_file(path, inode)
@@ -174,11 +175,21 @@ class DataWriter:
             while self._queue:
                 self._write_next()
             self._make_links()
+            self._report_skipped(skipped)
         finally:
             if self._open is not None and self._open.fd >= 0:
                 os.close(self._open.fd)
             if self._pool is not None:
                 self._pool.shutdown(cancel_futures=True)
+
+    def _report_skipped(self, skipped: list[tuple[str, int]]) -> None:
+        """One error per file left out by the byte limit (the first few named, then a count)."""
+        for path, size in skipped[:MAX_NAMED_SKIPS]:
+            self.errors.append(f"{path}: not written: it declares {size:,} bytes, past the byte limit "
+                               f"of {self.max_bytes:,} bytes ({self.written:,} written)")
+        if len(skipped) > MAX_NAMED_SKIPS:
+            self.errors.append(f"byte limit of {self.max_bytes:,} bytes reached: "
+                               f"{len(skipped) - MAX_NAMED_SKIPS} more files not written")
 
     def _place(self, entry: tuple[str, Inode]) -> tuple[int, int]:
         """Where a file's data starts in the image: files are written in that order, so the
