@@ -30,7 +30,6 @@ it within a minute.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
 import shutil
@@ -42,41 +41,14 @@ from pathlib import Path
 from typing import Any
 
 from firmproof import reportfile
-from firmproof.config import Limits
 from firmproof.demo import build_image
-from firmproof.model import excerpt_of, finding_id
-from firmproof.unpack.driver import unpack
-from firmproof.verify import Places, load_report, verify
+from firmproof.fixtures import grown_report
+from firmproof.verify import load_report, verify
 
 
 def grow(report: dict[str, Any], image: Path, count: int) -> dict[str, Any]:
     """`report` with `count` findings, each a real finding moved to another place of its file."""
-    work = Path(tempfile.mkdtemp(prefix="firmproof-bench-"))
-    try:
-        places = Places(unpack(image, work, Limits()).layers)
-        sources: list[tuple[dict[str, Any], bytes]] = []
-        for finding in report["findings"]:
-            found = places.find(tuple(finding["container"]), finding["path"])
-            data = found[0].read(found[1]) if found else None
-            if data:
-                sources.append((finding, data))
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    sha = report["image"]["sha256"]
-    findings = []
-    for i in range(count):
-        base, data = sources[i % len(sources)]
-        offset = (i * 7919) % len(data)
-        length = min(1 + (i * 31) % 64, len(data) - offset)
-        finding = copy.deepcopy(base)
-        finding["evidence"].update(offset=offset, length=length,
-                                   excerpt=excerpt_of(data[offset:offset + length]))
-        if len(json.dumps(finding["details"])) > 300:      # keep the report near 570 bytes a finding
-            finding["details"] = {"copy": i}
-        finding["id"] = finding_id(sha, finding["rule"], finding["container"], finding["path"],
-                                   offset, length)
-        findings.append(finding)
-    return {**report, "findings": findings}
+    return grown_report(report, image, count, Path(tempfile.mkdtemp(prefix="firmproof-bench-")))
 
 
 def main() -> None:

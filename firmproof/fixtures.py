@@ -20,6 +20,7 @@ import time
 import zipfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from firmproof.tools import missing_message, which
 
@@ -239,3 +240,41 @@ def concat(parts: list[tuple[int, Path]], out: Path, *, fill: int = 0xFF) -> Pat
             end = dst.tell()
     return out
 
+
+
+def grown_report(report: dict[str, Any], image: Path, count: int, work: Path) -> dict[str, Any]:
+    """`report` of `image` with `count` findings, each a real finding moved to another place of
+    its own file (with the excerpt and id those bytes give): all of them hold, no two alike. For
+    the tests and the benchmark of verify on large reports; `work` is unpacked into, then removed."""
+    import copy
+    import json
+
+    from firmproof.config import Limits
+    from firmproof.model import excerpt_of, finding_id
+    from firmproof.unpack.driver import unpack
+    from firmproof.verify import Places
+
+    try:
+        places = Places(unpack(image, work, Limits()).layers)
+        sources = []
+        for finding in report["findings"]:
+            found = places.find(tuple(finding["container"]), finding["path"])
+            data = found[0].read(found[1]) if found else None
+            if data:
+                sources.append((finding, data))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    findings = []
+    for i in range(count):
+        base, data = sources[i % len(sources)]
+        offset = (i * 7919) % len(data)
+        length = min(1 + (i * 31) % 64, len(data) - offset)
+        finding = copy.deepcopy(base)
+        finding["evidence"].update(offset=offset, length=length,
+                                   excerpt=excerpt_of(data[offset:offset + length]))
+        if len(json.dumps(finding["details"])) > 300:      # keep the report near 570 bytes a finding
+            finding["details"] = {"copy": i}
+        finding["id"] = finding_id(report["image"]["sha256"], finding["rule"], finding["container"],
+                                   finding["path"], offset, length)
+        findings.append(finding)
+    return {**report, "findings": findings}

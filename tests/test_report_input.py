@@ -7,7 +7,6 @@ import copy
 import json
 import logging
 import os
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -17,11 +16,9 @@ from conftest import firmproof, need_tools, scan_report
 
 from firmproof import reportfile
 from firmproof.cli import main
-from firmproof.config import Limits
 from firmproof.demo import build_image
-from firmproof.model import excerpt_of, finding_id
-from firmproof.unpack.driver import unpack
-from firmproof.verify import Places, load_report, verify
+from firmproof.fixtures import grown_report
+from firmproof.verify import load_report, verify
 
 
 @pytest.fixture(scope="module")
@@ -312,38 +309,13 @@ def test_the_loader_is_the_one_verify_and_diff_use(demo):
 
 # -- a large report ------------------------------------------------------------------------------
 
-def grow(report: dict[str, Any], image: Path, count: int, work: Path) -> dict[str, Any]:
-    """`report` with `count` findings, each a real finding moved to another place of its file (the
-    excerpt and id those bytes give): all of them hold, no two alike (bench/verify_large.py too)."""
-    try:
-        places = Places(unpack(image, work, Limits()).layers)
-        sources = []
-        for finding in report["findings"]:
-            found = places.find(tuple(finding["container"]), finding["path"])
-            data = found[0].read(found[1]) if found else None
-            if data:
-                sources.append((finding, data))
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    findings = []
-    for i in range(count):
-        base, data = sources[i % len(sources)]
-        offset = (i * 7919) % len(data)
-        length = min(1 + (i * 31) % 64, len(data) - offset)
-        finding = copy.deepcopy(base)
-        finding["evidence"].update(offset=offset, length=length,
-                                   excerpt=excerpt_of(data[offset:offset + length]))
-        finding["id"] = finding_id(report["image"]["sha256"], finding["rule"], finding["container"],
-                                   finding["path"], offset, length)
-        findings.append(finding)
-    return {**report, "findings": findings}
 
 
 def test_a_report_of_the_most_findings_admitted_verifies_quickly(demo, tmp_path: Path):
     """MAX_FINDINGS findings spread over the demo's evidence files: read and checked in seconds
     (before: every finding hashed its whole file again; bench/verify_large.py has the numbers)."""
     image, report, _ = demo
-    big = grow(report, image, reportfile.MAX_FINDINGS, tmp_path / "unpacked")
+    big = grown_report(report, image, reportfile.MAX_FINDINGS, tmp_path / "unpacked")
     path = _write(tmp_path, "big.json", json.dumps(big))
     started = time.monotonic()
     loaded = load_report(path)
