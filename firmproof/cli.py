@@ -13,7 +13,19 @@ from pathlib import Path
 
 from firmproof import __version__
 from firmproof.children import Stopped, handle_stop_signals
-from firmproof.config import MIN_EXAMINED, Limits, ScanConfig
+from firmproof.config import (
+    CONFIG_ENV,
+    MIN_EXAMINED,
+    ConfigError,
+    GiB,
+    Limits,
+    ScanConfig,
+    Settings,
+    config_path,
+    load_settings,
+    override,
+    parse_size,
+)
 from firmproof.model import Severity
 from firmproof.tools import use_tool_path
 
@@ -21,11 +33,10 @@ EXIT_OK, EXIT_FINDINGS, EXIT_UNREADABLE, EXIT_INCOMPLETE = 0, 1, 2, 3
 
 
 def _size(text: str) -> int:
-    units = {"k": 1024, "m": 1024 ** 2, "g": 1024 ** 3, "t": 1024 ** 4}
-    text = text.strip().lower().rstrip("ib").rstrip("b")
-    if text and text[-1] in units:
-        return int(float(text[:-1]) * units[text[-1]])
-    return int(text)
+    try:
+        return parse_size(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text}: a size such as 512M or 8G") from None
 
 
 def _share(text: str) -> float:
@@ -57,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--workdir", type=Path, help="where to unpack (default: a temporary folder)")
     scan.add_argument("--keep", action="store_true", help="keep the unpacked files in --workdir")
     _add_limits(scan)
-    scan.add_argument("--min-examined", type=_share, default=MIN_EXAMINED, metavar="SHARE",
+    scan.add_argument("--min-examined", type=_share, metavar="SHARE",
                       help="share of the image (0-1, filler excluded) that unpacked containers must "
                            f"cover for a complete scan (default {MIN_EXAMINED})")
     scan.add_argument("-q", "--quiet", action="store_true", help="no progress, no summary")
@@ -106,20 +117,31 @@ def _add_limits(parser: argparse.ArgumentParser) -> None:
     """The unpacking limits, the same for every verb that unpacks an image: a report is
     re-derived (verify) or compared (diff) under the limits its scan ran with."""
     limits = Limits()
-    parser.add_argument("--max-depth", type=int, default=limits.max_depth, help="nested containers")
-    parser.add_argument("--max-bytes", type=_size, default=limits.max_bytes,
-                        help="bytes extracted in all (e.g. 2G)")
-    parser.add_argument("--max-ratio", type=int, default=limits.max_ratio,
-                        help="bytes extracted per byte of image")
-    parser.add_argument("--max-files", type=int, default=limits.max_files, help="entries extracted")
-    parser.add_argument("--timeout", type=float, default=limits.max_seconds, help="seconds for unpacking")
-    parser.add_argument("--max-memory", type=_size, default=limits.max_memory,
-                        help="address space of each extraction process (e.g. 4G)")
+    parser.add_argument("--max-depth", type=int, help=f"nested containers (default {limits.max_depth})")
+    parser.add_argument("--max-bytes", type=_size,
+                        help=f"bytes extracted in all, e.g. 2G (default {limits.max_bytes // GiB}G)")
+    parser.add_argument("--max-ratio", type=int,
+                        help=f"bytes extracted per byte of image (default {limits.max_ratio})")
+    parser.add_argument("--max-files", type=int, help=f"entries extracted (default {limits.max_files})")
+    parser.add_argument("--timeout", type=float,
+                        help=f"seconds for unpacking (default {limits.max_seconds:.0f})")
+    parser.add_argument("--max-memory", type=_size,
+                        help=f"address space of each extraction process, e.g. 4G (default "
+                             f"{limits.max_memory // GiB}G)")
+    parser.add_argument("--config", type=Path, metavar="FILE",
+                        help=f"settings file (TOML; default ${CONFIG_ENV}, else the user's "
+                             "firmproof/config.toml); flags override it")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(config_path(args.config))
 
 
 def _limits(args: argparse.Namespace) -> Limits:
-    return Limits(max_depth=args.max_depth, max_bytes=args.max_bytes, max_ratio=args.max_ratio,
-                  max_files=args.max_files, max_seconds=args.timeout, max_memory=args.max_memory)
+    """The configuration file's limits, with the command line's flags over them."""
+    return override(_settings(args).limits, max_depth=args.max_depth, max_bytes=args.max_bytes,
+                    max_ratio=args.max_ratio, max_files=args.max_files, max_seconds=args.timeout,
+                    max_memory=args.max_memory)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,6 +167,9 @@ def main(argv: list[str] | None = None) -> int:
             from firmproof import doctor
 
             return doctor.main(brief=args.brief, as_json=args.json)
+    except ConfigError as exc:
+        print(f"firmproof: {exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
     except (KeyboardInterrupt, Stopped) as exc:
         signum = exc.signum if isinstance(exc, Stopped) else signal.SIGINT
         what = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
@@ -191,7 +216,7 @@ def _scan(args: argparse.Namespace) -> int:
         keep_workdir=args.keep or render_dir is not None,
         limits=_limits(args),
         vendor=args.vendor, product=args.product, version=args.image_version, fail_on=args.fail_on,
-        min_examined=args.min_examined)
+        min_examined=args.min_examined if args.min_examined is not None else _settings(args).min_examined)
     from firmproof import vulndb
 
     vulndb.configure(args.vulndb)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+import tomllib
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 from firmproof.model import Severity
 
@@ -42,3 +44,118 @@ class ScanConfig:
     fail_on: Severity | None = None
     progress: bool = False
     min_examined: float = MIN_EXAMINED
+
+
+class ConfigError(Exception):
+    """The configuration file cannot be read or holds a wrong setting (exit code 2)."""
+
+
+def parse_size(text: str | int) -> int:
+    """'8G', '512 MiB', '4096' -> bytes."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        return text
+    if not isinstance(text, str):
+        raise ValueError(f"{text!r} is no size")
+    units = {"k": 1024, "m": 1024 ** 2, "g": 1024 ** 3, "t": 1024 ** 4}
+    value = text.strip().lower().removesuffix("ib").removesuffix("b").strip()
+    try:
+        if value and value[-1] in units:
+            return int(float(value[:-1]) * units[value[-1]])
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{text!r} is no size (e.g. 4096, 512M, 8G)") from None
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{value!r} is no count")
+    return value
+
+
+def _seconds(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ValueError(f"{value!r} is no number of seconds")
+    return float(value)
+
+
+def _share(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise ValueError(f"{value!r} is no share between 0 and 1")
+    return float(value)
+
+
+# the settings a configuration file may hold: [limits] name -> (Limits field, parser), and [scan]
+LIMIT_SETTINGS = {"max_depth": ("max_depth", _count), "max_bytes": ("max_bytes", parse_size),
+                  "max_ratio": ("max_ratio", _count), "max_files": ("max_files", _count),
+                  "timeout": ("max_seconds", _seconds), "max_memory": ("max_memory", parse_size)}
+SCAN_SETTINGS = {"min_examined": _share}
+CONFIG_ENV = "FIRMPROOF_CONFIG"
+
+
+def config_path(given: Path | None = None) -> Path | None:
+    """The configuration file: `given` (--config), else $FIRMPROOF_CONFIG, else the user's
+    config folder's firmproof/config.toml when it exists; None when there is none."""
+    if given is not None:
+        return given
+    if os.environ.get(CONFIG_ENV):
+        return Path(os.environ[CONFIG_ENV])
+    from platformdirs import user_config_path
+
+    default = user_config_path("firmproof") / "config.toml"
+    return default if default.is_file() else None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a configuration file sets; the command line's flags override it."""
+
+    limits: Limits = field(default_factory=Limits)
+    min_examined: float = MIN_EXAMINED
+    source: Path | None = None
+
+
+def load_settings(path: Path | None) -> Settings:
+    """Read a TOML configuration file:
+
+        [limits]
+        max_bytes = "16G"      # also max_depth, max_ratio, max_files, timeout, max_memory
+        [scan]
+        min_examined = 0.95
+    """
+    if path is None:
+        return Settings()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such configuration file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not TOML ({exc})") from None
+    unknown = sorted(set(data) - {"limits", "scan"})
+    if unknown:
+        raise ConfigError(f"{path}: unknown section [{unknown[0]}] (known: [limits], [scan])")
+    limits: dict[str, Any] = {}
+    scan: dict[str, Any] = {}
+    for section, known, out in (("limits", LIMIT_SETTINGS, limits), ("scan", SCAN_SETTINGS, scan)):
+        table = data.get(section, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: [{section}] is not a table")
+        for key, value in table.items():
+            if key not in known:
+                raise ConfigError(f"{path}: [{section}] {key}: unknown setting "
+                                  f"(known: {', '.join(sorted(known))})")
+            spec = known[key]
+            name, parse = spec if isinstance(spec, tuple) else (key, spec)
+            try:
+                out[name] = parse(value)
+            except (ValueError, TypeError) as exc:
+                raise ConfigError(f"{path}: [{section}] {key}: {exc}") from None
+    return Settings(limits=replace(Limits(), **limits), source=path,
+                    **({"min_examined": scan["min_examined"]} if "min_examined" in scan else {}))
+
+
+def override(limits: Limits, **given: Any) -> Limits:
+    """`limits` with the values given on the command line (None: not given)."""
+    names = {f.name for f in fields(Limits)}
+    return replace(limits, **{k: v for k, v in given.items() if v is not None and k in names})
