@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import firmproof, need_tools
 
-from firmproof.config import GiB, ConfigError, Limits, load_settings, parse_size
+from firmproof.config import ConfigError, GiB, Limits, load_settings, parse_size
 from firmproof.fixtures import pack
 
 

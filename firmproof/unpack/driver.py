@@ -226,8 +226,9 @@ def unpack(image: Path, workdir: Path, limits: Limits,
                     with contextlib.suppress(OSError):
                         carved.unlink()
             if chunk is whole and outcome.corrupt:
-                # not one clean stream after all: drop what was decoded, let unblob search it
-                shutil.rmtree(outdir, ignore_errors=True)
+                # not one clean stream after all: drop what was decoded (its whole box), let
+                # unblob search it
+                shutil.rmtree(outdir.parent, ignore_errors=True)
                 searched.regions.clear()
                 try:
                     found = find_chunks(job.host_file)
