@@ -47,6 +47,11 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     use_tool_path()
+    import logging
+
+    import structlog
+
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.CRITICAL))
     with tempfile.TemporaryDirectory() as tmp:
         images = [build_image(Path(tmp) / "demo-router.bin")]
         images += [CORPUS / name for name in IMAGES if (CORPUS / name).is_file()]

@@ -46,6 +46,7 @@ MAX_DEPTH = 16
 MAX_STEPS = 20_000
 MAX_SCRIPT_BYTES = 2 * 1024 * 1024
 MAX_LOOP_ITEMS = 400
+LINE_WINDOW = 16            # commands on each side of a command that count as its line
 
 _STOP_ACTIONS = frozenset({"stop", "kill", "shutdown", "status", "reload", "force-reload",
                            "disable", "uninstall", "stop_service", "force-stop", "halt",
@@ -111,6 +112,7 @@ class BootChain:
     steps: list[Step] = field(default_factory=list)
     scripts: dict[str, tuple[str, ...]] = field(default_factory=dict)  # script -> chain to it
     has_init: bool = False
+    cut_short: bool = False         # MAX_STEPS reached: part of the boot chain not followed
 
 
 @dataclass(frozen=True)
@@ -306,16 +308,25 @@ class _Walker:
              ran: set[str]) -> None:
         commands = list(commands)
         by_line: dict[int, list[shell.Command]] = {}
+        place: dict[int, int] = {}          # id(command) -> its index among its line's commands
         for command in commands:
-            by_line.setdefault(command.line_start, []).append(command)
+            same = by_line.setdefault(command.line_start, [])
+            place[id(command)] = len(same)
+            same.append(command)
         for command in commands:
             if len(self.result.steps) >= MAX_STEPS:
+                self._cut_short(ctx.path)
                 return
             env = self._env(parsed, command, ctx)
             if not self._case_allows(command, env):
                 continue
-            self._command(command, parsed, ctx, env, by_line.get(command.line_start, [command]),
-                          frozenset())
+            # the commands around it on its line (a pipeline, `a && b &`): a window, so that a
+            # line of 100,000 commands costs 100,000 windows, not 100,000 squared
+            same = by_line.get(command.line_start, [command])
+            at = place.get(id(command), 0)
+            line = same if len(same) <= 2 * LINE_WINDOW \
+                else same[max(0, at - LINE_WINDOW):at + LINE_WINDOW + 1]
+            self._command(command, parsed, ctx, env, line, frozenset())
             for index, word in enumerate(command.words):
                 name = word.value
                 if name in parsed.functions and name not in ran:
@@ -323,6 +334,18 @@ class _Walker:
                     # `f a b` gives f its own $1 $2; `config_foreach f …` leaves them unknown
                     args = tuple(_expand_words(command.words[1:], env)) if index == 0 else ()
                     self._run(parsed.function_body(name), parsed, replace(ctx, args=args), ran)
+
+    def _cut_short(self, path: str) -> None:
+        """The walk stops at MAX_STEPS: the script where it stopped is not fully followed, and
+        the scan says so (once per walk)."""
+        if self.result.cut_short:
+            return
+        self.result.cut_short = True
+        entry = self.fs.stat(path)
+        if entry is not None:
+            examined.skipped(self.fs, entry, "bootchain",
+                             f"the boot chain stops at {MAX_STEPS:,} steps: the rest of this script "
+                             "is not followed")
 
     @staticmethod
     def _env(parsed: shell.Script, command: shell.Command, ctx: _Ctx) -> dict[str, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -306,3 +307,26 @@ def test_sarif_and_html_carry_the_verdict(damaged: Path, tmp_path: Path):
     assert proc.returncode == INCOMPLETE, proc.stderr
     html = page.read_text()
     assert 'class="verdict incomplete"' in html and "truncated" in html
+
+
+def test_a_boot_script_of_one_huge_line_ends_in_bounded_time_and_says_so(tmp_path: Path):
+    """30,000 commands on one line before a telnetd: the walk is linear in the line (it was
+    quadratic: every command looked at every other on its line) and, past its step bound,
+    names the script it did not follow to the end instead of passing for clean."""
+    need_tools("mksquashfs")
+    root = tmp_path / "root"
+    (root / "etc" / "init.d").mkdir(parents=True)
+    (root / "bin").mkdir()
+    (root / "etc" / "inittab").write_text("::sysinit:/etc/init.d/rcS\n")
+    rcs = root / "etc" / "init.d" / "rcS"
+    rcs.write_text("#!/bin/sh\n" + "echo booting; " * 30_000 + "telnetd -l /bin/sh\n")
+    rcs.chmod(0o755)
+    image = pack(root, "squashfs-xz", tmp_path / "root.sqfs")
+    started = time.monotonic()
+    proc, report = scan(image, tmp_path)
+    assert time.monotonic() - started < 120
+    telnetd = [f for f in report["findings"] if f["rule"] == "FP-SVC-001"]
+    if not telnetd:
+        assert proc.returncode == INCOMPLETE, proc.stderr
+        (skip,) = report["coverage"]["files"]["skips"]
+        assert skip["path"] == "/etc/init.d/rcS" and "20,000 steps" in skip["reason"]
