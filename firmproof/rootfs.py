@@ -50,6 +50,9 @@ class FileMeta:
     uid: int | None = None
     gid: int | None = None
     link: str | None = None
+    # a regular file's size as the metadata declares it, where it does (not part of equality:
+    # the metadata readers that know no size agree with those that do)
+    size: int | None = field(default=None, compare=False)
 
 
 @dataclass

@@ -241,3 +241,34 @@ def test_an_honest_zip_is_not_taken_for_overlapping(tmp_path: Path):
             z.writestr(f"dir/f{i}.txt", f"file {i}\n" * (i + 1))
         z.writestr("empty", b"")
     assert zip_overlap(archive) is None
+
+
+def test_a_sparse_tar_member_written_short_is_named(tmp_path: Path):
+    """GNU tar's sparse 2 GiB member: what was extracted is not what the header declares, and
+    the scan says so (incomplete) instead of analysing an empty file as if it were the member."""
+    need_tools("tar")
+    tree = tmp_path / "tree"
+    (tree / "etc").mkdir(parents=True)
+    (tree / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
+    with (tree / "huge").open("wb") as huge:
+        huge.truncate(2 << 30)
+    image = tmp_path / "sparse.tar"
+    subprocess.run(["tar", "--sparse", "-C", tree, "-cf", image, "."], check=True)
+    assert image.stat().st_size < 1 << 20
+    proc = firmproof("scan", image, "-q", "-o", tmp_path / "r.json", "--max-bytes", "64M")
+    assert proc.returncode == 3, proc.stderr
+    errors = [e["error"] for e in json.loads((tmp_path / "r.json").read_text())["unpack"]["errors"]]
+    assert errors == ["/huge: declares 2,147,483,648 bytes, 0 extracted; the rest not examined"]
+
+
+def test_tar_hard_links_are_not_taken_for_short_files(tmp_path: Path):
+    need_tools("tar")
+    tree = tmp_path / "tree"
+    (tree / "bin").mkdir(parents=True)
+    (tree / "bin" / "busybox").write_bytes(os.urandom(5000))
+    os.link(tree / "bin" / "busybox", tree / "bin" / "sh")
+    image = tmp_path / "links.tar"
+    subprocess.run(["tar", "-C", tree, "-cf", image, "."], check=True)
+    proc = firmproof("scan", image, "-q", "-o", tmp_path / "r.json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "r.json").read_text())["unpack"]["errors"] == []

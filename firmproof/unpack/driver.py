@@ -25,6 +25,7 @@ from firmproof.config import Limits
 from firmproof.coverage import Region, Searched
 from firmproof.filetype import CARVE_TYPES
 from firmproof.index import TreeIndex, index_tree
+from firmproof.rootfs import FileMeta
 from firmproof.tools import use_tool_path
 from firmproof.unpack import streams
 from firmproof.unpack.extract import ChunkOutcome, extract_chunk
@@ -249,6 +250,8 @@ def unpack(image: Path, workdir: Path, limits: Limits,
                 continue
             region.status = "partial" if outcome.errors else "unpacked"
             index = memory or index_tree(outdir, outcome.meta, container)
+            for short in short_files(index, outcome.meta):
+                result.errors.append({"path": chain_label(container), "error": short})
             files += index.entries
             layer = Layer(container=container, format=name, offset=chunk.start_offset,
                           depth=job.depth, host_dir=outdir, index=index)
@@ -274,6 +277,27 @@ def unpack(image: Path, workdir: Path, limits: Limits,
     result.written = written
     result.seconds = time.monotonic() - started
     return result
+
+
+MAX_NAMED_SHORT = 20
+
+
+def short_files(index: TreeIndex, meta: dict[str, FileMeta] | None) -> list[str]:
+    """A sentence for each file extracted with fewer (or more) bytes than the archive's own
+    metadata declares: a sparse 100 GiB tar member written empty, a member cut by the byte
+    limit. What was not written was not examined."""
+    if not meta:
+        return []
+    short = []
+    for entry in index.tree.files():
+        declared = meta.get(entry.path.lstrip("/"))
+        if declared is not None and declared.size is not None and declared.size != entry.size:
+            short.append((entry.path, declared.size, entry.size))
+    out = [f"{path}: declares {size:,} bytes, {got:,} extracted; the rest not examined"
+           for path, size, got in short[:MAX_NAMED_SHORT]]
+    if len(short) > MAX_NAMED_SHORT:
+        out.append(f"{len(short) - MAX_NAMED_SHORT} more files extracted short of their declared size")
+    return out
 
 
 def _size(path: Path) -> int:

@@ -49,6 +49,8 @@ def read(path: Path) -> dict[str, FileMeta]:
                 continue
             kind = _KINDS.get(member.type, FILE)
             link = member.linkname[:MAX_LINK_BYTES] if kind == SYMLINK else None
+            # a hard link's header holds no data: its size is its target's
+            size = member.size if kind == FILE and member.isreg() else None
             result[key] = FileMeta(kind=kind, mode=stat.S_IMODE(member.mode), uid=member.uid,
-                                   gid=member.gid, link=link)
+                                   gid=member.gid, link=link, size=size)
     return result
