@@ -137,8 +137,8 @@ def _classify(handle: Any, start: int, end: int) -> tuple[int, int]:
         if whole:
             blocks = np.frombuffer(data, dtype=np.uint8, count=whole).reshape(-1, BLOCK)
             rows = np.arange(blocks.shape[0], dtype=np.int64)[:, None] * 256
-            counts = np.bincount((blocks + rows).ravel(), minlength=blocks.shape[0] * 256)
-            counts = counts.reshape(-1, 256)
+            counts = np.bincount((blocks + rows).ravel(),
+                                 minlength=blocks.shape[0] * 256).reshape(-1, 256)
             filler += int((counts.max(axis=1) == BLOCK).sum()) * BLOCK
             p = counts / BLOCK
             with np.errstate(divide="ignore", invalid="ignore"):
