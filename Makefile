@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 IMAGE ?=
 
-.PHONY: setup apt venv lptools doctor demo test lint bench fresh-check clean
+.PHONY: setup apt venv lptools doctor demo test fuzz lint bench fresh-check clean
 setup: apt venv lptools doctor
 
 # Debian packages: firmproof/data/debian-packages.txt lists each with what it is checked by
@@ -48,6 +48,11 @@ demo: setup
 
 test: setup
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -n 2 -q
+
+# the parsers' fuzz harnesses with many more examples than `make test` runs (tests/fuzz); failures
+# are kept in build/hypothesis and replayed first next time
+fuzz: setup
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" FIRMPROOF_FUZZ=long $(PY) -m pytest -q tests/fuzz
 
 # the README's two commands in a fresh minimal Debian chroot (SUITE=bookworm or trixie; root)
 SUITE ?= bookworm

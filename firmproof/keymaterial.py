@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.exceptions import InternalError, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa, x448, x25519
 
@@ -41,7 +41,9 @@ PBKDF2_SECONDS_PER_ITERATION = 0.3e-6     # measured: 2048 iterations of PBKDF2-
 SCRYPT_FACTOR = 10
 _CURVES = {"secp256r1": "ecdsa-p256", "secp384r1": "ecdsa-p384", "secp521r1": "ecdsa-p521"}
 _SSH_CURVES = {"nistp256": ec.SECP256R1(), "nistp384": ec.SECP384R1(), "nistp521": ec.SECP521R1()}
-_LOAD_ERRORS = (ValueError, TypeError, UnsupportedAlgorithm, WireError, AssertionError, OverflowError)
+# NotImplementedError: an SSH EC point not uncompressed; InternalError: a key OpenSSL parsed and refused
+_LOAD_ERRORS = (ValueError, TypeError, UnsupportedAlgorithm, WireError, AssertionError, OverflowError,
+                NotImplementedError, InternalError)
 _OID_SCRYPT = bytes.fromhex("2b06010401da47040b")       # 1.3.6.1.4.1.11591.4.11
 _TRADITIONAL_TYPES = {"RSA PRIVATE KEY": "rsa", "DSA PRIVATE KEY": "dsa", "EC PRIVATE KEY": "ec"}
 _DEK_CIPHERS = {"DES-CBC", "DES-EDE3-CBC", "AES-128-CBC", "AES-192-CBC", "AES-256-CBC",

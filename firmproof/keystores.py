@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.exceptions import InternalError, UnsupportedAlgorithm
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.ciphers import Cipher, modes
@@ -54,7 +54,7 @@ JKS_SECONDS_PER_BYTE = 2e-9                # SHA-1 over the store, per guess
 JKS_SECONDS_PER_GUESS = 5e-6
 JCEKS_SECONDS_PER_ITERATION = 3e-6        # measured: keytool's 200000 iterations take ~0.6 s
 
-_LOAD_ERRORS = (ValueError, TypeError, UnsupportedAlgorithm, OverflowError)
+_LOAD_ERRORS = (ValueError, TypeError, UnsupportedAlgorithm, OverflowError, InternalError)   # see keymaterial
 _FAST: dict[str, Any] = {"unsafe_skip_rsa_key_validation": True}   # describe() checks RSA numbers
 _OID_PKCS7_DATA = bytes.fromhex("06092a864886f70d010701")
 _OID_PKCS7_SIGNED = bytes.fromhex("06092a864886f70d010702")

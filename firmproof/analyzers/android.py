@@ -20,6 +20,7 @@ import os
 import posixpath
 import re
 import zipfile
+import zlib
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -391,7 +392,10 @@ class Android(Analyzer):
                     with zipfile.ZipFile(io.BytesIO(data)) as archive:
                         names = [i.filename for i in archive.infolist() if not i.is_dir()]
                         contents = {n: archive.read(n) for n in names[:64]}
-                except (zipfile.BadZipFile, OSError, ValueError):
+                # NotImplementedError: an unknown method or version, RuntimeError: an encrypted
+                # entry, IndexError: an entry without a name (ZipInfo.is_dir reads its last byte)
+                except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error,
+                        NotImplementedError, RuntimeError, IndexError):
                     continue
                 for name, content in contents.items():
                     for der in _certificates_in(content):

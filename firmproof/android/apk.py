@@ -140,7 +140,8 @@ def entry_span(apk: bytes, name: str) -> tuple[int, int] | None:
     try:
         with zipfile.ZipFile(io.BytesIO(apk)) as archive:
             info = archive.getinfo(name)
-    except (KeyError, zipfile.BadZipFile, OSError):
+    # NotImplementedError: a "zip file version" zipfile refuses, in an APK androguard read
+    except (KeyError, zipfile.BadZipFile, OSError, NotImplementedError):
         return None
     start = info.header_offset
     header = apk[start:start + _LOCAL_HEADER.size]

@@ -89,6 +89,8 @@ def parse_boot(raw: bytes) -> BootLayout:
         sections = _lay_out(V3_PAGE, V3_PAGE, [("kernel", kernel), ("ramdisk", ramdisk),
                                                 ("boot_signature", signature)])
         return BootLayout(version, V3_PAGE, cmdline, sections)
+    if len(raw) < (1632, 1648, 1652)[version]:     # v1 adds the recovery DTBO, v2 the DTB
+        raise InvalidInputFormat(f"boot image v{version} header truncated at {len(raw)} bytes")
     kernel, _ka, ramdisk, _ra, second, _sa, _tags, page = struct.unpack_from("<8I", raw, 8)
     if page < 2048 or page > MAX_PAGE or page & (page - 1):
         raise InvalidInputFormat(f"implausible boot image page size {page}")
@@ -113,6 +115,8 @@ def _parse_vendor(raw: bytes) -> BootLayout:
     header_size, dtb_size = struct.unpack_from("<II", raw, 2096)
     parts = [("vendor_ramdisk", ramdisk), ("dtb", dtb_size)]
     if version == 4:
+        if len(raw) < 2128:
+            raise InvalidInputFormat(f"vendor_boot v4 header truncated at {len(raw)} bytes")
         table_size, _entries, _entry_size, bootconfig = struct.unpack_from("<4I", raw, 2112)
         parts += [("vendor_ramdisk_table", table_size), ("bootconfig", bootconfig)]
     return BootLayout(version, page, cmdline, _lay_out(page, _align(header_size, page), parts))
@@ -124,9 +128,11 @@ class AndroidBootExtractor(Extractor):
             layout = parse_boot(handle.read(_HEADER_READ))
             outdir.mkdir(parents=True, exist_ok=True)
             (outdir / "cmdline").write_bytes(layout.cmdline + b"\n")
+            end = handle.seek(0, 2)
             for name, offset, size in layout.sections:
                 handle.seek(offset)
-                (outdir / name).write_bytes(handle.read(size))
+                # read() sets aside the size asked for: a header declaring 4 GiB must not cost that
+                (outdir / name).write_bytes(handle.read(max(0, min(size, end - offset))))
 
 
 class AndroidBootHandler(StructHandler):

@@ -335,8 +335,8 @@ class PayloadExtractor(Extractor):
             payload = read_payload(handle, 0, size)
             seen: set[str] = set()
             for part in payload.manifest.partitions:
-                name = part.partition_name
-                if not PARTITION_NAME.fullmatch(name) or name in seen:
+                name = part.partition_name          # bytes when not UTF-8 (proto2 `string`)
+                if not isinstance(name, str) or not PARTITION_NAME.fullmatch(name) or name in seen:
                     problems.append(f"partition {name[:80]!r}: invalid or repeated name, not extracted")
                     continue
                 seen.add(name)

@@ -153,7 +153,7 @@ class TruncatedExtFSHandler(_Truncated):
 
     @classmethod
     def declared(cls, head: bytes) -> tuple[int, str]:
-        if len(head) < 0x400 + 0x100:
+        if len(head) < 0x400 + 0x154:          # through s_blocks_count_hi (0x150)
             raise InvalidInputFormat("shorter than an ext superblock")
         sb = head[0x400:]
         blocks_lo, = struct.unpack_from("<I", sb, 0x4)

@@ -35,9 +35,12 @@ def _round(value: int, align: int) -> int:
 
 def _number(field: bytes, base: int, what: str, offset: int) -> int:
     try:
-        return int(field.decode("ascii"), base)
+        value = int(field.decode("ascii"), base)
     except (UnicodeDecodeError, ValueError):
-        raise MetadataError(f"cpio: bad {what} field {field!r} at 0x{offset:x}") from None
+        value = -1
+    if value < 0:       # int() takes a sign: a negative size would walk back (a loop)
+        raise MetadataError(f"cpio: bad {what} field {field!r} at 0x{offset:x}")
+    return value
 
 
 class _Header(NamedTuple):

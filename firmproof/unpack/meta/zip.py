@@ -71,7 +71,8 @@ def read(path: Path) -> dict[str, FileMeta] | None:
                 elif meta.kind not in (FILE, DIR) and info.is_dir():
                     meta = meta_of_mode(stat.S_IFDIR | stat.S_IMODE(st_mode), uid, gid)
                 result[key] = meta
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
+            NotImplementedError) as exc:        # NotImplementedError: a "zip file version" above 6.3
         raise MetadataError(f"zip: cannot read the archive: {exc}", result) from None
     return result if unix else None
 

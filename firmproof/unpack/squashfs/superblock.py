@@ -83,7 +83,7 @@ def parse_superblock(head: bytes) -> Superblock:
     if magic not in MAGICS:
         raise SquashFSError(f"no SquashFS magic (found {magic!r})")
     endian, variant = MAGICS[magic]
-    if len(head) < 30:
+    if len(head) < 32:                  # through the version, bytes 28-31
         raise SquashFSError("image shorter than a SquashFS superblock")
     major, minor = struct.unpack_from(endian + "HH", head, 28)
     if major == 4:
