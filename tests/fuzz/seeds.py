@@ -1,11 +1,17 @@
 """Seeds of the fuzz harnesses: small real inputs built at test time with the real tools
-(mksquashfs, mkimage, mkbootimg, img2simg, lpmake, cpio, mkfs.*, openssl, ssh-keygen,
-dropbearkey, puttygen, keytool, aapt, smali), and pieces of the shared real corpus when it
+(mksquashfs, mkimage, mkbootimg, img2simg, lpmake, cpio, mkfs.*, mke2fs, openssl, ssh-keygen,
+dropbearconvert, puttygen, keytool, aapt, smali), and pieces of the shared real corpus when it
 is present (../shared/corpus/real: skipped silently where absent).
 
 Every builder takes a work folder and returns {name: bytes}; the fixtures of conftest.py call
-each once per session. A tool that is missing fails the harness the way tests/conftest.py's
-need_tools does: `make setup` installs them all.
+each once per session. A tool that is missing fails the harnesses that need it the way
+tests/conftest.py's need_tools does: `make setup` installs them all.
+
+So that the derandomized profile fuzzes the same bytes every run, the seeds are pinned: time
+stamps (the tree's times, SOURCE_DATE_EPOCH, E2FSPROGS_FAKE_TIME), the keys (made from a fixed
+random sequence, then written in every format by the tools), the certificate's dates. Left
+to chance: salts and IVs the tools draw for encrypted keys and key stores, OpenSSH's check
+integers, JKS entry dates, file ctimes in ext images and the UBIFS UUID.
 """
 
 from __future__ import annotations
@@ -631,15 +637,12 @@ def apps(work: Path) -> dict[str, bytes]:
 
 
 def otacerts(work: Path, key_seeds: dict[str, bytes]) -> dict[str, bytes]:
-    """otacerts.zip as an Android build ships it (/system/etc/security): certificates zipped by
-    `zip`, deflated and stored."""
+    """otacerts.zip as an Android build ships it (/system/etc/security): certificates zipped
+    the way the suite zips a tree (firmproof.fixtures.pack: deflated, Unix modes and owners)."""
     d = _fresh(work, "otacerts")
     (d / "releasekey.x509.pem").write_bytes(key_seeds["openssl-cert.pem"])
     (d / "testkey.x509.pem").write_bytes(key_seeds["openssl-cert.pem"])
-    pinned(d)
-    run(["zip", "-q", "-X", "otacerts.zip", "releasekey.x509.pem"], cwd=d)
-    run(["zip", "-q", "-X", "-0", "otacerts.zip", "testkey.x509.pem"], cwd=d)
-    return {"zip-otacerts": (d / "otacerts.zip").read_bytes()}
+    return {"zip-otacerts": fixtures.pack(pinned(d), "zip", work / "otacerts.zip").read_bytes()}
 
 
 def corpus_apk_parts(max_dex: int = 256 * 1024) -> dict[str, bytes]:

@@ -63,7 +63,7 @@ def _analyse(apk: bytes, *, code: bool) -> None:
             assert span is None or (0 <= span[0] and span[0] + span[1] <= len(apk))
 
 
-@settings(max_examples=examples(120), deadline=5000)
+@settings(max_examples=examples(300), deadline=5000)
 @given(data=st.data())
 def test_binary_manifest(app_seeds: dict[str, bytes], apk_seed: bytes, data: st.DataObject) -> None:
     manifests = Seeds({name: blob for name, blob in {**app_seeds, **corpus()}.items()
@@ -72,7 +72,7 @@ def test_binary_manifest(app_seeds: dict[str, bytes], apk_seed: bytes, data: st.
     _analyse(seed_builders.repack_apk(apk_seed, {"AndroidManifest.xml": manifest}), code=False)
 
 
-@settings(max_examples=examples(60), deadline=5000)
+@settings(max_examples=examples(150), deadline=5000)
 @given(data=st.data())
 def test_apk_container(apk_seed: bytes, data: st.DataObject) -> None:
     apk = data.draw(mutants(Seeds({"aapt-apk": apk_seed}), head=(0, len(apk_seed))))
@@ -87,7 +87,7 @@ def _zip_windows(archive: bytes) -> list[tuple[int, int]]:
     return [(first, len(archive))] if first >= 0 else []
 
 
-@settings(max_examples=examples(150))
+@settings(max_examples=examples(380))
 @given(data=st.data())
 def test_otacerts_zip(otacerts_seeds: dict[str, bytes], data: st.DataObject) -> None:
     """The Android analyzer reads /system/etc/security/otacerts.zip itself (zipfile), to find
@@ -104,7 +104,7 @@ def _dex_windows(dex: bytes) -> list[tuple[int, int]]:
     return [(0x70, min(len(dex), 0x70 + 512)), (min(map_off, len(dex)), len(dex))]
 
 
-@settings(max_examples=examples(150), deadline=5000)
+@settings(max_examples=examples(380), deadline=5000)
 @given(data=st.data())
 def test_dex(app_seeds: dict[str, bytes], apk_seed: bytes, data: st.DataObject) -> None:
     dexes = Seeds({name: blob for name, blob in {**app_seeds, **corpus()}.items()

@@ -114,7 +114,7 @@ def _io(data: bytes, call: Callable[[io.BytesIO], Any], allowed: tuple[type[Base
 # -- uImage ------------------------------------------------------------------------------------
 
 
-@settings(max_examples=examples(300))
+@settings(max_examples=examples(750))
 @given(data=st.data())
 def test_uimage_header(uimage_seeds: dict[str, bytes], data: st.DataObject) -> None:
     image = data.draw(mutants(uimage_seeds, head=(4, 64), fix=fix_uimage_crc))
@@ -130,14 +130,14 @@ def test_uimage_header(uimage_seeds: dict[str, bytes], data: st.DataObject) -> N
     _chunk(truncated.TruncatedUImageHandler(), image)
 
 
-@settings(max_examples=examples(100))
+@settings(max_examples=examples(250))
 @given(data=st.data())
 def test_uimage_extractor(uimage_seeds: dict[str, bytes], data: st.DataObject) -> None:
     image = data.draw(mutants(uimage_seeds, head=(4, 64 + 64), fix=fix_uimage_crc))
     _extract(uimage.UImageExtractor(), image, (InvalidInputFormat,))
 
 
-@settings(max_examples=examples(200))
+@settings(max_examples=examples(500))
 @given(data=st.data(), itype=st.sampled_from((uimage.MULTI, 2, 7)))
 def test_uimage_payload_parts(data: st.DataObject, itype: int) -> None:
     body = data.draw(st.binary(max_size=600))
@@ -150,7 +150,7 @@ def test_uimage_payload_parts(data: st.DataObject, itype: int) -> None:
 # -- Android boot images -------------------------------------------------------------------------
 
 
-@settings(max_examples=examples(300))
+@settings(max_examples=examples(750))
 @given(data=st.data())
 def test_boot_header(boot_seeds: dict[str, bytes], data: st.DataObject) -> None:
     image = data.draw(mutants(boot_seeds, head=(8, 2200)))
@@ -162,7 +162,7 @@ def test_boot_header(boot_seeds: dict[str, bytes], data: st.DataObject) -> None:
     _chunk(androidboot.AndroidBootHandler(), image)
 
 
-@settings(max_examples=examples(100))
+@settings(max_examples=examples(250))
 @given(data=st.data())
 def test_boot_extractor(boot_seeds: dict[str, bytes], data: st.DataObject) -> None:
     image = data.draw(mutants(boot_seeds, head=(8, 2200)))
@@ -172,7 +172,7 @@ def test_boot_extractor(boot_seeds: dict[str, bytes], data: st.DataObject) -> No
 # -- Android sparse images (unblob's handler) -----------------------------------------------------
 
 
-@settings(max_examples=examples(200))
+@settings(max_examples=examples(500))
 @given(data=st.data())
 def test_sparse_chunk_walk(sparse_seeds: dict[str, bytes], data: st.DataObject) -> None:
     image = data.draw(mutants(sparse_seeds, head=(4, 256)))
@@ -186,7 +186,7 @@ def _super_windows(image: bytes) -> list[tuple[int, int]]:
     return [(lpsuper.RESERVED, lpsuper.RESERVED + 4 * 4096)] if len(image) > 8192 else []
 
 
-@settings(max_examples=examples(250))
+@settings(max_examples=examples(620))
 @given(data=st.data())
 def test_super_metadata(super_seeds: dict[str, bytes], data: st.DataObject) -> None:
     image = data.draw(mutants(super_seeds, head=(0, 4096 + 512), windows=_super_windows,
@@ -198,7 +198,7 @@ def test_super_metadata(super_seeds: dict[str, bytes], data: st.DataObject) -> N
     _chunk(lpsuper.SuperEmptyHandler(), image)
 
 
-@settings(max_examples=examples(100))
+@settings(max_examples=examples(250))
 @given(data=st.data())
 def test_super_extractor(super_seeds: dict[str, bytes], data: st.DataObject) -> None:
     image = data.draw(mutants(super_seeds, head=(0, 4096 + 512), windows=_super_windows,
@@ -209,7 +209,7 @@ def test_super_extractor(super_seeds: dict[str, bytes], data: st.DataObject) -> 
 # -- A/B OTA payloads ------------------------------------------------------------------------------
 
 
-@settings(max_examples=examples(250))
+@settings(max_examples=examples(620))
 @given(data=st.data())
 def test_payload_manifest(payload_seeds: dict[str, bytes], data: st.DataObject) -> None:
     image = data.draw(mutants(payload_seeds, head=(4, 1024)))
@@ -217,7 +217,7 @@ def test_payload_manifest(payload_seeds: dict[str, bytes], data: st.DataObject) 
     _chunk(payload.PayloadHandler(), image)
 
 
-@settings(max_examples=examples(100))
+@settings(max_examples=examples(250))
 @given(data=st.data())
 def test_payload_extractor(payload_seeds: dict[str, bytes], data: st.DataObject) -> None:
     image = data.draw(mutants(payload_seeds, head=(4, 1024)))
@@ -227,7 +227,7 @@ def test_payload_extractor(payload_seeds: dict[str, bytes], data: st.DataObject)
 # -- truncated containers --------------------------------------------------------------------------
 
 
-@settings(max_examples=examples(300))
+@settings(max_examples=examples(750))
 @given(data=st.data())
 def test_truncated_declared(squashfs_seeds: dict[str, bytes], uimage_seeds: dict[str, bytes],
                             meta_seeds: dict[str, bytes], data: st.DataObject) -> None:

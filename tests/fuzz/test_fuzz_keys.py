@@ -174,7 +174,7 @@ def _reencoded(key_seeds: dict[str, bytes], name: str, body: bytes) -> bytes:
     return pem.PemBlock(block.label, 0, 0, block.headers, body).canonical()
 
 
-@settings(max_examples=examples(400))
+@settings(max_examples=examples(1000))
 @given(data=st.data())
 def test_key_files(key_seeds: dict[str, bytes], data: st.DataObject) -> None:
     """Edits of the files as written (text, base64, binary Dropbear files)."""
@@ -183,7 +183,7 @@ def test_key_files(key_seeds: dict[str, bytes], data: st.DataObject) -> None:
     assert isinstance(found, list)
 
 
-@settings(max_examples=examples(500))
+@settings(max_examples=examples(1250))
 @given(data=st.data())
 def test_key_bodies(key_seeds: dict[str, bytes], data: st.DataObject) -> None:
     """Edits of what the files encode (DER, OpenSSH containers, PuTTY blobs), encoded again so
@@ -195,7 +195,7 @@ def test_key_bodies(key_seeds: dict[str, bytes], data: st.DataObject) -> None:
     assert isinstance(found, list)
 
 
-@settings(max_examples=examples(400))
+@settings(max_examples=examples(1000))
 @given(data=st.data())
 def test_key_fields(key_seeds: dict[str, bytes], data: st.DataObject) -> None:
     """Field-level edits of the wire-encoded keys: Dropbear files and PuTTY blobs."""
@@ -207,7 +207,7 @@ def test_key_fields(key_seeds: dict[str, bytes], data: st.DataObject) -> None:
     assert isinstance(found, list)
 
 
-@settings(max_examples=examples(400))
+@settings(max_examples=examples(1000))
 @given(data=st.data())
 def test_der_keys(key_seeds: dict[str, bytes], store_seeds: dict[str, bytes], data: st.DataObject) -> None:
     ders = {name: blob for name, blob in {**key_seeds, **store_seeds}.items() if blob[:1] == b"\x30"}
@@ -223,7 +223,7 @@ def test_der_keys(key_seeds: dict[str, bytes], store_seeds: dict[str, bytes], da
     run_bounded(lambda: keymaterial.load_der(blob, GUESSES), NOTHING)
 
 
-@settings(max_examples=examples(300))
+@settings(max_examples=examples(750))
 @given(data=st.data())
 def test_ssh_wire_blobs(key_seeds: dict[str, bytes], data: st.DataObject) -> None:
     blobs: dict[str, bytes] = {}
@@ -246,7 +246,7 @@ def test_ssh_wire_blobs(key_seeds: dict[str, bytes], data: st.DataObject) -> Non
         run_bounded(lambda: keymaterial.load_pem_block(block, GUESSES), NOTHING)
 
 
-@settings(max_examples=examples(150))
+@settings(max_examples=examples(380))
 @given(data=st.data())
 def test_key_stores(store_seeds: dict[str, bytes], data: st.DataObject) -> None:
     blob = data.draw(mutants(store_seeds, head=(0, 128), windows=_key_windows))
@@ -266,7 +266,7 @@ def test_key_stores(store_seeds: dict[str, bytes], data: st.DataObject) -> None:
             run_bounded(partial(keystores.unprotect_key, entry.protected_key, PASSWORD), NOTHING)
 
 
-@settings(max_examples=examples(300))
+@settings(max_examples=examples(750))
 @given(text=st.text(alphabet=st.sampled_from(list("ssh-rsa ecdsa-sha2-nistp256 AAAAB3Nza1yc2E=\"\\\t#\n\r,"
                                                    "command=from@openssh.com-cert-v01")), max_size=300))
 def test_authorized_keys_lines(text: str) -> None:
@@ -276,7 +276,7 @@ def test_authorized_keys_lines(text: str) -> None:
         assert 0 <= key.start <= key.end <= len(text)
 
 
-@settings(max_examples=examples(300))
+@settings(max_examples=examples(750))
 @given(data=st.data())
 def test_pem_blocks(key_seeds: dict[str, bytes], data: st.DataObject) -> None:
     texts = {name: blob for name, blob in key_seeds.items() if b"-----BEGIN" in blob}

@@ -97,21 +97,21 @@ def corpus() -> dict[str, bytes]:
     return _CORPUS
 
 
-@settings(max_examples=examples(300))
+@settings(max_examples=examples(750))
 @given(data=st.data())
 def test_cpio(meta_seeds: dict[str, bytes], data: st.DataObject) -> None:
     image = data.draw(mutants(_pick(meta_seeds, "cpio", extra=corpus()), head=(6, 512)))
     _read(cpio.read, image, HANDLERS["cpio"])
 
 
-@settings(max_examples=examples(250))
+@settings(max_examples=examples(620))
 @given(data=st.data())
 def test_cramfs(meta_seeds: dict[str, bytes], data: st.DataObject) -> None:
     image = data.draw(mutants(_pick(meta_seeds, "cramfs", extra=corpus()), head=(4, 1024)))
     _read(cramfs.read, image, HANDLERS["cramfs"])
 
 
-@settings(max_examples=examples(250))
+@settings(max_examples=examples(620))
 @given(data=st.data())
 def test_jffs2(meta_seeds: dict[str, bytes], data: st.DataObject) -> None:
     image = data.draw(mutants(_pick(meta_seeds, "jffs2"), head=(0, 2048), fix=fix_jffs2_crcs))
@@ -123,7 +123,7 @@ def _ubifs_windows(image: bytes) -> list[tuple[int, int]]:
     return [(leb, leb + 2048), (2 * leb, 2 * leb + 2048), (3 * leb, len(image))]
 
 
-@settings(max_examples=examples(200))
+@settings(max_examples=examples(500))
 @given(data=st.data())
 def test_ubifs(meta_seeds: dict[str, bytes], data: st.DataObject) -> None:
     image = data.draw(mutants(_pick(meta_seeds, "ubifs"), head=(0, 4096), windows=_ubifs_windows,
@@ -135,7 +135,7 @@ def _ext_windows(image: bytes) -> list[tuple[int, int]]:
     return [(1024, 1024 + 256), (2048, 2048 + 64), (4096, 16384)]
 
 
-@settings(max_examples=examples(30), deadline=5000)
+@settings(max_examples=examples(60), deadline=5000)
 @given(data=st.data())
 def test_extfs(meta_seeds: dict[str, bytes], data: st.DataObject) -> None:
     image = data.draw(mutants(_pick(meta_seeds, "ext"), head=(1024, 1024 + 128), windows=_ext_windows))
@@ -145,7 +145,7 @@ def test_extfs(meta_seeds: dict[str, bytes], data: st.DataObject) -> None:
         _check(run_bounded(lambda: extfs.read(path), (MetadataError,)))
 
 
-@settings(max_examples=examples(250))
+@settings(max_examples=examples(620))
 @given(data=st.data())
 def test_tar(meta_seeds: dict[str, bytes], data: st.DataObject) -> None:
     image = data.draw(mutants(_pick(meta_seeds, "tar"), head=(0, 512)))
@@ -158,14 +158,14 @@ def _zip_windows(image: bytes) -> list[tuple[int, int]]:
     return [(first, len(image))] if 0 <= first <= central else []
 
 
-@settings(max_examples=examples(250))
+@settings(max_examples=examples(620))
 @given(data=st.data())
 def test_zip(meta_seeds: dict[str, bytes], data: st.DataObject) -> None:
     image = data.draw(mutants(_pick(meta_seeds, "zip"), head=(0, 128), windows=_zip_windows))
     _read(zip_meta.read, image, HANDLERS["zip"])
 
 
-@settings(max_examples=examples(100))
+@settings(max_examples=examples(250))
 @given(data=st.data(), handler=st.sampled_from(sorted({h for names in HANDLERS.values() for h in names}
                                                       - {"extfs"})))
 def test_any_reader_on_any_format(meta_seeds: dict[str, bytes], data: st.DataObject, handler: str) -> None:

@@ -64,13 +64,13 @@ def _edit_tree(draw: Any, value: Any, depth: int = 0) -> Any:
     return draw(JSON_VALUES)
 
 
-@settings(max_examples=examples(250))
+@settings(max_examples=examples(620))
 @given(data=st.data())
 def test_report_bytes(report_seeds: dict[str, bytes], data: st.DataObject) -> None:
     _both(data.draw(mutants(report_seeds, head=(0, 2048))))
 
 
-@settings(max_examples=examples(300))
+@settings(max_examples=examples(750))
 @given(data=st.data())
 def test_report_tree(report_seeds: dict[str, bytes], data: st.DataObject) -> None:
     report = json.loads(report_seeds["scan-report"])
@@ -80,7 +80,7 @@ def test_report_tree(report_seeds: dict[str, bytes], data: st.DataObject) -> Non
     _both(json.dumps(edited, ensure_ascii=data.draw(st.booleans())).encode("utf-8", "surrogatepass"))
 
 
-@settings(max_examples=examples(200))
+@settings(max_examples=examples(500))
 @given(blob=json_ish())
 def test_json_ish(blob: bytes) -> None:
     _both(blob)

@@ -61,7 +61,7 @@ def _metadata(image: bytes) -> None:
         run_bounded(lambda: read_metadata(path), (SquashFSError,))
 
 
-@settings(max_examples=examples(300))
+@settings(max_examples=examples(750))
 @given(data=st.data())
 def test_superblock(squashfs_seeds: dict[str, bytes], corpus_squashfs_seeds: dict[str, bytes],
                     data: st.DataObject) -> None:
@@ -70,20 +70,20 @@ def test_superblock(squashfs_seeds: dict[str, bytes], corpus_squashfs_seeds: dic
     run_bounded(lambda: parse_superblock(head), (SquashFSError,))
 
 
-@settings(max_examples=examples(200))
+@settings(max_examples=examples(500))
 @given(data=st.data())
 def test_read_metadata_of_built_images(squashfs_seeds: dict[str, bytes], data: st.DataObject) -> None:
     _metadata(data.draw(mutants(squashfs_seeds, head=(4, 96), windows=_tables)))
 
 
-@settings(max_examples=examples(150))
+@settings(max_examples=examples(380))
 @given(data=st.data())
 def test_extract_built_images(squashfs_seeds: dict[str, bytes], data: st.DataObject) -> None:
     image = data.draw(mutants(squashfs_seeds, head=(4, 96), windows=_tables))
     _extract(image, workers=data.draw(st.sampled_from((1, 2))))
 
 
-@settings(max_examples=examples(60))
+@settings(max_examples=examples(150))
 @given(data=st.data())
 def test_read_metadata_of_corpus_images(corpus_squashfs_seeds: dict[str, bytes], data: st.DataObject) -> None:
     if not corpus_squashfs_seeds:
@@ -91,7 +91,7 @@ def test_read_metadata_of_corpus_images(corpus_squashfs_seeds: dict[str, bytes],
     _metadata(data.draw(mutants(corpus_squashfs_seeds, head=(4, 96), windows=_tables)))
 
 
-@settings(max_examples=examples(15))
+@settings(max_examples=examples(30))
 @given(data=st.data())
 def test_extract_corpus_images(corpus_squashfs_seeds: dict[str, bytes], data: st.DataObject) -> None:
     if not corpus_squashfs_seeds:
