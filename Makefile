@@ -46,10 +46,8 @@ demo: setup
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/firmproof scan "$$img" -o build/demo/report.json; rc=$$?; \
 	echo "report written to build/demo/report.json"; [ $$rc -le 1 ] || [ $$rc -eq 3 ]
 
-# (tests/fuzz runs in `make fuzz` only for now: in a fresh chroot one harness's seed fixture
-# failed with a message xdist could not send, which stopped the whole run)
 test: setup
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -n 2 -q --ignore=tests/fuzz
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -n 2 -q
 
 # the parsers' fuzz harnesses with many more examples than `make test` runs (tests/fuzz); failures
 # are kept in build/hypothesis and replayed first next time

@@ -23,7 +23,7 @@ import fnmatch
 import logging
 import posixpath
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from firmproof import examined
@@ -44,9 +44,11 @@ INETD_NAMES = frozenset({"inetd", "xinetd", "openbsd-inetd", "inetutils-inetd"})
 CROND_NAMES = frozenset({"crond", "cron", "busybox-crond"})
 MAX_DEPTH = 16
 MAX_STEPS = 20_000
-MAX_SCRIPT_BYTES = 2 * 1024 * 1024
+MAX_SCRIPT_BYTES = 16 * 1024 * 1024
 MAX_LOOP_ITEMS = 400
 LINE_WINDOW = 16            # commands on each side of a command that count as its line
+MAX_WORDS = 1024            # words of one command expanded (a hostile `echo` of a million words)
+MAX_EVIDENCE_LINE = 4096    # a longer line: the evidence is the command, not its whole line
 
 _STOP_ACTIONS = frozenset({"stop", "kill", "shutdown", "status", "reload", "force-reload",
                            "disable", "uninstall", "stop_service", "force-stop", "halt",
@@ -262,6 +264,10 @@ class _Walker:
             data = self.fs.read(path)
             if data is not None and script_interpreter_ok(data):
                 script = shell.parse(data.decode("latin-1"))
+                if script.cut_at is not None and entry is not None:
+                    examined.skipped(self.fs, entry, "bootchain",
+                                     f"a boot script of more than {shell.MAX_TOKENS:,} words: "
+                                     f"read up to byte {script.cut_at:,}")
         self.parsed[path] = script
         return script
 
@@ -398,6 +404,8 @@ class _Walker:
             invocations.append(Invocation(tuple(unwrap(sib_argv)[0]), _redirects(sibling),
                                           sibling.pipeline))
         span = ctx.span or (command.line_start, command.line_end)
+        if span[1] - span[0] > MAX_EVIDENCE_LINE:
+            span = (command.start, command.end)
         conditions = tuple((b.kind, b.text) for b in command.blocks
                            if b.kind in ("if", "elif", "else", "while", "until"))
         self._invoke(argv, ctx, span, redirects=_redirects(command), pipeline=command.pipeline,
@@ -726,9 +734,9 @@ def _references(command: shell.Command, name: str) -> bool:
     return any(needle.search(w.raw) for w in command.words)
 
 
-def _expand_words(words: Iterable[shell.Word], env: Mapping[str, str]) -> list[str]:
+def _expand_words(words: Sequence[shell.Word], env: Mapping[str, str]) -> list[str]:
     out: list[str] = []
-    for word in words:
+    for word in words[:MAX_WORDS]:
         out.extend(shell.expand(word, env))
     return out
 

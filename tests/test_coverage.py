@@ -179,6 +179,7 @@ def test_the_same_file_system_whole_is_no_truncation(tree: Path, fmt: str, tmp_p
     proc, report = scan(image, tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert report["coverage"]["complete"], report["coverage"]["incomplete"]
+    assert proc.returncode != INCOMPLETE, proc.stderr
 
 
 def test_a_cut_root_after_a_kernel_is_named(router: Path, tree: Path, tmp_path: Path):
@@ -330,3 +331,27 @@ def test_a_boot_script_of_one_huge_line_ends_in_bounded_time_and_says_so(tmp_pat
         assert proc.returncode == INCOMPLETE, proc.stderr
         (skip,) = report["coverage"]["files"]["skips"]
         assert skip["path"] == "/etc/init.d/rcS" and "20,000 steps" in skip["reason"]
+
+
+def test_a_telnetd_at_the_end_of_a_10_mb_line_is_found_with_its_own_bytes(tmp_path: Path):
+    """A boot script line of 10 MB (one huge word, then 200,000 words) ending in a telnetd:
+    the telnetd is found, its evidence is the command (not the 10 MB line), and the scan is
+    complete; a script beyond the token bound is named as not fully read."""
+    need_tools("mksquashfs")
+    root = tmp_path / "root"
+    (root / "etc" / "init.d").mkdir(parents=True)
+    (root / "bin").mkdir()
+    (root / "bin" / "busybox").write_bytes(b"\x7fELF\x01\x01\x01" + b"\0" * 57)
+    (root / "bin" / "telnetd").symlink_to("busybox")
+    (root / "etc" / "inittab").write_text("::sysinit:/etc/init.d/rcS\n")
+    rcs = root / "etc" / "init.d" / "rcS"
+    rcs.write_text("#!/bin/sh\necho " + "x" * 10_000_000 + " " + "a " * 200_000
+                   + "; /bin/telnetd -l /bin/sh &\n")
+    rcs.chmod(0o755)
+    image = pack(root, "squashfs-xz", tmp_path / "root.sqfs")
+    proc, report = scan(image, tmp_path)
+    (telnetd,) = [f for f in report["findings"] if f["rule"] == "FP-SVC-001"]
+    assert telnetd["evidence"]["excerpt"] == "/bin/telnetd -l /bin/sh"
+    assert telnetd["evidence"]["offset"] == rcs.read_bytes().index(b"/bin/telnetd")
+    assert report["coverage"]["complete"], report["coverage"]["incomplete"]
+    assert proc.returncode != INCOMPLETE, proc.stderr

@@ -115,7 +115,7 @@ HASH_BUDGET_SECONDS = 1.0            # estimated cost of the guesses one hash ma
 TOTAL_BUDGET_SECONDS = 20.0          # over one file system; past it, hashes get the short list
 SHORT_LIST = 12                      # guesses a hash gets once the total budget is spent
 MAX_DB_BYTES = 4 * 1024 * 1024
-MAX_SCRIPT_BYTES = 2 * 1024 * 1024
+MAX_SCRIPT_BYTES = 16 * 1024 * 1024
 NON_LOGIN_SHELLS = frozenset({"false", "nologin", "sync", "halt", "shutdown", "true"})
 _DB_NAME = re.compile(r"^(?:passwd|shadow|group|gshadow|master\.passwd|opasswd|npasswd|nshadow)"
                       r"(?:[-.~_][\w.~-]*)?$", re.I)
@@ -437,6 +437,10 @@ class Accounts(Analyzer):
 
     def _telnetd_in(self, fs: RootFS, path: str, text: str) -> Iterator[Finding]:
         script = shell.parse(text)
+        entry = fs.stat(path)
+        if script.cut_at is not None and entry is not None:
+            examined.skipped(fs, entry, self.name, f"a script of more than {shell.MAX_TOKENS:,} "
+                             f"words: read up to byte {script.cut_at:,}")
         from_files: dict[str, str] = {}
         for command in script.commands:
             for assignment in () if command.words else command.assignments:

@@ -90,7 +90,7 @@ _ANCHOR_BYTES = (b"://", b"wget ", b"curl ", b"tftp ", b"ftpput ", b"nc ")
 _SENDER = re.compile(rb"(?m)^[ \t]*(?:[^#\s][^#\n]*?)?(?<![\w.-])"
                      rb"(?:wget|curl|nc|netcat|ncat|tftp|ftpput|scp|socat|uclient-fetch)[ \t]"
                      rb"|/dev/(?:tcp|udp)/")
-MAX_SCRIPT_BYTES = 2 * 1024 * 1024
+MAX_SCRIPT_BYTES = 16 * 1024 * 1024
 _PRINTABLE = np.zeros(256, dtype=np.bool_)
 _PRINTABLE[0x20:0x7F] = True
 _SEND_IMPORTS = (b"\0connect\0", b"\0send\0", b"\0sendto\0", b"curl_easy_perform\0",

@@ -19,6 +19,7 @@ import bisect
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(\+?=)")
@@ -26,6 +27,15 @@ _REDIRECT = re.compile(r"(\d*)(&>>|&>|<<<|<<-|<<|<>|<&|>&|>>|>\||<|>)")
 _SPECIAL_PARAMS = "@*#?$!-0123456789"
 _BLANKS = " \t\r\f\v"
 _OPERATOR_CHARS = ";&|()<>"
+# a run of characters with no special meaning inside a word: read in one step, so that a
+# hostile line of millions of words costs one regex match per word, not one loop per character
+# Bounds that keep a hostile script linear in time and memory: the words of one command past
+# MAX_COMMAND_WORDS are stepped over (its name and first arguments are what rules read), and
+# the reading stops at MAX_TOKENS (the script says where: `Script.cut_at`).
+MAX_COMMAND_WORDS = 4096
+MAX_TOKENS = 500_000
+_WORD_END = frozenset(_BLANKS + "\n" + _OPERATOR_CHARS)
+_PLAIN_RUN = re.compile("[^" + re.escape(_BLANKS + "\n" + _OPERATOR_CHARS + "\\'\"$`") + "]+")
 _DECLARE = {"export", "local", "readonly", "declare", "typeset"}
 
 
@@ -42,7 +52,7 @@ class Word:
     end: int
     parts: tuple[tuple[str, str], ...]
 
-    @property
+    @cached_property
     def value(self) -> str:
         """The word with quotes removed and nothing expanded."""
         return "".join(text.replace("\\$", "$") if quote == '"' else text
@@ -124,6 +134,7 @@ class Script:
     functions: dict[str, int]           # function name -> ident of its block (last definition)
     variables: dict[str, str]           # every simple assignment, last one wins
     shebang: str | None                 # the '#!' line without '#!', or None
+    cut_at: int | None = None           # MAX_TOKENS reached: nothing from this offset on was read
 
     def function_body(self, name: str) -> tuple[Command, ...]:
         ident = self.functions.get(name)
@@ -156,10 +167,15 @@ class _Lexer:
         self.offset = offset
         self.heredocs: list[tuple[str, bool]] = []  # (delimiter, strip tabs)
         self.tokens: list[_Token] = []
+        self.words_in_command = 0
+        self.cut_at: int | None = None
 
     def run(self) -> list[_Token]:
         s, n = self.s, self.n
         while self.i < n:
+            if len(self.tokens) >= MAX_TOKENS:
+                self.cut_at = self.i + self.offset
+                break
             c = s[self.i]
             if c in _BLANKS:
                 self.i += 1
@@ -182,6 +198,7 @@ class _Lexer:
 
     def _emit(self, kind: str, text: str, start: int, end: int, word: Word | None = None,
               fd: str = "") -> None:
+        self.words_in_command = 0
         self.tokens.append(_Token(kind, text, start + self.offset, end + self.offset, word, fd))
 
     def _digits_then_redirect(self) -> bool:
@@ -237,12 +254,20 @@ class _Lexer:
             if self.i == start:
                 self.i += 1
             return
-        self.tokens.append(_Token("word", word.raw, word.start, word.end, word))
+        self.words_in_command += 1
+        if self.words_in_command <= MAX_COMMAND_WORDS:
+            self.tokens.append(_Token("word", word.raw, word.start, word.end, word))
 
     def _read_word(self) -> Word | None:
         """Read one word at self.i; parts keep their quoting."""
         s, n = self.s, self.n
         start = self.i
+        plain = _PLAIN_RUN.match(s, start)
+        if plain and (plain.end() == n or s[plain.end()] in _WORD_END):
+            # the common case: a word without quotes, escapes or expansions
+            self.i = plain.end()
+            text = plain.group()
+            return Word(text, start + self.offset, self.i + self.offset, ((text, ""),))
         parts: list[tuple[str, str]] = []
         raw: list[str] = []
         buf: list[str] = []
@@ -295,9 +320,11 @@ class _Lexer:
                 raw.append(s[self.i:end])
                 self.i = end
                 continue
-            buf.append(c)
-            raw.append(c)
-            self.i += 1
+            m = _PLAIN_RUN.match(s, self.i)
+            chunk = m.group() if m else c
+            buf.append(chunk)
+            raw.append(chunk)
+            self.i += len(chunk)
         flush()
         if not raw:
             return None
@@ -423,7 +450,9 @@ class _Parser:
     def __init__(self, text: str, offset: int) -> None:
         self.text = text
         self.offset = offset
-        self.tokens = _Lexer(text, offset).run()
+        lexer = _Lexer(text, offset)
+        self.tokens = lexer.run()
+        self.cut_at = lexer.cut_at
         self.pos = 0
         self.stack: list[Block] = []
         self.next_ident = 1
@@ -783,7 +812,8 @@ class _Parser:
         shebang = None
         if self.offset == 0 and self.text.startswith("#!"):
             shebang = self.text[2:].split("\n", 1)[0].strip()
-        return Script(tuple(commands), dict(self.functions), dict(self.variables), shebang)
+        return Script(tuple(commands), dict(self.functions), dict(self.variables), shebang,
+                      self.cut_at)
 
 
 def _slice_parts(word: Word, cut: int) -> tuple[tuple[str, str], ...]:

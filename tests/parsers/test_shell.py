@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from firmproof.parsers import shell
 from firmproof.parsers.shell import expand, expand_joined, parse, split_words
 
 
@@ -131,3 +132,32 @@ def test_split_words_and_odd_input_never_raise():
     for odd in ("'unterminated", "if then fi }", "case x in", "$((1+", "a ) b (", "\\", "<<",
                 "fi\ndone\nesac"):
         parse(odd)
+
+
+def test_plain_words_and_words_with_quotes_read_alike():
+    script = parse("a/b-c.d x\"y\"z 'q' $V${W}u `id` e\\ f #c\n")
+    (command,) = script.commands
+    assert [w.value for w in command.words] == ["a/b-c.d", "xyz", "q", "$V${W}u", "`id`", "e f"]
+    assert [w.parts for w in command.words][:2] == [(("a/b-c.d", ""),),
+                                                   (("x", ""), ("y", '"'), ("z", ""))]
+
+
+def test_a_command_of_many_words_keeps_its_first_and_the_next_command(monkeypatch):
+    """A hostile `echo` of a million words: its words past the bound are stepped over, the
+    command after it on the same line is read with its exact span."""
+    monkeypatch.setattr(shell, "MAX_COMMAND_WORDS", 100)
+    text = "echo " + "a " * 5000 + "; telnetd -l /bin/sh &\n"
+    script = parse(text)
+    echo, telnetd = script.commands
+    assert len(echo.words) == 100 and script.cut_at is None
+    assert text[telnetd.start:telnetd.end] == "telnetd -l /bin/sh"
+    assert telnetd.background
+
+
+def test_reading_stops_at_the_token_bound_and_says_where(monkeypatch):
+    monkeypatch.setattr(shell, "MAX_TOKENS", 1000)
+    text = "a;" * 2000 + "telnetd\n"
+    script = parse(text)
+    assert script.cut_at is not None and 0 < script.cut_at < len(text)
+    assert "telnetd" not in {c.argv0 for c in script.commands}
+    assert parse("a;" * 10).cut_at is None
