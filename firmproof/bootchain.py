@@ -23,7 +23,7 @@ import fnmatch
 import logging
 import posixpath
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from firmproof import examined
@@ -115,6 +115,28 @@ class BootChain:
     scripts: dict[str, tuple[str, ...]] = field(default_factory=dict)  # script -> chain to it
     has_init: bool = False
     cut_short: bool = False         # MAX_STEPS reached: part of the boot chain not followed
+    _applets: dict[str, bool] = field(default_factory=dict, repr=False)
+
+    def absent(self, fs: RootFS, step: Step) -> bool:
+        """True when the program `step` runs cannot be in this image, so the line starts
+        nothing: a whole root (it has an init), the program neither at its path nor on PATH,
+        its folder part of the image (not a runtime folder or another partition's mount
+        point), and for a bare name no BusyBox of the image holding such an applet (an ash
+        built standalone runs applets without links)."""
+        if step.program is not None or not step.argv or not self.has_init or not step.reached:
+            return False
+        name = step.argv[0]
+        if not name or "$" in name or "`" in name:
+            return False
+        if "/" in name:
+            folder = posixpath.dirname(shell_path(name))
+            entry = fs.stat(folder)
+            return (entry is not None and entry.kind == DIR
+                    and not (folder + "/").startswith(RUNTIME_DIRS))
+        if name not in self._applets:
+            self._applets[name] = any(f"\0{name}\0".encode() in data
+                                      for data in _busyboxes(fs))
+        return not self._applets[name]
 
 
 @dataclass(frozen=True)
@@ -131,6 +153,22 @@ class _Ctx:
 
 
 # -- public helpers ----------------------------------------------------------------
+
+# folders that boot fills at run time, or where another partition is mounted: a program there
+# may exist on the device without being in this image
+RUNTIME_DIRS = ("/tmp/", "/var/",  # noqa: S108 - image paths, not this machine's "/run/", "/mnt/", "/media/", "/data/", "/overlay/", "/jffs/",
+                "/dev/", "/proc/", "/sys/", "/home/", "/opt/", "/userfs/", "/config/")
+BUSYBOX_PATHS = ("/bin/busybox", "/sbin/busybox", "/usr/bin/busybox", "/bin/busybox.nosuid",
+                 "/bin/busybox.suid", "/usr/sbin/busybox")
+
+
+def _busyboxes(fs: RootFS) -> Iterator[bytes]:
+    for path in BUSYBOX_PATHS:
+        entry = fs.stat(path)
+        if entry is not None and entry.kind == FILE:
+            data = fs.read(path)
+            if data is not None:
+                yield data
 
 
 def which(fs: RootFS, name: str, cwd: str = "/") -> str | None:

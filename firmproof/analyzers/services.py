@@ -220,6 +220,8 @@ class Services(Analyzer):
         checked_binaries: dict[str, dict[str, Any] | None] = {}
         chain = boot_chain(fs)
         for step in chain.steps:
+            if chain.absent(fs, step):
+                continue        # `[ -x /usr/sbin/telnetd ] && telnetd …` in an image without it
             for finding in self._step(fs, step, checked_binaries, chain.scripts):
                 key = (finding.rule.id, finding.path, finding.evidence.offset, finding.evidence.length)
                 if key not in seen:

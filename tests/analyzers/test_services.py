@@ -25,7 +25,13 @@ def router(rcs_lines: list[str], extra: dict[str, bytes | str] | None = None,
     }
     files.update(extra or {})
     all_links = {"/bin/sh": "busybox", "/usr/sbin/telnetd": "/bin/busybox", "/sbin/getty": "/bin/busybox",
-                 "/usr/bin/nc": "/bin/busybox"}
+                 "/usr/bin/nc": "/bin/busybox", "/usr/sbin/inetd": "/bin/busybox",
+                 "/usr/bin/telnet": "/bin/busybox", "/usr/bin/mkfifo": "/bin/busybox",
+                 "/bin/cat": "busybox", "/bin/rm": "busybox"}
+    # the other programs the lines run, where their packages install them
+    for program in ("/usr/sbin/utelnetd", "/usr/bin/ncat", "/usr/bin/socat", "/bin/bash",
+                    "/usr/sbin/tcpd", "/usr/sbin/in.rlogind"):
+        files.setdefault(program, ELF_STUB)
     all_links.update(links or {})
     return RootFS.from_files(files, modes={RCS: 0o755}, links=all_links)
 
@@ -200,7 +206,8 @@ def test_fp_svc_003_rshd_in_inetd_conf():
     (finding,) = run(fs, "FP-SVC-003")
     assert evidence(fs, finding) == b"login stream tcp nowait root /usr/sbin/tcpd in.rlogind"
     assert finding.severity is Severity.CRITICAL
-    assert finding.details["chain"] == ["/etc/inittab", RCS, "inetd", "/etc/inetd.conf", "in.rlogind"]
+    assert finding.details["chain"] == ["/etc/inittab", RCS, "/usr/sbin/inetd", "/etc/inetd.conf",
+                                        "/usr/sbin/in.rlogind"]
 
 
 def test_fp_svc_003_decoy_commented_and_disabled():
@@ -387,3 +394,25 @@ def test_orphan_scripts_exclude_maintainer_scripts_and_non_shell_files():
         "/bin/busybox": ELF_STUB,
     }, links={"/usr/sbin/telnetd": "/bin/busybox"})
     assert [f.path for f in run(fs, "FP-SVC-001")] == ["/custom/start.sh"]
+
+
+
+def _bare_root(busybox: bytes, line: str) -> RootFS:
+    return RootFS.from_files({"/etc/inittab": INITTAB, RCS: f"#!/bin/sh\n{line}\n",
+                              "/bin/busybox": busybox, "/usr/sbin/ntpd": ELF_STUB},
+                             modes={RCS: 0o755}, links={"/bin/sh": "busybox"})
+
+
+def test_a_program_the_image_does_not_hold_starts_nothing():
+    """`[ -x /usr/sbin/utelnetd ] && …` in a root without utelnetd starts nothing; a bare
+    `telnetd` without a link still runs when the image's BusyBox holds that applet (an ash
+    built standalone runs applets without links); a program in a runtime folder may be put
+    there at boot, so it counts."""
+    assert run(_bare_root(ELF_STUB, "[ -x /usr/sbin/utelnetd ] && /usr/sbin/utelnetd -l /bin/sh &")) == []
+    assert run(_bare_root(ELF_STUB, "telnetd -l /bin/sh -p 24 &")) == []
+    applet = _bare_root(ELF_STUB + b"\0syslogd\0telnetd\0tftp\0", "telnetd -l /bin/sh -p 24 &")
+    (finding,) = run(applet, "FP-SVC-001")
+    assert evidence(applet, finding) == b"telnetd -l /bin/sh -p 24 &"
+    runtime = _bare_root(ELF_STUB, "/tmp/telnetd -l /bin/sh &")
+    (finding,) = run(runtime, "FP-SVC-001")
+    assert evidence(runtime, finding) == b"/tmp/telnetd -l /bin/sh &"
