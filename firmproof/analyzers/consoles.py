@@ -23,7 +23,10 @@ CONSOLE_SHELL = rule(
     title="root shell on a console without login",
     why="""An inittab entry (`ttyS0::respawn:/bin/sh`, `::askfirst:-/bin/sh`) or an enabled systemd
         unit runs a shell on a terminal instead of a login: anyone with the serial header or a
-        keyboard gets root without a password. High rather than critical: it needs physical access.""",
+        keyboard gets root without a password. High rather than critical: it needs physical
+        access. Medium when init asks on the console first (`askfirst`, OpenWrt's `askconsole`:
+        "Please press Enter to activate this console"): a maintenance console that announces
+        itself, documented by BusyBox and OpenWrt, rather than a silent one.""",
     confirm="""Read the quoted line: the process is a shell, not getty/login; `details.tty` is the
         terminal. On a device: attach to the UART (115200 8N1 usually), press Enter, type `id`.""",
     references=["https://busybox.net/downloads/BusyBox.html", _CWE.format(306), _CWE.format(1191)],
@@ -47,6 +50,8 @@ KERNEL_INIT_SHELL = rule(
     references=["https://docs.kernel.org/admin-guide/kernel-parameters.html", _CWE.format(1191)],
 )
 
+# inittab actions whose init prints "Please press Enter to activate this console" first
+ANNOUNCED_ACTIONS = frozenset({"askfirst", "askconsole"})
 _INIT_ARG = re.compile(rb"(?<![A-Za-z0-9_.-])(rd)?init=([^\s\x00\"';]+)")
 _CMDLINE_MARKERS = re.compile(rb"console=|root=|bootargs|rootfstype=|mem=", re.I)
 _RECORD_MAX = 1024
@@ -146,7 +151,9 @@ class Consoles(Analyzer):
             length = entry.end - entry.start
             shell = _shell_name(entry.process)
             if shell is not None:
-                yield CONSOLE_SHELL.at(fs, path, entry.start, length, shell=shell, **details)
+                announced = entry.action in ANNOUNCED_ACTIONS
+                yield CONSOLE_SHELL.at(fs, path, entry.start, length, shell=shell,
+                                       severity=Severity.MEDIUM if announced else None, **details)
                 continue
             how = _getty_autologin(split_words(entry.process.lstrip("-")))
             if how is not None:

@@ -168,6 +168,42 @@ def _lines(text: str) -> Iterator[tuple[int, int, str]]:
             yield start, end, text[start:end]
 
 
+_STRING_LITERAL = re.compile(r'"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'')
+# what makes a value safe on a shell command line: Lua's %q quoting (LuCI's `"… %q" % v`),
+# numeric conversions, LuCI's shellquote
+_FORMAT_SPEC = re.compile(r"%[-+ #0]*\d*(?:\.\d+)?([a-zA-Z%])")
+_SHELLQUOTE = re.compile(r"\b(?:luci\.util\.|util\.)?shellquote\s*\(")
+
+
+def _uses(lang: _Lang, line: str, tainted: set[str]) -> str | None:
+    """The tainted variable the line reads: in shell, PHP and Perl only as `$v` (`${v}`),
+    which strings interpolate; in Lua only outside string literals (`"/dev/null"` does not
+    read `dev`)."""
+    if not tainted:
+        return None
+    if lang is _LUA:
+        code, before = _STRING_LITERAL.sub('""', line), r"(?<![\w.$])"
+    else:
+        code, before = line, r"\$\{?"
+    return next((v for v in sorted(tainted) if re.search(before + re.escape(v) + r"\b", code)), None)
+
+
+def _quoted(lang: _Lang, call: str) -> bool:
+    """True when the command built in `call` (the text after the sink) takes request values
+    only through quoting a shell cannot break out of: a Lua format string whose conversions
+    are all %q or numeric, or a shellquote() call."""
+    if lang is not _LUA:
+        return False
+    if _SHELLQUOTE.search(call):
+        return True
+    literal = _STRING_LITERAL.match(call.lstrip(" ("))
+    after = call.lstrip(" (")[literal.end():] if literal else ""
+    if literal is None or not re.match(r"\s*(?:%|\)?\s*:format\s*\()", after):
+        return False
+    conversions = {m.group(1) for m in _FORMAT_SPEC.finditer(literal.group(0))} - {"%"}
+    return bool(conversions) and conversions <= {"q", "d", "i", "u", "x", "X", "o", "f", "g", "e"}
+
+
 class _Links:
     """The text of every page of the UI, to ask whether a name is linked from anywhere."""
 
@@ -228,12 +264,10 @@ class WebEndpoints(Analyzer):
             if line.startswith(lang.comment) or line.startswith("#!"):
                 continue
             source = lang.sources.search(line)
-            uses = source.group(0) if source else next(
-                (v for v in sorted(tainted) if re.search(r"(?<![\w])\$?\{?" + re.escape(v) + r"\b", line)),
-                None)
+            uses = source.group(0) if source else _uses(lang, line, tainted)
             assigned = lang.assign.match(line)
             sink = lang.sinks.search(line)
-            if sink and uses and not (assigned and not sink):
+            if sink and uses and not _quoted(lang, line[sink.end():]):
                 if linked is None:
                     linked = links.linked(name, besides=entry.path)
                 yield CGI_RUNS_INPUT.at(fs, entry.path, start, end - start, language=lang.name,

@@ -32,12 +32,15 @@ def inittab(*lines: str) -> RootFS:
     ("ttyS0::askfirst:/bin/ash --login", "ttyS0"),
     ("S0:2345:respawn:/bin/bash --login", "S0"),
     ("ttyGS0::respawn:/bin/busybox sh", "ttyGS0"),
+    ("::askconsole:/bin/ash --login", "console"),      # OpenWrt 15.05's stock console
 ])
 def test_fp_con_001_inittab_shell_on_a_console(line, tty):
     fs = inittab(line)
     (finding,) = run(fs, "FP-CON-001")
     assert evidence(fs, finding) == line.encode()
-    assert finding.details["tty"] == tty and finding.severity is Severity.HIGH
+    announced = finding.details["action"] in ("askfirst", "askconsole")
+    assert finding.details["tty"] == tty
+    assert finding.severity is (Severity.MEDIUM if announced else Severity.HIGH)
     assert finding.path == "/etc/inittab"
 
 

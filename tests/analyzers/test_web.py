@@ -38,6 +38,15 @@ RUNS_INPUT = {
              "  local cmd = luci.http.formvalue('cmd')\n  luci.sys.call(cmd)\nend\n",
              b"luci.sys.call(cmd)"),
     "php": ("/www/tools.php", "<?php\n$c = $_GET['c'];\nsystem($c);\n?>\n", b"system($c);"),
+    "luci-format-s": ("/usr/lib/lua/luci/controller/tools.lua",
+                      "module('luci.controller.tools', package.seeall)\nfunction ping()\n"
+                      "  local host = luci.http.formvalue('host')\n"
+                      "  luci.sys.call(\"ping -c 1 %s >/tmp/ping\" % host)\nend\n",
+                      b'luci.sys.call("ping -c 1 %s >/tmp/ping" % host)'),
+    "lua-concat": ("/www/cgi-bin/nslookup.lua",
+                   "#!/usr/bin/lua\nlocal dev = os.getenv(\"QUERY_STRING\")\n"
+                   "io.popen(\"nslookup \" .. dev .. \" 2>/dev/null\")\n",
+                   b'io.popen("nslookup " .. dev .. " 2>/dev/null")'),
     "perl": ("/www/cgi-bin/admin.pl",
              "#!/usr/bin/perl\nuse CGI;\nmy $cmd = param('cmd');\nsystem($cmd);\n", b"system($cmd);"),
 }
@@ -50,6 +59,26 @@ SAFE_CGI = {
     "lua-fixed": ("/www/cgi-bin/uptime.lua",
                   "#!/usr/bin/lua\nlocal q = os.getenv(\"QUERY_STRING\")\nprint(q)\n"
                   "os.execute(\"uptime\")\n"),
+    # LuCI 15.05's own controllers: the request value reaches the command only %q-quoted or as
+    # numbers, and a variable named like a word of a string literal (`dev`, `/dev/null`)
+    "luci-q-quoted": ("/usr/lib/lua/luci/controller/admin/network.lua",
+                      "module('luci.controller.admin.network', package.seeall)\n"
+                      "function iface_reconnect(iface)\n  local dev = luci.http.formvalue('dev')\n"
+                      "  luci.sys.call(\"env -i /sbin/ifup %q >/dev/null 2>/dev/null\" % iface)\n"
+                      "  luci.sys.call(\"env -i /bin/ubus call network reload >/dev/null 2>/dev/null\")\n"
+                      "  luci.sys.call((\"ifdown %q\"):format(dev))\nend\n"),
+    "luci-numbers": ("/usr/lib/lua/luci/controller/admin/system.lua",
+                     "module('luci.controller.admin.system', package.seeall)\nfunction action_clock()\n"
+                     "  local date = luci.http.formvalue('set')\n"
+                     "  luci.sys.call(\"date -s '%04d-%02d-%02d'\" %{ date.year, date.month, date.day })\n"
+                     "end\n"),
+    "luci-shellquote": ("/usr/lib/lua/luci/controller/ping.lua",
+                        "module('luci.controller.ping', package.seeall)\nfunction ping()\n"
+                        "  local host = luci.http.formvalue('host')\n"
+                        "  luci.sys.call('ping -c 1 ' .. luci.util.shellquote(host))\nend\n"),
+    "shell-word-in-path": ("/www/cgi-bin/net.cgi",
+                           "#!/bin/sh\ndev=\"$QUERY_STRING\"\necho \"$dev\"\n"
+                           "sh -c 'ifconfig eth0 up >/dev/null'\n"),
     "php-escaped": ("/www/status.php",
                     "<?php\n$n = htmlspecialchars($_GET['name']);\necho $n;\nsystem('uptime');\n?>\n"),
 }
