@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 from conftest import firmproof, need_tools
 
+from firmproof.fixtures import pack
+
 
 def _one_clear_line(stderr: str) -> str:
     assert "Traceback" not in stderr
@@ -272,3 +274,60 @@ def test_tar_hard_links_are_not_taken_for_short_files(tmp_path: Path):
     proc = firmproof("scan", image, "-q", "-o", tmp_path / "r.json")
     assert proc.returncode == 0, proc.stderr
     assert json.loads((tmp_path / "r.json").read_text())["unpack"]["errors"] == []
+
+
+def _cpio(tree: Path, out: Path) -> Path:
+    names = subprocess.run(["find", "."], cwd=tree, capture_output=True, check=True).stdout
+    with out.open("wb") as handle:
+        subprocess.run(["cpio", "-o", "-H", "newc"], cwd=tree, input=names, stdout=handle,
+                       stderr=subprocess.DEVNULL, check=True)
+    return out
+
+
+def test_a_cpio_member_over_the_byte_limit_is_a_sentence_and_incomplete(tmp_path: Path):
+    need_tools("cpio")
+    tree = tmp_path / "tree"
+    (tree / "bin").mkdir(parents=True)
+    (tree / "bin" / "big").write_bytes(os.urandom(3 << 20))
+    image = _cpio(tree, tmp_path / "big.cpio")
+    proc = firmproof("scan", image, "-q", "-o", tmp_path / "r.json", "--max-bytes", "2M")
+    assert proc.returncode == 3, proc.stderr
+    errors = [e["error"] for e in json.loads((tmp_path / "r.json").read_text())["unpack"]["errors"]]
+    assert errors[0].startswith("extraction stopped: byte limit"), errors
+    # the member cut short is named with both sizes when the extractor could say so (not when
+    # the watchdog had to kill it first)
+    assert errors[1:] in ([], ["/bin/big: declares 3,145,728 bytes, 2,097,152 extracted; the rest not "
+                               "examined"]), errors
+    assert "Traceback" not in proc.stderr and not any("Errno" in e for e in errors)
+
+
+def test_cpio_hard_links_are_not_taken_for_short_files(tmp_path: Path):
+    """newc stores a hard-linked file's data with one of its names: the others declare 0
+    bytes, which is no short extraction."""
+    need_tools("cpio")
+    tree = tmp_path / "tree"
+    (tree / "bin").mkdir(parents=True)
+    (tree / "bin" / "busybox").write_bytes(os.urandom(5000))
+    os.link(tree / "bin" / "busybox", tree / "bin" / "sh")
+    image = _cpio(tree, tmp_path / "links.cpio")
+    proc = firmproof("scan", image, "-q", "-o", tmp_path / "r.json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "r.json").read_text())["unpack"]["errors"] == []
+
+
+def test_cpio_zip_and_cramfs_metadata_declare_regular_file_sizes(tmp_path: Path):
+    from firmproof.unpack.metadata import read_metadata
+
+    need_tools("cpio", "mkfs.cramfs")
+    tree = tmp_path / "tree"
+    (tree / "etc").mkdir(parents=True)
+    (tree / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
+    (tree / "etc" / "sh").symlink_to("passwd")
+    cpio = _cpio(tree, tmp_path / "t.cpio")
+    cramfs = pack(tree, "cramfs", tmp_path / "t.cramfs")
+    archive = pack(tree, "zip", tmp_path / "t.zip")
+    for handler, image in (("cpio_portable_ascii", cpio), ("cramfs", cramfs), ("zip", archive)):
+        meta = read_metadata(handler, image)
+        assert meta is not None, handler
+        assert meta["etc/passwd"].size == 30, (handler, meta["etc/passwd"])
+        assert meta["etc/sh"].size is None, handler

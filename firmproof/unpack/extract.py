@@ -10,6 +10,7 @@ and the whole group is killed when the time budget runs out.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import multiprocessing
 import os
@@ -132,7 +133,18 @@ def _child(conn: Any, chunk: Any, handler_name: str, carved: Path, outdir: Path,
     except Exception as exc:  # the boundary of a foreign extractor: becomes a report entry
         from firmproof.unpack.handlers.truncated import TruncatedContainer
 
-        outcome.errors.append(str(exc) if isinstance(exc, TruncatedContainer) else failure(handler_name, exc))
+        if isinstance(exc, OSError) and exc.errno == errno.EFBIG:
+            outcome.errors.append(f"extraction stopped: byte limit of {budget:,} bytes reached "
+                                  "while writing a file")
+        else:
+            outcome.errors.append(str(exc) if isinstance(exc, TruncatedContainer)
+                                  else failure(handler_name, exc))
+        if outcome.meta is None and not handler_name.startswith(SQUASHFS_HANDLERS_PREFIX):
+            # what the archive declares still names the files left short
+            from firmproof.unpack.metadata import read_metadata
+
+            with contextlib.suppress(Exception):
+                outcome.meta = read_metadata(handler_name, carved)
     conn.send(outcome)
     conn.close()
 

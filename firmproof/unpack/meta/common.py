@@ -45,10 +45,13 @@ def key_of(path: str) -> str | None:
     return "/".join(parts) or None
 
 
-def meta_of_mode(st_mode: int, uid: int | None, gid: int | None, link: str | None = None) -> FileMeta:
-    """FileMeta from a full st_mode (type bits included)."""
+def meta_of_mode(st_mode: int, uid: int | None, gid: int | None, link: str | None = None, *,
+                 size: int | None = None) -> FileMeta:
+    """FileMeta from a full st_mode (type bits included); `size` is kept for a regular file
+    (what the archive declares, compared with what was extracted)."""
     kind = kind_of_mode(st_mode)
-    return FileMeta(kind=kind, mode=stat.S_IMODE(st_mode), uid=uid, gid=gid, link=link)
+    return FileMeta(kind=kind, mode=stat.S_IMODE(st_mode), uid=uid, gid=gid, link=link,
+                    size=size if stat.S_ISREG(st_mode) else None)
 
 
 def check_count(result: dict[str, FileMeta], what: str) -> None:

@@ -51,6 +51,7 @@ class _Header(NamedTuple):
     gid: int
     name_size: int
     file_size: int
+    nlink: int
 
 
 def _parse_header(handle: BinaryIO, offset: int) -> tuple[_Header, int, int] | None:
@@ -66,7 +67,7 @@ def _parse_header(handle: BinaryIO, offset: int) -> tuple[_Header, int, int] | N
         head = _Header(_number(hexes[1], 16, "mode", offset), _number(hexes[2], 16, "uid", offset),
                        _number(hexes[3], 16, "gid", offset),
                        _number(hexes[11], 16, "namesize", offset),
-                       _number(hexes[6], 16, "filesize", offset))
+                       _number(hexes[6], 16, "filesize", offset), _number(hexes[4], 16, "nlink", offset))
         return head, 4, 4
     if magic == b"070707":
         raw = magic + handle.read(ODC_HEADER - 6)
@@ -74,7 +75,7 @@ def _parse_header(handle: BinaryIO, offset: int) -> tuple[_Header, int, int] | N
             raise MetadataError(f"cpio: truncated header at 0x{offset:x}")
         head = _Header(_number(raw[18:24], 8, "mode", offset), _number(raw[24:30], 8, "uid", offset),
                        _number(raw[30:36], 8, "gid", offset), _number(raw[59:65], 8, "namesize", offset),
-                       _number(raw[65:76], 8, "filesize", offset))
+                       _number(raw[65:76], 8, "filesize", offset), _number(raw[36:42], 8, "nlink", offset))
         return head, 1, 1
     for order in ("<", ">"):
         if struct.unpack(f"{order}H", magic[:2])[0] == BIN_MAGIC:
@@ -83,7 +84,7 @@ def _parse_header(handle: BinaryIO, offset: int) -> tuple[_Header, int, int] | N
                 raise MetadataError(f"cpio: truncated header at 0x{offset:x}")
             words = struct.unpack(f"{order}13H", raw)
             name_size = words[10] + 1 if words[10] % 2 else words[10]
-            head = _Header(words[3], words[4], words[5], name_size, words[11] << 16 | words[12])
+            head = _Header(words[3], words[4], words[5], name_size, words[11] << 16 | words[12], words[6])
             return head, 2, 2
     if magic.strip(b"\0") == b"":
         return None                      # padding after the trailer
@@ -132,6 +133,8 @@ def read(path: Path) -> dict[str, FileMeta]:
             if key is None and name.strip("/.") != "":
                 key = _lost_and_found(name)
             if key is not None:
-                result[key] = meta_of_mode(head.mode, head.uid, head.gid, link)
+                # a hard-linked file's data comes with one of its names only: no size to hold
+                declared = head.file_size if head.nlink <= 1 else None
+                result[key] = meta_of_mode(head.mode, head.uid, head.gid, link, size=declared)
             offset = next_offset
     return result

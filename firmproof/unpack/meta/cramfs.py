@@ -108,7 +108,7 @@ def read(path: Path) -> dict[str, FileMeta]:
                     key = key_of(f"{prefix}/{name_of(raw_name)}")
                     if key is None:
                         continue
-                    meta = meta_of_mode(inode.mode, inode.uid, inode.gid)
+                    meta = meta_of_mode(inode.mode, inode.uid, inode.gid, size=inode.size)
                     if meta.kind == SYMLINK:
                         target = _link_target(data, inode, order, flags)
                         meta = meta_of_mode(inode.mode, inode.uid, inode.gid, target)

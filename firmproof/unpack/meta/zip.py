@@ -65,7 +65,7 @@ def read(path: Path) -> dict[str, FileMeta] | None:
                 if stat.S_IFMT(st_mode) == 0:
                     st_mode |= stat.S_IFDIR if info.is_dir() else stat.S_IFREG
                 uid, gid = owner(info.extra)
-                meta = meta_of_mode(st_mode, uid, gid)
+                meta = meta_of_mode(st_mode, uid, gid, size=info.file_size)
                 if meta.kind == SYMLINK:
                     meta = meta_of_mode(st_mode, uid, gid, _link(archive, info))
                 elif meta.kind not in (FILE, DIR) and info.is_dir():
