@@ -111,8 +111,10 @@ def scan(config: ScanConfig, progress: Callable[[str, int, int], None] | None = 
                           keep=config.keep_workdir)
         if not unpacked.layers:
             reasons = "; ".join(e["error"] for e in unpacked.errors[:3])
-            raise UnpackFailed(f"{image.name}: no known container or file system found"
-                               + (f" ({reasons})" if reasons else ""))
+            found = [r for s in unpacked.searched for r in s.regions]
+            what = (f"{len(found)} container(s) found ({', '.join(sorted({r.format for r in found}))}), "
+                    "none could be unpacked" if found else "no known container or file system found")
+            raise UnpackFailed(f"{image.name}: {what}" + (f" ({reasons})" if reasons else ""))
         result = ScanResult(image_name=image.name, image_sha256=digest[0] if digest else sha256_file(image),
                             image_size=image.stat().st_size, config=config, unpacked=unpacked)
         result.findings = analysis.finish()

@@ -331,3 +331,20 @@ def test_cpio_zip_and_cramfs_metadata_declare_regular_file_sizes(tmp_path: Path)
         assert meta is not None, handler
         assert meta["etc/passwd"].size == 30, (handler, meta["etc/passwd"])
         assert meta["etc/sh"].size is None, handler
+
+
+def test_an_extraction_over_the_memory_limit_says_so(tmp_path: Path):
+    """--max-memory caps each extraction process's address space: below what the extractor
+    needs, extraction stops with that limit named, not an errno or "nothing found"."""
+    need_tools("cpio")
+    tree = tmp_path / "tree"
+    (tree / "etc").mkdir(parents=True)
+    (tree / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
+    image = _cpio(tree, tmp_path / "t.cpio")
+    proc = firmproof("scan", image, "-q", "-o", tmp_path / "r.json", "--max-memory", "64M")
+    assert proc.returncode == 2, proc.stderr
+    assert "1 container(s) found (cpio), none could be unpacked" in proc.stderr
+    assert "memory limit of 67,108,864 bytes reached" in proc.stderr
+    assert "Traceback" not in proc.stderr and "Errno" not in proc.stderr
+    proc = firmproof("scan", image, "-q", "-o", tmp_path / "r.json", "--max-memory", "2G")
+    assert proc.returncode == 0, proc.stderr

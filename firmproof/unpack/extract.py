@@ -133,7 +133,9 @@ def _child(conn: Any, chunk: Any, handler_name: str, carved: Path, outdir: Path,
     except Exception as exc:  # the boundary of a foreign extractor: becomes a report entry
         from firmproof.unpack.handlers.truncated import TruncatedContainer
 
-        if isinstance(exc, OSError) and exc.errno == errno.EFBIG:
+        if isinstance(exc, OSError) and exc.errno == errno.ENOMEM:
+            outcome.errors.append(f"extraction stopped: memory limit of {memory:,} bytes reached")
+        elif isinstance(exc, OSError) and exc.errno == errno.EFBIG:
             outcome.errors.append(f"extraction stopped: byte limit of {budget:,} bytes reached "
                                   "while writing a file")
         else:
