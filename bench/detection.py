@@ -124,8 +124,11 @@ def _row(name: str, row: dict[str, int]) -> str:
 
 
 def _matches(finding: dict, entry: dict) -> bool:
-    return all(finding.get(key) == entry[key] for key in ("rule", "path", "category")
-               if key in entry)
+    """`finding` is the one `entry` names, itself or as a rule it absorbed (`details.also`:
+    two rules on the same bytes are one finding)."""
+    rules = {finding["rule"], *finding.get("details", {}).get("also", ())}
+    return ("rule" not in entry or entry["rule"] in rules) and all(
+        finding.get(key) == entry[key] for key in ("category", "path") if key in entry)
 
 
 def real_outcomes(jobs: int) -> list[dict]:

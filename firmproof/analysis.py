@@ -18,7 +18,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -26,7 +26,7 @@ from firmproof import examined
 from firmproof.analyzers.base import Analyzer
 from firmproof.children import check, child_setup
 from firmproof.components import COMPONENTS, Component, identify_cached
-from firmproof.model import Finding, NoEvidence
+from firmproof.model import Category, Finding, NoEvidence
 from firmproof.rootfs import RootFS
 from firmproof.rules import analyzers
 from firmproof.unpack.driver import chain_label
@@ -56,14 +56,61 @@ def guarded(analyzer: Analyzer, view: RootFS, errors: list[dict[str, str]]) -> I
                        "error": f"{type(exc).__name__}: {exc}"})
 
 
+# categories about a whole file rather than one way in: never merged with another finding
+_WHOLE_FILE = frozenset({Category.HARDENING, Category.VULNERABLE_COMPONENT})
+
+
 def dedupe(findings: list[Finding]) -> list[Finding]:
-    """One finding per rule and place, in a stable order."""
+    """One finding per place and cause, in a stable order: the same rule at the same bytes
+    once; and where two rules point at the same bytes of a file (one evidence inside the
+    other: a known-backdoor signature within the line a credential rule quotes), the one that
+    says most (highest severity, then a known backdoor, then the wider evidence) stays and
+    names the others in `details.also`."""
     unique: dict[tuple[Any, ...], Finding] = {}
     for finding in findings:
         key = (finding.rule.id, finding.container, finding.path, finding.evidence.offset,
                finding.evidence.length)
         unique.setdefault(key, finding)
-    return sorted(unique.values(), key=Finding.sort_key)
+    by_file: dict[tuple[Any, ...], list[Finding]] = {}
+    kept: list[Finding] = []
+    for finding in unique.values():
+        if finding.category in _WHOLE_FILE:
+            kept.append(finding)
+        else:
+            by_file.setdefault((finding.container, finding.path), []).append(finding)
+    for group in by_file.values():
+        kept.extend(_merge_overlapping(group))
+    return sorted(kept, key=Finding.sort_key)
+
+
+def _contains(outer: Finding, inner: Finding) -> bool:
+    a, b = outer.evidence, inner.evidence
+    return a.offset <= b.offset and b.offset + b.length <= a.offset + a.length
+
+
+def _merge_overlapping(group: list[Finding]) -> list[Finding]:
+    if len(group) == 1:
+        return group
+    order = sorted(group, key=lambda f: (f.severity.rank, f.category is Category.KNOWN_BACKDOOR,
+                                         f.evidence.length, f.rule.id), reverse=True)
+    out: list[Finding] = []
+    absorbed: dict[int, list[Finding]] = {}
+    for finding in order:
+        home = next((i for i, k in enumerate(out)
+                     if k.rule.id != finding.rule.id and (_contains(k, finding) or _contains(finding, k))),
+                    None)
+        if home is None:
+            out.append(finding)
+        else:
+            absorbed.setdefault(home, []).append(finding)
+    for i, others in absorbed.items():
+        details = dict(out[i].details)
+        for other in others:        # what the others knew (a user and password) and the kept did not
+            for key, value in other.details.items():
+                details.setdefault(key, value)
+        details["also"] = sorted({o.rule.id for o in others} | set(out[i].details.get("also", ())))
+        out[i] = replace(out[i], details=details)
+    return out
 
 
 def warm(family: tuple[Analyzer, ...]) -> None:

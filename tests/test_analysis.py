@@ -135,3 +135,27 @@ def test_small_views_wait_for_an_idle_moment_and_none_is_lost():
     analysis.add([late])
     found = analysis.finish()                       # what is still queued is analysed at the end
     assert {f.container[-1] for f in found if f.rule.id == "FP-CRED-001"} == {"tar@0x0", "tar@0x9"}
+
+
+def _rule(rule_id: str):
+    return next(r for a in analyzers() for r in a.rules if r.id == rule_id)
+
+
+def test_two_rules_on_the_same_bytes_are_one_finding_naming_the_other():
+    """A known-backdoor signature inside the line a credential rule quotes: one finding per
+    place and cause (the known backdoor, at equal severity), the other rule named in it; a
+    finding elsewhere in the file and whole-file findings stay."""
+    from firmproof.analysis import dedupe
+
+    line = b"telnetd -l /usr/sbin/login -u Alphanetworks:$image_sign -i br0 &\n"
+    fs = RootFS.from_files({"/etc/init0.d/S80telnetd.sh": b"#!/bin/sh\n" + line + b"telnetd &\n"})
+    path, at = "/etc/init0.d/S80telnetd.sh", 10
+    cred = _rule("FP-CRED-006").at(fs, path, at, len(line) - 1)
+    known = _rule("FP-KNOWN-012").at(fs, path, at, len(b"telnetd -l /usr/sbin/login -u Alphanetworks:"))
+    other = _rule("FP-SVC-002").at(fs, path, at + len(line), len(b"telnetd &"))
+    hardening = _rule("FP-ELF-001").at(fs, path, 0, 10)
+    kept = dedupe([cred, known, other, hardening, cred])
+    assert sorted(f.rule.id for f in kept) == ["FP-ELF-001", "FP-KNOWN-012", "FP-SVC-002"]
+    (merged,) = [f for f in kept if f.rule.id == "FP-KNOWN-012"]
+    assert merged.details["also"] == ["FP-CRED-006"]
+    assert "also" not in next(f for f in kept if f.rule.id == "FP-SVC-002").details

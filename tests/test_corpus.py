@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -129,3 +130,33 @@ def test_evidence_of_every_corpus_finding_is_in_the_unpacked_file(tmp_path: Path
         data = files[evidence["sha256"]].read_bytes()
         chunk = data[evidence["offset"]:evidence["offset"] + evidence["length"]]
         assert chunk.decode("latin-1").startswith(evidence["excerpt"].split("\\")[0][:20])
+
+
+TRUTH = tomllib.loads((Path(__file__).parent / "corpus_truth.toml").read_text())["image"]
+
+
+def _matches(finding: dict, entry: dict) -> bool:
+    """`finding` is the one `entry` names, itself or as a rule it absorbed (`details.also`:
+    two rules on the same bytes are one finding)."""
+    rules = {finding["rule"], *finding.get("details", {}).get("also", ())}
+    return ("rule" not in entry or entry["rule"] in rules) and all(
+        finding.get(key) == entry[key] for key in ("category", "path") if key in entry)
+
+
+@pytest.mark.parametrize("entry", TRUTH, ids=[t["file"] for t in TRUTH])
+def test_the_truth_file(tmp_path: Path, entry: dict):
+    """Every image: what it holds is found, and every high/critical finding is one the truth
+    file calls true. Known false alarms are listed until fixed (the test fails once one goes,
+    so that the list only shrinks)."""
+    report = scan_report(corpus_file(entry["file"]), tmp_path, incomplete=entry.get("incomplete", False))
+    findings = report["findings"]
+    missed = [e for e in entry.get("expect", []) if not any(_matches(f, e) for f in findings)]
+    assert missed == [], f"not found: {missed}"
+    explained = entry.get("expect", []) + entry.get("true", [])
+    loud = [f for f in findings if f["severity"] in ("critical", "high")]
+    unexplained = [f for f in loud if not any(_matches(f, e) for e in explained)]
+    known = entry.get("known_false", [])
+    alarms = [(f["rule"], f["path"]) for f in unexplained if not any(_matches(f, e) for e in known)]
+    assert alarms == [], f"high/critical findings the truth file does not call true: {alarms}"
+    gone = [e for e in known if not any(_matches(f, e) for f in unexplained)]
+    assert gone == [], f"known false alarms no longer reported (remove them from the truth file): {gone}"
