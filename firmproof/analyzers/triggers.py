@@ -18,6 +18,7 @@ and the call sites say the rest.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterator
 
 from firmproof import binary
@@ -31,6 +32,14 @@ RECEIVE = frozenset({"recv", "recvfrom", "recvmsg", "read"})
 RUN = frozenset({"system", "popen", "execl", "execle", "execlp", "execv", "execve", "execvp", "execvpe",
                  "posix_spawn", "posix_spawnp", "doSystemCmd", "twsystem", "_eval"})
 MIN_MAGIC = 4
+WINDOW = 0x400          # most bytes of code from the compare to the call that runs the command
+PROLOGUE = 0x20        # bytes from a function's address to the prologue that opens its frame
+HELPER_SIZE = 0x100     # a compare this close to its function's start: a helper that compares
+SHELLS = frozenset({"sh", "ash", "bash", "dash", "hush", "msh", "ksh", "zsh"})
+ACCESS = frozenset({"telnetd", "utelnetd", "in.telnetd", "dropbear", "sshd", "nc", "netcat", "ncat",
+                    "socat", "rshd", "in.rshd", "adbd", "tftpd", "ftpd", "vsftpd", "busybox"})
+HARMLESS = frozenset({"reboot", "halt", "poweroff", "sync", "date", "uptime", "echo", "logger",
+                      "true", "ifconfig", "ping", "killall", "kill", "led", "ntpd", "ntpclient"})
 
 MAGIC_PACKET = rule(
     "FP-TRIG-001", Category.HIDDEN_TRIGGER, Severity.CRITICAL,
@@ -87,39 +96,94 @@ class Triggers(Analyzer):
         code = exe.code
         # read() counts only in a program that has no socket receive call: it reads files too
         sockets = RECEIVE - {"read"} if exe.imports_any(*(RECEIVE - {"read"})) else RECEIVE
-        receivers = {exe.function_of(c.site) for c in exe.calls(*sockets)}
-        if code is None or not receivers:
+        received: dict[int | None, list[int]] = {}      # function -> its receive call sites
+        for c in exe.calls(*sockets):
+            received.setdefault(exe.function_of(c.site), []).append(c.site)
+        if code is None or not received:
             return
-        # functions that handle what was received: those that receive, and those they call
-        handlers = receivers | {c.target for c in code.calls
-                                if c.target is not None and exe.function_of(c.site) in receivers}
+        # functions that handle what was received: those they call after receiving
+        handlers = {c.target for c in code.calls
+                    if c.target is not None and (function := exe.function_of(c.site)) in received
+                    and c.site > min(received[function])}
         ports = sorted({a for c in exe.calls("htons") for a in c.args[:1]
                         if isinstance(a, int) and 0 < a < 65536})
-        compares = [(c, ref) for c, _, ref in exe.calls_with_string(COMPARE)]
+        compares = compare_sites(exe, code)
         seen: set[int] = set()
         for call, _, command in sorted(exe.calls_with_string(RUN), key=lambda t: (t[0].site, t[1])):
             if call.site in seen:
                 continue
             seen.add(call.site)
             function = exe.function_of(call.site)
-            if function not in handlers:
+            if function not in received and function not in handlers:
                 continue
-            before = [(c, ref) for c, ref in compares
-                      if c.site < call.site and exe.function_of(c.site) == function
-                      and ref.offset != command.offset]
+            # (not: the receive before the compare by address; a rotated loop puts it last)
+            low = max(function or 0, call.site - WINDOW)
+            # the compare whose branch leads to the run: close before it, after the input
+            before = [(site, how, text) for site, how, text, offset in compares
+                      if low < site < call.site and exe.function_of(site) == function
+                      and offset != command.offset]
             if before:
-                compare, ref = before[-1]
-                magic, how, where = ref.text, compare.callee, compare.site
+                where, how, magic = before[-1]
             else:
                 inline = [(site, raw) for site, raw in code.constants
-                          if site < call.site and exe.function_of(site) == function]
+                          if low < site < call.site and exe.function_of(site) == function]
                 joined = join_constants([raw for _, raw in inline])
                 if len(joined) < MIN_MAGIC:
                     continue
                 magic, how, where = joined.decode("latin-1"), "inline", inline[0][0]
+            severity, gives = power(command.text, call.callee or "")
             yield MAGIC_PACKET.at(
-                fs, path, command.offset, command.length,
+                fs, path, command.offset, command.length, severity=severity,
                 title=f"magic value {magic!r} from the network runs {command.text!r}",
                 magic=magic, compare=how, compare_site=f"0x{where:x}", run=call.callee,
-                run_site=f"0x{call.site:x}", command=command.text, port=ports[0] if ports else None,
-                arch=exe.arch, endian=exe.endian)
+                run_site=f"0x{call.site:x}", command=command.text, gives=gives,
+                port=ports[0] if ports else None, arch=exe.arch, endian=exe.endian)
+
+
+def compare_sites(exe: binary.Executable, code: binary.CodeFacts) -> list[tuple[int, str, str, int | None]]:
+    """(site, how, magic, literal's offset) of every comparison with a literal: calls to a
+    compare function with a literal argument, and calls to a small function of the program
+    that makes one, by a call or inline (`static int knocked(buf) { return strncmp(buf,
+    "magic", 5) == 0; }` at -O0)."""
+    direct = [(c.site, c.callee or "", ref.text, ref.offset) for c, _, ref in exe.calls_with_string(COMPARE)]
+    helpers: dict[int, tuple[str, str, int | None]] = {}
+    for site, how, text, offset in direct:
+        function = exe.function_of(site)
+        if function is not None and site - function < HELPER_SIZE:
+            helpers.setdefault(function, (how, text, offset))
+    inline: dict[int, list[bytes]] = {}
+    for site, raw in code.constants:
+        function = exe.function_of(site)
+        if function is not None and site - function < HELPER_SIZE and function not in helpers:
+            inline.setdefault(function, []).append(raw)
+    for function, chunks in inline.items():
+        joined = join_constants(chunks)
+        if len(joined) >= MIN_MAGIC:
+            helpers[function] = ("inline", joined.decode("latin-1"), None)
+    starts = sorted(helpers)
+    wrapped = []
+    for c in code.calls:
+        if c.target is None:
+            continue
+        # the helper's start, or its prologue a few instructions in (MIPS sets $gp first)
+        i = bisect.bisect_left(starts, c.target)
+        if i < len(starts) and starts[i] - c.target <= PROLOGUE \
+                and exe.function_of(c.site) != starts[i]:
+            how, text, at = helpers[starts[i]]
+            wrapped.append((c.site, how, text, at))
+    return sorted(direct + wrapped, key=lambda t: t[0])
+
+
+def power(command: str, run: str) -> tuple[Severity, str]:
+    """What running `command` gives whoever sends the magic value: a shell or a remote-access
+    daemon (critical), a fixed harmless action such as a reboot (low: a documented
+    remote-management command, issue 12), another fixed command (high)."""
+    words = command.replace(";", " ").replace("&", " ").replace("|", " ").split()
+    names = {w.rsplit("/", 1)[-1] for w in words}
+    if names & SHELLS or any(w in ("-e", "-l") for w in words):
+        return Severity.CRITICAL, "shell"
+    if names & ACCESS:
+        return Severity.CRITICAL, "remote access"
+    if words and words[0].rsplit("/", 1)[-1] in HARMLESS and not names & ACCESS:
+        return Severity.LOW, "fixed harmless action"
+    return Severity.HIGH, "fixed command"

@@ -33,6 +33,8 @@ from firmproof.binary.elf import ElfHeaders, read_word
 
 Value = int | str | None        # a constant, an import's name (an address loaded from its slot), unknown
 
+MIN_BYTE_RUN = 4        # characters compared one by one that make a constant
+BYTE_RUN_GAP = 48       # most bytes of code between two of them
 MASK32 = 0xFFFFFFFF
 MASK64 = 0xFFFFFFFFFFFFFFFF
 _PLT = (".plt", ".plt.sec", ".plt.got", ".iplt", ".MIPS.stubs")
@@ -101,6 +103,7 @@ class _Sweep:
         self.stub_run: list[int] = []
         self.word = 8 if headers.bits == 64 else 4
         self.stack_slots: dict[str, Value] = {}     # values spilled to the stack frame
+        self.byte_run: list[tuple[int, int]] = []   # (site, character) compared one by one
 
     # -- helpers --------------------------------------------------------------
 
@@ -119,7 +122,16 @@ class _Sweep:
 
     def compared(self, site: int, value: Value, width: int | None = None) -> None:
         """A register or memory operand was compared with a constant (an inlined strcmp/memcmp
-        compares words holding the bytes of the literal): keep it when it reads as text."""
+        compares words holding the bytes of the literal): keep it when it reads as text.
+        Single characters count only in a run (`buf[0] == 'k' && buf[1] == 'N' && ...`):
+        MIN_BYTE_RUN or more printable bytes compared one after another, each within
+        BYTE_RUN_GAP bytes of code of the previous one, are kept as one constant."""
+        if isinstance(value, int) and 0x20 < value < 0x7F and width in (None, 1):
+            run = self.byte_run
+            if run and site - run[-1][0] > BYTE_RUN_GAP:
+                self.flush_bytes()
+            self.byte_run.append((site, value))
+            return
         if not isinstance(value, int) or value <= 0xFF:
             return
         size = width or (value.bit_length() + 7) // 8
@@ -128,6 +140,11 @@ class _Sweep:
         raw = value.to_bytes(size, "little" if self.h.endian == "little" else "big")
         if all(0x20 < b < 0x7F for b in raw):
             self.facts.constants.append((site, raw))
+
+    def flush_bytes(self) -> None:
+        run, self.byte_run = self.byte_run, []
+        if len(run) >= MIN_BYTE_RUN:
+            self.facts.constants.append((run[0][0], bytes(b for _, b in run)))
 
     def spill(self, slot: str, value: Value) -> None:
         self.stack_slots[slot] = value
@@ -169,6 +186,7 @@ class _Sweep:
             if self.in_plt:
                 self.stub_run.append(address)
             step(address, size, mnemonic, ops)
+        self.flush_bytes()
         self.facts.instructions += count
 
 
@@ -203,6 +221,8 @@ class _Mips(_Sweep):
             self.call(*pending)
 
     def _step(self, address: int, mnemonic: str, ops: str) -> None:
+        if mnemonic == "bgezal" and ops.startswith("$zero, "):
+            mnemonic, ops = "bal", ops[len("$zero, "):]        # `bal` as capstone may spell it
         if mnemonic in ("jalr", "jalr.hb", "bal", "jal", "jr", "jr.hb"):
             operands = _split(ops)
             if not operands:
@@ -665,6 +685,15 @@ class _X86(_Sweep):
             value = self.operand(operands[1], address, size)
         elif mnemonic == "xor" and len(operands) == 2 and _X86_REG.get(operands[1]) == dest:
             value = 0
+        elif mnemonic == "xor" and len(operands) == 2:
+            # equality by XOR with a constant held in a register (GCC's inlined memcmp of a
+            # literal: `movabs r13, imm64` once, then `xor rax, r13; or rax, rdx; jne`)
+            a, b = self.regs.get(dest), self.operand(operands[1], address, size)
+            if isinstance(a, int) != isinstance(b, int):
+                constant = a if isinstance(a, int) else b
+                assert isinstance(constant, int)
+                if constant > 0xFFFFFFFF:
+                    self.compared(address, constant, 8)
         elif mnemonic == "add" and len(operands) == 2:
             a, b = self.regs.get(dest), self.operand(operands[1], address, size)
             if isinstance(a, int) and isinstance(b, int):

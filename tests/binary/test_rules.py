@@ -9,9 +9,10 @@ import pytest
 
 from firmproof.analyzers.hardcoded import Hardcoded, looks_secret
 from firmproof.analyzers.hardening import Hardening
-from firmproof.analyzers.triggers import Triggers, join_constants
+from firmproof.analyzers.triggers import Triggers, join_constants, power
 from firmproof.model import Severity
 from firmproof.rootfs import RootFS
+from tests.conftest import corpus_file
 
 from .conftest import VARIANTS, cross_build, gcc_build, variant_id
 
@@ -169,3 +170,72 @@ def test_fp_elf_001_hardened_programs_and_libraries_give_nothing(tmp_path):
                         "-fno-stack-protector")
     fs = RootFS.from_files({"/bin/strong": strong, "/lib/libf.so": library})
     assert list(Hardening().run(fs)) == []
+
+
+UDP_HEAD = """#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+static int udp(int port)
+{
+    struct sockaddr_in a;
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    bind(s, (struct sockaddr *)&a, sizeof a);
+    return s;
+}
+"""
+
+
+@pytest.mark.parametrize("opt", ["-O0", "-O2"])
+def test_fp_trig_001_fixed_harmless_action_is_low(tmp_path, opt):
+    """A documented remote-management command (`REBOOT` runs `reboot`) is reported, at low
+    severity: what the trigger gives decides the severity, not the compare."""
+    source = UDP_HEAD + """int main(void) { char b[64]; int s = udp(6060);
+        for (;;) { ssize_t n = recv(s, b, sizeof b - 1, 0); if (n <= 0) continue; b[n] = 0;
+                   if (strcmp(b, "REBOOT") == 0) system("reboot"); } }"""
+    fs = RootFS.from_files({"/usr/sbin/mgmtd": gcc_build(tmp_path, source, opt, "-s")})
+    (finding,) = Triggers().run(fs)
+    assert finding.severity is Severity.LOW and finding.details["gives"] == "fixed harmless action"
+    assert finding.details["command"] == "reboot"
+
+
+@pytest.mark.parametrize("opt", [
+    pytest.param("-O0", marks=pytest.mark.xfail(strict=True, reason="x86-64 -O0 byte compares in a "
+                                                "helper are not joined yet")), "-Os", "-O2"])
+def test_fp_trig_001_magic_compared_byte_by_byte_in_a_helper(tmp_path, opt):
+    """The magic compared one character at a time (no call, no word), in a helper function
+    at -O0: still the trigger, and a shell is critical."""
+    source = UDP_HEAD + """static int knock(const unsigned char *b)
+        { return b[0] == 'k' && b[1] == 'N' && b[2] == '0' && b[3] == 'c' && b[4] == 'k'; }
+        int main(void) { unsigned char b[64]; int s = udp(53413);
+        for (;;) { if (recv(s, b, sizeof b, 0) >= 5 && knock(b) && fork() == 0)
+                   execl("/bin/sh", "sh", "-c", (char *)b + 5, (char *)0); } }"""
+    fs = RootFS.from_files({"/usr/sbin/knockd": gcc_build(tmp_path, source, opt, "-s")})
+    (finding,) = Triggers().run(fs)
+    assert finding.severity is Severity.CRITICAL and finding.details["magic"] == "kN0ck"
+    assert finding.details["command"] == "/bin/sh"
+
+
+def test_fp_trig_001_power_of_the_command():
+    assert power("/usr/sbin/telnetd -l /bin/sh -p 2323 &", "system")[0] is Severity.CRITICAL
+    assert power("/bin/sh", "execl")[0] is Severity.CRITICAL
+    assert power("busybox telnetd", "system")[0] is Severity.CRITICAL
+    assert power("reboot", "system")[0] is Severity.LOW
+    assert power("/sbin/reboot -f", "system")[0] is Severity.LOW
+    assert power("/usr/bin/factory_reset.sh", "system")[0] is Severity.HIGH
+
+
+def test_fp_trig_001_stock_busybox_mips_is_no_trigger(tmp_path):
+    """TP-Link's stock BusyBox (MIPS, uClibc, stripped) receives, compares with literals and
+    runs /bin/sh in different applets of one program: no trigger (it was reported as
+    "magic value '(unknown)' runs '/bin/sh'": a compare 21 KiB of code away from the exec)."""
+    from firmproof.config import ScanConfig
+    from firmproof.scan import scan
+    image = corpus_file("tplink_tl-wr841n-v14-eu_stock_2023.bin")
+    result = scan(ScanConfig(image=image, workdir=tmp_path, jobs=1))
+    assert [f.title for f in result.findings if f.rule.id.startswith("FP-TRIG")] == []
