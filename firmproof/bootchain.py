@@ -29,19 +29,34 @@ from dataclasses import dataclass, field, replace
 from firmproof import examined
 from firmproof.filetype import ELF, SCRIPT, TEXT
 from firmproof.parsers import shell
+from firmproof.parsers._lines import lines, strip_span
 from firmproof.parsers.cron import parse_crontab
 from firmproof.parsers.inetd import parse_inetd_conf, parse_xinetd
+from firmproof.parsers.initrc import parse_initrc
 from firmproof.parsers.inittab import BOOT_ACTIONS, parse_inittab
-from firmproof.parsers.systemd import EXEC_KEYS, UNIT_DIRS, UnitLine, parse_exec, parse_unit
-from firmproof.rootfs import DIR, FILE, RootFS
+from firmproof.parsers.systemd import (
+    EXEC_KEYS,
+    UNIT_DIRS,
+    UnitLine,
+    expand_exec,
+    parse_environment,
+    parse_environment_file,
+    parse_exec,
+    parse_unit,
+)
+from firmproof.rootfs import DIR, FILE, SYMLINK, RootFS, normalize
 
 log = logging.getLogger(__name__)
 
 PATH_DIRS = ("/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin")
 SHELLS = frozenset({"sh", "ash", "bash", "dash", "ksh", "mksh", "pdksh", "zsh", "hush", "msh",
                     "lash", "rbash", "yash"})
+MULTI_CALL = frozenset({"busybox", "toybox", "dropbearmulti"})
 INETD_NAMES = frozenset({"inetd", "xinetd", "openbsd-inetd", "inetutils-inetd"})
 CROND_NAMES = frozenset({"crond", "cron", "busybox-crond"})
+ANDROID_INIT_RCS = ("/init.rc", "/system/etc/init/hw/init.rc")
+ANDROID_INIT_DIRS = ("/system/etc/init", "/system_ext/etc/init", "/vendor/etc/init",
+                     "/odm/etc/init", "/product/etc/init")
 MAX_DEPTH = 16
 MAX_STEPS = 20_000
 MAX_SCRIPT_BYTES = 16 * 1024 * 1024
@@ -202,14 +217,41 @@ def has_systemd(fs: RootFS) -> bool:
     return bool(init and "systemd" in init)
 
 
+def unit_masked(fs: RootFS, name: str) -> bool:
+    """True when the unit file systemd reads first for `name` is a link to /dev/null (or an
+    empty file): `systemctl mask` makes the unit impossible to start, enabled or not."""
+    for folder in UNIT_DIRS:
+        path = f"{folder}/{name}"
+        own = fs.entry(path)
+        if own is None:
+            continue
+        if own.kind == SYMLINK and own.link is not None and normalize(own.link) == "/dev/null":
+            return True
+        entry = fs.stat(path)
+        if entry is not None and entry.kind == FILE:
+            return entry.size == 0
+    return False
+
+
+def _template(name: str) -> str:
+    """`foo@.service` for `foo@bar.service`; the name itself for a unit that is no instance."""
+    if "@" not in name:
+        return name
+    prefix, _, rest = name.partition("@")
+    return f"{prefix}@{rest[rest.rfind('.'):] if '.' in rest else ''}"
+
+
 def find_unit(fs: RootFS, name: str) -> str | None:
-    """The unit file for `name` (template `foo@.service` for `foo@bar.service`)."""
+    """The unit file for `name` (template `foo@.service` for `foo@bar.service`); None when
+    there is none or the unit is masked."""
     candidates = [name]
     if "@" in name:
         prefix, _, rest = name.partition("@")
         suffix = rest[rest.rfind("."):] if "." in rest else ""
         candidates.append(f"{prefix}@{suffix}")
     for candidate in candidates:
+        if unit_masked(fs, candidate):
+            return None
         for folder in UNIT_DIRS:
             path = f"{folder}/{candidate}"
             entry = fs.stat(path)
@@ -649,12 +691,28 @@ class _Walker:
         unit_path = find_unit(self.fs, name)
         files = ([unit_path] if unit_path else []) + unit_dropins(self.fs, name)
         instance = name.partition("@")[2].rsplit(".", 1)[0] if "@" in name else ""
+        if unit_path is None and any(unit_masked(self.fs, n) for n in (name, _template(name))):
+            return      # masked: neither the unit nor its drop-ins start
         settings: list[tuple[str, UnitLine]] = []
+        env: dict[str, str] = {}
+        env_files: list[str] = []
         for path in files:
             text = self.fs.text(path)
             if text is None:
                 continue
             for setting in parse_unit(text).lines:
+                if setting.section == "Service" and setting.key == "Environment":
+                    if setting.value:
+                        env.update(parse_environment(setting.value))
+                    else:
+                        env.clear()
+                    continue
+                if setting.section == "Service" and setting.key == "EnvironmentFile":
+                    if setting.value:
+                        env_files.append(setting.value.lstrip("-"))
+                    else:
+                        env_files.clear()
+                    continue
                 if setting.section != "Service" or setting.key not in EXEC_KEYS:
                     continue
                 if not setting.value:
@@ -662,13 +720,18 @@ class _Walker:
                     settings = [(p, s) for p, s in settings if s.key != setting.key]
                     continue
                 settings.append((path, setting))
+        for env_file in env_files:
+            # the files override Environment=, in the order given
+            text = self.fs.text(env_file.replace("%i", instance).replace("%I", instance))
+            if text is not None:
+                env.update(parse_environment_file(text))
         for path, setting in settings:
             value = setting.value.replace("%i", instance).replace("%I", instance).replace("%n", name)
             span = (setting.start, setting.end)
             unit_chain = (*chain, path) if chain[-1] != path else chain
             ctx = _Ctx(path=path, invoked=path, chain=unit_chain, via="systemd", port=port, span=span)
             for command in parse_exec(value):
-                self._invoke(list(command.argv), ctx, span, port=port)
+                self._invoke(list(expand_exec(command.argv, env)), ctx, span, port=port)
 
     def _socket(self, name: str, chain: tuple[str, ...]) -> None:
         path = find_unit(self.fs, name)
@@ -691,6 +754,84 @@ class _Walker:
             service = f"{stem}@.service" if accept else f"{stem}.service"
         self._unit(service, (*chain, path), port)
 
+    def upstart(self) -> None:
+        """Upstart jobs (/etc/init/*.conf) with a `start on` stanza and no `manual` (in the job
+        or its .override): their `exec` line, `script` block and pre-start/post-start ones."""
+        for child in sorted(self.fs.listdir("/etc/init")):
+            if not child.endswith(".conf"):
+                continue
+            path = f"/etc/init/{child}"
+            text = self.fs.text(path)
+            if text is None:
+                continue
+            resolved = self.fs.resolve(path) or path
+            job = _upstart_job(text)
+            override = self.fs.text(f"/etc/init/{child[:-len('.conf')]}.override")
+            if override is not None:
+                extra = _upstart_job(override)
+                if extra.manual or extra.start_on:
+                    job.manual, job.start_on = extra.manual, extra.start_on
+            if not job.start_on or job.manual:
+                continue
+            ctx = _Ctx(path=resolved, invoked=resolved, chain=("/sbin/init", resolved),
+                       via="upstart")
+            for kind, offset, body, span in job.runs:
+                if kind == "exec":
+                    self._inline_with_offsets(body, offset, replace(ctx, span=span))
+                else:
+                    self._inline_with_offsets(body, offset, ctx)
+
+    def android_init(self) -> None:
+        """Android init: /init.rc (or /system/etc/init/hw/init.rc), what it imports, and every
+        .rc file of the partitions' etc/init folders. A service runs unless it is `disabled`;
+        a disabled one runs when an action starts it (`start`, `restart`, `enable`). Commands
+        of actions (`exec … -- CMD`) run too. Steps point at the `service` line."""
+        queue = [p for p in ANDROID_INIT_RCS if self.fs.exists(p)]
+        for folder in ANDROID_INIT_DIRS:
+            queue += [f"{folder}/{c}" for c in sorted(self.fs.listdir(folder)) if c.endswith(".rc")]
+        read: dict[str, tuple[str, ...]] = {}
+        services = []
+        started: set[str] = set()
+        while queue and len(read) < 2000:
+            path = queue.pop(0)
+            resolved = self.fs.resolve(path)
+            if resolved is None or resolved in read:
+                continue
+            entry = self.fs.stat(resolved)
+            if entry is not None and entry.kind == DIR:
+                queue[:0] = [f"{resolved}/{c}" for c in sorted(self.fs.listdir(resolved))
+                             if c.endswith(".rc")]
+                continue
+            text = self.fs.text(resolved)
+            if text is None:
+                continue
+            read[resolved] = ("/init", resolved)
+            rc = parse_initrc(text)
+            for imported in rc.imports:
+                for target in imported.words[1:2]:
+                    if "$" in target:
+                        queue.extend(self._glob(target))
+                    else:
+                        queue.append(target if target.startswith("/") else f"/{target}")
+            ctx = _Ctx(path=resolved, invoked=resolved, chain=("/init", resolved), via="android-init")
+            for action in rc.actions:
+                for command in action.commands:
+                    words = command.words
+                    if words[0] in ("start", "restart", "enable") and len(words) > 1:
+                        started.add(words[1])
+                    elif words[0] in ("exec", "exec_background", "exec_start") and "--" in words:
+                        argv = list(words[words.index("--") + 1:])
+                        if argv:
+                            self._invoke(argv, replace(ctx, span=(command.start, command.end)),
+                                         (command.start, command.end))
+            services += [(resolved, service) for service in rc.services]
+        for path, service in services:
+            if service.disabled and service.name not in started:
+                continue
+            span = (service.header.start, service.header.end)
+            ctx = _Ctx(path=path, invoked=path, chain=read[path], via="android-init", span=span)
+            self._invoke(list(service.argv), ctx, span)
+
     def inetd(self) -> None:
         starter = next((s for s in self.result.steps if s.name in INETD_NAMES), None)
         base = starter.full_chain if starter is not None else ()
@@ -706,8 +847,14 @@ class _Walker:
             for entry in parse_inetd_conf(text):
                 if entry.server == "internal":
                     continue
-                argv = list(entry.args) if posixpath.basename(entry.server) == "tcpd" and entry.args \
-                    else [entry.server, *entry.args[1:]]
+                program = posixpath.basename(entry.server)
+                if program == "tcpd" and entry.args:
+                    argv = list(entry.args)
+                elif program in MULTI_CALL and entry.args:
+                    # a multi-call binary runs the applet its argv[0] names: `/bin/busybox sh -i`
+                    argv = ["busybox", *entry.args]
+                else:
+                    argv = [entry.server, *entry.args[1:]]
                 self._invoke(argv, replace(ctx, span=(entry.start, entry.end)),
                              (entry.start, entry.end), port=entry.port)
         paths = ["/etc/xinetd.conf",
@@ -765,6 +912,49 @@ class _Walker:
                 if not head.startswith(b"#!"):
                     continue
             self.script(entry.path, [], (), "script", 1, reached=False)
+
+
+@dataclass
+class _UpstartJob:
+    start_on: bool = False
+    manual: bool = False
+    # ('exec' | 'script', offset of the body, the body, the span of the stanza's line)
+    runs: list[tuple[str, int, str, tuple[int, int]]] = field(default_factory=list)
+
+
+_UPSTART_RUN = re.compile(r"(?:(pre-start|post-start|pre-stop|post-stop)\s+)?(exec|script)(?=\s|$)")
+
+
+def _upstart_job(text: str) -> _UpstartJob:
+    """The stanzas of an upstart job that decide whether and what it runs at boot; the
+    commands of pre-stop and post-stop (run when the job stops) are left out."""
+    job = _UpstartJob()
+    block: tuple[bool, int] | None = None      # (kept, body start) inside script … end script
+    for _lineno, start, end, line in lines(text):
+        stripped = line.strip()
+        if block is not None:
+            if stripped == "end script":
+                if block[0]:
+                    job.runs.append(("script", block[1], text[block[1]:start], (block[1], start)))
+                block = None
+            continue
+        if not stripped or stripped.startswith("#"):
+            continue
+        if stripped == "manual":
+            job.manual = True
+        elif re.match(r"start\s+on(\s|$)", stripped):
+            job.start_on = True
+        match = _UPSTART_RUN.match(stripped)
+        if match is None:
+            continue
+        kept = match.group(1) not in ("pre-stop", "post-stop")
+        if match.group(2) == "script":
+            block = (kept, min(end + 1, len(text)))
+        elif kept:
+            l_start, l_end = strip_span(text, start, end)
+            offset = l_start + match.end()
+            job.runs.append(("exec", offset, text[offset:l_end], (l_start, l_end)))
+    return job
 
 
 def _references(command: shell.Command, name: str) -> bool:
@@ -885,6 +1075,11 @@ def boot_chain(fs: RootFS, *, orphans: frozenset[str] | None = None) -> BootChai
         walker.openwrt_rcd(root, "boot", only_new=True)
     if systemd:
         walker.systemd()
+    if fs.exists("/sbin/initctl") or not systemd:
+        walker.upstart()
+    if any(fs.exists(p) for p in ANDROID_INIT_RCS) \
+            or any(c.endswith(".rc") for d in ANDROID_INIT_DIRS for c in fs.listdir(d)):
+        walker.android_init()
     has_init = bool(walker.visited) or bool(walker.result.steps)
     walker.inetd()
     walker.cron()

@@ -195,3 +195,81 @@ def test_loops_over_words_and_ls():
     assert [s.argv for s in chain.steps if "telnetd" in s.name] == [
         ("/usr/sbin/telnetd", "-p", "23"), ("/usr/sbin/utelnetd", "-p", "23")]
     assert step_for(chain, "socat").chain[-1] == "/etc/start/a.sh"
+
+
+def test_systemd_masked_units_and_environment():
+    fs = RootFS.from_files({
+        "/lib/systemd/systemd": ELF,
+        "/lib/systemd/system/diag.service": "[Service]\nExecStart=/usr/bin/diag\n",
+        "/lib/systemd/system/opts.service": (
+            '[Service]\nEnvironment="PORT=4444" PROG=/bin/sh\nEnvironment=PORT=5555\n'
+            "EnvironmentFile=-/etc/default/opts\nEnvironmentFile=-/etc/default/missing\n"
+            "ExecStart=/usr/bin/nc -l -p ${PORT} -e ${PROG} $EXTRA $UNSET $$HOME\n"),
+        "/etc/default/opts": "# defaults\nexport EXTRA='-v -w 3'\nPROG=/bin/ash\n",
+    }, links={
+        "/etc/systemd/system/diag.service": "/dev/null",
+        "/etc/systemd/system/multi-user.target.wants/diag.service": "/lib/systemd/system/diag.service",
+        "/etc/systemd/system/multi-user.target.wants/opts.service": "/lib/systemd/system/opts.service",
+    })
+    chain = boot_chain(fs)
+    assert "diag" not in {s.name for s in chain.steps}      # masked: enabled or not, never runs
+    nc = step_for(chain, "nc")
+    # EnvironmentFile= overrides Environment=; `$X` alone splits, `${X}` does not; unknown stays
+    assert nc.argv == ("/usr/bin/nc", "-l", "-p", "5555", "-e", "/bin/ash", "-v", "-w", "3",
+                       "$UNSET", "$HOME")
+
+
+def test_upstart_jobs_started_on_an_event():
+    fs = RootFS.from_files({
+        "/sbin/initctl": ELF,
+        "/etc/init/a.conf": "start on startup\nrespawn\nexec /usr/bin/alpha -x\n",
+        "/etc/init/b.conf": ("start on (local-filesystems\n    and net-device-up)\n"
+                             "pre-start exec /usr/bin/beta\nscript\n  P=1\n  exec /usr/bin/gamma $P\n"
+                             "end script\npost-stop script\n  /usr/bin/delta\nend script\n"),
+        "/etc/init/manual.conf": "exec /usr/bin/epsilon\n",
+        "/etc/init/masked.conf": "start on startup\nexec /usr/bin/zeta\n",
+        "/etc/init/masked.override": "manual\n",
+        "/etc/init/pre-stop.conf": "start on startup\npre-stop exec /usr/bin/eta\n",
+    })
+    chain = boot_chain(fs)
+    names = {s.name for s in chain.steps}
+    assert {"alpha", "beta", "gamma"} <= names
+    assert not names & {"delta", "epsilon", "zeta", "eta"}
+    alpha = step_for(chain, "alpha")
+    assert alpha.via == "upstart" and alpha.chain == ("/sbin/init", "/etc/init/a.conf")
+    assert line_of(fs, alpha) == "exec /usr/bin/alpha -x"
+    assert step_for(chain, "gamma").argv == ("/usr/bin/gamma", "1")
+    assert chain.has_init
+
+
+def test_android_init_services_imports_and_start():
+    fs = RootFS.from_files({
+        "/init.rc": "import /init.${ro.hardware}.rc\non boot\n    class_start main\n"
+                    "    exec - root -- /system/bin/setup --once\n",
+        "/init.qcom.rc": "import /vendor/etc/extra.rc\n",
+        "/vendor/etc/extra.rc": "service one /system/bin/one -a\n    class main\n",
+        "/vendor/etc/orphan.rc": "service two /system/bin/two\n",
+        "/system/etc/init/x.rc": ("service three /system/bin/three\n    disabled\n"
+                                  "service four /system/bin/four\n    disabled\n"
+                                  "on property:sys.boot_completed=1\n    start four\n"),
+        "/system/bin/one": ELF, "/system/bin/two": ELF, "/system/bin/three": ELF,
+        "/system/bin/four": ELF, "/system/bin/setup": ELF,
+    })
+    chain = boot_chain(fs)
+    names = {s.name for s in chain.steps}
+    assert {"one", "four", "setup"} <= names
+    assert not names & {"two", "three"}      # never imported; disabled and never started
+    one = step_for(chain, "one")
+    assert one.path == "/vendor/etc/extra.rc" and one.via == "android-init"
+    assert line_of(fs, one) == "service one /system/bin/one -a"
+    assert line_of(fs, step_for(chain, "setup")) == "exec - root -- /system/bin/setup --once"
+
+
+def test_inetd_multi_call_binary_runs_the_applet_of_argv0():
+    fs = RootFS.from_files({
+        "/etc/inittab": "::sysinit:/usr/sbin/inetd\n",
+        "/etc/inetd.conf": "4444 stream tcp nowait root /bin/busybox sh -i\n",
+        "/bin/busybox": ELF,
+    }, links={"/bin/sh": "busybox", "/usr/sbin/inetd": "/bin/busybox"})
+    shell = step_for(boot_chain(fs), "sh")
+    assert shell.argv == ("sh", "-i") and shell.port == 4444 and shell.via == "inetd"

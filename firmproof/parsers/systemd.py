@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from firmproof.parsers._lines import lines, strip_span
@@ -117,3 +118,52 @@ def parse_exec(value: str) -> list[ExecCommand]:
             continue
         current.append(word)
     return commands
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_BRACED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def parse_environment(value: str) -> dict[str, str]:
+    """Variables of an `Environment=` value: blank-separated `KEY=VALUE` words, quotes allowed."""
+    out: dict[str, str] = {}
+    for word in split_words(value):
+        key, eq, val = word.partition("=")
+        if eq and _ENV_NAME.fullmatch(key):
+            out[key] = val
+    return out
+
+
+def parse_environment_file(text: str) -> dict[str, str]:
+    """Variables of a file named by `EnvironmentFile=`: `KEY=VALUE` lines (`#` and `;`
+    comments, an optional `export`, the value quoted or not)."""
+    out: dict[str, str] = {}
+    for _lineno, _start, _end, line in lines(text):
+        stripped = line.strip()
+        if not stripped or stripped.startswith(("#", ";")):
+            continue
+        if stripped.startswith("export "):
+            stripped = stripped[len("export "):].lstrip()
+        key, eq, value = stripped.partition("=")
+        key = key.strip()
+        if not eq or not _ENV_NAME.fullmatch(key):
+            continue
+        value = value.strip()
+        out[key] = " ".join(split_words(value)) if value[:1] in ("'", '"') else value
+    return out
+
+
+def expand_exec(argv: tuple[str, ...], env: dict[str, str]) -> tuple[str, ...]:
+    """An Exec command line with the service's variables substituted as systemd does: `$FOO`
+    as a word of its own becomes the value split at blanks, `${FOO}` is replaced within its
+    word, `$$` is a dollar. Variables the unit does not set are left as written."""
+    if not env:
+        return argv
+    out: list[str] = []
+    for word in argv:
+        whole = word[1:] if word.startswith("$") else ""
+        if whole and _ENV_NAME.fullmatch(whole) and whole in env:
+            out.extend(env[whole].split())
+            continue
+        out.append(_BRACED.sub(lambda m: env.get(m.group(1), m.group(0)), word).replace("$$", "$"))
+    return tuple(out)

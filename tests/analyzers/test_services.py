@@ -416,3 +416,55 @@ def test_a_program_the_image_does_not_hold_starts_nothing():
     runtime = _bare_root(ELF_STUB, "/tmp/telnetd -l /bin/sh &")
     (finding,) = run(runtime, "FP-SVC-001")
     assert evidence(runtime, finding) == b"/tmp/telnetd -l /bin/sh &"
+
+
+# init systems other than inittab and rcS -------------------------------------------
+
+def test_fp_svc_upstart_jobs():
+    fs = router([], {
+        "/sbin/initctl": ELF_STUB,
+        "/etc/init/dbg.conf": "start on runlevel [2345]\nscript\n  exec /usr/bin/nc -l -p 4444 -e /bin/sh\n"
+                              "end script\n",
+        "/etc/init/tn.conf": "start on startup\nexec /usr/sbin/telnetd -F -l /bin/sh\n",
+        "/etc/init/idle.conf": "exec /usr/sbin/telnetd -F -l /bin/sh -p 24\n",
+        "/etc/init/stop.conf": "start on startup\npost-stop exec /usr/bin/nc -l -p 5555 -e /bin/sh\n",
+    })
+    (bind,) = run(fs, "FP-SVC-006")
+    assert bind.path == "/etc/init/dbg.conf"
+    assert evidence(fs, bind) == b"exec /usr/bin/nc -l -p 4444 -e /bin/sh"
+    (telnet,) = run(fs, "FP-SVC-001")
+    assert telnet.path == "/etc/init/tn.conf" and telnet.details["via"] == "upstart"
+
+
+def test_fp_svc_android_init_services():
+    files: dict[str, bytes | str] = {
+        "/init.rc": "on boot\n    class_start main\n",
+        "/system/bin/toybox": ELF_STUB,
+        "/vendor/etc/init/dbg.rc": "service dbg /system/bin/telnetd -l /system/bin/sh\n    class main\n",
+        "/system/etc/init/nc.rc": "service ncd /system/bin/nc -l -p 4444 -e /system/bin/sh\n    disabled\n"
+                                  "on property:sys.boot_completed=1\n    start ncd\n",
+        "/system/etc/init/off.rc": "service off /system/bin/nc -l -p 5555 -e /system/bin/sh\n    disabled\n",
+    }
+    links = {f"/system/bin/{n}": "toybox" for n in ("sh", "telnetd", "nc")}
+    fs = RootFS.from_files(files, links=links)
+    (telnet,) = run(fs, "FP-SVC-001")
+    assert telnet.path == "/vendor/etc/init/dbg.rc"
+    assert evidence(fs, telnet) == b"service dbg /system/bin/telnetd -l /system/bin/sh"
+    (bind,) = run(fs, "FP-SVC-006")                     # off.rc: disabled, never started
+    assert bind.path == "/system/etc/init/nc.rc" and bind.details["port"] == 4444
+
+
+def test_fp_svc_systemd_environment_and_masked_units():
+    unit = "[Service]\nEnvironment=LOGIN=/bin/sh\nExecStart=/usr/sbin/telnetd -F -l $LOGIN\n"
+    fs = router([], {
+        "/lib/systemd/systemd": ELF_STUB,
+        "/lib/systemd/system/tn.service": unit,
+        "/lib/systemd/system/masked.service": unit.replace("-F", "-F -p 24"),
+    }, links={
+        "/etc/systemd/system/masked.service": "/dev/null",
+        "/etc/systemd/system/multi-user.target.wants/tn.service": "/lib/systemd/system/tn.service",
+        "/etc/systemd/system/multi-user.target.wants/masked.service": "/lib/systemd/system/masked.service",
+    })
+    (telnet,) = run(fs, "FP-SVC-001")
+    assert telnet.path == "/lib/systemd/system/tn.service" and telnet.details["login"] == "/bin/sh"
+    assert not run(fs, "FP-SVC-002")
