@@ -9,6 +9,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -219,14 +220,30 @@ class Services(Analyzer):
         seen: set[tuple[str, str, int, int]] = set()
         checked_binaries: dict[str, dict[str, Any] | None] = {}
         chain = boot_chain(fs)
+        # one finding per rule, file and program: the same daemon started from two branches of
+        # one script (`if …; then telnetd -u …; else telnetd; fi`) is one cause, its other lines
+        # listed in the first one's details
+        first: dict[tuple[str, str, str], int] = {}
+        found: list[Finding] = []
         for step in chain.steps:
             if chain.absent(fs, step):
                 continue        # `[ -x /usr/sbin/telnetd ] && telnetd …` in an image without it
             for finding in self._step(fs, step, checked_binaries, chain.scripts):
                 key = (finding.rule.id, finding.path, finding.evidence.offset, finding.evidence.length)
-                if key not in seen:
-                    seen.add(key)
-                    yield finding
+                if key in seen:
+                    continue
+                seen.add(key)
+                cause = (finding.rule.id, finding.path, step.name)
+                if cause in first:
+                    at = first[cause]
+                    others = [*found[at].details.get("also_at", ()),
+                              {"offset": finding.evidence.offset, "length": finding.evidence.length,
+                               "line": finding.evidence.excerpt}]
+                    found[at] = replace(found[at], details={**found[at].details, "also_at": others})
+                else:
+                    first[cause] = len(found)
+                    found.append(finding)
+        yield from found
         yield from self._sshd_configs(fs)
 
     # one step ----------------------------------------------------------------------

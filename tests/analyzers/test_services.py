@@ -468,3 +468,19 @@ def test_fp_svc_systemd_environment_and_masked_units():
     (telnet,) = run(fs, "FP-SVC-001")
     assert telnet.path == "/lib/systemd/system/tn.service" and telnet.details["login"] == "/bin/sh"
     assert not run(fs, "FP-SVC-002")
+
+
+def test_one_daemon_started_from_two_branches_is_one_finding():
+    """TRENDnet's S80telnetd.sh shape: telnetd with a factory account when image_sign exists,
+    plain telnetd otherwise: one cause, one finding, the other line named in it; a different
+    daemon in the same script stays a finding of its own."""
+    lines = ['if [ -f /etc/config/image_sign ]; then',
+             '  telnetd -l /usr/sbin/login -u Alphanetworks:x -i br0 &',
+             'else', '  telnetd &', 'fi', '/usr/sbin/dropbear -p 22 &']
+    fs = router(lines, {"/usr/sbin/dropbear": ELF_STUB, "/usr/sbin/login": ELF_STUB})
+    (telnetd,) = run(fs, "FP-SVC-002")
+    assert evidence(fs, telnetd) == b"telnetd -l /usr/sbin/login -u Alphanetworks:x -i br0 &"
+    (other,) = telnetd.details["also_at"]
+    data = fs.read(telnetd.path)
+    assert data[other["offset"]:other["offset"] + other["length"]] == b"telnetd &"
+    assert run(fs, "FP-SVC-005")    # dropbear: its own cause
