@@ -80,8 +80,11 @@ def variant_outcomes(family: str | None, jobs: int) -> list[Outcome]:
     from tests.variants.families import all_variants
 
     indices = [i for i, v in enumerate(all_variants()) if family in (None, v.family)]
-    # spawned workers: a scan sets its own start method, which a forked worker cannot
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+    # unblob sets the "fork" start method when it is imported: import it before the pool
+    # fixes the method, so that forked workers inherit it instead of failing to set it
+    import unblob.pool  # noqa: F401
+
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork")) as pool:
         return list(pool.map(_one, indices))
 
 

@@ -21,6 +21,7 @@ def analyzers() -> tuple[Analyzer, ...]:
     from firmproof.analyzers import (
         accounts,
         android,
+        configcreds,
         consoles,
         exfil,
         hardcoded,
@@ -39,6 +40,7 @@ def analyzers() -> tuple[Analyzer, ...]:
     return (
         accounts.Accounts(),
         webcred.WebCredentials(),
+        configcreds.ConfigCredentials(),
         keys.Keys(),
         keystores.Keystores(),
         services.Services(),

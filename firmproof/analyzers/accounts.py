@@ -172,6 +172,17 @@ def classify(user: str, password: str) -> tuple[str, str | None]:
     return "common", "common-password list"
 
 
+def weak_clear_text(user: str | None, password: str) -> tuple[str, str] | None:
+    """('default'|'common', source) when a clear-text password is a vendor default, a common
+    password or a guess from the user name; None when it is none of these (a strong password
+    is not weak, even hard-coded: see firmproof.analyzers.configcreds)."""
+    if password in {d.password for d in default_credentials()} or password in common_passwords() \
+            or (user and password in name_guesses(user)):
+        kind, source = classify(user or "", password)
+        return kind, source or ""
+    return None
+
+
 class Cracker:
     """Password guesses for one view: cached per (hash, user), each hash given as many of the
     user's candidates as fit in HASH_BUDGET_SECONDS at its scheme's cost, and only the short

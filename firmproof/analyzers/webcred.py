@@ -4,12 +4,14 @@ passwords.
 Routers and cameras protect their administration pages with the web server's own account
 file rather than /etc/shadow: htpasswd and htdigest files (Apache, lighttpd, nginx,
 mini_httpd), lighttpd's clear-text `plain` user file, and the `/prefix:user:password` lines
-of BusyBox httpd.conf (firmproof.parsers.webusers says which files hold accounts). A hash is
+of BusyBox httpd.conf (firmproof.parsers.webusers says which files hold accounts), and the
+files known by their name alone (`lighttpd.user` in clear text, Boa's `boa.passwd`). A hash is
 checked against the same guesses as the system accounts (the empty password, the user name,
 the vendor defaults of that user, derived guesses, every vendor default, the common
 passwords), as many as the scheme's cost allows: crypt(3) strings with the system's
 libcrypt (firmproof.crypt), Apache's `$apr1$` MD5 with passlib (libcrypt does not know it),
-`{SHA}` and htdigest MD5 with hashlib.
+`{SHA}` and htdigest MD5 with hashlib. A clear-text password is reported only when it is
+weak (on the same lists): a strong one, even stored in clear text, is not a weak password.
 
 Evidence: the account's line in the file.
 """
@@ -25,7 +27,7 @@ from functools import cache
 from typing import Any
 
 from firmproof import crypt
-from firmproof.analyzers.accounts import Cracker, classify
+from firmproof.analyzers.accounts import Cracker, classify, weak_clear_text
 from firmproof.analyzers.base import Analyzer, rule
 from firmproof.filetype import DATA, SCRIPT, TEXT
 from firmproof.model import Category, Finding, Severity
@@ -51,6 +53,13 @@ APR1_SECONDS = 1 / 700              # passlib's MD5 of `$apr1$`, pure Python on 
 FAST_SECONDS = 1 / 1_000_000        # one SHA-1 or MD5
 NO_PASSWORD = "web interface account without a password"
 _CONFIG_WORDS = ("userfile", "AuthUserFile", "AuthDigestFile", "auth_basic_user_file")
+# account files known by their name alone, whatever configuration names them (or none does):
+# lighttpd's conventional `plain` user files, Boa's and mini_httpd's password files (None:
+# htpasswd or htdigest, line by line)
+NAMED_FILES: dict[str, str | None] = {
+    "lighttpd.user": PLAIN, "lighttpd.users": PLAIN, "lighttpd-plain.user": PLAIN,
+    "lighttpd.passwd": PLAIN, "boa.passwd": None, "boa.htpasswd": None, "mini_httpd.passwd": None,
+}
 
 DEFAULT_WEB_PASSWORD = rule(
     "FP-WEBCRED-001", Category.WEAK_PASSWORD, Severity.CRITICAL,
@@ -75,11 +84,13 @@ COMMON_WEB_PASSWORD = rule(
 )
 PLAINTEXT_WEB_PASSWORD = rule(
     "FP-WEBCRED-003", Category.WEAK_PASSWORD, Severity.HIGH,
-    title="web interface password stored in clear text",
+    title="weak web interface password stored in clear text",
     why="""The web server reads this account's password in clear text (lighttpd's `plain`
-        backend, a BusyBox httpd.conf line without `$1$`): anyone holding the image has the
-        password of every device. Critical when it is also a published default
-        (`details.source`).""",
+        backend, a BusyBox httpd.conf line without `$1$`) and the password is a published
+        vendor default (critical), a very common password or a guess from the user name
+        (`details.source`): anyone holding the image, or any list, has the password of every
+        device. A strong clear-text password is not reported: it is not weak, and
+        `credential.weak-password` is about passwords that are.""",
     confirm="""Read the quoted line: `user:password` (BusyBox: `/prefix:user:password`); for
         lighttpd, the configuration's `auth.backend = "plain"` names the file.""",
     references=[_LIGHTTPD_DOC, _BUSYBOX_DOC, _CWE.format(256), _CWE.format(798)],
@@ -146,13 +157,15 @@ class WebCredentials(Analyzer):
         if account.realm is not None:
             where["realm"] = account.realm
         if not account.hashed:
-            kind, source = classify(account.user, account.secret)
-            if kind == "empty":
+            if account.secret == "":
                 return DEFAULT_WEB_PASSWORD.at(fs, path, *span, title=NO_PASSWORD, password="",
                                                source="empty password", **where)
-            severity = Severity.CRITICAL if kind == "default" else Severity.HIGH
+            weak = weak_clear_text(account.user, account.secret)
+            if weak is None:
+                return None     # a strong password, even in clear text, is not weak (module doc)
+            severity = Severity.CRITICAL if weak[0] == "default" else Severity.HIGH
             return PLAINTEXT_WEB_PASSWORD.at(fs, path, *span, severity=severity, password=account.secret,
-                                             source=source if kind == "default" else None, **where)
+                                             source=weak[1], **where)
         checker = _checker(account)
         if checker is None:
             return None
@@ -182,6 +195,8 @@ def account_files(fs: RootFS) -> list[tuple[str, str | None]]:
         kind = kind_of_name(entry.name)
         if kind is not None:
             found.setdefault(entry.path, kind)
+        elif entry.name.lower() in NAMED_FILES:
+            found.setdefault(entry.path, NAMED_FILES[entry.name.lower()])
         elif entry.name in BUSYBOX_CONFIG_NAMES:
             found.setdefault(entry.path, BUSYBOX)
         if entry.name.endswith(".conf") or entry.name == ".htaccess":

@@ -101,11 +101,14 @@ def test_htdigest_file_named_by_lighttpd(tmp_path: Path) -> None:
 def test_lighttpd_plain_user_file_is_clear_text() -> None:
     conf = 'auth.backend = "plain"\nauth.backend.plain.userfile = "/etc/lighttpd.user"\n'
     found = by_user(run({"/etc/lighttpd.conf": conf,
-                         "/etc/lighttpd.user": f"admin:admin\noperator:{STRONG}\nnobody:\n"}))
+                         "/etc/lighttpd.user": f"admin:admin\noperator:{STRONG}\nnobody:\n"
+                                               "ops:qwerty\n"}))
     assert found["admin"].rule.id == "FP-WEBCRED-003" and found["admin"].severity is Severity.CRITICAL
     assert found["admin"].details["source"]
-    assert found["operator"].rule.id == "FP-WEBCRED-003" and found["operator"].severity is Severity.HIGH
-    assert found["operator"].details["password"] == STRONG
+    assert "operator" not in found      # strong, even in clear text: not a weak password
+    ops = found["ops"]
+    assert ops.rule.id == "FP-WEBCRED-003" and ops.severity is Severity.HIGH
+    assert ops.details["source"] == "common-password list"
     nobody = found["nobody"]
     assert nobody.rule.id == "FP-WEBCRED-001" and nobody.title.endswith("without a password")
 
@@ -175,3 +178,15 @@ def test_scan_of_a_router_image_and_verify(tmp_path: Path) -> None:
     assert finding["rule"] == "FP-WEBCRED-001" and finding["path"] == "/www/.htpasswd"
     verify = firmproof("verify", tmp_path / "report.json", image)
     assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_account_files_known_by_name() -> None:
+    """lighttpd's `lighttpd.user` is a plain file and Boa's `boa.passwd` an htpasswd file even
+    when no configuration of the image names them; a strong clear-text password is no finding."""
+    boa = htpasswd("B", "admin", "password")
+    found = by_user(run({"/etc/lighttpd/lighttpd.user": f"root:root\nops:{STRONG}\n",
+                         "/etc/boa/boa.passwd": boa}))
+    assert set(found) == {"root", "admin"}
+    assert found["root"].rule.id == "FP-WEBCRED-003" and found["root"].path == "/etc/lighttpd/lighttpd.user"
+    assert found["admin"].path == "/etc/boa/boa.passwd" and found["admin"].details["password"] == "password"
+    assert found["admin"].details["scheme"] == "bcrypt"
