@@ -49,7 +49,10 @@ EMPTY_PASSWORD_RULE = rule(
     why="""The password field of the account is empty (or holds the hash of the empty string):
         login, su, telnet or SSH with empty passwords let anyone in as that user without typing
         anything. Severity drops to medium when the account's shell cannot log in
-        (`details.shell` is /bin/false or nologin).""",
+        (`details.shell` is /bin/false or nologin), and for root when the image itself asks for a
+        password to be set (a documented first-boot state, such as OpenWrt's "There is no root
+        password defined on this device!" and the scripts that check root's shadow field to
+        switch telnet off once one is set): `details.first_boot` names the file that says so.""",
     confirm="""Read the quoted line: the second field is empty (`user::…`). If the passwd entry
         says `x`, the shadow entry decides. On a device: log in as `details.user` and press Enter
         at the password prompt.""",
@@ -300,6 +303,27 @@ def _lookup(db: _Database | None, name: str, kind: str) -> AccountLine | None:
     return next((line for line in db.lines if line.name == name and line.kind == kind), None)
 
 
+# where a distribution tells its user that root has no password yet, or checks root's field
+# to change what runs once one is set
+_FIRST_BOOT_FILES = ("/etc/profile", "/etc/banner", "/etc/motd", "/etc/issue", "/bin/login.sh",
+                     "/usr/libexec/login.sh", "/etc/init.d/telnet", "/etc/init.d/dropbear",
+                     "/lib/preinit/99_10_failsafe_login")
+_FIRST_BOOT = re.compile(r"no root password|root password (?:is )?not (?:yet )?set"
+                         r"|set your (?:login|root) password"
+                         r"|(?:grep|awk|sed)\b[^\n]*\^root:[^\n]*/etc/(?:shadow|passwd)", re.I)
+
+
+def _first_boot_prompt(fs: RootFS) -> str | None:
+    """The file in which the image asks for a root password to be set, if one does."""
+    for path in _FIRST_BOOT_FILES:
+        entry = fs.stat(path)
+        if entry is not None and entry.size <= MAX_DB_BYTES:
+            text = fs.text(path)
+            if text is not None and _FIRST_BOOT.search(text):
+                return path
+    return None
+
+
 def _non_login(shell_path: str | None) -> bool:
     return bool(shell_path) and posixpath.basename(shell_path or "") in NON_LOGIN_SHELLS
 
@@ -362,7 +386,10 @@ class Accounts(Analyzer):
             yield self._uid0(fs, dbs, db, line, base)
 
         if state == EMPTY_PASSWORD and not group and self._empty_counts(dbs, db, line):
-            severity = Severity.MEDIUM if _non_login(shell_path) else None
+            first_boot = _first_boot_prompt(fs) if user == "root" else None
+            if first_boot is not None:
+                base["first_boot"] = first_boot
+            severity = Severity.MEDIUM if _non_login(shell_path) or first_boot else None
             finding = EMPTY_PASSWORD_RULE.at(fs, db.path, line.start, line.end - line.start,
                                              severity=severity, password="", **base)
             yield ("empty", user, line.kind, ""), finding

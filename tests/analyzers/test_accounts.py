@@ -392,3 +392,29 @@ def test_tplink_empty_salt_md5crypt_is_a_vendor_default():
     (finding,) = run(fs, "FP-CRED-002")
     assert finding.path == "/etc/passwd.bak" and finding.details["password"] == "5up"
     assert evidence(fs, finding) == hashed.encode() and "TP-Link" in finding.details["source"]
+
+
+@pytest.mark.parametrize(("path", "text"), [
+    # OpenWrt 15.05's /etc/profile, and later releases' wording
+    ("/etc/profile", "if ( grep -qs '^root::' /etc/shadow && [ -z \"$FAILSAFE\" ] )\nthen\n"
+                     "cat << EOF\n Use 'passwd' to set your login password\nEOF\nfi\n"),
+    ("/etc/profile", "echo 'There is no root password defined on this device!'\n"),
+    ("/usr/libexec/login.sh",
+     "[ \"$(awk -F: '/^root:/ {print $2}' /etc/shadow)\" ] || exec /bin/ash --login\n"),
+    # OpenWrt 15.05's /bin/login.sh (telnet's login program)
+    ("/bin/login.sh", "if ( ! grep -qsE '^root:[!x]?:' /etc/shadow ) && [ -z \"$FAILSAFE\" ]\n"),
+])
+def test_fp_cred_001_documented_first_boot_state_is_medium(path, text):
+    """An empty root password in an image that itself asks for one to be set (a distribution's
+    documented first-boot state) is medium, naming the file; the same shadow line without
+    such a prompt stays critical (test_fp_cred_001_empty_shadow_field)."""
+    fs = RootFS.from_files({"/etc/shadow": shadow_line("root", "") + "\n", path: text})
+    (finding,) = run(fs, "FP-CRED-001")
+    assert finding.severity is Severity.MEDIUM and finding.details["first_boot"] == path
+
+
+def test_fp_cred_001_a_prompt_for_another_account_changes_nothing():
+    fs = RootFS.from_files({"/etc/shadow": shadow_line("admin", "") + "\n",
+                            "/etc/profile": "echo 'There is no root password defined on this device!'\n"})
+    (finding,) = run(fs, "FP-CRED-001")
+    assert finding.severity is Severity.CRITICAL and "first_boot" not in finding.details
