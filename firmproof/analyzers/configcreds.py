@@ -26,6 +26,7 @@ account databases (firmproof.analyzers.accounts.Cracker). What is not reported:
   page asks for a password at first login), unlike an empty /etc/shadow field that logs in;
 - templates and variables (`${ADMIN_PW}`, `$(X)`, `@X@`, `%s`, `{{x}}`), masks (`****`);
 - comment lines, documentation (/usr/share/doc, man pages, README), code and scripts;
+- values under /firmadyne/ (an emulation harness's NVRAM overrides, read by no device);
 - files the account analyzers read already (passwd/shadow copies, web account files).
 
 Evidence: the bytes of the value (the hash or the clear-text password) in the file.
@@ -111,7 +112,10 @@ _CODE_SUFFIXES = (".c", ".h", ".cpp", ".py", ".pyc", ".js", ".ts", ".htm", ".htm
                   ".tmpl", ".template", ".example", ".sample", ".dist", ".in", ".m4", ".patch",
                   ".diff")
 _DOC_DIRS = ("/usr/share/doc/", "/usr/share/man/", "/usr/share/info/", "/usr/include/",
-             "/usr/share/locale/", "/usr/lib/python", "/usr/share/help/")
+             "/usr/share/locale/", "/usr/lib/python", "/usr/share/help/",
+             # emulation harnesses left in rebuilt images (FirmAE/firmadyne's libnvram override
+             # values): read by the emulator's libnvram only, never by the device
+             "/firmadyne/")
 _DOC_NAMES = re.compile(r"^(?:readme|changelog|changes|license|licence|copying|notice|authors|news"
                         r"|install|todo|faq)(?:[._-].*)?$", re.I)
 _PRECHECK = re.compile(rb"pass|pwd|psw|\bpw\b", re.I)

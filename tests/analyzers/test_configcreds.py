@@ -131,6 +131,8 @@ def test_crypt_hash_of_weak_password():
     {"/etc/nvram.default": "passthrough=1\npassword_min_length=8\npass_retry=3\n"},
     {"/etc/nvram.default": "# http_passwd=admin\n; http_passwd=admin\n"},
     {"/usr/share/doc/router/README": "http_passwd=admin\n"},
+    # an emulation harness's NVRAM override left in a rebuilt image (one value per file)
+    {"/firmadyne/libnvram.override/http_passwd": "admin"},
     {"/www/login.js": 'var password="admin";\npassword=admin\n'},
     {"/etc/config/users.xml": "<User><Name>guest</Name><Password></Password><Enable>0</Enable></User>\n"},
     {"/etc/config/users.xml": f'<User UserName="admin" Password="{STRONG}"/>\n'},
