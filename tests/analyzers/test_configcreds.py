@@ -132,7 +132,7 @@ def test_crypt_hash_of_weak_password():
     {"/etc/nvram.default": "# http_passwd=admin\n; http_passwd=admin\n"},
     {"/usr/share/doc/router/README": "http_passwd=admin\n"},
     # an emulation harness's NVRAM override left in a rebuilt image (one value per file)
-    {"/firmadyne/libnvram.override/http_passwd": "admin"},
+    {"/firmadyne/libnvram.override": "http_username=admin\nhttp_passwd=admin\n"},
     {"/www/login.js": 'var password="admin";\npassword=admin\n'},
     {"/etc/config/users.xml": "<User><Name>guest</Name><Password></Password><Enable>0</Enable></User>\n"},
     {"/etc/config/users.xml": f'<User UserName="admin" Password="{STRONG}"/>\n'},
