@@ -24,10 +24,12 @@ from typing import Any
 
 from firmproof import examined
 from firmproof.analyzers.base import Analyzer
+from firmproof.bootchain import WELL_KNOWN_MOUNTS, boot_chain, copies, mount_points, referenced_paths
 from firmproof.children import check, child_setup
 from firmproof.components import COMPONENTS, Component, identify_cached
 from firmproof.model import Category, Finding, NoEvidence
-from firmproof.rootfs import RootFS
+from firmproof.parsers.passwd import kind_of_name
+from firmproof.rootfs import DIR, RootFS
 from firmproof.rules import analyzers
 from firmproof.unpack.driver import chain_label
 
@@ -38,6 +40,14 @@ SMALL_QUEUE = 64        # small views kept for a moment when this process would 
 PART_FILES = 32         # files per part of a split group (analyzers with `visits`): each
                         # analyzer of the group reads the part's files while the shared
                         # caches (the ELF models: 64 entries) still hold them
+
+
+# analyzers that read what boots: on a root that mounts file systems beside it, what they find
+# on the root alone gives way to what they find on the device (root and mounts, `device`)
+DEVICE_ANALYZERS = frozenset({"services", "exfiltration"})
+# analyzers that read the account databases: they read, on the device, the ones boot copies
+ACCOUNT_ANALYZERS = frozenset({"accounts"})
+ACCOUNT_FOLDERS = ("/etc", "/etc/config", "/var/etc", "/tmp/etc")  # noqa: S108 - image paths
 
 
 def _label(view: RootFS) -> str:
@@ -110,6 +120,88 @@ def _merge_overlapping(group: list[Finding]) -> list[Finding]:
                 details.setdefault(key, value)
         details["also"] = sorted({o.rule.id for o in others} | set(out[i].details.get("also", ())))
         out[i] = replace(out[i], details=details)
+    return out
+
+
+# -- one device, several file systems ------------------------------------------------------------
+
+
+def nested(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """One container inside the other (or the same): a layer unpacked from a file of the other."""
+    return a[:len(b)] == b or b[:len(a)] == a
+
+
+def beside(view: RootFS, roots: list[RootFS]) -> bool:
+    """A file system (not a root) laid beside a root of the image, not inside it: a partition
+    of the same flash image, that the root may mount."""
+    return not view.is_root and any(not nested(view.container, r.container) for r in roots)
+
+
+def _mount_of(root: RootFS, part: RootFS, candidates: list[str], refs: list[str],
+              typed: list[tuple[str, str | None]]) -> str | None:
+    """Where `root` mounts `part`: the candidate mount point under which most of the paths the
+    boot chain names exist in `part` (and not in the root), else the one mount line or fstab
+    entry of `part`'s file system type."""
+    best, score = None, 0
+    for point in candidates:
+        count = sum(1 for ref in refs if ref.startswith(point + "/")
+                    and part.exists(ref[len(point):]) and not root.exists(ref))
+        if count > score:
+            best, score = point, count
+    if best is not None:
+        return best
+    family = (part.container[-1] if part.container else "").split("@")[0]
+    same = [p for p, fstype in typed if fstype and family and family.startswith(fstype.split(",")[0])]
+    return same[0] if len(same) == 1 else None
+
+
+def device(root: RootFS, partitions: list[RootFS]) -> tuple[RootFS, list[str]] | None:
+    """`root` with the file systems beside it that it mounts laid at their mount points (from
+    its `mount` lines and /etc/fstab, the well-known ones, the paths its boot chain names) and
+    the account databases boot copies into /etc made there; and the paths of those copies.
+    None when the root mounts none of them."""
+    candidates = [p for p in partitions if not nested(p.container, root.container)]
+    if not candidates:
+        return None
+    chain = boot_chain(root)
+    refs = referenced_paths(chain)
+    typed = mount_points(root, chain)
+    points: dict[str, None] = dict.fromkeys(p for p, _ in typed)
+    points.update(dict.fromkeys(WELL_KNOWN_MOUNTS))
+    for ref in refs:
+        folder = ref.rsplit("/", 1)[0]
+        while folder:
+            points.setdefault(folder, None)
+            folder = folder.rsplit("/", 1)[0]
+    mounts: list[tuple[str, RootFS]] = []
+    for part in sorted(candidates, key=lambda v: v.container):
+        free = [p for p in points if all(p != m for m, _ in mounts)]
+        point = _mount_of(root, part, free, refs, [t for t in typed if t[0] in free])
+        if point is not None:
+            mounts.append((point, part))
+    if not mounts:
+        return None
+    mounted = root.device(mounts)
+    wanted = []
+    for source, dest in copies(boot_chain(mounted)):
+        folder, name = dest.rsplit("/", 1)
+        folder = mounted.resolve(folder or "/") or folder
+        entry = mounted.stat(folder)
+        if (folder in ACCOUNT_FOLDERS or (entry is not None and entry.kind == DIR
+                and folder.endswith("/etc"))) and kind_of_name(name) is not None:
+            wanted.append((source, f"{folder}/{name}"))
+    if not wanted:
+        return mounted, []
+    return root.device(mounts, wanted), [dest for _, dest in wanted]
+
+
+def relocated(view: RootFS, findings: list[Finding]) -> list[Finding]:
+    """Findings of a device view moved to the file system whose bytes they point at."""
+    out = []
+    for finding in findings:
+        container, path = view.relocate(finding.path) if finding.container == view.container \
+            else (finding.container, finding.path)
+        out.append(finding if path == finding.path else replace(finding, container=container, path=path))
     return out
 
 
@@ -225,6 +317,7 @@ class _Task:
     components: bool
     part: tuple[int, int] | None = None
     split: _Split | None = None
+    held: bool = False          # a group of DEVICE_ANALYZERS: its findings wait for the device
     process: Any = None
     conn: Connection | None = None
 
@@ -245,9 +338,15 @@ class Analysis:
     _pending: deque[_Task] = field(default_factory=deque)
     _small: deque[RootFS] = field(default_factory=deque)
     _running: list[_Task] = field(default_factory=list)
+    _views: list[RootFS] = field(default_factory=list)
+    _held: dict[int, list[Finding]] = field(default_factory=dict)   # id(view) -> findings
+
+    def _device_group(self, group: tuple[Analyzer, ...]) -> bool:
+        return bool(group) and all(a.name in DEVICE_ANALYZERS for a in group)
 
     def add(self, views: list[RootFS]) -> None:
         for view in views:
+            self._views.append(view)
             if self.workers < 2 or len(view) < BIG_VIEW:
                 self._small.append(view)
                 continue
@@ -260,7 +359,8 @@ class Analysis:
                     shards.extend(_Task(group, view, components, (index, self.workers), split)
                                   for index in range(self.workers))
                 else:
-                    whole.append(_Task(group, view, components))
+                    whole.append(_Task(group, view, components,
+                                       held=self._device_group(group) and not components))
             # the split groups are the heaviest: started first, the short tasks fill in after
             self._pending.extend(shards + whole)
         if len(self._small) >= SMALL_QUEUE:
@@ -279,11 +379,14 @@ class Analysis:
             check()
             view = self._small.popleft()
             for group, components in groups(self.family or analyzers(), view, self.components):
-                self._take(_run(group, view, components))
+                held = view if self._device_group(group) and not components else None
+                self._take(_run(group, view, components), held=held)
 
-    def _take(self, result: Outcome, split: _Split | None = None) -> None:
+    def _take(self, result: Outcome, split: _Split | None = None, held: RootFS | None = None) -> None:
         findings, found, errors, skips = result
-        if split is None:
+        if held is not None:
+            self._held.setdefault(id(held), []).extend(findings)
+        elif split is None:
             self.findings.extend(findings)
         else:
             split.findings.extend(findings)
@@ -340,7 +443,7 @@ class Analysis:
                 self.errors.append({"analyzer": name, "path": _label(task.view),
                                     "error": f"analyzer process died (exit code {task.process.exitcode})"})
             result = ([], [], [], [])       # the other shards of a split still count
-        self._take(result, task.split)
+        self._take(result, task.split, task.view if task.held else None)
 
     @staticmethod
     def _names(task: _Task) -> list[str]:
@@ -368,6 +471,38 @@ class Analysis:
         self._pending.clear()
         self._small.clear()
 
+    def _devices(self) -> None:
+        """The findings held for the device: a root that mounts file systems beside it has its
+        boot chain (and the account databases boot copies) read on the device it makes; a file
+        system beside a root has the scripts that no init reaches dropped (the root's boot
+        chain says which of its scripts run); any other view keeps what it found."""
+        family = self.family or analyzers()
+        roots = [v for v in self._views if v.is_root]
+        partitions = [v for v in self._views if beside(v, roots)]
+        for view in self._views:
+            held = self._held.pop(id(view), [])
+            if view in partitions:
+                self.findings.extend(f for f in held if f.details.get("reached") is not False)
+                continue
+            made = device(view, partitions) if view.is_root and partitions else None
+            if made is None:
+                self.findings.extend(held)
+                continue
+            check()
+            whole, copied = made
+            tasks = [((a,), whole) for a in family if a.name in DEVICE_ANALYZERS]
+            if copied:
+                tasks += [((a,), whole.part(copied)) for a in family if a.name in ACCOUNT_ANALYZERS]
+            for group, on in tasks:
+                findings, _, errors, skips = _run(group, on, False)
+                self.findings.extend(relocated(whole, findings))
+                self.errors.extend(errors)
+                for skip in skips:
+                    where = next((o for m, o in whole.origins.items() if m == skip.get("path")), None)
+                    if where is not None:
+                        skip = {**skip, "container": chain_label(where[0]), "path": where[1]}
+                    self.skips.append(skip)
+
     def finish(self) -> list[Finding]:
         self._pump()
         self._analyse_small()
@@ -375,6 +510,7 @@ class Analysis:
             check()
             self._pump()
             self._collect(block=True)
+        self._devices()
         self.errors.sort(key=lambda e: (e.get("analyzer", ""), e.get("path", ""), e.get("error", "")))
         unique = {(s["container"], s["path"], s["analyzer"]): s for s in self.skips}
         self.skips = [unique[k] for k in sorted(unique)]

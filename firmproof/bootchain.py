@@ -1096,3 +1096,81 @@ def script_steps(fs: RootFS, paths: Iterable[str], via: str) -> BootChain:
     for path in paths:
         walker.script(path, [], (via,), via, 1)
     return walker.result
+
+
+# -- mount points: the file systems a root mounts beside itself ------------------------------
+
+# where firmware mounts its configuration or application partition (a Xiongmai camera's
+# /mnt/custom, an Asus router's /jffs …): a candidate mount point even with no mount line
+WELL_KNOWN_MOUNTS = ("/mnt/custom", "/mnt/config", "/mnt/mtd", "/mnt/jffs2", "/mnt/cfg", "/jffs",
+                     "/config", "/data", "/userfs", "/opt", "/usr/local")
+_VIRTUAL_FS = frozenset({"proc", "sysfs", "tmpfs", "ramfs", "devpts", "usbfs", "debugfs", "devtmpfs",
+                         "cgroup", "cgroup2", "securityfs", "configfs", "pstore", "none"})
+_MOUNT_VALUE_OPTIONS = frozenset({"-t", "-o", "-O", "-L", "-U"})
+_COPY_TOOLS = frozenset({"cp", "install"})
+
+
+def mount_points(fs: RootFS, chain: BootChain) -> list[tuple[str, str | None]]:
+    """(mount point, file system type or None) of the `mount` lines of the boot chain and of
+    /etc/fstab (virtual file systems left out), in the order they appear."""
+    out: list[tuple[str, str | None]] = []
+
+    def add(point: str, fstype: str | None) -> None:
+        if point.startswith("/") and "$" not in point and fstype not in _VIRTUAL_FS:
+            point = normalize(point)
+            if point != "/" and not any(p == point for p, _ in out):
+                out.append((point, fstype))
+
+    for step in chain.steps:
+        if step.name != "mount":
+            continue
+        fstype, plain, i = None, [], 1
+        while i < len(step.argv):
+            arg = step.argv[i]
+            if arg in _MOUNT_VALUE_OPTIONS and i + 1 < len(step.argv):
+                if arg == "-t":
+                    fstype = step.argv[i + 1]
+                i += 2
+                continue
+            if not arg.startswith("-"):
+                plain.append(arg)
+            i += 1
+        if plain and (len(plain) == 2 or plain[-1].startswith("/")):
+            add(plain[-1], fstype)
+    text = fs.text("/etc/fstab") if fs.stat("/etc/fstab") is not None else None
+    for line in (text or "").splitlines():
+        fields = line.split("#", 1)[0].split()
+        if len(fields) >= 3:
+            add(fields[1], fields[2])
+    return out
+
+
+def referenced_paths(chain: BootChain) -> list[str]:
+    """Absolute paths the boot chain names (programs, scripts, arguments, redirections): where
+    a file of another file system can show up once mounted."""
+    seen: dict[str, None] = {}
+    for step in chain.steps:
+        words = [*step.argv, *(target for _, target in step.redirects)]
+        for word in words:
+            if word.startswith("/") and "$" not in word and "`" not in word and len(word) < 4096:
+                seen.setdefault(normalize(word), None)
+    return list(seen)
+
+
+def copies(chain: BootChain) -> list[tuple[str, str]]:
+    """(source, destination) of the files boot copies: `cp [-options] SRC… DEST` (DEST a folder
+    when it ends with '/' or several sources are given) and `cat SRC > DEST`."""
+    out: list[tuple[str, str]] = []
+    for step in chain.steps:
+        plain = [a for a in step.argv[1:] if not a.startswith("-")]
+        if step.name in _COPY_TOOLS and len(plain) >= 2:
+            *sources, dest = plain
+            folder = dest.endswith("/") or len(sources) > 1
+            for source in sources:
+                target = posixpath.join(dest, posixpath.basename(source)) if folder else dest
+                out.append((normalize(source), normalize(target)))
+        elif step.name == "cat" and len(plain) == 1:
+            for op, target in step.redirects:
+                if op.lstrip("1") == ">":
+                    out.append((normalize(plain[0]), normalize(target)))
+    return [(s, d) for s, d in out if s.startswith("/") and d.startswith("/")]

@@ -149,6 +149,9 @@ class RootFS:
         self._sorted: list[str] | None = None
         self._resolved: dict[str, str | None] = {}
         self._physical = physical
+        # a device view: report path of an entry that lives in another file system ->
+        # (that file system's container, the entry's report path there)
+        self.origins: dict[str, tuple[tuple[str, ...], str]] = {}
 
     # -- building -------------------------------------------------------------
 
@@ -345,7 +348,73 @@ class RootFS:
         view._resolved = self._resolved
         view._physical = self._physical
         view._only = frozenset(paths)
+        view.origins = self.origins
         return view
+
+    # -- a device: several file systems -------------------------------------------------
+
+    def device(self, mounts: Iterable[tuple[str, RootFS]] = (),
+               copies: Iterable[tuple[str, str]] = ()) -> RootFS:
+        """The device this root boots: each view of `mounts` laid at its mount point (what the
+        root holds below a mount point is hidden, as by the kernel), then each (source,
+        destination) of `copies` made at its destination (a file copied into /etc at boot).
+        Analysers read it as one file system; the entries that come from another file system
+        have a report path of their own, which `origins` maps back to where their bytes are
+        (findings are moved there by `relocate`)."""
+        entries: dict[str, FileEntry] = {}
+        loaders: dict[str, tuple[Callable[[FileEntry], bytes], FileEntry]] = {}
+        origins: dict[str, tuple[tuple[str, ...], str]] = dict(self.origins)
+        mounts = [(normalize(point), view) for point, view in mounts]
+        for path, entry in self._entries.items():
+            if not any(path.startswith(point + "/") for point, _ in mounts):
+                entries[path] = entry
+
+        def foreign(path: str, entry: FileEntry, loader: Callable[[FileEntry], bytes],
+                    container: tuple[str, ...]) -> None:
+            marker = f"\0{len(origins)}\0{path}"      # no path of a file system holds a NUL
+            origins[marker] = (container, entry.report_path)
+            loaders[marker] = (loader, entry)
+            entries[path] = replace(entry, path=path, report_path=marker)
+
+        for point, view in mounts:
+            for path, entry in view._entries.items():
+                target = point if path == "/" else point + path
+                if path == "/":
+                    entries[target] = replace(entry, path=target, report_path=target)
+                else:
+                    foreign(target, entry, view._loader, view.container)
+            parent = posixpath.dirname(point)
+            while parent not in entries:
+                entries[parent] = FileEntry(parent, parent, DIR, 0o755, 0, 0, 0)
+                parent = posixpath.dirname(parent)
+        # what boot copies: the file at the destination, its bytes those of the source
+        own = self._loader
+        mounted = RootFS(entries.values(), container=self.container, loader=own, physical=False)
+        for source, dest in copies:
+            found = mounted.stat(source)
+            dest = normalize(dest)
+            if found is None or found.kind != FILE or dest == "/":
+                continue
+            loader, original = loaders.get(found.report_path, (own, found))
+            container = origins.get(found.report_path, (self.container, ""))[0]
+            foreign(dest, original, loader, container)
+            parent = posixpath.dirname(dest)
+            while parent not in entries:
+                entries[parent] = FileEntry(parent, parent, DIR, 0o755, 0, 0, 0)
+                parent = posixpath.dirname(parent)
+
+        def load(entry: FileEntry) -> bytes:
+            found = loaders.get(entry.report_path)
+            return found[0](found[1]) if found else own(entry)
+
+        view = RootFS(entries.values(), container=self.container, loader=load, label=self.label,
+                      is_root=self.is_root, physical=False)
+        view.origins = origins
+        return view
+
+    def relocate(self, path: str) -> tuple[tuple[str, ...], str]:
+        """(container, report path) where the bytes of the entry reported at `path` lie."""
+        return self.origins.get(path, (self.container, path))
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -159,3 +159,38 @@ def test_two_rules_on_the_same_bytes_are_one_finding_naming_the_other():
     (merged,) = [f for f in kept if f.rule.id == "FP-KNOWN-012"]
     assert merged.details["also"] == ["FP-CRED-006"]
     assert "also" not in next(f for f in kept if f.rule.id == "FP-SVC-002").details
+
+
+def _device_scan(rcs: str, part_files: dict[str, str]) -> list[Finding]:
+    root = RootFS.from_files({"/etc/inittab": "::sysinit:/etc/init.d/rcS\n",
+                              "/etc/init.d/rcS": "#!/bin/sh\n" + rcs,
+                              "/etc/passwd": "root:x:0:0::/root:/bin/sh\n",
+                              "/etc/shadow": "root:*:19000:0:99999:7:::\n",
+                              "/usr/sbin/telnetd": b"\x7fELF telnetd", "/sbin/syslogd": b"\x7fELF"},
+                             container=("flash.bin", "squashfs@0x0"))
+    part = RootFS.from_files(part_files, container=("flash.bin", "jffs2@0x100000"))
+    part.is_root = False
+    analysis = Analysis(workers=1)
+    analysis.add([root])
+    analysis.add([part])
+    return analysis.finish()
+
+
+def test_a_script_of_a_mounted_partition_is_read_as_part_of_the_boot_chain():
+    shell = "#!/bin/sh\n/usr/sbin/telnetd -l /bin/sh -p 9527 &\n"
+    found = _device_scan("mount -t jffs2 /dev/mtdblock4 /mnt/custom\n/mnt/custom/extapp.sh &\n",
+                         {"/extapp.sh": shell})
+    shells = [f for f in found if f.category.value == "service.remote-shell"]
+    assert [(f.container, f.path) for f in shells] == [(("flash.bin", "jffs2@0x100000"), "/extapp.sh")]
+    assert shells[0].details.get("reached") is not False
+    # beside a root that neither mounts nor runs it, the script runs on no device
+    found = _device_scan("mount -a\n", {"/extapp.sh": shell})
+    assert not [f for f in found if f.category.value == "service.remote-shell"]
+
+
+def test_an_account_database_copied_into_etc_at_boot_is_read_where_it_lies():
+    found = _device_scan("mount -t jffs2 /dev/mtdblock4 /mnt/config\n"
+                         "cp /mnt/config/users.db /etc/passwd\n",
+                         {"/users.db": "root::0:0::/root:/bin/sh\n"})
+    weak = [(f.container, f.path) for f in found if f.category.value == "credential.weak-password"]
+    assert weak == [(("flash.bin", "jffs2@0x100000"), "/users.db")]

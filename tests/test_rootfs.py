@@ -51,3 +51,27 @@ def test_listdir_and_glob():
     fs = make_fs()
     assert sorted(fs.listdir("/bin")) == ["busybox", "rel", "sh"]
     assert [e.path for e in fs.glob("/etc/*shadow")] == ["/etc/shadow"]
+
+
+def test_device_lays_a_partition_at_its_mount_point_and_maps_it_back():
+    root = RootFS.from_files({"/etc/passwd": "root:x:0:0::/root:/bin/sh\n",
+                              "/mnt/custom/placeholder": "hidden by the mount\n"},
+                             links={"/root/.ssh/authorized_keys": "/mnt/custom/keys"},
+                             container=("flash.bin", "squashfs@0x0"))
+    part = RootFS.from_files({"/extapp.sh": "#!/bin/sh\n", "/keys": "ssh-ed25519 AAAA\n",
+                              "/users": "root::0:0::/root:/bin/sh\n"},
+                             container=("flash.bin", "jffs2@0x100000"))
+    device = root.device([("/mnt/custom", part)], [("/mnt/custom/users", "/etc/passwd")])
+    assert device.read("/mnt/custom/extapp.sh") == b"#!/bin/sh\n"
+    assert device.read("/root/.ssh/authorized_keys") == b"ssh-ed25519 AAAA\n"
+    assert not device.exists("/mnt/custom/placeholder")
+    assert device.read("/etc/passwd") == b"root::0:0::/root:/bin/sh\n"
+    script = device.entry("/mnt/custom/extapp.sh")
+    assert script is not None
+    assert device.relocate(script.report_path) == (("flash.bin", "jffs2@0x100000"), "/extapp.sh")
+    passwd = device.entry("/etc/passwd")
+    assert passwd is not None
+    assert device.relocate(passwd.report_path) == (("flash.bin", "jffs2@0x100000"), "/users")
+    assert device.relocate("/etc/hostname") == (("flash.bin", "squashfs@0x0"), "/etc/hostname")
+    # a part of the device keeps the way back
+    assert device.part(["/etc/passwd"]).origins is device.origins

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from firmproof.config import ScanConfig
-from firmproof.fixtures import pack
+from firmproof.fixtures import concat, pack
 from firmproof.model import Finding
 from firmproof.scan import scan
 
@@ -27,6 +27,7 @@ APPLETS: dict[str, tuple[str, ...]] = {
                  "telnet", "tr", "cut", "md5sum"),
     "/usr/sbin": ("telnetd", "httpd", "crond", "inetd", "chpasswd", "ntpd"),
 }
+ERASE_BLOCK = 128 * 1024      # where the parts of a flash image start
 STOCK_FILES: dict[str, str] = {
     "/etc/inittab": "::sysinit:/etc/init.d/rcS\n::respawn:-/bin/login\n::shutdown:/bin/umount -a -r\n",
     "/etc/init.d/rcS": "#!/bin/sh\nmount -a\n"
@@ -54,6 +55,12 @@ class Variant:
     # a shape the scanner does not find yet: the test expects the miss (strict), so that the
     # day it is found the mark must go; bench/detection.py counts it as a miss
     known_miss: str | None = None
+    # more file systems of the device: name -> (format, files), each laid after the root (and
+    # after the one before it) in one flash image by `concat`, at an erase-block boundary
+    extra_parts: Mapping[str, tuple[str, Mapping[str, str | bytes]]] = field(default_factory=dict)
+    # the part of `extra_parts` that holds `expect`'s path: the finding's path is the path inside
+    # that file system and its container names that file system (not the root's)
+    expect_in: str | None = None
 
     @property
     def decoy(self) -> bool:
@@ -118,10 +125,25 @@ def build(variant: Variant, folder: Path) -> Path:
     for name, target in variant.links.items():
         path = root / name.lstrip("/")
         path.parent.mkdir(parents=True, exist_ok=True)
-        if path.is_symlink() or path.exists():
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)         # a folder of the stock root made a link (/etc -> /etc_ro)
+        elif path.is_symlink() or path.exists():
             path.unlink()
         path.symlink_to(target)
-    return pack(root, variant.fmt, folder / f"image.{variant.fmt}")
+    image = pack(root, variant.fmt, folder / f"image.{variant.fmt}")
+    if not variant.extra_parts:
+        return image
+    parts = [(0, image)]
+    end = image.stat().st_size
+    for i, (fmt, files) in enumerate(variant.extra_parts.values()):
+        tree = folder / f"part{i}"
+        tree.mkdir()
+        write_files(tree, files)
+        offset = -(-end // ERASE_BLOCK) * ERASE_BLOCK
+        part = pack(tree, fmt, folder / f"part{i}.{fmt}")
+        parts.append((offset, part))
+        end = offset + part.stat().st_size
+    return concat(parts, folder / "flash.bin")
 
 
 def scan_image(image: Path, work: Path) -> list[Finding]:
@@ -134,7 +156,20 @@ def judge(variant: Variant, findings: Iterable[Finding]) -> Verdict:
     findings = list(findings)
     if variant.expect is not None:
         category, path = variant.expect
-        found = any(f.category.value == category and f.path == path for f in findings)
+        found = any(f.category.value == category and f.path == path
+                    and _in_part(variant, f.container) for f in findings)
         return Verdict(found, ())
     bad = tuple(f for f in findings if f.category.value in variant.forbid)
     return Verdict(False, bad)
+
+
+def _in_part(variant: Variant, container: tuple[str, ...]) -> bool:
+    """The finding's container is the file system `expect` names: the root (packed first, at
+    offset 0) or, with `expect_in`, that extra part (a container of its format family)."""
+    if not variant.extra_parts:
+        return True
+    label = container[-1] if container else ""
+    if variant.expect_in is None:
+        return label.endswith("@0x0")
+    fmt = variant.extra_parts[variant.expect_in][0]
+    return label.startswith(fmt.split("-")[0]) and not label.endswith("@0x0")
