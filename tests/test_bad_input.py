@@ -369,3 +369,29 @@ def test_many_small_files_are_charged_what_they_take_on_disk(tmp_path: Path):
     assert 900 <= len(written) <= 1024, len(written)
     errors = [e["error"] for e in json.loads((tmp_path / "r.json").read_text())["unpack"]["errors"]]
     assert any("files counted in 4 KiB blocks" in e for e in errors), errors
+
+
+def test_identical_nested_containers_are_unpacked_once(tmp_path: Path):
+    """A zip of four identical zips, each of four identical zips, …: the bytes of a nested file
+    already searched are not unpacked again (their findings would be the same); the report
+    names each copy and the one it repeats. Distinct copies are still each unpacked."""
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n")
+    data, name = inner.getvalue(), "inner.zip"
+    for level in range(4):
+        outer = io.BytesIO()
+        with zipfile.ZipFile(outer, "w", zipfile.ZIP_STORED) as archive:
+            for copy in range(4):
+                archive.writestr(f"{copy}-{name}", data)
+        data, name = outer.getvalue(), f"level{level}.zip"
+    image = tmp_path / "nested.zip"
+    image.write_bytes(data)
+    proc = firmproof("scan", image, "-q", "-o", tmp_path / "r.json")
+    assert proc.returncode == 0, proc.stderr
+    used = json.loads((tmp_path / "r.json").read_text())["coverage"]["used"]
+    # 3 copies at each of the 3 levels of zips within the image (the innermost zips, of a few
+    # hundred bytes, are below the size at which a file is searched for containers at all)
+    assert used["identical_not_unpacked"] == 3 * 3, used
+    first = used["identical"][0]
+    assert first["path"].endswith("1-level2.zip") and first["same_as"].endswith("0-level2.zip")

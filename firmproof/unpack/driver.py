@@ -10,6 +10,7 @@ searches.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import shutil
@@ -60,6 +61,10 @@ class UnpackResult:
     budget: int = 0               # the byte budget this unpacking ran under
     written: int = 0              # bytes extracted, against the budget
     sandboxes: set[str] = field(default_factory=set)    # what confined the extraction children
+    # nested files with the bytes of one already searched (its chain first): not unpacked
+    # again, whose findings would be the same (identical copies nested in a bomb, or a package
+    # shipped twice)
+    identical: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def sandbox(self) -> str:
@@ -164,6 +169,7 @@ def unpack(image: Path, workdir: Path, limits: Limits,
     held = 0            # bytes of the layers kept in memory
     files = 0
     queue: deque[_Job] = deque([_Job(image, (image.name,), 1)])
+    seen: dict[str, str] = {}       # sha256 of a nested file searched -> its chain
     stopped = ""
 
     while queue:
@@ -173,6 +179,12 @@ def unpack(image: Path, workdir: Path, limits: Limits,
             result.errors.append({"path": chain_label(job.container) or job.container[0],
                                   "error": f"not unpacked: depth limit {limits.max_depth} reached"})
             continue
+        if job.depth > 1:
+            digest = _digest(job.host_file)
+            first = seen.setdefault(digest, chain_label(job.container)) if digest else None
+            if first is not None and first != chain_label(job.container):
+                result.identical.append((chain_label(job.container), first))
+                continue
         searched = Searched(chain_label(job.container), job.host_file, _size(job.host_file))
         whole = streams.sniff(job.host_file)
         if whole is not None:
@@ -298,6 +310,14 @@ def short_files(index: TreeIndex, meta: dict[str, FileMeta] | None) -> list[str]
     if len(short) > MAX_NAMED_SHORT:
         out.append(f"{len(short) - MAX_NAMED_SHORT} more files extracted short of their declared size")
     return out
+
+
+def _digest(path: Path) -> str | None:
+    try:
+        with path.open("rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError:
+        return None
 
 
 def _size(path: Path) -> int:
