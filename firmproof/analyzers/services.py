@@ -14,6 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from firmproof import binary
 from firmproof.analyzers.base import Analyzer, rule
 from firmproof.bootchain import SHELLS, Invocation, Step, boot_chain
 from firmproof.filetype import ELF
@@ -107,6 +108,25 @@ BIND_SHELL_PROGRAM = rule(
         its hash. Disassemble it (or run it in an emulator) and look for the bind/accept loop
         that dup2()s the socket onto 0/1/2 before exec'ing the shell.""",
     references=["https://attack.mitre.org/techniques/T1059/004/", _CWE.format(912)],
+)
+CONNECT_BACK_PROGRAM = rule(
+    "FP-SVC-009", Category.REMOTE_SHELL, Severity.CRITICAL,
+    title="program started at boot connects out and gives the connection a shell",
+    why="""A program that is no known daemon, started by the boot chain, calls connect() and, in the
+        same function or one it calls, either dup2()/dup3() (the socket onto its standard
+        streams) and an exec function, or popen()/system() of a command that is no literal where
+        it receives from the connection: the shape of a compiled reverse shell or C2 client,
+        which gives a shell to whoever holds the address it dials (`details.gives`: dup2 or
+        pipe). Static, stripped programs are read the same way, their libc calls named by the
+        system calls of their wrappers. A client that connects and only sends or receives data,
+        or runs fixed commands, does not match.""",
+    confirm="""Read the quoted boot line; `details.binary` is the program, `details.connect_site`
+        the connect() call and `details.address`/`details.port` the literal it dials when it
+        could be read. Disassemble the function at `details.function` (`r2 -A <file>; s
+        <function>; pdf`) and check that the connected socket is dup2()ed onto 0/1/2 before the
+        shell is exec'ed; on a test network, run it under qemu-user and listen on the address.""",
+    references=["https://attack.mitre.org/techniques/T1059/004/",
+                "https://attack.mitre.org/techniques/T1071/", _CWE.format(912)],
 )
 
 TELNETD_NAMES = frozenset({"telnetd", "utelnetd", "in.telnetd", "telnetd.busybox"})
@@ -214,7 +234,7 @@ class Services(Analyzer):
     family = "SVC"
     name = "services"
     rules = (TELNETD_WITHOUT_AUTH, TELNETD_AT_BOOT, R_SERVICES, SSH_EMPTY_PASSWORDS, SSH_AT_BOOT,
-             BIND_SHELL, REVERSE_SHELL, BIND_SHELL_PROGRAM)
+             BIND_SHELL, REVERSE_SHELL, BIND_SHELL_PROGRAM, CONNECT_BACK_PROGRAM)
 
     def run(self, fs: RootFS) -> Iterator[Finding]:
         seen: set[tuple[str, str, int, int]] = set()
@@ -266,7 +286,8 @@ class Services(Analyzer):
         if step.binary is not None and name not in known_daemons():
             found = self._bind_shell_binary(fs, step.binary, binaries)
             if found is not None:
-                yield self._at(BIND_SHELL_PROGRAM, fs, step, binary=step.program or step.binary,
+                r = CONNECT_BACK_PROGRAM if found.get("shape") == "connect-back" else BIND_SHELL_PROGRAM
+                yield self._at(r, fs, step, binary=step.program or step.binary,
                                binary_sha256=fs.sha256(step.binary), **found)
 
     def _common(self, step: Step) -> dict[str, Any]:
@@ -400,18 +421,20 @@ class Services(Analyzer):
     @staticmethod
     def _bind_shell_binary(fs: RootFS, path: str,
                            cache_: dict[str, dict[str, Any] | None]) -> dict[str, Any] | None:
+        """FP-SVC-008's bind shell, or (`shape` connect-back) FP-SVC-009's reverse shell."""
         if path in cache_:
             return cache_[path]
         result: dict[str, Any] | None = None
         entry = fs.stat(path)
         data = fs.read(path) if entry is not None and entry.ftype == ELF else None
-        if data is not None and posixpath.basename(path) not in known_daemons() and b"BusyBox v" not in data \
-                and _may_import_a_bind_shell(data):
+        if data is None or posixpath.basename(path) in known_daemons() or b"BusyBox v" in data:
+            pass
+        elif _may_import_a_bind_shell(data) or _may_import_a_connect_back(data):
             symbols = read_symbols(data)
             shell = _SHELL_STRING.search(data)
+            imports = symbols.imports if symbols is not None else frozenset()
+            execs = sorted(n for n in _EXEC_IMPORTS if n in imports)
             if symbols is not None and shell is not None:
-                imports = symbols.imports
-                execs = sorted(n for n in _EXEC_IMPORTS if n in imports)
                 if ({"socket", "bind"} <= imports and imports & {"listen", "accept", "accept4"}
                         and imports & {"dup2", "dup3"} and execs):
                     result = {
@@ -421,6 +444,12 @@ class Services(Analyzer):
                         "shell_string": shell.group().decode("latin-1"),
                         "shell_string_offset": shell.start(),
                     }
+            if result is None and "connect" in imports and (
+                    (shell is not None and imports & {"dup2", "dup3"} and execs)
+                    or (imports & _PIPE_RUN and imports & _RECEIVE)):
+                result = _connect_back(fs, path, shell)
+        elif len(data) <= _STATIC_MAX and (shell := _SHELL_STRING.search(data)) is not None:
+            result = _static_shell(fs, path, shell)
         cache_[path] = result
         return result
 
@@ -437,6 +466,115 @@ class Services(Analyzer):
                 root = settings.get("permitrootlogin", ("prohibit-password", 0, 0))[0]
                 yield SSH_EMPTY_PASSWORDS.at(fs, entry.path, start, end - start, server="sshd",
                                              option="PermitEmptyPasswords yes", permit_root_login=root)
+
+
+def _may_import_a_connect_back(data: bytes) -> bool:
+    return b"connect\0" in data and (b"dup2\0" in data or b"dup3\0" in data or b"popen\0" in data
+                                     or b"system\0" in data)
+
+
+_PIPE_RUN = frozenset({"popen", "system"})
+_RECEIVE = frozenset({"recv", "recvfrom", "recvmsg", "read"})
+
+
+_STATIC_MAX = 4 << 20      # a static program larger than this is not read (a BusyBox-sized suite)
+_STATIC_EXEC = ("execve", "execv", "system")
+_ADDRESS = re.compile(r"^(?:\d{1,3}\.){3}\d{1,3}$|^[a-z0-9][a-z0-9.-]*\.[a-z]{2,}$", re.I)
+
+
+def _shell_function(exe: binary.Executable, start: int | None, execs: tuple[str, ...]) -> int | None:
+    """The function (`start` or one it calls directly) that calls dup2/dup3 and an exec function."""
+    if start is None:
+        return None
+    dups = exe.callers("dup2", "dup3")
+    runs = exe.callers(*execs)
+    for function in (start, *sorted(exe.callees(start))):
+        if function in dups and function in runs:
+            return function
+        if function in dups and any(t in runs for t in exe.callees(function)):
+            return function
+    return None
+
+
+def _dialled(exe: binary.Executable, function: int) -> tuple[str | None, int | None]:
+    """The address literal a function loads (an IPv4 or host name), and the htons() port."""
+    code = exe.code
+    address = None
+    if code is not None:
+        for site, value in code.xrefs:
+            if exe.function_of(site) == function and (ref := exe.string_at(value)) is not None \
+                    and _ADDRESS.match(ref.text):
+                address = ref.text
+                break
+    ports = [a for c in exe.calls("htons") if exe.function_of(c.site) == function
+             for a in c.args[:1] if isinstance(a, int) and 0 < a < 65536]
+    return address, ports[0] if ports else None
+
+
+def _piped_function(exe: binary.Executable, start: int | None, runs: tuple[str, ...]) -> int | None:
+    """The function (`start` or one it calls directly) that hands what the connection received
+    to a shell: popen()/system() of a command that is no literal, where a receive is made."""
+    if start is None:
+        return None
+    functions = (start, *sorted(exe.callees(start)))
+    received = exe.callers(*_RECEIVE)
+    if not any(f in received for f in functions):
+        return None
+    for function, calls in exe.callers(*runs).items():
+        if function in functions and any(
+                not c.args or not (isinstance(c.args[0], int) and exe.string_at(c.args[0]) is not None)
+                for c in calls):
+            return function
+    return None
+
+
+def _connect_back(fs: RootFS, path: str, shell: re.Match[bytes] | None) -> dict[str, Any] | None:
+    exe = binary.load(fs, path)
+    if exe is None:
+        return None
+    execs = _STATIC_EXEC if exe.static else _EXEC_IMPORTS
+    pipes = ("system",) if exe.static else tuple(sorted(_PIPE_RUN))
+    for function, calls in sorted(exe.callers("connect").items(), key=lambda kv: kv[0] or 0):
+        if function is None:
+            continue
+        how = "dup2"
+        shelled = _shell_function(exe, function, execs) if shell is not None else None
+        if shelled is None:
+            how, shelled = "pipe", _piped_function(exe, function, pipes)
+        if shelled is None:
+            continue
+        address, port = _dialled(exe, function)
+        found: dict[str, Any] = {
+            "shape": "connect-back", "gives": how, "connect_site": f"0x{calls[0].site:x}",
+            "function": f"0x{function:x}", "shell_function": f"0x{shelled:x}",
+            "address": address, "port": port, "static": exe.static}
+        if shell is not None:
+            found.update(shell_string=shell.group().decode("latin-1"), shell_string_offset=shell.start())
+        return found
+    return None
+
+
+def _static_shell(fs: RootFS, path: str, shell: re.Match[bytes]) -> dict[str, Any] | None:
+    """A static program: its libc calls named by their system calls (firmproof.binary.syscalls);
+    a bind shell when a function that accepts puts a socket on a shell, else a connect-back.
+    libc's own system()/posix_spawn hold "/bin/sh", a dup2 and an execve, but no accept or
+    connect reaches them in one step."""
+    exe = binary.load(fs, path)
+    if exe is None or not exe.static:
+        return None
+    first = exe.syscall_names()
+    if "socket" not in first or "execve" not in first:
+        return None
+    if exe.code is None:
+        return None
+    for function in sorted(f for f in exe.callers("accept", "accept4", "listen") if f is not None):
+        shelled = _shell_function(exe, function, _STATIC_EXEC)
+        if shelled is not None and exe.callers("socket", "bind"):
+            return {"imports": [], "static": True, "function": f"0x{function:x}",
+                    "shell_function": f"0x{shelled:x}", "symbols_from": "syscalls",
+                    "calls": sorted(set(exe.wrappers.values())),
+                    "shell_string": shell.group().decode("latin-1"), "shell_string_offset": shell.start()}
+    return _connect_back(fs, path, shell)
 
 
 def _sshd_settings(text: str) -> dict[str, tuple[str, int, int]]:

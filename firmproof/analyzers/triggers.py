@@ -5,6 +5,11 @@ First pass (headers only): the program imports socket and bind, a receive functi
 wrappers such as Tenda's doSystemCmd). Only those are disassembled; on x86-64 only the
 functions that call those imports, found by a byte scan for calls into their PLT stubs.
 
+A static program imports nothing: it is read when its syscall wrappers (a byte scan, no
+sweep) hold socket and an execve or clone/fork and it is no BusyBox; the sweep then names
+its wrappers (firmproof.binary.syscalls), and a call that passes a literal to a function
+reaching no system call counts as a compare (strcmp, memcmp, strstr have no names there).
+
 Then, for every call that runs a literal command in a function that receives from the
 network (or that such a function calls directly), the same function must first compare
 something with a constant: a comparison call with a literal argument, or, when the compiler
@@ -66,6 +71,19 @@ def listens_and_runs(exe: binary.Executable) -> bool:
             and exe.imports_any(*RUN))
 
 
+STATIC_MAX = 4 << 20        # a static program larger than this is not read (a BusyBox-sized suite)
+STATIC_RUN = frozenset({"execve", "execv", "system"})      # names firmproof.binary.syscalls gives
+
+
+def static_candidate(exe: binary.Executable) -> bool:
+    """First pass for a static program (no imports to read): not BusyBox (whose applets the
+    boot-chain rules judge by their command lines), not huge, and its syscall wrappers hold a
+    socket and an execve or a clone/fork; the sweep then names socket, bind and the receive calls."""
+    return (exe.static and exe.size <= STATIC_MAX and b"BusyBox v" not in exe.data
+            and "socket" in (first := exe.syscall_names())
+            and bool(first & {"execve", "clone", "clone3", "fork", "vfork"}))
+
+
 def join_constants(chunks: list[bytes]) -> bytes:
     """Inlined compares test overlapping or adjacent words: join them into one value."""
     out = b""
@@ -86,16 +104,22 @@ class Triggers(Analyzer):
     def run(self, fs: RootFS) -> Iterator[Finding]:
         for entry in fs.files(ELF):
             exe = binary.load(fs, entry.path)
-            if exe is None or not listens_and_runs(exe):
+            if exe is None:
+                continue
+            if exe.static:
+                names = exe.names() if static_candidate(exe) else frozenset()
+                if not ({"socket", "bind"} <= names and names & RECEIVE and names & STATIC_RUN):
+                    continue
+            elif not listens_and_runs(exe):
                 continue
             yield from self._check(fs, entry.path, exe)
 
     def _check(self, fs: RootFS, path: str, exe: binary.Executable) -> Iterator[Finding]:
-        if exe.bounded() and (sites := exe.quick_calls(RUN | RECEIVE | {"htons"})) is not None:
-            exe = exe.focused(sites)        # only the functions that receive or run commands
+        if exe.bounded() and (sites := exe.quick_calls(RUN | RECEIVE | COMPARE | {"htons"})) is not None:
+            exe = exe.focused(sites)        # only the functions that receive, compare or run commands
         code = exe.code
         # read() counts only in a program that has no socket receive call: it reads files too
-        sockets = RECEIVE - {"read"} if exe.imports_any(*(RECEIVE - {"read"})) else RECEIVE
+        sockets = RECEIVE - {"read"} if exe.names() & (RECEIVE - {"read"}) else RECEIVE
         received: dict[int | None, list[int]] = {}      # function -> its receive call sites
         for c in exe.calls(*sockets):
             received.setdefault(exe.function_of(c.site), []).append(c.site)
@@ -109,7 +133,8 @@ class Triggers(Analyzer):
                         if isinstance(a, int) and 0 < a < 65536})
         compares = compare_sites(exe, code)
         seen: set[int] = set()
-        for call, _, command in sorted(exe.calls_with_string(RUN), key=lambda t: (t[0].site, t[1])):
+        run = RUN | STATIC_RUN if exe.static else RUN
+        for call, _, command in sorted(exe.calls_with_string(run), key=lambda t: (t[0].site, t[1])):
             if call.site in seen:
                 continue
             seen.add(call.site)
@@ -146,6 +171,15 @@ def compare_sites(exe: binary.Executable, code: binary.CodeFacts) -> list[tuple[
     that makes one, by a call or inline (`static int knocked(buf) { return strncmp(buf,
     "magic", 5) == 0; }` at -O0)."""
     direct = [(c.site, c.callee or "", ref.text, ref.offset) for c, _, ref in exe.calls_with_string(COMPARE)]
+    if exe.static:
+        # no names: a call that passes a literal to a function reaching no system call
+        # (strcmp, memcmp, strstr; glibc's IFUNC stubs) compares; fopen(path) does not
+        direct += [(c.site, "compare", ref.text, ref.offset) for c in code.calls
+                   if c.callee is None and c.target is not None
+                   for value in c.args if isinstance(value, int)
+                   and (ref := exe.string_at(value)) is not None and len(ref.text) >= MIN_MAGIC
+                   and not ref.text.startswith("/") and exe.pure(c.target)]     # a path: fopen
+        direct.sort(key=lambda t: t[0])
     helpers: dict[int, tuple[str, str, int | None]] = {}
     for site, how, text, offset in direct:
         function = exe.function_of(site)

@@ -16,6 +16,10 @@ Stable API for rules (FP-ELF, FP-HCRED, FP-TRIG, and whoever needs code facts)::
     exe.calls_with_string({"strcmp"})                      # [(Call, arg index, StringRef)]
     exe.function_of(call.site)                             # start of the enclosing function
     exe.offset_of(vaddr)                                   # file offset of an address
+    exe.static, exe.syscall_names()                        # static program; its syscalls, no sweep
+    exe.names()                                            # imports, or a static program's named
+                                                           # syscall wrappers (firmproof.binary.syscalls)
+    exe.callers("dup2"), exe.callees(function)             # the call graph, by function start
 
 Everything up to `mentions` comes from the headers (lief) and costs about 0.2 ms per file;
 `strings` scans the data sections once; `xrefs`/`calls*` disassemble the code once
@@ -31,12 +35,13 @@ import re
 import struct
 import warnings
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
 from capstone import CsError
 
+from firmproof.binary import syscalls
 from firmproof.binary.disasm import Call, CodeFacts, Value, call_sites, rip_loads, sweep
 from firmproof.binary.elf import ElfHeaders, Hardening, NotElf, parse
 from firmproof.rootfs import RootFS
@@ -83,6 +88,11 @@ class Executable:
         self._quick: dict[int, tuple[StringRef, list[int]]] | None = None
         self._ranges: list[tuple[int, int]] | None = None
         self._stubs: dict[int, str] | None = None      # PLT stub -> import, once swept
+        self._numbers: frozenset[str] | None = None     # static: syscalls seen by the first pass
+        self._graph: dict[int | None, set[int]] | None = None
+        self.wrappers: dict[int, str] = {}      # static: wrapper function -> libc name, once swept
+        self._canon: Callable[[int], int] = _same
+        self._trapping: set[int | None] | None = None
 
     # -- headers ----------------------------------------------------------------
 
@@ -295,7 +305,88 @@ class Executable:
                 log.debug("%s: code not readable (%s)", self.path, exc)   # malformed: no code facts
                 self._code = None
             self._swept = True
+            if self._code is not None and self.static and self._ranges is None:
+                self._name_wrappers(self._code)
         return self._code
+
+    # -- static programs ----------------------------------------------------------
+
+    @property
+    def static(self) -> bool:
+        """A program that imports nothing: its libc is inside it, unnamed when stripped."""
+        return syscalls.is_static(self.headers)
+
+    def syscall_names(self) -> frozenset[str]:
+        """Cheap first pass for a static program: the libc calls (socket, bind, execve, ...)
+        whose system call number is loaded right before a trap; no sweep."""
+        if self._numbers is None:
+            self._numbers = syscalls.numbers(self.headers, self._data)
+        return self._numbers
+
+    def _name_wrappers(self, code: CodeFacts) -> None:
+        """Name the calls into the syscall wrappers of a static program (firmproof.binary.syscalls),
+        so that `calls("socket")` answers as for an import."""
+        shell = set()
+        at = self._data.find(syscalls.SHELL)
+        while at >= 0:
+            if at and self._data[at - 1] == 0 and (vaddr := self.headers.vaddr_of(at)) is not None:
+                shell.add(vaddr)
+            at = self._data.find(syscalls.SHELL, at + 1)
+        self.function_of(self.headers.entry)        # builds the function starts
+        assert self._functions is not None
+        canon = syscalls.canonical(self._functions, {c.target for c in code.calls if c.target is not None})
+        self._canon = canon
+        for index, call in enumerate(code.calls):
+            if call.target is not None and (target := canon(call.target)) != call.target:
+                code.calls[index] = Call(call.site, call.callee, target, call.args)
+        self.wrappers = syscalls.name_wrappers(self.headers, code, self.function_of, code.xrefs, shell,
+                                               lambda a: syscalls.thunk(self.headers, self._data, a))
+        for index, call in enumerate(code.calls):
+            if call.callee is None and call.target in self.wrappers:
+                code.calls[index] = Call(call.site, self.wrappers[call.target], call.target, call.args)
+
+    def names(self) -> frozenset[str]:
+        """The libc functions the program calls: its imports, or a static program's named wrappers."""
+        if self.static:
+            self.code  # noqa: B018 - the sweep names the wrappers
+            return frozenset(self.wrappers.values())
+        return self.headers.imports
+
+    def pure(self, target: int, depth: int = 2) -> bool:
+        """Whether a function of a static program reaches no system call within `depth` direct
+        calls (strcmp, memcmp: a compare; not fopen, which opens a file)."""
+        code = self.code
+        if code is None:
+            return False
+        if self._trapping is None:
+            self._trapping = {self.function_of(site) for site, _ in code.syscalls}
+        seen, frontier = {target}, {target}
+        for _ in range(depth + 1):
+            if frontier & self._trapping:
+                return False
+            frontier = {t for f in frontier for t in self.callees(f)} - seen
+            seen |= frontier
+        return True
+
+    def callers(self, *names: str) -> dict[int | None, list[Call]]:
+        """Function start -> its calls to any of `names`."""
+        out: dict[int | None, list[Call]] = {}
+        for call in self.calls(*names):
+            out.setdefault(self.function_of(call.site), []).append(call)
+        return out
+
+    def callees(self, function: int | None) -> set[int]:
+        """Direct call targets of the function starting at `function`."""
+        code = self.code
+        if code is None or function is None:
+            return set()
+        if self._graph is None:
+            graph: dict[int | None, set[int]] = {}
+            for call in code.calls:
+                if call.target is not None:
+                    graph.setdefault(self.function_of(call.site), set()).add(call.target)
+            self._graph = graph
+        return self._graph.get(function, set())
 
     def xrefs(self, string_offset: int) -> list[int]:
         """Code addresses that load the address of the string at that file offset."""
@@ -333,7 +424,11 @@ class Executable:
             starts.add(self.headers.entry & ~1)
             self._functions = sorted(starts)
         i = bisect.bisect_right(self._functions, address) - 1
-        return self._functions[i] if i >= 0 else None
+        return self._canon(self._functions[i]) if i >= 0 else None
+
+
+def _same(address: int) -> int:
+    return address
 
 
 def load(fs: RootFS, path: str) -> Executable | None:

@@ -55,6 +55,7 @@ class CodeFacts:
     targets: set[int] = field(default_factory=set)     # call targets and prologues: function starts
     stubs: dict[int, str] = field(default_factory=dict)            # PLT stub address -> import
     constants: list[tuple[int, bytes]] = field(default_factory=list)  # (site, text-like constant compared)
+    syscalls: list[tuple[int, Value]] = field(default_factory=list)   # (site, number register's value)
     instructions: int = 0
 
 
@@ -221,6 +222,9 @@ class _Mips(_Sweep):
             self.call(*pending)
 
     def _step(self, address: int, mnemonic: str, ops: str) -> None:
+        if mnemonic == "syscall":
+            self.facts.syscalls.append((address, self.regs.get("$v0")))
+            return
         if mnemonic == "bgezal" and ops.startswith("$zero, "):
             mnemonic, ops = "bal", ops[len("$zero, "):]        # `bal` as capstone may spell it
         if mnemonic in ("jalr", "jalr.hb", "bal", "jal", "jr", "jr.hb"):
@@ -310,6 +314,9 @@ class _Arm(_Sweep):
 
     def step(self, address: int, size: int, mnemonic: str, ops: str) -> None:
         base = mnemonic.split(".", 1)[0]
+        if base == "svc":           # EABI: the number in r7
+            self.facts.syscalls.append((address, self.regs.get("r7")))
+            return
         if base in ("bl", "blx") or (base[:2] == "bl" and base[2:] in _ARM_CONDS and base[:3] != "blx") \
                 or (base[:3] == "blx" and base[3:] in _ARM_CONDS):
             target: Value = _imm(ops) if ops.startswith("#") else self.regs.get(ops.strip())
@@ -445,6 +452,9 @@ class _Arm64(_Sweep):
         return None
 
     def step(self, address: int, size: int, mnemonic: str, ops: str) -> None:
+        if mnemonic == "svc":
+            self.facts.syscalls.append((address, self.regs.get("x8")))
+            return
         if mnemonic in ("bl", "blr"):
             target: Value = _imm(ops) if ops.startswith("#") else self.regs.get(self.norm(ops.strip()))
             self.call(address, target)
@@ -614,6 +624,9 @@ class _X86(_Sweep):
         self.stack, self.slots = [], {}
 
     def step(self, address: int, size: int, mnemonic: str, ops: str) -> None:
+        if mnemonic == "syscall" or (mnemonic == "int" and ops == "0x80"):
+            self.facts.syscalls.append((address, self.regs.get("rax")))
+            return
         if mnemonic in ("call", "bnd call", "notrack call"):
             target = self.operand(ops, address, size)
             if self.bits64:

