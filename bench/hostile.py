@@ -215,8 +215,8 @@ CASES = [
     Case("real image cut at 90 %", _cut(TPLINK, 0.9), incomplete=True),
     Case("a fifo", fifo, incomplete=True),
     Case("/dev/zero", dev_zero, incomplete=True),
-    Case("SIGTERM during a scan", busy, signal_after=2.0),
-    Case("SIGINT during a scan", busy, signal_after=2.0),
+    Case("SIGTERM during a scan", busy, signal_after=0.8),
+    Case("SIGINT during a scan", busy, signal_after=0.8),
 ]
 
 

@@ -16,7 +16,7 @@ from firmproof.analyzers.configcreds import ConfigCredentials, is_password_key, 
 from firmproof.model import Category, Severity
 from firmproof.rootfs import RootFS
 
-STRONG = secrets.token_urlsafe(18)
+STRONG = "S" + secrets.token_urlsafe(18)     # a letter first: openssl would read "-…" as an option
 
 
 def run(files: dict[str, str]):
