@@ -39,6 +39,7 @@ from firmproof.android.apk import (
     analyse_apk,
     entry_span,
 )
+from firmproof.bootchain import ANDROID_INIT_RCS, boot_chain
 from firmproof.children import child_setup
 from firmproof.filetype import APK
 from firmproof.model import Category, Finding, Rule, Severity
@@ -135,7 +136,9 @@ ROOT_SHELL_SERVICE = rule(
     title="init service runs a shell, su daemon or listener as root",
     why="""An init service without a `user` option runs as root. One that runs a shell, a su
         daemon or a network listener (nc, telnetd, socat) gives root to whoever talks to it,
-        the more so when its socket is world-writable.""",
+        the more so when its socket is world-writable. Medium when the tree holds init.rc and
+        init does not start the service (`disabled` and no action starts it, or its .rc file
+        is not imported): a latent service only a process allowed to set ctl.start can run.""",
     confirm="""Read the quoted `service` line and its options (`details.options`); `details.user`
         is root when no `user` line is given. Check the program it runs and who can reach its
         socket (`details.socket`).""",
@@ -323,6 +326,11 @@ class Android(Analyzer):
     # -- init ------------------------------------------------------------------------
 
     def _init_scripts(self, fs: RootFS) -> Iterator[Finding]:
+        # with an init.rc in the tree, the boot chain knows which services init starts: a
+        # `disabled` one no action starts, or one in an .rc file nothing imports, does not run
+        started: set[tuple[str, int]] | None = None
+        if any(fs.exists(p) for p in ANDROID_INIT_RCS):
+            started = {(s.path, s.start) for s in boot_chain(fs).steps if s.via == "android-init"}
         for path in _rc_files(fs):
             text = fs.text(path) or ""
             if "service" not in text and "setenforce" not in text:
@@ -334,9 +342,10 @@ class Android(Analyzer):
                         yield self._at_line(SELINUX_PERMISSIVE, fs, path, command,
                                             source="init", trigger=" ".join(action.trigger))
             for service in rc.services:
-                yield from self._service(fs, path, service)
+                runs = started is None or (path, service.header.start) in started
+                yield from self._service(fs, path, service, runs)
 
-    def _service(self, fs: RootFS, path: str, service: RcService) -> Iterator[Finding]:
+    def _service(self, fs: RootFS, path: str, service: RcService, runs: bool = True) -> Iterator[Finding]:
         if service.user not in ("root", "0"):
             return
         program = posixpath.basename(service.argv[0])
@@ -355,7 +364,13 @@ class Android(Analyzer):
         world = bool(socket_mode and socket_mode[-1:] in ("6", "7", "2", "3"))
         severity = Severity.CRITICAL if (not service.disabled and (world or kind == "listener")) \
             else Severity.HIGH
-        yield self._at_line(ROOT_SHELL_SERVICE, fs, path, service.header, severity=severity,
+        extra: dict[str, Any] = {}
+        if not runs:
+            # latent: a process allowed to set ctl.start could still start it
+            severity = Severity.MEDIUM
+            extra = {"started": False, "note": "init does not start this service: it is disabled and "
+                     "no action starts it, or its .rc file is not imported"}
+        yield self._at_line(ROOT_SHELL_SERVICE, fs, path, service.header, severity=severity, **extra,
                             service=service.name, program=service.argv[0], kind=kind, user="root",
                             disabled=service.disabled, socket=" ".join(socket.words[1:]) if socket else None,
                             options=[" ".join(o.words) for o in service.options][:12])

@@ -157,3 +157,23 @@ def test_cmdline_outside_a_boot_image_is_not_read() -> None:
     assert run({"/etc/cmdline": line}) == []
     found = by_rule(run({"/cmdline": line, "/kernel": b"\x00" * 64}))
     assert found["FP-ANDROID-007"][0].evidence.offset == line.index("androidboot")
+
+
+def test_a_root_shell_service_init_does_not_start_is_medium() -> None:
+    """With init.rc in the tree: a `disabled` root shell no action starts, and one in an .rc
+    file nothing imports, are latent (medium); the same service started by `on boot` stays
+    high, and one enabled by default in an imported file stays as before."""
+    init = ("import /vendor/etc/init/${ro.hardware}.rc\n\n"
+            "on boot\n    start dbgsh\n\n"
+            "service dbgsh /system/bin/sh\n    class main\n    disabled\n\n"
+            "service idlesh /system/bin/sh\n    class main\n    disabled\n")
+    found = {f.details["service"]: f for f in run({
+        "/init.rc": init,
+        "/vendor/etc/init/board.rc": "service boardsh /system/bin/sh\n    class main\n",
+        "/vendor/etc/debug/extra.rc": "service extrash /system/bin/sh\n    class main\n",
+    }) if f.rule.id == "FP-ANDROID-008"}
+    assert found["dbgsh"].severity is Severity.HIGH and "started" not in found["dbgsh"].details
+    assert found["boardsh"].severity is Severity.HIGH
+    for latent in ("idlesh", "extrash"):
+        assert found[latent].severity is Severity.MEDIUM, latent
+        assert found[latent].details["started"] is False
