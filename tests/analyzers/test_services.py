@@ -488,47 +488,6 @@ def test_one_daemon_started_from_two_branches_is_one_finding():
 
 # FP-SVC-009: a compiled connect-back shell started at boot; static stripped bind shells ---
 
-_CONNECT_LOG = """#include <arpa/inet.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
-int main(void)
-{
-    struct sockaddr_in a;
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons(514);
-    a.sin_addr.s_addr = inet_addr("192.0.2.10");
-    if (connect(s, (struct sockaddr *)&a, sizeof a) == 0)
-        write(s, "boot ok\\n", 8);
-    close(s);
-    return 0;
-}
-"""
-_NTP_CLIENT = """#include <arpa/inet.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
-int main(void)
-{
-    unsigned char pkt[48] = {0x1b};
-    struct sockaddr_in a;
-    int s = socket(AF_INET, SOCK_DGRAM, 0);
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons(123);
-    a.sin_addr.s_addr = inet_addr("192.0.2.123");
-    connect(s, (struct sockaddr *)&a, sizeof a);
-    send(s, pkt, sizeof pkt, 0);
-    recv(s, pkt, sizeof pkt, 0);
-    if (pkt[0] == 0)
-        execl("/bin/sh", "sh", "/etc/ntp-failed.sh", (char *)0);
-    return 0;
-}
-"""
-
-
 @pytest.fixture(scope="module")
 def backdoor_builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     """Stripped x86-64 builds of the variant sources (tests/variants/families/compiled.py)."""
@@ -539,9 +498,8 @@ def backdoor_builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes
     if shutil.which("gcc") is None:
         pytest.skip("gcc missing")
     out = tmp_path_factory.mktemp("svc009")
-    sources = {"connect-back": SOURCES["connect-back"], "local-script": SOURCES["local-script"],
-               "bind-fork-execve": SOURCES["bind-fork-execve"], "mgmt-reboot": SOURCES["mgmt-reboot"],
-               "connect-log": _CONNECT_LOG, "ntp-client": _NTP_CLIENT}
+    sources = {name: SOURCES[name] for name in ("connect-back", "local-script", "bind-fork-execve",
+                                                "mgmt-reboot", "connect-log", "ntp-client")}
     built: dict[str, bytes] = {}
     for name, source in sources.items():
         (out / f"{name}.c").write_text(source)
