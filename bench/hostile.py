@@ -105,6 +105,47 @@ def nested_zips(folder: Path) -> Path:
     return out
 
 
+def _distinct(levels: int, fan: int, tag: str, pack: Callable[[list[tuple[str, bytes]]], bytes]) -> bytes:
+    """An archive of `fan` archives of `fan` archives … `levels` deep, each one distinct (no
+    copy for the identical-copy rule to collapse): fan ** levels little leaves."""
+    members = []
+    for i in range(fan):
+        name = f"{tag}{i}"
+        members.append((f"{name}.bin", _distinct(levels - 1, fan, name, pack)) if levels > 1
+                       else (f"{name}.txt", "".join(f"{name} {n}\n" for n in range(80)).encode()))
+    return pack(members)
+
+
+def _zip_of(members: list[tuple[str, bytes]]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members:
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def _tar_of(members: list[tuple[str, bytes]]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def distinct_zips(folder: Path) -> Path:
+    out = folder / "distinct.zip"
+    out.write_bytes(_distinct(8, 4, "n", _zip_of))       # 21,845 zips, 65,536 leaves
+    return out
+
+
+def distinct_tars(folder: Path) -> Path:
+    out = folder / "distinct.tar"
+    out.write_bytes(_distinct(6, 4, "n", _tar_of))       # 1,365 tars, each a child extraction
+    return out
+
+
 def overlapping_zip(folder: Path) -> Path:
     sys.path.insert(0, str(REPO / "tests"))
     from test_bad_input import _overlapping_zip  # the builder the suite uses
@@ -205,6 +246,8 @@ CASES = [
     Case("100 GiB sparse file in squashfs", sparse_in_squashfs, incomplete=True),
     Case("100 GiB sparse tar member", sparse_tar, incomplete=True),
     Case("12 levels of nested zips of zeros", nested_zips, incomplete=True),
+    Case("8 levels of distinct nested zips (21,845)", distinct_zips, incomplete=True),
+    Case("6 levels of distinct nested tars (1,365)", distinct_tars, incomplete=True),
     Case("20,000 overlapping zip entries", overlapping_zip, incomplete=True),
     Case("4 GiB gzip bomb", gzip_bomb, incomplete=True),
     Case("60 nested gzip layers", deep_gzip, incomplete=True),

@@ -123,6 +123,9 @@ def _add_limits(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-ratio", type=int,
                         help=f"bytes extracted per byte of image (default {limits.max_ratio})")
     parser.add_argument("--max-files", type=int, help=f"entries extracted (default {limits.max_files})")
+    parser.add_argument("--max-containers", type=int,
+                        help="containers unpacked (default 1000, or one per 8 KiB of image where "
+                             "that is more)")
     parser.add_argument("--timeout", type=float,
                         help=f"seconds for unpacking (default {limits.max_seconds:.0f})")
     parser.add_argument("--max-memory", type=_size,
@@ -141,7 +144,7 @@ def _limits(args: argparse.Namespace) -> Limits:
     """The configuration file's limits, with the command line's flags over them."""
     return override(_settings(args).limits, max_depth=args.max_depth, max_bytes=args.max_bytes,
                     max_ratio=args.max_ratio, max_files=args.max_files, max_seconds=args.timeout,
-                    max_memory=args.max_memory)
+                    max_memory=args.max_memory, max_containers=args.max_containers)
 
 
 def main(argv: list[str] | None = None) -> int:

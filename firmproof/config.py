@@ -11,6 +11,8 @@ from typing import Any
 from firmproof.model import Severity
 
 GiB = 1024 ** 3
+CONTAINERS_FLOOR = 1000       # containers any image may unpack …
+CONTAINER_BYTES = 8 * 1024    # … or one per this many bytes of image, where that is more
 MIN_EXAMINED = 0.9     # share of the image's non-filler bytes that unpacked containers must
                        # cover for a scan to be complete (see firmproof/coverage.py)
 
@@ -25,10 +27,21 @@ class Limits:
     max_files: int = 500_000           # entries extracted
     max_seconds: float = 1800.0        # wall time for the whole unpacking
     max_memory: int = 8 * GiB          # address space of each extraction child and its extractors
+    max_containers: int | None = None  # containers unpacked; None: CONTAINERS_FLOOR, or one per
+                                       # CONTAINER_BYTES of image (see container_budget)
     carve_min_size: int = 512          # smaller unknown blobs are not searched for containers
 
     def byte_budget(self, image_size: int) -> int:
         return min(self.max_bytes, max(image_size * self.max_ratio, 64 * 1024 * 1024))
+
+    def container_budget(self, image_size: int) -> int:
+        """Containers this image may unpack. Honest firmware nests few, big containers (a
+        64 MB router image holds tens, an Android system image a few hundred APKs); thousands
+        of distinct little archives nested in a few megabytes is a bomb, each one costing an
+        extraction. By default: 1,000, or one per 8 KiB of image where that is more."""
+        if self.max_containers is not None:
+            return self.max_containers
+        return max(CONTAINERS_FLOOR, image_size // CONTAINER_BYTES)
 
 
 @dataclass(frozen=True)
@@ -87,7 +100,8 @@ def _share(value: Any) -> float:
 # the settings a configuration file may hold: [limits] name -> (Limits field, parser), and [scan]
 LIMIT_SETTINGS = {"max_depth": ("max_depth", _count), "max_bytes": ("max_bytes", parse_size),
                   "max_ratio": ("max_ratio", _count), "max_files": ("max_files", _count),
-                  "timeout": ("max_seconds", _seconds), "max_memory": ("max_memory", parse_size)}
+                  "timeout": ("max_seconds", _seconds), "max_memory": ("max_memory", parse_size),
+                  "max_containers": ("max_containers", _count)}
 SCAN_SETTINGS = {"min_examined": _share}
 CONFIG_ENV = "FIRMPROOF_CONFIG"
 
@@ -118,7 +132,8 @@ def load_settings(path: Path | None) -> Settings:
     """Read a TOML configuration file:
 
         [limits]
-        max_bytes = "16G"      # also max_depth, max_ratio, max_files, timeout, max_memory
+        max_bytes = "16G"      # also max_depth, max_ratio, max_files, max_containers, timeout,
+                               # max_memory
         [scan]
         min_examined = 0.95
     """

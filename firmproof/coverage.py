@@ -33,7 +33,8 @@ LIMIT = "limit"
 MISSING = "missing-extractor"
 METADATA = "metadata"
 FAILED = "failed"
-_LIMIT = re.compile(r"\b(?:byte|time|file|depth|size) limit\b|\bgrows past\b|\bmore than \d+\b")
+_LIMIT = re.compile(r"\b(?:byte|time|file|depth|size|container|memory) limit\b|\bgrows past\b"
+                    r"|\bmore than \d+\b")
 
 
 def error_kind(message: str) -> str:
@@ -198,7 +199,7 @@ def size_text(n: int) -> str:
 def build(image: Searched, layers: list[Searched], limits: Limits, budget: int, used: dict[str, Any],
           unpack_errors: list[dict[str, str]], analysis_errors: list[dict[str, str]],
           skips: list[dict[str, Any]], files: int, min_examined: float = MIN_EXAMINED,
-          by_type: dict[str, int] | None = None) -> Coverage:
+          by_type: dict[str, int] | None = None, containers: int | None = None) -> Coverage:
     """The coverage of a scan and the reasons, if any, it is incomplete."""
     incomplete: list[dict[str, str]] = []
     for error in unpack_errors:
@@ -221,11 +222,14 @@ def build(image: Searched, layers: list[Searched], limits: Limits, budget: int, 
                                      f"{size_text(image.high_entropy)} of them high-entropy "
                                      "(encrypted or compressed with an unknown scheme)"})
     reached = sorted({_limit_name(i["reason"]) for i in incomplete if i["kind"] == LIMIT})
+    if containers is None:
+        containers = limits.container_budget(image.size)
     return Coverage(
         image=image, layers=layers, incomplete=incomplete, min_examined=min_examined,
         limits={"max_depth": limits.max_depth, "max_bytes": limits.max_bytes, "max_ratio": limits.max_ratio,
                 "byte_budget": budget, "max_files": limits.max_files, "max_seconds": limits.max_seconds,
-                "max_memory": limits.max_memory,
+                "max_memory": limits.max_memory, "max_containers": limits.max_containers,
+                "container_budget": containers,
                 "reached": reached},
         used=used,
         files={"entries": files, "by_type": by_type or {}, "skipped": len(skips),
@@ -233,9 +237,9 @@ def build(image: Searched, layers: list[Searched], limits: Limits, budget: int, 
 
 
 def _limit_name(reason: str) -> str:
-    m = re.search(r"\b(byte|time|file|depth|size) limit\b", reason)
-    return {"byte": "bytes", "size": "bytes", "time": "seconds", "file": "files",
-            "depth": "depth"}[m.group(1)] if m else "bytes"
+    m = re.search(r"\b(byte|time|file|depth|size|container|memory) limit\b", reason)
+    return {"byte": "bytes", "size": "bytes", "time": "seconds", "file": "files", "depth": "depth",
+            "container": "containers", "memory": "memory"}[m.group(1)] if m else "bytes"
 
 
 def headline(coverage: dict[str, Any]) -> str:
@@ -263,4 +267,7 @@ def coverage_line(coverage: dict[str, Any]) -> str:
             f"{size_text(image['unknown'])} unknown ({size_text(image['filler'])} filler, "
             f"{size_text(image['high_entropy'])} high-entropy); limits: "
             f"{size_text(used['bytes'])} of {size_text(limits['byte_budget'])} written, "
-            f"{used['files']} of {limits['max_files']} files, depth {used['depth']} of {limits['max_depth']}")
+            f"{used['files']} of {limits['max_files']} files, "
+            + (f"{used['containers']} of {limits['container_budget']} containers, "
+               if "containers" in used and "container_budget" in limits else "")
+            + f"depth {used['depth']} of {limits['max_depth']}")

@@ -143,9 +143,11 @@ def coverage_of(result: ScanResult, skips: list[dict[str, Any]]) -> Coverage:
     layers = [s for s in searched if s is not image]
     # no timing here: a report is the same for the same image (stats hold the seconds)
     used = {"depth": unpacked.depth, "bytes": unpacked.written, "files": unpacked.files,
+            "containers": unpacked.extractions,
             "searched_without_container": unpacked.searched_empty, "sandbox": unpacked.sandbox,
             "identical_not_unpacked": len(unpacked.identical),
             "identical": [{"path": path, "same_as": first} for path, first in unpacked.identical[:20]]}
     by_type = Counter(e.ftype for layer in unpacked.layers for e in layer.index.tree.files())
     return build(image, layers, config.limits, unpacked.budget, used, unpacked.errors, result.errors,
-                 skips, unpacked.files, config.min_examined, by_type=dict(sorted(by_type.items())))
+                 skips, unpacked.files, config.min_examined, by_type=dict(sorted(by_type.items())),
+                 containers=unpacked.container_budget or None)

@@ -395,3 +395,50 @@ def test_identical_nested_containers_are_unpacked_once(tmp_path: Path):
     assert used["identical_not_unpacked"] == 3 * 3, used
     first = used["identical"][0]
     assert first["path"].endswith("1-level2.zip") and first["same_as"].endswith("0-level2.zip")
+
+
+def _distinct_nest(levels: int, fan: int, tag: str = "n") -> bytes:
+    """A zip of `fan` zips of `fan` zips … `levels` deep, every one of them distinct (no copy
+    to collapse): fan ** levels leaves of a few hundred bytes, a container each."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for i in range(fan):
+            name = f"{tag}{i}"
+            if levels > 1:
+                archive.writestr(f"{name}.zip", _distinct_nest(levels - 1, fan, name))
+            else:
+                archive.writestr(f"{name}.txt", "".join(f"leaf {name} line {n}\n" for n in range(200)))
+    return buffer.getvalue()
+
+
+def test_a_nest_of_distinct_containers_stops_at_the_container_limit(tmp_path: Path):
+    """Distinct copies defeat the identical-copy rule; the container budget bounds them. The
+    stop is a sentence and a reached limit, the scan incomplete (exit 3)."""
+    image = tmp_path / "nest.zip"
+    image.write_bytes(_distinct_nest(4, 3))            # 1 + 3 + 9 + 27 zips
+    proc = firmproof("scan", image, "-q", "-o", tmp_path / "r.json", "--max-containers", "12")
+    assert proc.returncode == 3, proc.stderr
+    assert "Traceback" not in proc.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    coverage = report["coverage"]
+    assert coverage["limits"]["container_budget"] == 12 and coverage["limits"]["max_containers"] == 12
+    assert coverage["used"]["containers"] == 12
+    assert "containers" in coverage["limits"]["reached"]
+    (stop,) = [i for i in coverage["incomplete"] if "container limit" in i["reason"]]
+    assert stop["kind"] == "limit"
+    assert "unpacking stopped: container limit of 12 containers reached" in stop["reason"]
+    # the same nest under the default budget (1,000 for an image this small) is unpacked whole
+    proc = firmproof("scan", image, "-q", "-o", tmp_path / "whole.json")
+    assert proc.returncode == 0, proc.stderr
+    used = json.loads((tmp_path / "whole.json").read_text())["coverage"]["used"]
+    assert used["containers"] == 40
+
+
+def test_the_default_container_budget_grows_with_the_image():
+    from firmproof.config import Limits
+
+    limits = Limits()
+    assert limits.container_budget(4 << 20) == 1000
+    assert limits.container_budget(64 << 20) == (64 << 20) // 8192
+    assert limits.container_budget(2 << 30) > 250_000
+    assert Limits(max_containers=5).container_budget(2 << 30) == 5

@@ -154,8 +154,9 @@ def coverage_section(coverage: dict[str, Any]) -> str:
     bytes_rows = "".join(f"<tr><td>{escape(k)}</td><td>{v:,} ({size_text(v)})</td></tr>" for k, v in figures)
     limit_rows = "".join(
         f"<tr><td>{escape(name)}</td><td>{escape(str(used.get(key, '')))}</td>"
-        f"<td>{escape(str(limits[limit]))}</td></tr>"
+        f"<td>{escape(str(limits.get(limit, '')))}</td></tr>"
         for name, key, limit in [("bytes written", "bytes", "byte_budget"), ("files", "files", "max_files"),
+                                 ("containers", "containers", "container_budget"),
                                  ("depth", "depth", "max_depth"),
                                  ("seconds of unpacking", "-", "max_seconds")])
     parts = [f'<h2>Coverage</h2><p class="verdict {state}" id="verdict">{escape(headline(coverage))}</p>',

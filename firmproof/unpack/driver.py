@@ -23,12 +23,12 @@ from typing import Any
 
 from firmproof.children import check
 from firmproof.config import Limits
-from firmproof.coverage import Region, Searched
+from firmproof.coverage import LIMIT, Region, Searched
 from firmproof.filetype import CARVE_TYPES
 from firmproof.index import TreeIndex, index_tree
 from firmproof.rootfs import FileMeta
 from firmproof.tools import use_tool_path
-from firmproof.unpack import streams
+from firmproof.unpack import streams, zips
 from firmproof.unpack.extract import ChunkOutcome, extract_chunk
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,8 @@ class UnpackResult:
     searched: list[Searched] = field(default_factory=list)   # files with containers (and the image)
     searched_empty: int = 0       # nested files searched in which no container was found
     budget: int = 0               # the byte budget this unpacking ran under
+    container_budget: int = 0     # the containers it could unpack
+    extractions: int = 0          # containers it tried to unpack (unpacked, failed or cut)
     written: int = 0              # bytes extracted, against the budget
     sandboxes: set[str] = field(default_factory=set)    # what confined the extraction children
     # nested files with the bytes of one already searched (its chain first): not unpacked
@@ -163,7 +165,8 @@ def unpack(image: Path, workdir: Path, limits: Limits,
     deadline = started + limits.max_seconds
     image_size = image.stat().st_size
     budget = limits.byte_budget(image_size)
-    result = UnpackResult(budget=budget)
+    most = limits.container_budget(image_size)
+    result = UnpackResult(budget=budget, container_budget=most)
     counter = 0
     written = 0
     held = 0            # bytes of the layers kept in memory
@@ -177,7 +180,8 @@ def unpack(image: Path, workdir: Path, limits: Limits,
         job = queue.popleft()
         if job.depth > limits.max_depth:
             result.errors.append({"path": chain_label(job.container) or job.container[0],
-                                  "error": f"not unpacked: depth limit {limits.max_depth} reached"})
+                                  "error": f"not unpacked: depth limit {limits.max_depth} reached",
+                                  "kind": LIMIT})
             continue
         if job.depth > 1:
             digest = _digest(job.host_file)
@@ -211,6 +215,9 @@ def unpack(image: Path, workdir: Path, limits: Limits,
             if files >= limits.max_files:
                 stopped = f"file limit of {limits.max_files} entries reached"
                 break
+            if counter >= most:
+                stopped = f"container limit of {most} containers reached"
+                break
             counter += 1
             name = chunk.handler.NAME
             label = f"{family(name)}@0x{chunk.start_offset:x}"
@@ -231,9 +238,14 @@ def unpack(image: Path, workdir: Path, limits: Limits,
                         outcome = streams.decompress(name, carved, outdir, byte_budget=budget - written,
                                                      deadline=deadline)
                 else:
-                    outcome = extract_chunk(chunk, name, carved, outdir, byte_budget=budget - written,
-                                            deadline=deadline, memory=limits.max_memory, idle=idle)
-                    result.sandboxes.add(outcome.sandbox)
+                    small = zips.extract(carved, outdir, byte_budget=budget - written,
+                                         deadline=deadline) if name == "zip" else None
+                    if small is not None:
+                        outcome = small
+                    else:
+                        outcome = extract_chunk(chunk, name, carved, outdir, byte_budget=budget - written,
+                                                deadline=deadline, memory=limits.max_memory, idle=idle)
+                        result.sandboxes.add(outcome.sandbox)
             finally:
                 if carved != job.host_file:
                     with contextlib.suppress(OSError):
@@ -283,10 +295,13 @@ def unpack(image: Path, workdir: Path, limits: Limits,
     if stopped:
         left = sum(1 for s in result.searched for r in s.regions if r.status == "not unpacked")
         result.errors.append({"path": "", "error": f"unpacking stopped: {stopped}; {left} containers "
-                                                   f"found and {len(queue)} files to search were left"})
+                                                   f"found and {len(queue)} files to search were left",
+                              "kind": LIMIT})
     if files > limits.max_files and not stopped:
-        result.errors.append({"path": "", "error": f"file limit of {limits.max_files} entries exceeded"})
+        result.errors.append({"path": "", "error": f"file limit of {limits.max_files} entries exceeded",
+                              "kind": LIMIT})
     result.written = written
+    result.extractions = counter
     result.seconds = time.monotonic() - started
     return result
 
