@@ -1,0 +1,472 @@
+"""Benchmark: which components, at which exact versions, does the SBOM name? firmproof against
+cve-bin-tool, on the same real Debian binaries of several architectures, same run.
+
+The set: Debian 12 binary packages that firmware commonly ships (PACKAGES below: one component,
+the packages that carry its programs and libraries), for amd64, armhf and mipsel, fetched with
+`apt-get download` under a private apt state in build/bench/sbom/apt (tests/aptstate.py: its own
+sources list, lists and cache; the host's apt configuration and architectures are untouched).
+
+Truth: each component's upstream version, read from its packages' control files: the source
+package's version when the control file names one (`Source: bash (5.2.15-2)`: a binNMU or a
+binary version of its own), else the package's; no epoch, no Debian revision, no repack suffix
+(`+dfsg`, `.dfsg`, `+ds`, `+repack`: 2:4.17.12+dfsg-0+deb12u4 -> 4.17.12).
+
+Each architecture's packages are unpacked with `dpkg-deb -x` (files only: no dpkg database, so
+nothing but the binaries can tell) into one folder, packed into one SquashFS with mksquashfs, and
+    firmproof: `firmproof scan ARCH.sqfs --format sbom` (the whole scan, timed), plus the
+        identification alone (firmproof.components.identify on the same folder, timed);
+    cve-bin-tool (reference, GPL-3.0: installed into its own venv under build/, never a
+        dependency of firmproof): run offline on the unpacked folder (it does not open
+        SquashFS), with an empty vulnerability database (see `cve_bin_tool_home`).
+
+Scoring, per (component, architecture) of the set, over the versions a tool reports for it:
+    exact    the right version and no other
+    extra    the right version and, beside it, another one (a false CVE match waiting to happen)
+    wrong    only other versions
+    missed   nothing
+and per architecture, components reported that are not in the set:
+    spurious   every such (component, version), unless BUNDLED says a package of the set really
+               ships a copy of that component at that version (a vendored or statically linked
+               library, checked by hand in the package's sources): those are `bundled` and not
+               scored. A library the set's programs merely link to (and that is not in the set) is
+               spurious: its file is not in the image.
+A reported name is matched to a component by its name or its CPE product (cve-bin-tool: its
+product), lowercased, `-` read as `_`, against the component's ALIASES.
+
+    python bench/sbom.py [--arch amd64 --arch armhf ...] [--details] [--json OUT.json]
+                         [--no-cve-bin-tool]
+
+Prints Markdown tables for docs/benchmarks.md; --json writes every pair's verdict (diffable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+BUILD = REPO / "build" / "bench" / "sbom"
+SUITE = "bookworm"
+ARCHES = ("amd64", "armhf", "mipsel")
+CVE_BIN_TOOL = "cve-bin-tool==3.4"
+
+# component -> (Debian 12 binary packages carrying its programs and libraries, other names a tool
+# may give it: its NVD CPE product(s) and common spellings)
+PACKAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "busybox": (("busybox",), ()),
+    "dropbear": (("dropbear-bin",), ("dropbear_ssh",)),
+    "openssh": (("openssh-server", "openssh-client"), ()),
+    "openssl": (("openssl", "libssl3"), ("libssl",)),
+    "curl": (("curl", "libcurl4"), ("libcurl",)),
+    "wget": (("wget",), ()),
+    "lighttpd": (("lighttpd",), ()),
+    "nginx": (("nginx",), ()),
+    "dnsmasq": (("dnsmasq-base",), ()),
+    "hostapd": (("hostapd",), ()),
+    "wpa_supplicant": (("wpasupplicant",), ("wpasupplicant",)),
+    "iptables": (("iptables",), ("netfilter_iptables",)),
+    "chrony": (("chrony",), ()),
+    "ntpsec": (("ntpsec",), ()),
+    "samba": (("samba", "samba-libs"), ()),
+    "sqlite": (("sqlite3", "libsqlite3-0"), ("sqlite3", "libsqlite3")),
+    "zlib": (("zlib1g",), ()),
+    "expat": (("libexpat1",), ("libexpat",)),
+    "libxml2": (("libxml2",), ()),
+    "pcre2": (("libpcre2-8-0",), ()),
+    "lua": (("lua5.4", "liblua5.4-0"), ()),
+    "python": (("python3.11-minimal",), ("cpython", "python3")),
+    "bash": (("bash",), ()),
+    "sudo": (("sudo",), ()),
+    "tcpdump": (("tcpdump",), ()),
+    "libpcap": (("libpcap0.8",), ()),
+    "miniupnpd": (("miniupnpd-nftables",), ()),
+    "avahi": (("avahi-daemon",), ("avahi_daemon",)),
+    "pppd": (("ppp",), ("ppp", "point_to_point_protocol")),
+    "strongswan": (("libstrongswan", "strongswan-charon"), ()),
+    "openvpn": (("openvpn",), ()),
+    "iproute2": (("iproute2",), ()),
+    "u-boot": (("u-boot-tools",), ("u_boot", "uboot", "das_u_boot")),
+    "e2fsprogs": (("e2fsprogs", "libext2fs2"), ()),
+    "util-linux": (("util-linux",), ()),
+    "glibc": (("libc6", "libc-bin"), ("gnu_c_library",)),
+    "lzo": (("liblzo2-2",), ("lzo2", "liblzo2")),
+    "xz": (("xz-utils", "liblzma5"), ("xz_utils", "liblzma")),
+    "bzip2": (("bzip2", "libbz2-1.0"), ("libbz2",)),
+    "gnutls": (("libgnutls30",), ()),
+    "mbedtls": (("libmbedtls14",), ("mbed_tls",)),
+    "wolfssl": (("libwolfssl35",), ()),
+    "net-snmp": (("snmpd", "libsnmp40"), ()),
+    "nftables": (("nftables", "libnftables1"), ()),
+    "libupnp": (("libupnp13",), ("pupnp", "portable_sdk_for_upnp_devices", "libupnp_project")),
+    "xl2tpd": (("xl2tpd",), ()),
+    "isc-dhcp": (("isc-dhcp-client",), ("dhcp", "dhcp_client", "isc_dhcp", "dhclient")),
+    "pcre": (("libpcre3",), ()),
+    "libgcrypt": (("libgcrypt20",), ()),
+    "libssh": (("libssh-4",), ()),
+    "json-c": (("libjson-c5",), ()),
+    "mini_httpd": (("mini-httpd",), ()),
+}
+
+# component -> (package of the set that ships a copy of it, the version it ships, how we know).
+# Nothing yet: every component reported outside the set has been a false one so far.
+BUNDLED: dict[str, tuple[str, str, str]] = {}
+
+VERDICTS = ("exact", "wrong", "extra", "missed")
+
+
+# ---------------------------------------------------------------- truth
+
+_EPOCH = re.compile(r"^\d+:")
+_REPACK = re.compile(r"[+.~](?:dfsg|ds|repack|debian)\d*$")
+
+
+def upstream_version(version: str) -> str:
+    """Debian version -> upstream version: no epoch, no revision, no repack suffix."""
+    version = _EPOCH.sub("", version)
+    if "-" in version:
+        version = version.rsplit("-", 1)[0]
+    if "+really" in version:
+        version = version.split("+really", 1)[1]
+    return _REPACK.sub("", version)
+
+
+def control_version(deb: Path) -> tuple[str, str]:
+    """(package, the version of its source package) from a .deb's control file."""
+    out = subprocess.run(["dpkg-deb", "-f", str(deb), "Package", "Version", "Source"], capture_output=True,
+                         text=True, check=True).stdout
+    fields = dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
+    m = re.search(r"\(([^)]+)\)", fields.get("Source", ""))
+    return fields["Package"], m.group(1) if m else fields["Version"]
+
+
+def truth_of(debs: Iterable[Path]) -> tuple[dict[str, str], dict[str, str]]:
+    """({component: upstream version}, {package: Debian version of its source})."""
+    owner = {p: c for c, (packages, _) in PACKAGES.items() for p in packages}
+    versions: dict[str, set[str]] = defaultdict(set)
+    sources: dict[str, str] = {}
+    for deb in debs:
+        package, version = control_version(deb)
+        sources[package] = version
+        versions[owner[package]].add(upstream_version(version))
+    truth = {}
+    for component, found in versions.items():
+        if len(found) != 1:
+            raise SystemExit(f"{component}: its packages disagree on the upstream version: {sorted(found)}")
+        truth[component] = found.pop()
+    return truth, sources
+
+
+# ---------------------------------------------------------------- scoring
+
+@dataclass(frozen=True)
+class Reported:
+    """One (name, version) a tool reported; `names` are its name and CPE product(s)."""
+
+    names: tuple[str, ...]
+    version: str
+
+
+@dataclass
+class Score:
+    pairs: dict[str, str] = field(default_factory=dict)           # component -> verdict
+    versions: dict[str, list[str]] = field(default_factory=dict)  # component -> versions reported
+    spurious: list[tuple[str, str]] = field(default_factory=list)
+    bundled: list[tuple[str, str]] = field(default_factory=list)
+
+    def count(self, verdict: str) -> int:
+        return sum(1 for v in self.pairs.values() if v == verdict)
+
+
+def _key(name: str) -> str:
+    return name.strip().lower().replace("-", "_")
+
+
+def _version(version: str) -> str:
+    version = version.strip()
+    return version[1:] if re.match(r"^[vV]\d", version) else version
+
+
+def aliases(packages: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = PACKAGES) -> dict[str, str]:
+    """name (as `_key` spells it) -> component."""
+    table: dict[str, str] = {}
+    for component, (_, others) in packages.items():
+        for name in (component, *others):
+            table.setdefault(_key(name), component)
+    return table
+
+
+def score(truth: dict[str, str], reported: Iterable[Reported],
+          bundled: dict[str, tuple[str, str, str]] | None = None,
+          names: dict[str, str] | None = None) -> Score:
+    """Judge one tool on one architecture: `truth` {component: version} against what it reported."""
+    bundled = BUNDLED if bundled is None else bundled
+    names = aliases() if names is None else names
+    seen: dict[str, set[str]] = defaultdict(set)
+    outside: set[tuple[str, str]] = set()
+    for r in reported:
+        component = next((names[_key(n)] for n in r.names if _key(n) in names), None)
+        version = _version(r.version)
+        if component is not None:
+            seen[component].add(version)
+        else:
+            outside.add((r.names[0], version))
+    result = Score()
+    for component, right in sorted(truth.items()):
+        found = seen.get(component, set())
+        result.versions[component] = sorted(found)
+        if not found:
+            verdict = "missed"
+        elif right not in found:
+            verdict = "wrong"
+        else:
+            verdict = "exact" if len(found) == 1 else "extra"
+        result.pairs[component] = verdict
+    for component in sorted(set(seen) - set(truth)):   # a name of the table whose package is absent
+        outside.update((component, v) for v in seen[component])
+    for name, version in sorted(outside):
+        copy = bundled.get(_key(name)) or bundled.get(name)
+        (result.bundled if copy and copy[1] == version else result.spurious).append((name, version))
+    return result
+
+
+# ---------------------------------------------------------------- packages
+
+def _apt():  # type: ignore[no-untyped-def]
+    sys.path.insert(0, str(REPO / "tests"))
+    from aptstate import PrivateApt
+
+    return PrivateApt(BUILD / "apt", (SUITE,), ARCHES)
+
+
+def fetch(arch: str) -> list[Path]:
+    folder = BUILD / "debs" / arch
+    wanted = [p for packages, _ in PACKAGES.values() for p in packages]
+    have = {deb.name.split("_", 1)[0] for deb in folder.glob("*.deb")}
+    missing = [p for p in wanted if p not in have]
+    if missing:
+        print(f"{arch}: apt-get download {len(missing)} packages", file=sys.stderr)
+        _apt().download([f"{p}:{arch}/{SUITE}" for p in missing], folder)
+    debs = [deb for deb in sorted(folder.glob("*.deb")) if deb.name.split("_", 1)[0] in wanted]
+    assert len(debs) == len(wanted), f"{arch}: {len(debs)} packages of {len(wanted)}"
+    return debs
+
+
+def unpack(arch: str, debs: list[Path]) -> tuple[Path, Path]:
+    """(folder, SquashFS) of the packages' files, made once."""
+    root = BUILD / "root" / arch
+    image = BUILD / f"{arch}.sqfs"
+    stamp = root / ".packages"
+    listing = "\n".join(deb.name for deb in debs)
+    if not (stamp.is_file() and stamp.read_text() == listing and image.is_file()):
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir(parents=True)
+        for deb in debs:
+            subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
+        image.unlink(missing_ok=True)
+        subprocess.run(["mksquashfs", str(root), str(image), "-comp", "xz", "-noappend", "-quiet",
+                        "-no-progress", "-all-root", "-e", ".packages"], check=True)
+        stamp.write_text(listing)
+    return root, image
+
+
+# ---------------------------------------------------------------- firmproof
+
+def run_firmproof(image: Path, out: Path) -> tuple[list[Reported], float]:
+    exe = REPO / ".venv" / "bin" / "firmproof"
+    start = time.monotonic()
+    subprocess.run([str(exe), "scan", str(image), "--format", "sbom", "-o", str(out), "-q"], check=True,
+                   stdout=subprocess.DEVNULL)
+    seconds = time.monotonic() - start
+    bom = json.loads(out.read_text())
+    found = []
+    for c in bom.get("components", []):
+        names = [c["name"]]
+        if c.get("cpe"):
+            names.append(c["cpe"].split(":")[4])
+        found.append(Reported(tuple(names), c.get("version", "")))
+    return found, seconds
+
+
+def identify_seconds(root: Path) -> float:
+    """The identification alone, in this process, over the unpacked folder."""
+    sys.path.insert(0, str(REPO))
+    from firmproof.components import identify
+    from firmproof.index import index_tree
+
+    index = index_tree(root, None, ("bench",))
+    start = time.monotonic()
+    for view in index.views:
+        identify(view)
+    return time.monotonic() - start
+
+
+# ---------------------------------------------------------------- cve-bin-tool
+
+def cve_bin_tool() -> Path:
+    """cve-bin-tool in its own venv under build/, installed once."""
+    venv = BUILD / "cve-bin-tool"
+    exe = venv / "bin" / "cve-bin-tool"
+    if not exe.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", CVE_BIN_TOOL], check=True)
+    return exe
+
+
+_SETUP = """
+import sqlite3, time
+from cve_bin_tool.cvedb import CVEDB
+db = CVEDB()
+db.cachedir.mkdir(parents=True, exist_ok=True)
+db.init_database()
+with sqlite3.connect(db.dbpath) as con:
+    con.execute("INSERT OR REPLACE INTO cve_severity VALUES "
+                "('CVE-0000-0000', 'NONE', 'placeholder: no vulnerability data', 0, 3, '', 'NVD', 0)")
+with sqlite3.connect(db.cachedir / 'version_map.db') as con:
+    con.execute('CREATE TABLE IF NOT EXISTS sqlite(version TEXT, sourceId TEXT PRIMARY KEY)')
+    con.execute('CREATE TABLE IF NOT EXISTS latest_update_sqlite (datestamp DATETIME PRIMARY KEY)')
+    con.execute('DELETE FROM latest_update_sqlite')
+    con.execute('INSERT INTO latest_update_sqlite VALUES (?)', (time.time() + 10 * 365 * 86400,))
+"""
+
+
+def cve_bin_tool_home(exe: Path) -> Path:
+    """A private HOME whose cve-bin-tool cache holds an empty vulnerability database made by its
+    own CVEDB().init_database(), one placeholder row in cve_severity (--offline refuses an empty
+    cache) and a version_map.db for its sqlite checker (which otherwise fetches a web page when it
+    loads; its map stays empty, so it reads SQLite's version strings only)."""
+    home = BUILD / "cve-bin-tool-home"
+    home.mkdir(parents=True, exist_ok=True)
+    subprocess.run([str(exe.parent / "python"), "-c", _SETUP], check=True, env=_cbt_env(home))
+    return home
+
+
+def _cbt_env(home: Path) -> dict[str, str]:
+    return {"HOME": str(home), "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8",
+            "NO_COLOR": "1"}
+
+
+def run_cve_bin_tool(exe: Path, home: Path, root: Path, out: Path) -> tuple[list[Reported], float]:
+    """Its product list is its CycloneDX SBOM (its JSON report lists CVEs only)."""
+    out.unlink(missing_ok=True)
+    start = time.monotonic()
+    proc = subprocess.run([str(exe), "--offline", "-u", "never", "--disable-version-check", "-l", "error",
+                           "-f", "json", "-o", str(out.with_suffix(".cves.json")),
+                           "--sbom-output", str(out), "--sbom-type", "cyclonedx", "--sbom-format", "json",
+                           str(root)], env=_cbt_env(home), capture_output=True, text=True, check=False)
+    seconds = time.monotonic() - start
+    if not out.is_file():
+        raise SystemExit(f"cve-bin-tool wrote no SBOM (exit {proc.returncode}): {proc.stderr[-800:]}")
+    found = []
+    for c in json.loads(out.read_text()).get("components", []):
+        if "version" not in c or c["name"].startswith("CVEBINTOOL-"):   # its root component
+            continue
+        names = [c["name"]]
+        if c.get("cpe"):   # cpe:/a:VENDOR:PRODUCT:VERSION
+            names.append(c["cpe"].split(":")[3])
+        found.append(Reported(tuple(names), c["version"]))
+    return found, seconds
+
+
+# ---------------------------------------------------------------- output
+
+def table(results: dict[str, dict[str, Score]], seconds: dict[str, dict[str, float]]) -> str:
+    lines = ["| tool | pairs | exact | wrong | extra | missed | spurious | exact % | seconds |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for tool, per_arch in results.items():
+        counts = {v: sum(s.count(v) for s in per_arch.values()) for v in VERDICTS}
+        pairs = sum(len(s.pairs) for s in per_arch.values())
+        spurious = sum(len(s.spurious) for s in per_arch.values())
+        lines.append(f"| {tool} | {pairs} | **{counts['exact']}** | {counts['wrong']} | {counts['extra']} | "
+                     f"{counts['missed']} | {spurious} | {100 * counts['exact'] / max(pairs, 1):.0f} % | "
+                     f"{sum(seconds[tool].values()):.0f} |")
+    lines += ["", "| tool | arch | exact | wrong | extra | missed | spurious | seconds |",
+              "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for tool, per_arch in results.items():
+        for arch, s in per_arch.items():
+            counts = " | ".join(str(s.count(v)) for v in VERDICTS)
+            lines.append(f"| {tool} | {arch} | {counts} | {len(s.spurious)} | {seconds[tool][arch]:.1f} |")
+    return "\n".join(lines)
+
+
+def details(truth: dict[str, dict[str, str]], results: dict[str, dict[str, Score]]) -> str:
+    tools = list(results)
+    lines = ["| component | arch | truth | " + " | ".join(tools) + " |",
+             "|---|---|---|" + "---|" * len(tools)]
+    for arch, components in truth.items():
+        for component, version in sorted(components.items()):
+            cells = []
+            for tool in tools:
+                s = results[tool][arch]
+                shown = ", ".join(s.versions[component]) or "—"
+                cells.append(shown if s.pairs[component] == "exact" else f"{s.pairs[component]}: {shown}")
+            lines.append(f"| {component} | {arch} | {version} | " + " | ".join(cells) + " |")
+    for tool in tools:
+        for arch, s in results[tool].items():
+            for name, version in s.spurious:
+                lines.append(f"| {name} | {arch} | (not in the set) | " + " | ".join(
+                    f"spurious: {version}" if t == tool else "" for t in tools) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--arch", action="append", choices=ARCHES, help="default: all")
+    parser.add_argument("--details", action="store_true", help="one line per (component, architecture)")
+    parser.add_argument("--json", type=Path, help="write every verdict here")
+    parser.add_argument("--no-cve-bin-tool", action="store_true", help="firmproof only (faster)")
+    args = parser.parse_args(argv)
+    arches = args.arch or list(ARCHES)
+
+    results: dict[str, dict[str, Score]] = defaultdict(dict)
+    seconds: dict[str, dict[str, float]] = defaultdict(dict)
+    truths: dict[str, dict[str, str]] = {}
+    sources: dict[str, dict[str, str]] = {}
+    identification: dict[str, float] = {}
+    if not args.no_cve_bin_tool:
+        exe = cve_bin_tool()
+        home = cve_bin_tool_home(exe)
+    for arch in arches:
+        debs = fetch(arch)
+        truths[arch], sources[arch] = truth_of(debs)
+        root, image = unpack(arch, debs)
+        found, seconds["firmproof"][arch] = run_firmproof(image, BUILD / f"firmproof-{arch}.cdx.json")
+        results["firmproof"][arch] = score(truths[arch], found)
+        identification[arch] = identify_seconds(root)
+        if not args.no_cve_bin_tool:
+            found, seconds["cve-bin-tool"][arch] = run_cve_bin_tool(exe, home, root,
+                                                                   BUILD / f"cve-bin-tool-{arch}.cdx.json")
+            results["cve-bin-tool"][arch] = score(truths[arch], found)
+        print(f"{arch}: done", file=sys.stderr)
+
+    revision = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"],
+                              capture_output=True, text=True, check=False).stdout.strip()
+    print(f"firmproof at {revision or '?'}; {SUITE}: {', '.join(arches)}\n")
+    print(table(results, seconds))
+    print("\nfirmproof identification alone (in-process, over the unpacked folders): "
+          + ", ".join(f"{a} {s:.1f} s" for a, s in identification.items()))
+    if args.details:
+        print()
+        print(details(truths, results))
+    if args.json:
+        args.json.write_text(json.dumps({
+            "firmproof": revision, "suite": SUITE, "truth": truths, "packages": sources,
+            "seconds": seconds, "identification_seconds": identification,
+            "results": {tool: {arch: asdict(s) for arch, s in per_arch.items()}
+                        for tool, per_arch in results.items()},
+        }, indent=1, sort_keys=True) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
