@@ -172,11 +172,13 @@ def compare_sites(exe: binary.Executable, code: binary.CodeFacts) -> list[tuple[
     "magic", 5) == 0; }` at -O0)."""
     direct = [(c.site, c.callee or "", ref.text, ref.offset) for c, _, ref in exe.calls_with_string(COMPARE)]
     if exe.static:
-        # no names: a call that passes a literal to a function reaching no system call
-        # (strcmp, memcmp, strstr; glibc's IFUNC stubs) compares; fopen(path) does not
+        # no names: a call that passes a literal, as one of the first two arguments (what
+        # strcmp, memcmp, strstr compare), to a function reaching no system call (glibc's
+        # IFUNC stubs too) compares; fopen(path) does not, nor ARM's __aeabi_read_tp, whose
+        # third argument register may hold a literal-pool word that is a GOT offset
         direct += [(c.site, "compare", ref.text, ref.offset) for c in code.calls
                    if c.callee is None and c.target is not None
-                   for value in c.args if isinstance(value, int)
+                   for value in c.args[:2] if isinstance(value, int)
                    and (ref := exe.string_at(value)) is not None and len(ref.text) >= MIN_MAGIC
                    and not ref.text.startswith("/") and exe.pure(c.target)]     # a path: fopen
         direct.sort(key=lambda t: t[0])

@@ -339,8 +339,11 @@ class Executable:
         for index, call in enumerate(code.calls):
             if call.target is not None and (target := canon(call.target)) != call.target:
                 code.calls[index] = Call(call.site, call.callee, target, call.args)
-        self.wrappers = syscalls.name_wrappers(self.headers, code, self.function_of, code.xrefs, shell,
-                                               lambda a: syscalls.thunk(self.headers, self._data, a))
+        self.wrappers = syscalls.name_wrappers(
+            self.headers, code, self.function_of, code.xrefs, shell,
+            lambda a: syscalls.thunk(self.headers, self._data, a),
+            lambda f, s: syscalls.outgoing(self.headers, self._data, f, s),
+            lambda relays: syscalls.tail_calls(self.headers, self._data, self.function_of, relays))
         for index, call in enumerate(code.calls):
             if call.callee is None and call.target in self.wrappers:
                 code.calls[index] = Call(call.site, self.wrappers[call.target], call.target, call.args)

@@ -5,9 +5,17 @@ system call's number into a register just before the trap (x86-64 `syscall` with
 `syscall` with $v0, ARM EABI `svc #0` with r7, AArch64 `svc #0` with x8). The sweep notes
 every trap with the value of that register; here the function holding it is named after the
 call (socket, bind, ..., execve), so that `Executable.calls("socket")` answers as if the
-name were imported. musl's cancellable calls (accept, connect, recvfrom) pass the number as
-the first argument of a shared helper (`__syscall_cp`): a call into a function whose trap
-has no constant number, with a known number as its first argument, names its caller.
+name were imported.
+
+Cancellable calls (accept, connect, read, recvfrom) go through a shared helper whose trap has
+no constant number: the wrapper passes the number as an argument. musl passes it first
+(`__syscall_cp(nr, a1, ..., a6)`); glibc since 2.41 passes it last, the seventh
+(`__syscall_cancel(a1, ..., a6, nr)`, and `__internal_syscall_cancel` alike), which is on the
+stack on x86-64 and ARM and in x6 on AArch64. A call into such a helper (a relay), with a known
+number where the helper takes it, names its caller; a caller that passes no constant there
+forwards the number and is a relay too (`__syscall_cancel` -> `__internal_syscall_cancel` ->
+`__syscall_cancel_arch`). Which of the two places a relay reads is decided by its calls: the
+one where they pass the most distinct constants.
 
 Two names are derived, not read: `execv` for a function that calls the execve wrapper (the
 exec family: execl, execv, execvp), `system` for one that loads "/bin/sh" and reaches a
@@ -21,12 +29,13 @@ from __future__ import annotations
 
 import bisect
 import functools
+import re
 from collections.abc import Callable
 
 import capstone as cs
 import numpy as np
 
-from firmproof.binary.disasm import CodeFacts
+from firmproof.binary.disasm import _X86_REG, Call, CodeFacts, Value, _split
 from firmproof.binary.elf import ElfHeaders
 
 # arch (and bits) -> number -> name, for the calls the rules reason about
@@ -45,9 +54,13 @@ _AARCH64 = {198: "socket", 200: "bind", 201: "listen", 202: "accept", 242: "acce
             206: "sendto", 212: "recvmsg"}
 SPAWN = frozenset({"clone", "clone3", "fork", "vfork"})
 SHELL = b"/bin/sh\0"
+ENDBR64 = b"\xf3\x0f\x1e\xfa"
 REACH = 6               # direct calls followed from a `system` candidate to a clone/fork
 PREAMBLE = 0x20         # bytes of a preamble before the prologue a sweep sees as a start
 WINDOW = 6              # instructions read before a trap by the first pass
+NUMBER_AT = (0, 6)      # where a relay takes the number: musl's first argument, glibc's seventh
+REGISTER_ARGS = {"x86-64": 6, "arm": 4, "aarch64": 8}   # the rest are on the stack
+OUTGOING = 0x400        # bytes of a caller read for the stack arguments of one call
 
 
 def table(headers: ElfHeaders) -> dict[int, str]:
@@ -98,21 +111,27 @@ def numbers(headers: ElfHeaders, data: bytes) -> frozenset[str]:
 
 
 def _x86_numbers(code: bytes, names: dict[int, str]) -> set[str]:
-    """x86-64: `mov eax, imm32` (B8 imm32) or `xor eax, eax` within 16 bytes before `syscall`."""
+    """x86-64: `mov eax, imm32` (B8 imm32) or `xor eax, eax` within 16 bytes before `syscall`,
+    or `mov r32, imm32` then `mov rax, r64` (musl 1.2.5's dup2 loops on EBUSY: the number is
+    kept in edx, copied to rax before each try) within 32."""
     found: set[str] = set()
     buf = np.frombuffer(code, dtype=np.uint8)
     if len(buf) < 8:
         return found
     sites = np.flatnonzero((buf[:-1] == 0x0F) & (buf[1:] == 0x05))
     for site in sites.tolist():
-        for back in range(2, 17):
+        mov = 0xB8                  # mov eax, imm32; or mov <the register rax is copied from>
+        for back in range(2, 33):
             at = site - back
-            if at < 0:
+            if at < 0 or (back > 16 and mov == 0xB8):
                 break
-            if code[at:at + 2] == b"\x31\xc0" and 0 in names:       # xor eax, eax
+            if mov == 0xB8 and code[at:at + 2] == b"\x31\xc0" and 0 in names:       # xor eax, eax
                 found.add(names[0])
                 break
-            if back >= 5 and code[at] == 0xB8:                      # mov eax, imm32
+            if mov == 0xB8 and back == 3 and code[at:at + 2] == b"\x48\x89" and code[at + 2] & 0xC7 == 0xC0:
+                mov = 0xB8 + ((code[at + 2] >> 3) & 7)     # mov rax, r64 just before the trap
+                continue
+            if back >= 5 and code[at] == mov:
                 value = int.from_bytes(code[at + 1:at + 5], "little")
                 if value in names:
                     found.add(names[value])
@@ -140,10 +159,11 @@ def _word(code: bytes, shift: int, little: bool, address: int) -> int | None:
 
 
 def _last_number(md: cs.Cs, arch: str, code: bytes, vaddr: int,
-                 word: Callable[[int], int | None]) -> int | None:
-    """The value the number register last gets in `code` (mov/li, add, ARM's literal pool)."""
+                 word: Callable[[int], int | None], regs: tuple[str, ...] = ()) -> int | None:
+    """The value the number register (or `regs`) last gets in `code` (mov/li, add, ARM's
+    literal pool)."""
     value: int | None = None
-    regs = _NUMBER_REG[arch]
+    regs = regs or _NUMBER_REG[arch]
     for address, _, mnemonic, ops in md.disasm_lite(code, vaddr):
         parts = ops.split(", ")
         if not parts or parts[0] not in regs:
@@ -184,12 +204,15 @@ def canonical(starts: list[int], targets: set[int]) -> Callable[[int], int]:
 
 
 def thunk(headers: ElfHeaders, data: bytes, address: int) -> int | None:
-    """x86-64: where a function that is one `jmp` goes (musl's `__syscall_cp` -> `sccp`)."""
+    """x86-64: where a function that is one `jmp` goes (musl's `__syscall_cp` -> `sccp`),
+    after an `endbr64`."""
     if headers.arch != "x86-64":
         return None
     offset = headers.offset_of(address)
-    if offset is None or offset + 5 > len(data):
+    if offset is None or offset + 9 > len(data):
         return None
+    if data[offset:offset + 4] == ENDBR64:      # built for CET (musl 1.2.5 in Debian 13)
+        offset, address = offset + 4, address + 4
     if data[offset] == 0xE9:
         return address + 5 + int.from_bytes(data[offset + 1:offset + 5], "little", signed=True)
     if data[offset] == 0xEB:
@@ -199,9 +222,13 @@ def thunk(headers: ElfHeaders, data: bytes, address: int) -> int | None:
 
 def name_wrappers(headers: ElfHeaders, facts: CodeFacts, function_of: Callable[[int], int | None],
                   string_xrefs: list[tuple[int, int]], shell_vaddrs: set[int],
-                  jumps: Callable[[int], int | None] = lambda _: None) -> dict[int, str]:
+                  jumps: Callable[[int], int | None] = lambda _: None,
+                  stack_args: Callable[[int, int], dict[int, Value]] = lambda _f, _s: {},
+                  tails: Callable[[set[int]], list[Call]] = lambda _: []) -> dict[int, str]:
     """Function start -> libc name, for the wrappers of a static program (see the module);
-    `function_of` gives canonical starts, and call targets are made canonical here."""
+    `function_of` gives canonical starts, and call targets are made canonical here;
+    `stack_args(function, site)` the stack arguments of a call (`outgoing`), `tails(relays)`
+    the tail calls into relays (`tail_calls`)."""
     names = table(headers)
     named: dict[int, str] = {}
     relays: set[int] = set()
@@ -214,26 +241,32 @@ def name_wrappers(headers: ElfHeaders, facts: CodeFacts, function_of: Callable[[
                 named[function] = names[number]
         else:
             relays.add(function)
-    # musl: `__syscall_cp(SYS_connect, ...)`, maybe through a jump or one more helper
+    # cancellable calls: `__syscall_cp(SYS_connect, ...)` (musl), `__syscall_cancel(..., SYS_connect)`
+    # (glibc), maybe through a jump or more helpers
     for target in {c.target for c in facts.calls if c.target is not None}:
         if (to := jumps(target)) is not None and function_of(to) in relays:
             relays.add(target)
-    for _ in range(2):
-        callers = {function_of(c.site) for c in facts.calls
-                   if c.target in relays and not (c.args and isinstance(c.args[0], int))}
+    calls = facts.calls + tails(relays)
+    passed = _Numbers(headers, calls, function_of, stack_args)
+    for _ in range(3):
+        callers = {function_of(c.site) for c in calls
+                   if c.target in relays and passed(c) not in names}
         relays |= {f for f in callers if f is not None and f not in named}
-    for c in facts.calls:
-        if c.target in relays and c.args and isinstance(c.args[0], int) and c.args[0] in names:
+        if more := [c for c in tails(relays) if c not in calls]:
+            calls += more
+            passed = _Numbers(headers, calls, function_of, stack_args)
+    for c in calls:
+        if c.target in relays and (value := passed(c)) in names:
             function = function_of(c.site)
             if function is not None and function not in named and function not in relays:
-                named[function] = names[c.args[0]]
+                named[function] = names[value]
     # derived: the exec family, and system()/popen()
     graph: dict[int, set[int]] = {}
-    for c in facts.calls:
+    execve = {f for f, n in named.items() if n == "execve"}
+    for c in facts.calls + tails(execve):
         function = function_of(c.site)
         if function is not None and c.target is not None:
             graph.setdefault(function, set()).add(c.target)
-    execve = {f for f, n in named.items() if n == "execve"}
     for function, targets in graph.items():
         if function not in named and targets & execve:
             named[function] = "execv"
@@ -256,3 +289,220 @@ def name_wrappers(headers: ElfHeaders, facts: CodeFacts, function_of: Callable[[
         if function not in named and function in called and targets & systems and len(targets) <= 3:
             named[function] = "system"
     return named
+
+
+class _Numbers:
+    """The system call number a call into a relay passes: at the relay's place for it (one of
+    NUMBER_AT), read from the argument registers or, past them, the stack (`outgoing`)."""
+
+    def __init__(self, headers: ElfHeaders, calls: list[Call], function_of: Callable[[int], int | None],
+                 stack_args: Callable[[int, int], dict[int, Value]]) -> None:
+        self.names = table(headers)
+        self.registers = REGISTER_ARGS.get(headers.arch, 4) if headers.arch != "x86" else 1 << 8
+        self.word = headers.bits // 8
+        self.function_of = function_of
+        self.stack_args = stack_args
+        self.into: dict[int, list[Call]] = {}
+        for c in calls:
+            if c.target is not None:
+                self.into.setdefault(c.target, []).append(c)
+        self.place: dict[int, int] = {}
+        self.stacks: dict[int, dict[int, Value]] = {}
+
+    def __call__(self, call: Call) -> int | None:
+        if call.target is None:
+            return None
+        place = self.place.get(call.target)
+        if place is None:
+            place = self.place[call.target] = self._place(call.target)
+        value = self._at(call, place)
+        return value if isinstance(value, int) else None
+
+    def _place(self, relay: int) -> int:
+        """The argument where the calls into `relay` pass the most distinct constants (the
+        number differs from call to call, a padding argument does not; then the most
+        constants; then the first place)."""
+        def score(place: int) -> tuple[int, int]:
+            values = [v for c in self.into.get(relay, ()) if isinstance(v := self._at(c, place), int)]
+            return len(set(values)), len(values)
+        return max(NUMBER_AT, key=lambda place: (score(place), -place))
+
+    def _at(self, call: Call, place: int) -> Value:
+        if place < self.registers:
+            return call.args[place] if place < len(call.args) else None
+        stack = self.stacks.get(call.site)
+        if stack is None:
+            function = self.function_of(call.site)
+            stack = self.stack_args(function, call.site) if function is not None else {}
+            self.stacks[call.site] = stack
+        return stack.get((place - self.registers) * self.word)
+
+
+def outgoing(headers: ElfHeaders, data: bytes, function: int, site: int) -> dict[int, Value]:
+    """The constants a call at `site` passes on the stack: offset from the stack pointer at the
+    call -> value, read from `function`'s start (x86-64: pushes and `mov [rsp + N]`; ARM:
+    `str`/`stm` to sp of values from `mov`, `ldr` of the literal pool). Empty elsewhere."""
+    if headers.arch not in ("x86-64", "arm") or (headers.arch == "arm" and headers.thumb):
+        return {}
+    start = function if headers.arch == "x86-64" else max(function, site - OUTGOING) & ~3
+    if site - start > OUTGOING or site <= start:
+        return {}
+    offset = headers.offset_of(start)
+    if offset is None:
+        return {}
+    code = data[offset:offset + (site - start)]
+    if headers.arch == "x86-64":
+        return _outgoing_x86_64(code, start)
+    return _outgoing_arm(headers, code, start, lambda at: _literal(headers, data, at))
+
+
+def _shift(memory: dict[int, Value], by: int) -> dict[int, Value]:
+    return {at + by: v for at, v in memory.items() if at + by >= 0}
+
+
+_X86_SP = re.compile(r"^qword ptr \[rsp(?: \+ (0x[0-9a-f]+|\d+))?\]$")
+
+
+def _outgoing_x86_64(code: bytes, vaddr: int) -> dict[int, Value]:
+    md = cs.Cs(cs.CS_ARCH_X86, cs.CS_MODE_64)
+    memory: dict[int, Value] = {}
+    regs: dict[str, Value] = {}
+
+    def value(text: str) -> Value:
+        if (reg := _X86_REG.get(text)) is not None:
+            return regs.get(reg)
+        try:
+            return int(text, 0)
+        except ValueError:
+            return None
+
+    for _, _, mnemonic, ops in md.disasm_lite(code, vaddr):
+        parts = ops.split(", ") if ops else []
+        if mnemonic == "push" and len(parts) == 1:
+            memory = _shift(memory, 8)
+            memory[0] = value(parts[0])
+        elif mnemonic == "pop":
+            memory = _shift(memory, -8)
+            if parts:
+                regs.pop(_X86_REG.get(parts[0], parts[0]), None)
+        elif mnemonic in ("sub", "add") and len(parts) == 2 and parts[0] == "rsp":
+            by = value(parts[1])
+            memory = _shift(memory, (by if mnemonic == "sub" else -by)) if isinstance(by, int) else {}
+        elif mnemonic.startswith(("call", "bnd call", "notrack call")):
+            memory, regs = {}, {}
+        elif mnemonic == "mov" and len(parts) == 2 and (m := _X86_SP.match(parts[0])):
+            memory[int(m.group(1) or "0", 0)] = value(parts[1])
+        elif parts and (dest := _X86_REG.get(parts[0])) is not None:
+            if dest == "rsp":
+                memory = {}
+            if mnemonic == "mov" and len(parts) == 2:
+                regs[dest] = value(parts[1])
+            elif mnemonic == "xor" and len(parts) == 2 and _X86_REG.get(parts[1]) == dest:
+                regs[dest] = 0
+            else:
+                regs.pop(dest, None)
+    return memory
+
+
+_ARM_SP = re.compile(r"^\[sp(?:, #(-?(?:0x[0-9a-f]+|\d+)))?\]$")
+
+
+def _literal(headers: ElfHeaders, data: bytes, address: int) -> int | None:
+    offset = headers.offset_of(address)
+    if offset is None or offset + 4 > len(data):
+        return None
+    return int.from_bytes(data[offset:offset + 4], "little" if headers.endian == "little" else "big")
+
+
+def _outgoing_arm(headers: ElfHeaders, code: bytes, vaddr: int,
+                  word: Callable[[int], int | None]) -> dict[int, Value]:
+    md = _md(headers)
+    memory: dict[int, Value] = {}
+    regs: dict[str, Value] = {}
+    for address, _, mnemonic, ops in md.disasm_lite(code, vaddr):
+        parts = _split(ops)
+        if not parts:
+            continue
+        if mnemonic.startswith("bl") or mnemonic in ("blx", "bx"):
+            memory, regs = {}, {}
+        elif mnemonic == "str" and len(parts) == 2 and (m := _ARM_SP.match(parts[1])):
+            memory[int(m.group(1) or "0", 0)] = regs.get(parts[0])
+        elif mnemonic == "strd" and len(parts) == 3 and (m := _ARM_SP.match(parts[2])):
+            at = int(m.group(1) or "0", 0)
+            memory[at], memory[at + 4] = regs.get(parts[0]), regs.get(parts[1])
+        elif mnemonic in ("stm", "stmia", "stmea", "stmib", "stmfa") and parts[0] == "sp" and len(parts) == 2:
+            first = 4 if mnemonic in ("stmib", "stmfa") else 0
+            for i, reg in enumerate(parts[1].strip("{}").split(", ")):
+                memory[first + 4 * i] = regs.get(reg)
+        elif mnemonic in ("push", "stmdb", "stmfd") or (mnemonic == "str" and parts[-1] == "[sp, #-4]!"):
+            count = len(parts[-1].strip("{}").split(", ")) if mnemonic != "str" else 1
+            memory = _shift(memory, 4 * count)
+        elif mnemonic in ("pop", "ldm", "ldmia", "ldmfd") or (mnemonic == "ldr" and "[sp], #" in ops):
+            memory = {}
+            regs = {}
+        elif mnemonic in ("sub", "add") and parts[:2] == ["sp", "sp"] and len(parts) == 3:
+            try:
+                by = int(parts[2].lstrip("#"), 0)
+            except ValueError:
+                memory = {}
+                continue
+            memory = _shift(memory, by if mnemonic == "sub" else -by)
+        elif mnemonic in ("mov", "movw") and len(parts) == 2 and parts[1].startswith("#"):
+            regs[parts[0]] = int(parts[1][1:], 0)
+        elif mnemonic == "ldr" and len(parts) == 2 and parts[1].startswith("[pc"):
+            at = address + 8 + int(parts[1][len("[pc, #"):].rstrip("]") or "0", 0)
+            regs[parts[0]] = word(at)
+        elif not mnemonic.startswith(("cmp", "cmn", "tst", "teq", "b", "nop", "str", "stm", "push")):
+            regs.pop(parts[0], None)
+            if parts[0] == "sp":
+                memory = {}
+    return memory
+
+
+_A64_ARGS = tuple((f"x{i}", f"w{i}") for i in range(8))
+
+
+def tail_calls(headers: ElfHeaders, data: bytes, function_of: Callable[[int], int | None],
+               targets: set[int]) -> list[Call]:
+    """The tail calls into `targets` (a jump to the start of another function), which the sweep
+    does not see as calls: AArch64 `b`, with the argument registers' values set in the few
+    instructions before (glibc's `recv` ends in `mov x6, #SYS_recvfrom; b __syscall_cancel`);
+    x86-64 `jmp rel32`, without them (musl's `execv` jumps to `execve`)."""
+    if headers.arch not in ("aarch64", "x86-64") or not targets:
+        return []
+    near = {t - back for t in targets for back in range(PREAMBLE + 1)}     # canonical starts
+    wanted = np.fromiter(near, dtype=np.int64, count=len(near))
+    md = _md(headers) if headers.arch == "aarch64" else None
+    out: list[Call] = []
+    for _, vaddr, offset, size in headers.code:
+        code = data[offset:offset + size]
+        if headers.arch == "aarch64":
+            usable = len(code) - len(code) % 4
+            words = np.frombuffer(code, dtype="<u4", count=usable // 4)
+            hits = np.flatnonzero((words & 0xFC000000) == 0x14000000)
+            imm = (words[hits] & 0x03FFFFFF).astype(np.int64)
+            goes = vaddr + 4 * hits.astype(np.int64) + 4 * np.where(imm & 0x02000000, imm - 0x04000000, imm)
+            sites = vaddr + 4 * hits.astype(np.int64)
+        else:
+            buf = np.frombuffer(code, dtype=np.uint8)
+            hits = np.flatnonzero(buf[:-4] == 0xE9) if len(buf) > 4 else np.zeros(0, dtype=np.int64)
+            rel = np.zeros(len(hits), dtype=np.int64)
+            for i in range(4):
+                rel |= buf[hits + 1 + i].astype(np.int64) << (8 * i)
+            rel = np.where(rel & 0x80000000, rel - 0x100000000, rel)
+            sites = vaddr + hits.astype(np.int64)
+            goes = sites + 5 + rel
+        keep = np.isin(goes, wanted)
+        for site, goes_to in zip(sites[keep].tolist(), goes[keep].tolist(), strict=True):
+            target = function_of(goes_to)
+            if target not in targets or function_of(site) == target:
+                continue
+            args: tuple[Value, ...] = ()
+            if md is not None:
+                at = site - vaddr
+                window = code[max(0, at - 4 * WINDOW):at]
+                word = functools.partial(_word, code, -vaddr, True)
+                args = tuple(_last_number(md, "aarch64", window, site - len(window), word, regs)
+                             for regs in _A64_ARGS)
+            out.append(Call(site, None, target, args))
+    return out

@@ -513,11 +513,9 @@ def backdoor_builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes
 
 
 @pytest.mark.parametrize("name", ["connect-back", "connect-back.static"])
-def test_fp_svc_009_connect_back_program(backdoor_builds, name, request):
+def test_fp_svc_009_connect_back_program(backdoor_builds, name):
     if name not in backdoor_builds:
         pytest.skip("no static libc")
-    if name.endswith(".static"):
-        _static_not_strict(request)
     fs = router(["/usr/sbin/cloudd &"], {"/usr/sbin/cloudd": backdoor_builds[name]})
     (finding,) = run(fs, "FP-SVC-009")
     assert evidence(fs, finding) == b"/usr/sbin/cloudd &"
@@ -547,13 +545,10 @@ def test_fp_svc_008_static_stripped_bind_shell(backdoor_builds):
     ("connect-log", "x86-64", False, False), ("connect-log", "x86-64", True, False),
     ("ntp-client", "x86-64", True, False),
 ])
-def test_fp_svc_009_pipe_to_shell(member, toolchain, static, found, request):
+def test_fp_svc_009_pipe_to_shell(member, toolchain, static, found):
     """A C2 client that popen()s what the connection sends is found; a client that connects and
     sends a log line and a fixed command's output is not."""
     import os
-
-    if static and found:
-        _static_not_strict(request)
 
     from tests.variants.families.compiled import SOURCES, Program
     with open(os.fspath(Program(SOURCES[member], toolchain, "-O2", static)), "rb") as f:
@@ -563,12 +558,3 @@ def test_fp_svc_009_pipe_to_shell(member, toolchain, static, found, request):
     assert len(findings) == int(found)
     if found:
         assert findings[0].details["gives"] == "pipe" and findings[0].details["address"] == "198.51.100.7"
-
-
-def _static_not_strict(request) -> None:
-    """Static programs are read as Debian 12's toolchains build them; with Debian 13's most
-    are not yet (tests.variants.corpus.STATIC_UNREAD): a miss there is expected, not strict."""
-    from tests.variants.corpus import NEWER_TOOLCHAINS, STATIC_UNREAD
-
-    if NEWER_TOOLCHAINS:
-        request.node.add_marker(pytest.mark.xfail(reason=STATIC_UNREAD, strict=False))

@@ -12,11 +12,7 @@ from firmproof.analyzers.triggers import Triggers
 from firmproof.binary import Executable
 from firmproof.binary.elf import parse
 from firmproof.rootfs import RootFS
-from tests.variants.corpus import NEWER_TOOLCHAINS, STATIC_UNREAD
 from tests.variants.families.compiled import SOURCES, Program
-
-# checked with Debian 12's toolchains; with Debian 13's most are not read yet (not strict there)
-NEWER = pytest.mark.xfail(NEWER_TOOLCHAINS, reason=STATIC_UNREAD, strict=False)
 
 CASES = [("x86-64", "-Os"), ("armel", "-O2"), ("musl", "-O0")]
 
@@ -31,7 +27,6 @@ def _exe(data: bytes) -> Executable:
     return Executable("/prog", "x", data, parse(data))
 
 
-@NEWER
 @pytest.mark.parametrize(("toolchain", "opt"), CASES)
 def test_static_wrappers_are_named(toolchain, opt):
     exe = _exe(_build("bind-fork-execve", toolchain, opt))
@@ -53,7 +48,6 @@ def _router(program: bytes) -> RootFS:
     }, modes={"/etc/init.d/rcS": 0o755, "/usr/sbin/daemon": 0o755})
 
 
-@NEWER
 @pytest.mark.parametrize(("toolchain", "opt"), CASES)
 def test_static_connect_back_and_trigger_found(toolchain, opt):
     fs = _router(_build("connect-back", toolchain, opt))

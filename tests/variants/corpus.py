@@ -55,9 +55,6 @@ class Variant:
     # a shape the scanner does not find yet: the test expects the miss (strict), so that the
     # day it is found the mark must go; bench/detection.py counts it as a miss
     known_miss: str | None = None
-    # found with some toolchains and not yet with others (the machine's Debian release): not
-    # strict there; bench/detection.py counts what happens
-    may_miss: str | None = None
     # more file systems of the device: name -> (format, files), each laid after the root (and
     # after the one before it) in one flash image by `concat`, at an erase-block boundary
     extra_parts: Mapping[str, tuple[str, Mapping[str, str | bytes]]] = field(default_factory=dict)
@@ -72,25 +69,6 @@ class Variant:
     @property
     def ident(self) -> str:
         return f"{self.family}/{self.name}"
-
-
-def debian_major() -> int:
-    """The major Debian release of this machine (its compilers build the test programs)."""
-    try:
-        text = Path("/etc/debian_version").read_text().strip()
-    except OSError:
-        return 0
-    head = text.split(".")[0]
-    return int(head) if head.isdigit() else 99 if "/sid" in text or "trixie" in text else 0
-
-
-# Static stripped programs are read from their system calls. Checked with Debian 12's
-# toolchains (gcc 12, glibc 2.36, musl 1.2.3); with Debian 13's (gcc 14, glibc 2.41, which
-# routes cancellable calls such as connect/accept/read through __syscall_cancel, musl 1.2.5)
-# most static variants are not read yet (issue 12).
-NEWER_TOOLCHAINS = debian_major() >= 13
-STATIC_UNREAD = ("static programs built by Debian 13's toolchains (glibc 2.41 __syscall_cancel, "
-                 "gcc 14, musl 1.2.5) are not read from their system calls yet")
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,7 @@ from tests.variants.families import all_variants
 
 
 def _param(variant: Variant) -> object:
-    marks = [pytest.mark.xfail(strict=True, reason=variant.known_miss)] if variant.known_miss \
-        else [pytest.mark.xfail(strict=False, reason=variant.may_miss)] if variant.may_miss else []
+    marks = [pytest.mark.xfail(strict=True, reason=variant.known_miss)] if variant.known_miss else []
     return pytest.param(variant, id=variant.ident, marks=marks)
 
 

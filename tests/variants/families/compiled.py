@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import cast
 
 from firmproof.tools import missing_message, which
-from tests.variants.corpus import NEWER_TOOLCHAINS, STATIC_UNREAD, Variant
+from tests.variants.corpus import Variant
 
 FAMILY = "compiled-backdoors"
 REPO = Path(__file__).resolve().parents[3]
@@ -482,8 +482,7 @@ def _variant(member: str, toolchain: str, opt: str, static: bool) -> Variant:
                        programs={daemon: program})
     category = CATEGORY[member]
     where = script if category == "service.remote-shell" else daemon
-    return Variant(FAMILY, name, files, (category, where), programs={daemon: program},
-                   may_miss=STATIC_UNREAD if static and NEWER_TOOLCHAINS else None)
+    return Variant(FAMILY, name, files, (category, where), programs={daemon: program})
 
 
 def variants() -> Iterator[Variant]:
