@@ -22,6 +22,7 @@ from packageurl import PackageURL
 
 from firmproof import __version__
 from firmproof.components import Component
+from firmproof.components.packages import disagreements
 
 if TYPE_CHECKING:
     from firmproof.scan import ScanResult
@@ -31,7 +32,7 @@ OPERATING_SYSTEMS = {"linux_kernel", "android"}
 
 
 def _type(component: Component) -> ComponentType:
-    if component.name in OPERATING_SYSTEMS:
+    if component.name in OPERATING_SYSTEMS or component.source == "os-release":
         return ComponentType.OPERATING_SYSTEM
     if component.name.startswith("lib") or component.name in ("openssl", "glibc", "uclibc", "musl",
                                                                "wolfssl", "mbedtls", "curl"):
@@ -44,7 +45,7 @@ def _bom_ref(component: Component) -> str:
     return f"{component.name}@{component.version}#" + hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
-def _entry(component: Component) -> CdxComponent:
+def _entry(component: Component, disagrees: str | None = None) -> CdxComponent:
     ev = component.evidence
     where = "/".join(part.strip("/") for part in component.container[1:])
     location = f"{where}:{component.path}" if where else component.path
@@ -56,6 +57,8 @@ def _entry(component: Component) -> CdxComponent:
         Property(name="firmproof:evidence:length", value=str(ev.length)),
         Property(name="firmproof:evidence:excerpt", value=ev.excerpt),
     ]
+    if disagrees:   # package metadata and the binaries name different versions
+        properties.append(Property(name="firmproof:disagrees", value=disagrees))
     return CdxComponent(
         name=component.name, version=component.version, type=_type(component),
         bom_ref=_bom_ref(component), purl=PackageURL.from_string(component.purl), cpe=component.cpe,
@@ -78,7 +81,8 @@ def sbom(result: ScanResult) -> str:
     bom.metadata.component = root
     bom.metadata.tools.components.add(CdxComponent(name="firmproof", version=__version__,
                                                    type=ComponentType.APPLICATION))
-    entries = [_entry(c) for c in result.components]
+    notes = disagreements(result.components)
+    entries = [_entry(c, notes.get(c.sort_key())) for c in result.components]
     for entry in entries:
         bom.components.add(entry)
     bom.register_dependency(root, entries)
