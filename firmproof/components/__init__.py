@@ -38,6 +38,9 @@ class Component:
     purl_type: str = "generic"
     purl_namespace: str | None = None
     upstream: str | None = None        # the upstream version of a packaged version
+    needs: tuple[str, ...] = ()        # the libraries its file loads (DT_NEEDED), by SONAME
+    provides: tuple[str, ...] = ()     # the library names (SONAME, else file name) of its files
+    also: tuple[str, ...] = ()         # other files of the view that carry the same version
 
     @property
     def cpe(self) -> str | None:

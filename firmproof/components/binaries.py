@@ -1,5 +1,19 @@
 """Version strings inside executables, libraries and kernels, by the checkers of
-`firmproof/data/components.toml`."""
+`firmproof/data/components.toml`.
+
+A file is searched once for the markers of every checker (one yara-x rule set). Around each
+marker occurrence a checker's `patterns` look for the version, before or after the marker,
+in the same or a neighbouring NUL-separated string; a pattern must take in the marker itself,
+so that a version elsewhere never borrows it. When none matches, a checker with a
+`version_string` takes the separate version string of the same file (a whole NUL-delimited
+string) nearest to the marker: `hostapd v%s` printed with "2.10" stored on its own.
+
+The right file: a version found in a program that loads one of the component's own libraries
+(DT_NEEDED) is a copy of that library's header compiled into the program (OpenSSL's version in
+hostapd, nginx, ntpd), not a component: the library's own file says which version ships.
+One component and version per view: the other files that carry it are listed in `also`, the
+component's own file (its library or program) preferred as the place reported.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +22,27 @@ import posixpath
 import re
 import tomllib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 
 import yara_x
 
 from firmproof.components import Component, evidence_at
-from firmproof.rootfs import RootFS
+from firmproof.parsers.elfdynamic import NONE, DynamicNames, dynamic_names
+from firmproof.rootfs import FileEntry, RootFS
 
 SCANNED_TYPES = ("elf", "data")   # executables, libraries, kernel images and other blobs
 MAX_FILE = 64 * 1024 * 1024        # bigger files are not searched for version strings
-WINDOW = 128                       # bytes around a marker hit the patterns look at
+WINDOW = 128                       # bytes either side of a marker hit the patterns look at
+_LIBRARY_NAME = re.compile(r"\.so(?:[.-]|$)|\.so\.\d")
+
+
+@dataclass(frozen=True)
+class Hit:
+    version: str
+    offset: int
+    length: int
 
 
 @dataclass(frozen=True)
@@ -30,7 +53,10 @@ class Checker:
     product: str | None
     marker: bytes
     patterns: tuple[re.Pattern[bytes], ...]
-    files: tuple[str, ...]
+    version_string: re.Pattern[bytes] | None
+    files: tuple[str, ...]             # names searched (all when empty)
+    programs: tuple[str, ...]          # names of the component's own programs
+    libraries: tuple[str, ...]         # names of its own libraries
     package_names: tuple[str, ...]
     once: bool
 
@@ -38,23 +64,55 @@ class Checker:
         name = posixpath.basename(path)
         return not self.files or any(fnmatch.fnmatchcase(name, p) for p in self.files)
 
-    def find(self, data: bytes, markers: Iterable[int] | None = None) -> tuple[str, int, int] | None:
-        """(version, offset, length) of the first version string in `data`, looked for around
-        each occurrence of the marker (`markers`: their offsets, when already known)."""
-        for start in self._occurrences(data) if markers is None else markers:
+    def is_library(self, name: str) -> bool:
+        return any(fnmatch.fnmatchcase(name, p) for p in self.libraries)
+
+    def rank(self, path: str, soname: str | None) -> int:
+        """0 for the component's own library, 1 for its own program, 2 for any other file."""
+        name = posixpath.basename(path)
+        if self.is_library(name) or (soname is not None and self.is_library(soname)):
+            return 0
+        return 1 if any(fnmatch.fnmatchcase(name, p) for p in self.programs) else 2
+
+    def find(self, data: bytes, markers: Iterable[int] | None = None) -> Hit | None:
+        """The version string of `data`, looked for around each occurrence of the marker
+        (`markers`: their offsets, when already known), else the nearest version string."""
+        starts = list(self._occurrences(data) if markers is None else markers)
+        for start in starts:
             lo = max(0, start - WINDOW)
-            window = data[lo:start + WINDOW]
+            window = data[lo:start + len(self.marker) + WINDOW]
+            at = start - lo
             for pattern in self.patterns:
                 for m in pattern.finditer(window):
-                    if m.start() <= start - lo < m.end() or m.start() == start - lo:
-                        return m.group(1).decode("ascii"), lo + m.start(), m.end() - m.start()
-        return None
+                    if m.start() <= at < m.end():
+                        return _hit(m, lo)
+        if self.version_string is None or not starts:
+            return None
+        best: tuple[int, Hit] | None = None
+        for m in self.version_string.finditer(data):
+            distance = min(abs(m.start() - s) for s in starts)
+            if best is None or distance < best[0]:
+                best = (distance, _hit(m, 0))
+        return best[1] if best else None
 
     def _occurrences(self, data: bytes) -> Iterator[int]:
         start = data.find(self.marker)
         while start >= 0:
             yield start
             start = data.find(self.marker, start + 1)
+
+
+def _hit(m: re.Match[bytes], base: int) -> Hit:
+    """The match without the NULs that anchor it, as evidence."""
+    start, end = m.span()
+    text = m.group(0)
+    start += len(text) - len(text.lstrip(b"\x00"))
+    end -= len(text) - len(text.rstrip(b"\x00"))
+    return Hit(m.group(1).decode("ascii"), base + start, max(end - start, 1))
+
+
+def _compile(pattern: str) -> re.Pattern[bytes]:
+    return re.compile(pattern.encode("latin-1"), re.DOTALL)
 
 
 @cache
@@ -64,13 +122,20 @@ def checkers() -> tuple[Checker, ...]:
     table = tomllib.loads(text)
     out = []
     for key, spec in table.items():
-        patterns = tuple(re.compile(p.encode("latin-1"), re.DOTALL) for p in spec["patterns"])
-        for p in patterns:
+        patterns = tuple(_compile(p) for p in spec.get("patterns", ()))
+        version_string = None
+        if "version_string" in spec:     # a whole string: after a byte that is not text, up to a NUL
+            version_string = _compile(rf"(?<![\t\n\r\x20-\x7e])(?:{spec['version_string']})(?=\x00)")
+        for p in (*patterns, *([version_string] if version_string else [])):
             if p.groups < 1:
                 raise ValueError(f"components.toml [{key}]: pattern {p.pattern!r} has no version group")
+        if not patterns and version_string is None:
+            raise ValueError(f"components.toml [{key}]: no patterns")
         out.append(Checker(key=key, component=spec.get("component", key), vendor=spec.get("vendor"),
                            product=spec.get("product"), marker=spec["marker"].encode("latin-1"),
-                           patterns=patterns, files=tuple(spec.get("files", ())),
+                           patterns=patterns, version_string=version_string,
+                           files=tuple(spec.get("files", ())), programs=tuple(spec.get("programs", ())),
+                           libraries=tuple(spec.get("libraries", ())),
                            package_names=tuple(spec.get("package_names", ())),
                            once=bool(spec.get("once", False))))
     return tuple(out)
@@ -97,8 +162,10 @@ def markers() -> yara_x.Rules:
 
 
 def identify(fs: RootFS) -> Iterator[Component]:
+    """One component per name and version of the view (see the module's doc)."""
     seen_once: set[str] = set()
     scanner: yara_x.Scanner | None = None        # made when a file is first searched
+    found: dict[tuple[str, str], tuple[int, Component]] = {}
     for entry in fs.files(*SCANNED_TYPES):
         if entry.size > MAX_FILE or entry.size < 64:
             continue
@@ -110,17 +177,48 @@ def identify(fs: RootFS) -> Iterator[Component]:
         if not data:
             continue
         scanner = scanner or yara_x.Scanner(markers())
-        found = {int(rule.identifier[1:]): [m.offset for m in rule.patterns[0].matches]
-                 for rule in scanner.scan(data).matching_rules}
+        offsets = {int(rule.identifier[1:]): [m.offset for m in rule.patterns[0].matches]
+                   for rule in scanner.scan(data).matching_rules}
+        names: DynamicNames | None = None
         for index, checker in wanted:
-            offsets = found.get(index)
-            hit = checker.find(data, offsets) if offsets else None
+            hit = checker.find(data, offsets[index]) if index in offsets else None
             if hit is None:
                 continue
-            version, offset, length = hit
+            names = names or dynamic_names(data) if data.startswith(b"\x7fELF") else NONE
+            rank = checker.rank(entry.path, names.soname)
+            if rank == 2 and any(checker.is_library(n) for n in names.needed):
+                continue        # the version of a library's header, in a program that loads the library
             if checker.once:
                 seen_once.add(checker.key)
-            yield Component(name=checker.component, version=version, source="binary",
-                            path=entry.report_path, fs_path=entry.path, container=fs.container,
-                            evidence=evidence_at(fs, entry.path, offset, length),
-                            vendor=checker.vendor, product=checker.product)
+            _keep(found, rank, _component(fs, entry, checker, hit, names))
+    for _, component in sorted(found.values(), key=lambda rc: rc[1].sort_key()):
+        yield component
+
+
+def _component(fs: RootFS, entry: FileEntry, checker: Checker, hit: Hit, names: DynamicNames) -> Component:
+    name = posixpath.basename(entry.path)
+    provides = (names.soname,) if names.soname else (name,) if _LIBRARY_NAME.search(name) else ()
+    return Component(name=checker.component, version=hit.version, source="binary",
+                     path=entry.report_path, fs_path=entry.path, container=fs.container,
+                     evidence=evidence_at(fs, entry.path, hit.offset, hit.length),
+                     vendor=checker.vendor, product=checker.product, needs=names.needed,
+                     provides=provides)
+
+
+def _keep(found: dict[tuple[str, str], tuple[int, Component]], rank: int, new: Component) -> None:
+    """One component per name and version: the best-ranked file is the place reported, the
+    others are listed in `also`; what their files load and provide is merged."""
+    key = (new.name, new.version)
+    if key not in found:
+        found[key] = (rank, new)
+        return
+    old_rank, old = found[key]
+    first, second = (new, old) if rank < old_rank else (old, new)
+    merged = replace(first, also=tuple(sorted({*first.also, second.path, *second.also})),
+                     needs=_union(first.needs, second.needs),
+                     provides=_union(first.provides, second.provides))
+    found[key] = (min(rank, old_rank), merged)
+
+
+def _union(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys((*a, *b)))

@@ -106,7 +106,7 @@ def test_sbom_entries_point_at_the_version_bytes(images, tmp_path):
     assert dnsmasq["hashes"][0]["content"] == hashlib.sha256(data).hexdigest()
     props = {p["name"]: p["value"] for p in dnsmasq["properties"]}
     offset, length = int(props["firmproof:evidence:offset"]), int(props["firmproof:evidence:length"])
-    assert data[offset:offset + length] == b"dnsmasq-2.85\x00"
+    assert data[offset:offset + length] == b"dnsmasq-2.85"   # the version string, not the NUL that ends it
     assert dnsmasq["evidence"]["occurrences"][0]["offset"] == offset
     deps = {d["ref"]: d.get("dependsOn", []) for d in bom["dependencies"]}
     assert dnsmasq["bom-ref"] in deps[bom["metadata"]["component"]["bom-ref"]]
