@@ -15,6 +15,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import posixpath
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -29,7 +30,7 @@ from firmproof.children import check, child_setup
 from firmproof.components import COMPONENTS, Component, identify_cached
 from firmproof.model import Category, Finding, NoEvidence
 from firmproof.parsers.passwd import kind_of_name
-from firmproof.rootfs import DIR, RootFS
+from firmproof.rootfs import DIR, SYMLINK, RootFS, normalize
 from firmproof.rules import analyzers
 from firmproof.unpack.driver import chain_label
 
@@ -182,17 +183,70 @@ def device(root: RootFS, partitions: list[RootFS]) -> tuple[RootFS, list[str]] |
     if not mounts:
         return None
     mounted = root.device(mounts)
+    linked = _account_links(mounted)
     wanted = []
-    for source, dest in copies(boot_chain(mounted)):
+    for source, dest in copied(mounted, boot_chain(mounted)):
         folder, name = dest.rsplit("/", 1)
         folder = mounted.resolve(folder or "/") or folder
         entry = mounted.stat(folder)
         if (folder in ACCOUNT_FOLDERS or (entry is not None and entry.kind == DIR
                 and folder.endswith("/etc"))) and kind_of_name(name) is not None:
             wanted.append((source, f"{folder}/{name}"))
+        elif f"{folder}/{name}" in linked:      # /etc/shadow -> /tmp/shadow, filled at boot
+            wanted.append((source, linked[f"{folder}/{name}"]))
     if not wanted:
         return mounted, []
     return root.device(mounts, wanted), [dest for _, dest in wanted]
+
+
+MAX_COPIED = 5000      # files one boot chain's copies may make on the device
+
+
+def copied(fs: RootFS, chain: Any) -> Iterator[tuple[str, str]]:
+    """(source file, destination) of each file the boot chain's copies make on `fs`: globs
+    expanded on the file system, folders copied with `cp -r` walked, a destination that is a
+    folder on the file system gone into, as `cp` does."""
+    made = 0
+    for source, dest, into in copies(chain):
+        name = posixpath.basename(source)
+        matches = [e.path for e in fs.glob(source)] if any(c in name for c in "*?[") else [source]
+        for match in matches:
+            entry = fs.stat(match)
+            if entry is None:
+                continue
+            target = dest
+            where = fs.stat(dest)
+            if into or (where is not None and where.kind == DIR):
+                target = posixpath.join(dest, posixpath.basename(match))
+            if entry.kind != DIR:
+                made += 1
+                yield match, target
+                continue
+            top = fs.resolve(match) or match
+            for file in fs.files():
+                if file.path.startswith(top + "/"):
+                    made += 1
+                    yield file.path, target + file.path[len(top):]
+                    if made >= MAX_COPIED:
+                        return
+            if made >= MAX_COPIED:
+                return
+
+
+def _account_links(fs: RootFS) -> dict[str, str]:
+    """Where an account database's link of the account folders points (a file made at boot,
+    absent from the image: /etc/shadow -> /tmp/shadow) -> the link's path."""
+    out: dict[str, str] = {}
+    for folder in ACCOUNT_FOLDERS:
+        for name in fs.listdir(folder) if fs.stat(folder) is not None else []:
+            path = posixpath.join(folder, name)
+            entry = fs.entry(path)
+            if entry is None or entry.kind != SYMLINK or not entry.link or kind_of_name(name) is None:
+                continue
+            target = normalize(posixpath.join(folder, entry.link))
+            if fs.stat(target) is None:
+                out[target] = path
+    return out
 
 
 def relocated(view: RootFS, findings: list[Finding]) -> list[Finding]:

@@ -1157,20 +1157,25 @@ def referenced_paths(chain: BootChain) -> list[str]:
     return list(seen)
 
 
-def copies(chain: BootChain) -> list[tuple[str, str]]:
-    """(source, destination) of the files boot copies: `cp [-options] SRC… DEST` (DEST a folder
-    when it ends with '/' or several sources are given) and `cat SRC > DEST`."""
-    out: list[tuple[str, str]] = []
+def copies(chain: BootChain) -> list[tuple[str, str, bool]]:
+    """(source, destination, into) of what boot copies: `cp [-options] SRC… DEST` and
+    `cat SRC > DEST`. `into`: DEST is a folder the sources go into (it ends with '/', several
+    sources or a glob are given); otherwise DEST is the copy, or a folder it goes into when the
+    file system has one there (`cp` decides at run time; see analysis.copied). A source may be
+    a glob (`/etc_ro/*`) or a folder (`cp -r`): the caller expands it on the file system."""
+    out: list[tuple[str, str, bool]] = []
     for step in chain.steps:
         plain = [a for a in step.argv[1:] if not a.startswith("-")]
         if step.name in _COPY_TOOLS and len(plain) >= 2:
             *sources, dest = plain
-            folder = dest.endswith("/") or len(sources) > 1
-            for source in sources:
-                target = posixpath.join(dest, posixpath.basename(source)) if folder else dest
-                out.append((normalize(source), normalize(target)))
+            into = dest.endswith("/") or len(sources) > 1 or any(_is_glob(s) for s in sources)
+            out.extend((normalize(source), normalize(dest), into) for source in sources)
         elif step.name == "cat" and len(plain) == 1:
             for op, target in step.redirects:
                 if op.lstrip("1") == ">":
-                    out.append((normalize(plain[0]), normalize(target)))
-    return [(s, d) for s, d in out if s.startswith("/") and d.startswith("/")]
+                    out.append((normalize(plain[0]), normalize(target), False))
+    return [(s, d, i) for s, d, i in out if s.startswith("/") and d.startswith("/")]
+
+
+def _is_glob(word: str) -> bool:
+    return any(c in posixpath.basename(word) for c in "*?[")

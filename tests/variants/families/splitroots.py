@@ -107,6 +107,40 @@ def _account_variants() -> Iterator[Variant]:
     yield Variant(FAMILY, "users-db-copied-locked-decoy",
                   _rcs(mount + "cp -f /mnt/config/users.db /etc/passwd\n"), None, forbid=(WEAK,),
                   extra_parts={"config": ("jffs2", {"/users.db": locked})})
+    # the whole partition (or its etc folder) copied by a glob or recursively into /etc, or
+    # into /tmp/etc where /etc is a link to it (the folder made at boot, absent in the image)
+    glob_cp = mount + "cp -a /mnt/config/* /etc/\n"
+    yield Variant(FAMILY, "passwd-glob-copied", _rcs(glob_cp), (WEAK, "/passwd"),
+                  extra_parts={"config": ("jffs2", {"/passwd": empty, "/hosts": "127.0.0.1 localhost\n"})},
+                  expect_in="config")
+    yield Variant(FAMILY, "passwd-glob-copied-locked-decoy", _rcs(glob_cp), None, forbid=(WEAK,),
+                  extra_parts={"config": ("jffs2", {"/passwd": locked, "/hosts": "127.0.0.1 localhost\n"})})
+    # the folder `etc` of the partition copied over the root's, recursively
+    dir_cp = mount + "cp -rf /mnt/config/etc /\n"
+    shadow = {"/etc/shadow": "root::19000:0:99999:7:::\n", "/etc/group": "root:x:0:\n"}
+    yield Variant(FAMILY, "shadow-dir-copied", _rcs(dir_cp), (WEAK, "/etc/shadow"),
+                  extra_parts={"config": ("jffs2", shadow)}, expect_in="config")
+    yield Variant(FAMILY, "shadow-dir-copied-locked-decoy", _rcs(dir_cp), None, forbid=(WEAK,),
+                  extra_parts={"config": ("jffs2", {**shadow,
+                                                    "/etc/shadow": "root:*:19000:0:99999:7:::\n"})})
+    # the root's /etc/shadow a link into /tmp (made at boot: absent from the image), filled
+    # from the partition's file of another name, as TP-Link and Tenda builds do
+    to_tmp = mount + "cp -p /mnt/config/users.db /tmp/shadow\n"
+    yield Variant(FAMILY, "shadow-linked-to-tmp", _rcs(to_tmp), (WEAK, "/users.db"),
+                  links={"/etc/shadow": "/tmp/shadow"},
+                  extra_parts={"config": ("jffs2", {"/users.db": "root::19000:0:99999:7:::\n"})},
+                  expect_in="config")
+    yield Variant(FAMILY, "shadow-linked-to-tmp-locked-decoy", _rcs(to_tmp), None, forbid=(WEAK,),
+                  links={"/etc/shadow": "/tmp/shadow"},
+                  extra_parts={"config": ("jffs2", {"/users.db": "root:*:19000:0:99999:7:::\n"})})
+    # a glob of the partition's files into a folder /etc links to
+    glob_tmp = mount + "mkdir -p /tmp/etc\ncp -a /mnt/config/* /tmp/etc/\n"
+    yield Variant(FAMILY, "passwd-glob-copied-via-link", {**_rcs(glob_tmp)}, (WEAK, "/users.db"),
+                  links={"/etc/passwd": "/tmp/etc/users.db"},
+                  extra_parts={"config": ("jffs2", {"/users.db": empty})}, expect_in="config")
+    yield Variant(FAMILY, "passwd-glob-copied-via-link-locked-decoy", {**_rcs(glob_tmp)}, None,
+                  forbid=(WEAK,), links={"/etc/passwd": "/tmp/etc/users.db"},
+                  extra_parts={"config": ("jffs2", {"/users.db": locked})})
     # the same file on the partition, never copied: no account of the device
     yield Variant(FAMILY, "users-db-uncopied-decoy", _rcs(mount), None, forbid=(WEAK,),
                   extra_parts={"config": ("jffs2", {"/users.db": empty})})
