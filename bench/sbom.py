@@ -379,9 +379,101 @@ def run_cve_bin_tool(exe: Path, home: Path, root: Path, out: Path) -> tuple[list
     return found, seconds
 
 
+# ---------------------------------------------------------------- shared corpus: OpenWrt images
+
+CORPUS = REPO.parent / "shared" / "corpus" / "real"
+# OpenWrt package -> component, for packages whose version is the component's upstream release
+OPKG_COMPONENTS = {
+    "busybox": "busybox", "dropbear": "dropbear", "dnsmasq": "dnsmasq", "dnsmasq-full": "dnsmasq",
+    "dnsmasq-dhcpv6": "dnsmasq", "libc": "libc", "kernel": "linux_kernel", "iptables": "iptables",
+    "libxtables": "iptables", "libip4tc": "iptables", "libip6tc": "iptables", "ip6tables": "iptables",
+    "lua": "lua", "liblua": "lua", "ppp": "pppd", "ppp-mod-pppoe": "pppd", "libjson-c": "json-c",
+    "libopenssl": "openssl", "openssl-util": "openssl", "libmbedtls": "mbedtls", "libwolfssl": "wolfssl",
+    "libcyassl": "wolfssl", "libcurl": "curl", "curl": "curl", "zlib": "zlib", "libpcap": "libpcap",
+    "tcpdump": "tcpdump", "tcpdump-mini": "tcpdump", "miniupnpd": "miniupnpd", "lighttpd": "lighttpd",
+    "samba36-server": "samba", "libsqlite3": "sqlite", "libexpat": "expat", "libxml2": "libxml2",
+    "libpcre": "pcre", "libpcre2": "pcre2", "bash": "bash", "sudo": "sudo", "libgnutls": "gnutls",
+    "xl2tpd": "xl2tpd", "openvpn-openssl": "openvpn", "openvpn-mbedtls": "openvpn", "hostapd": "hostapd",
+    "wpa-supplicant": "wpa_supplicant", "wpad": "hostapd", "wpad-mini": "hostapd",
+    "hostapd-mini": "hostapd", "wpa-supplicant-mini": "wpa_supplicant",
+    "uboot-envtools": "u-boot", "libnl": "libnl", "iw": "iw",
+    **dict.fromkeys(("libblkid", "libuuid", "libmount", "libsmartcols", "blkid", "losetup", "swap-utils",
+                     "mount-utils", "fdisk", "cfdisk", "sfdisk", "lsblk", "hwclock", "flock", "dmesg"),
+                    "util-linux"),
+}
+_RELEASE = re.compile(r"^\d+(?:\.\d+)+[a-z0-9]*$")     # 2.79rc1, 2017.75; not a 2016-06-15 snapshot
+_STANZA = re.compile(r"^Package: *(\S+)\n(?:[^\n]+\n)*?Version: *(\S+)", re.MULTILINE)
+CORPUS_NAMES = {"uclibc": "uclibc", "uclibc_ng": "uclibc", "musl": "musl", "linux_kernel": "linux_kernel",
+                "libnl": "libnl", "iw": "iw"}
+
+
+def opkg_truth(status: str) -> tuple[dict[str, str], set[str]]:
+    """({component: upstream version}, components present without a release version) from an
+    opkg status file: the revision dropped (`2.79rc1-1`), the kernel's up to its first `-`;
+    libc is uClibc for 0.9.x, musl for 1.1/1.2.x, unknown otherwise (uClibc-ng also has 1.0.x)."""
+    versions: dict[str, set[str]] = defaultdict(set)
+    unversioned: set[str] = set()
+    for package, version in _STANZA.findall(status):
+        component = OPKG_COMPONENTS.get(package)
+        if component is None:
+            continue
+        upstream = version.split("-", 1)[0] if package == "kernel" else version.rsplit("-", 1)[0]
+        if component == "libc":
+            component = ("uclibc" if upstream.startswith("0.9.") else
+                         "musl" if re.match(r"1\.[12]\.", upstream) else "libc")
+        if component != "libc" and _RELEASE.match(upstream):
+            versions[component].add(upstream)
+        else:
+            unversioned.add(component)
+    if "hostapd" in versions and any(p in status for p in ("Package: wpad", "Package: wpad-mini")):
+        versions["wpa_supplicant"] |= versions["hostapd"]      # wpad is both
+    truth = {c: v.pop() for c, v in versions.items() if len(v) == 1}
+    unversioned |= {c for c, v in versions.items() if len(v) > 1}
+    if any(p in status for p in ("Package: wpad\n", "Package: wpad-mini\n")) and "hostapd" in unversioned:
+        unversioned.add("wpa_supplicant")
+    return truth, unversioned - set(truth)
+
+
+def corpus_images() -> list[Path]:
+    return sorted(p for p in CORPUS.glob("*") if p.suffix in (".bin", ".squashfs", ".img")
+                  and not p.name.startswith(("android_", "apk_")))
+
+
+def run_corpus_image(image: Path) -> tuple[dict[str, str], set[str], Path, list[Reported], float] | None:
+    """Scan one image keeping its unpacked tree; None unless it carries an opkg status. firmproof's
+    answer is its binary identifications only: the status file is the truth, not evidence."""
+    work = BUILD / "corpus" / image.name
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    out = work / "firmproof.cdx.json"
+    start = time.monotonic()
+    subprocess.run([str(REPO / ".venv" / "bin" / "firmproof"), "scan", str(image), "--format", "sbom", "-o",
+                    str(out), "-q", "--workdir", str(work / "unpacked"), "--keep"], check=False,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)   # 3: incomplete, still a report
+    seconds = time.monotonic() - start
+    statuses = sorted(work.glob("unpacked/*/x/*/tree/usr/lib/opkg/status"))
+    if not statuses or not out.is_file():
+        shutil.rmtree(work)
+        return None
+    truth, unversioned = opkg_truth(statuses[0].read_text(errors="replace"))
+    found = []
+    for c in json.loads(out.read_text()).get("components", []):
+        props = {p["name"]: p["value"] for p in c.get("properties", [])}
+        if props.get("firmproof:source") == "binary":
+            names = [c["name"], *([c["cpe"].split(":")[4]] if c.get("cpe") else [])]
+            found.append(Reported(tuple(names), c.get("version", "")))
+    return truth, unversioned, next(work.glob("unpacked/*/x")), found, seconds
+
+
+def without(reported: list[Reported], components: set[str], names: dict[str, str]) -> list[Reported]:
+    """`reported` without what names one of `components` (present, but of no known version)."""
+    return [r for r in reported if not any(names.get(_key(n)) in components for n in r.names)]
+
+
 # ---------------------------------------------------------------- output
 
-def table(results: dict[str, dict[str, Score]], seconds: dict[str, dict[str, float]]) -> str:
+def table(results: dict[str, dict[str, Score]], seconds: dict[str, dict[str, float]],
+          label: str = "arch") -> str:
     lines = ["| tool | pairs | exact | wrong | extra | missed | spurious | exact % | seconds |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for tool, per_arch in results.items():
@@ -391,7 +483,7 @@ def table(results: dict[str, dict[str, Score]], seconds: dict[str, dict[str, flo
         lines.append(f"| {tool} | {pairs} | **{counts['exact']}** | {counts['wrong']} | {counts['extra']} | "
                      f"{counts['missed']} | {spurious} | {100 * counts['exact'] / max(pairs, 1):.0f} % | "
                      f"{sum(seconds[tool].values()):.0f} |")
-    lines += ["", "| tool | arch | exact | wrong | extra | missed | spurious | seconds |",
+    lines += ["", f"| tool | {label} | exact | wrong | extra | missed | spurious | seconds |",
               "|---|---|---:|---:|---:|---:|---:|---:|"]
     for tool, per_arch in results.items():
         for arch, s in per_arch.items():
@@ -400,9 +492,10 @@ def table(results: dict[str, dict[str, Score]], seconds: dict[str, dict[str, flo
     return "\n".join(lines)
 
 
-def details(truth: dict[str, dict[str, str]], results: dict[str, dict[str, Score]]) -> str:
+def details(truth: dict[str, dict[str, str]], results: dict[str, dict[str, Score]],
+            label: str = "arch") -> str:
     tools = list(results)
-    lines = ["| component | arch | truth | " + " | ".join(tools) + " |",
+    lines = [f"| component | {label} | truth | " + " | ".join(tools) + " |",
              "|---|---|---|" + "---|" * len(tools)]
     for arch, components in truth.items():
         for component, version in sorted(components.items()):
@@ -420,19 +513,50 @@ def details(truth: dict[str, dict[str, str]], results: dict[str, dict[str, Score
     return "\n".join(lines)
 
 
+def run_corpus(cbt: tuple[Path, Path] | None, show_details: bool) -> dict[str, object]:
+    names = {**aliases(), **CORPUS_NAMES}
+    results: dict[str, dict[str, Score]] = defaultdict(dict)
+    seconds: dict[str, dict[str, float]] = defaultdict(dict)
+    truths: dict[str, dict[str, str]] = {}
+    for image in corpus_images():
+        ran = run_corpus_image(image)
+        if ran is None:
+            continue
+        truth, unversioned, tree, found, seconds["firmproof"][image.name] = ran
+        truths[image.name] = truth
+        results["firmproof"][image.name] = score(truth, without(found, unversioned, names), {}, names)
+        if cbt is not None:
+            found, seconds["cve-bin-tool"][image.name] = run_cve_bin_tool(
+                *cbt, tree, BUILD / "corpus" / image.name / "cve-bin-tool.cdx.json")
+            results["cve-bin-tool"][image.name] = score(truth, without(found, unversioned, names), {}, names)
+        print(f"{image.name}: done", file=sys.stderr)
+    print(f"\nOpenWrt images of the shared corpus, against their opkg status ({len(truths)} images)\n")
+    print(table(results, seconds, "image"))
+    if show_details:
+        print()
+        print(details(truths, results, "image"))
+    return {"truth": truths, "seconds": seconds,
+            "results": {t: {i: asdict(s) for i, s in r.items()} for t, r in results.items()}}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--arch", action="append", choices=ARCHES, help="default: all")
     parser.add_argument("--details", action="store_true", help="one line per (component, architecture)")
     parser.add_argument("--json", type=Path, help="write every verdict here")
     parser.add_argument("--no-cve-bin-tool", action="store_true", help="firmproof only (faster)")
+    parser.add_argument("--corpus", action="store_true",
+                        help="also the OpenWrt images of the shared corpus, against their opkg status")
+    parser.add_argument("--corpus-only", action="store_true", help="the shared corpus' images only")
     parser.add_argument("--quick", action="store_true",
                         help="firmproof's identification in process on the unpacked folders, no scan of the "
                              "SquashFS, no cve-bin-tool (seconds, for iterating on detectors)")
     args = parser.parse_args(argv)
+    arches = args.arch or list(ARCHES)
     if args.quick:
         args.no_cve_bin_tool = True
-    arches = args.arch or list(ARCHES)
+    if args.corpus_only:
+        args.corpus, arches = True, []
 
     results: dict[str, dict[str, Score]] = defaultdict(dict)
     seconds: dict[str, dict[str, float]] = defaultdict(dict)
@@ -461,15 +585,21 @@ def main(argv: list[str] | None = None) -> int:
 
     revision = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"],
                               capture_output=True, text=True, check=False).stdout.strip()
-    print(f"firmproof at {revision or '?'}; {SUITE}: {', '.join(arches)}\n")
-    print(table(results, seconds))
-    print("\nfirmproof identification alone (in-process, over the unpacked folders): "
-          + ", ".join(f"{a} {s:.1f} s" for a, s in identification.items()))
-    if args.details:
-        print()
-        print(details(truths, results))
+    print(f"firmproof at {revision or '?'}")
+    if arches:
+        print(f"\n{SUITE}: {', '.join(arches)}\n")
+        print(table(results, seconds))
+        print("\nfirmproof identification alone (in-process, over the unpacked folders): "
+              + ", ".join(f"{a} {s:.1f} s" for a, s in identification.items()))
+        if args.details:
+            print()
+            print(details(truths, results))
+    corpus: dict[str, object] = {}
+    if args.corpus:
+        corpus = run_corpus(None if args.no_cve_bin_tool else (exe, home), args.details)
     if args.json:
         args.json.write_text(json.dumps({
+            "corpus": corpus,
             "firmproof": revision, "suite": SUITE, "truth": truths, "packages": sources,
             "seconds": seconds, "identification_seconds": identification,
             "results": {tool: {arch: asdict(s) for arch, s in per_arch.items()}

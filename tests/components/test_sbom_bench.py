@@ -71,3 +71,52 @@ def test_every_package_belongs_to_one_component() -> None:
     assert len(packages) == len(set(packages))
     names = sbom.aliases()
     assert all(names[sbom._key(c)] == c for c in sbom.PACKAGES)
+
+
+OPKG_STATUS = """Package: libc
+Version: 0.9.33.2-1
+Depends: libgcc
+Status: install user installed
+Architecture: ar71xx
+
+Package: kernel
+Version: 3.18.98-1-82616593bb3a60b86db8abf008c8b725
+Status: install user installed
+Architecture: ar71xx
+
+Package: dnsmasq
+Version: 2.79rc1-1
+Depends: libc
+Status: install user installed
+Architecture: ar71xx
+
+Package: wpad-mini
+Version: 2016-06-15-2
+Status: install user installed
+Architecture: ar71xx
+
+Package: iptables
+Version: 1.4.21-1
+Status: install user installed
+Architecture: ar71xx
+
+Package: libxtables
+Version: 1.4.22-1
+Status: install user installed
+Architecture: ar71xx
+
+Package: luci-base
+Version: git-18.021.57137-5fa2132-1
+Status: install user installed
+Architecture: ar71xx
+"""
+
+
+def test_opkg_truth():
+    truth, unversioned = sbom.opkg_truth(OPKG_STATUS)
+    assert truth == {"uclibc": "0.9.33.2", "linux_kernel": "3.18.98", "dnsmasq": "2.79rc1"}
+    # a snapshot date is no release; two versions of one component are no truth; luci is unmapped
+    assert unversioned == {"hostapd", "wpa_supplicant", "iptables"}
+    names = {**sbom.aliases(), **sbom.CORPUS_NAMES}
+    kept = sbom.without([Reported(("hostapd",), "2.6"), Reported(("dnsmasq",), "2.79")], unversioned, names)
+    assert kept == [Reported(("dnsmasq",), "2.79")]
