@@ -39,10 +39,6 @@ _PATCH_LEVEL = re.compile(rb"^ro\.build\.version\.security_patch=(\d{4}-\d{2}-\d
 _OS_FIELD = re.compile(rb'^(ID|VERSION_ID)=("?)([A-Za-z0-9._~+-]+)\2[ \t]*$', re.MULTILINE)
 _DEBIAN_REVISION = re.compile(r"-[0-9A-Za-z.+~]+$")
 _REPACK = re.compile(r"[+.~](?:dfsg|ds|repack)\d*$")
-# os-release ID -> (CPE vendor, product) as NVD names the distribution
-DISTRIBUTIONS = {"debian": ("debian", "debian_linux"), "ubuntu": ("canonical", "ubuntu_linux"),
-                 "openwrt": ("openwrt", "openwrt"), "buildroot": ("buildroot", "buildroot"),
-                 "poky": ("yoctoproject", "poky"), "alpine": ("alpinelinux", "alpine_linux")}
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +153,8 @@ def _buildroot(fs: RootFS, path: str) -> Iterator[Component]:
 
 def _os_release(fs: RootFS, path: str) -> Iterator[Component]:
     """The distribution itself: os-release ID and VERSION_ID (none without a VERSION_ID, as on
-    rolling releases)."""
+    rolling releases). No CPE: NVD names distributions as operating systems (cpe:2.3:o:…) and
+    lists them in the configurations of their packages' CVEs, which the packages answer for."""
     data = fs.read(path)
     if not data:
         return
@@ -167,12 +164,9 @@ def _os_release(fs: RootFS, path: str) -> Iterator[Component]:
     ident, version = fields.get(b"ID"), fields.get(b"VERSION_ID")
     if ident is None or version is None:
         return
-    name = ident.group(3).decode("ascii").lower()
-    vendor, product = DISTRIBUTIONS.get(name, (None, None))
-    yield Component(name=name, version=version.group(3).decode("ascii"), source="os-release",
-                    path=entry.report_path, fs_path=entry.path, container=fs.container,
-                    evidence=evidence_at(fs, entry.path, version.start(), version.end() - version.start()),
-                    vendor=vendor, product=product)
+    yield Component(name=ident.group(3).decode("ascii").lower(), version=version.group(3).decode("ascii"),
+                    source="os-release", path=entry.report_path, fs_path=entry.path, container=fs.container,
+                    evidence=evidence_at(fs, entry.path, version.start(), version.end() - version.start()))
 
 
 def _android(fs: RootFS, path: str) -> Iterator[Component]:
