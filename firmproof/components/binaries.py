@@ -6,7 +6,8 @@ marker occurrence a checker's `patterns` look for the version, before or after t
 in the same or a neighbouring NUL-separated string; a pattern must take in the marker itself,
 so that a version elsewhere never borrows it. When none matches, a checker with a
 `version_string` takes the separate version string of the same file (a whole NUL-delimited
-string) nearest to the marker: `hostapd v%s` printed with "2.10" stored on its own.
+string) nearest to the marker: `hostapd v%s` printed with "2.10" stored on its own (`numeric`:
+a version kept as one number, libxml2's "20914" for 2.9.14).
 
 The right file: a version found in a program that loads one of the component's own libraries
 (DT_NEEDED) is a copy of that library's header compiled into the program (OpenSSL's version in
@@ -59,6 +60,7 @@ class Checker:
     libraries: tuple[str, ...]         # names of its own libraries
     package_names: tuple[str, ...]
     once: bool
+    numeric: bool = False              # the version is one number, major*10000 + minor*100 + patch
 
     def wants(self, path: str) -> bool:
         name = posixpath.basename(path)
@@ -93,7 +95,13 @@ class Checker:
             distance = min(abs(m.start() - s) for s in starts)
             if best is None or distance < best[0]:
                 best = (distance, _hit(m, 0))
-        return best[1] if best else None
+        if best is None:
+            return None
+        hit = best[1]
+        if self.numeric:
+            number = int(hit.version)
+            hit = replace(hit, version=f"{number // 10000}.{number // 100 % 100}.{number % 100}")
+        return hit
 
     def _occurrences(self, data: bytes) -> Iterator[int]:
         start = data.find(self.marker)
@@ -124,8 +132,10 @@ def checkers() -> tuple[Checker, ...]:
     for key, spec in table.items():
         patterns = tuple(_compile(p) for p in spec.get("patterns", ()))
         version_string = None
+        numeric = bool(spec.get("numeric", False))
         if "version_string" in spec:     # a whole string: after a byte that is not text, up to a NUL
-            version_string = _compile(rf"(?<![\t\n\r\x20-\x7e])(?:{spec['version_string']})(?=\x00)")
+            start = r"(?<![\d.])" if numeric else r"(?<![\t\n\r\x20-\x7e])"   # a number: not within one
+            version_string = _compile(rf"{start}(?:{spec['version_string']})(?=\x00)")
         for p in (*patterns, *([version_string] if version_string else [])):
             if p.groups < 1:
                 raise ValueError(f"components.toml [{key}]: pattern {p.pattern!r} has no version group")
@@ -137,7 +147,7 @@ def checkers() -> tuple[Checker, ...]:
                            files=tuple(spec.get("files", ())), programs=tuple(spec.get("programs", ())),
                            libraries=tuple(spec.get("libraries", ())),
                            package_names=tuple(spec.get("package_names", ())),
-                           once=bool(spec.get("once", False))))
+                           once=bool(spec.get("once", False)), numeric=numeric))
     return tuple(out)
 
 

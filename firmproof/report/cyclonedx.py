@@ -3,7 +3,9 @@
 The image is the root component (metadata.component, with its sha256); every component seen
 in it is one entry per place it was seen, with purl and CPE where known, the sha256 of the
 file that holds the version string, and where that string is (evidence.occurrences and
-`firmproof:*` properties), so that the SBOM can be re-checked against the image like a report.
+`firmproof:*` properties), so that the SBOM can be re-checked against the image like a report;
+the other files that carry the same version are further occurrences. Programs depend on the
+components whose libraries they load (DT_NEEDED against SONAMEs).
 """
 
 from __future__ import annotations
@@ -63,7 +65,9 @@ def _entry(component: Component, disagrees: str | None = None) -> CdxComponent:
         name=component.name, version=component.version, type=_type(component),
         bom_ref=_bom_ref(component), purl=PackageURL.from_string(component.purl), cpe=component.cpe,
         hashes=[HashType(alg=HashAlgorithm.SHA_256, content=ev.sha256)],
-        evidence=ComponentEvidence(occurrences=[Occurrence(location=location, offset=ev.offset)]),
+        evidence=ComponentEvidence(occurrences=[
+            Occurrence(location=location, offset=ev.offset),
+            *(Occurrence(location=f"{where}:{path}" if where else path) for path in component.also)]),
         properties=properties)
 
 
@@ -86,4 +90,21 @@ def sbom(result: ScanResult) -> str:
     for entry in entries:
         bom.components.add(entry)
     bom.register_dependency(root, entries)
+    for index, targets in links(result.components).items():
+        bom.register_dependency(entries[index], [entries[t] for t in targets])
     return JsonV1Dot6(bom).output_as_string(indent=2) + "\n"
+
+
+def links(components: list[Component]) -> dict[int, list[int]]:
+    """The dependency graph: component i depends on component j when a file of i loads a
+    library (DT_NEEDED) that a file of j provides, in the same view."""
+    providers: dict[tuple[tuple[str, ...], str], list[int]] = {}
+    for j, c in enumerate(components):
+        for name in c.provides:
+            providers.setdefault((c.container, name), []).append(j)
+    graph: dict[int, list[int]] = {}
+    for i, c in enumerate(components):
+        targets = sorted({j for name in c.needs for j in providers.get((c.container, name), ()) if j != i})
+        if targets:
+            graph[i] = targets
+    return graph

@@ -75,6 +75,10 @@ CARRIERS = [
     ("samba", ("libsmbclient0", "libsmbclient")),
     ("wget", ("wget",)),
     ("u-boot", ("u-boot-tools",)),
+    ("libxml2", ("libxml2",)),
+    ("libgcrypt", ("libgcrypt20",)),
+    ("libssh", ("libssh-4t64", "libssh-4")),
+    ("json-c", ("libjson-c5",)),
 ]
 ACCURACY = [(component, packages, suite) for component, packages in CARRIERS for suite in SUITES]
 
@@ -85,6 +89,7 @@ BINARY_SAYS = {
     ("wolfssl", "bullseye"): "4.6.0",       # Debian's 4.6.0+p1 repack
     ("iproute2", "bullseye"): "5.9.0",      # upstream 5.10.0 kept 5.9.0 in version.h
     ("net-snmp", "trixie"): "5.9.4.pre2",   # Debian's 5.9.4 is built from 5.9.4.pre2
+    ("libgcrypt", "bullseye"): "1.8.8",     # Debian's 1.8.7-6 is the 1.8 branch after 1.8.7
 }
 
 # (component, Debian packages): programs that carry a copy of its version or mention it, and
@@ -158,7 +163,10 @@ def test_version_of_real_debian_binaries(component, packages, suite):
     c = found[0]
     data = (tree / c.path.lstrip("/")).read_bytes()
     ev = c.evidence
-    assert c.version.encode() in data[ev.offset:ev.offset + ev.length]
+    major, minor, patch = [*c.version.split("."), "0", "0"][:3]
+    number = f"{major}{int(minor):02d}{int(patch):02d}" if f"{minor}{patch}".isdigit() else None
+    held = data[ev.offset:ev.offset + ev.length]
+    assert c.version.encode() in held or (number is not None and held == number.encode())  # libxml2: 20914
 
 
 @pytest.mark.parametrize(("component", "packages", "suite"), DECOY_CASES,

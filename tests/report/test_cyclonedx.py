@@ -142,3 +142,25 @@ def test_without_database_matching_is_off_said_once(images, tmp_path):
     assert proc.stderr.count("vulnerability matching is off") == 1
     report = json.loads((tmp_path / "r.json").read_text())
     assert not [f for f in report["findings"] if f["rule"] == "FP-VULN-001"]
+
+
+def test_programs_depend_on_the_libraries_they_load(tmp_path):
+    """hostapd loads libssl and libcrypto: the SBOM names OpenSSL once, at the library's own
+    version (not the 3.0.16 of the headers hostapd was built with), hostapd depends on it, and
+    the other file carrying the same version is a further occurrence."""
+    need_tools("mksquashfs")
+    root = build_rootfs(tmp_path / "root", plants=(), decoys=())
+    _install(root, "hostapd", "bookworm", {"/usr/sbin/hostapd": "/usr/sbin/hostapd"})
+    lib = "/usr/lib/x86_64-linux-gnu"
+    _install(root, "libssl3", "bookworm", {f"{lib}/libcrypto.so.3": "/usr/lib/libcrypto.so.3",
+                                           f"{lib}/libssl.so.3": "/usr/lib/libssl.so.3"})
+    _install(root, "openssl", "bookworm", {"/usr/bin/openssl": "/usr/bin/openssl"})
+    _, libssl_version = debian_package("libssl3", "bookworm")
+    bom = sbom_of(pack(root, "squashfs-xz", tmp_path / "ap.bin"), tmp_path)
+    by_name = {c["name"]: c for c in bom["components"]}
+    openssl, hostapd = by_name["openssl"], by_name["hostapd"]
+    assert versions(bom)["openssl"] == {libssl_version.split("-")[0]}
+    locations = [o["location"].split(":", 1)[1] for o in openssl["evidence"]["occurrences"]]
+    assert locations == ["/usr/lib/libcrypto.so.3", "/usr/bin/openssl"]
+    deps = {d["ref"]: d.get("dependsOn", []) for d in bom["dependencies"]}
+    assert deps[hostapd["bom-ref"]] == [openssl["bom-ref"]]
