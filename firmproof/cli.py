@@ -58,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("-o", "--output", type=Path, metavar="REPORT", help="write the report here")
     scan.add_argument("--format", choices=["json", "sarif", "html", "sbom"], default="json",
                       help="report format (default json)")
+    scan.add_argument("--sbom-format", choices=["cyclonedx", "spdx"], default="cyclonedx",
+                      help="the SBOM written by --format sbom: CycloneDX 1.6 or SPDX 2.3 JSON "
+                           "(default cyclonedx)")
+    scan.add_argument("--vex", type=Path, action="append", default=[], metavar="FILE",
+                      help="CycloneDX VEX or OpenVEX JSON: mark the vulnerabilities it declares not "
+                           "affecting (severity info); repeatable")
     scan.add_argument("--sign", type=Path, metavar="KEY",
                       help="ed25519 private key (PEM): write a DSSE envelope REPORT.dsse.json next to -o")
     scan.add_argument("--vendor")
@@ -211,6 +217,18 @@ def _scan(args: argparse.Namespace) -> int:
         except SignError as exc:
             print(f"firmproof: {exc}", file=sys.stderr)
             return EXIT_UNREADABLE
+    from firmproof import vex
+
+    failures: tuple[type[Exception], ...] = (ImageError, UnpackFailed)
+    if args.format == "sbom" and args.sbom_format == "spdx":
+        from firmproof.report.spdx import SpdxInvalid
+
+        failures += (SpdxInvalid,)
+    try:
+        statements = [s for path in args.vex for s in vex.load(path)]
+    except vex.VexError as exc:
+        print(f"firmproof: {exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
     # the HTML report shows the bytes around each finding: keep the unpacked tree until it is rendered
     render_dir = Path(tempfile.mkdtemp(prefix="firmproof-", dir=args.workdir)) if args.format == "html" \
         else None
@@ -227,8 +245,9 @@ def _scan(args: argparse.Namespace) -> int:
     try:
         with display:
             result = scan(config, progress=display.progress)
-        text = render(result, args.format)
-    except (ImageError, UnpackFailed) as exc:
+        result.findings, vex_marked = vex.apply(result.findings, statements)
+        text = render(result, args.format, args.sbom_format)
+    except failures as exc:
         print(f"firmproof: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE
     finally:
@@ -255,7 +274,7 @@ def _scan(args: argparse.Namespace) -> int:
         print("firmproof: no vulnerability database imported (firmproof vulndb import FILE…): "
               "vulnerability matching is off", file=sys.stderr)
     if not args.quiet:
-        display.summary(result, args.output)
+        display.summary(result, args.output, vex_marked=vex_marked if args.vex else None)
     elif not result.complete and result.coverage is not None:
         from firmproof.coverage import headline
 

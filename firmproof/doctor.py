@@ -30,7 +30,7 @@ LIBRARIES = {"unblob": "unblob", "yara-x": "yara_x", "pyelftools": "elftools", "
              "python-lzo": "lzo", "lz4": "lz4", "zstandard": "zstandard", "jefferson": "jefferson",
              "ubi-reader": "ubireader", "liblp": "liblp.reader", "android-payload-dumper": "payload_dumper",
              "passlib": "passlib", "rich": "rich", "numpy": "numpy", "cyclonedx-python-lib": "cyclonedx",
-             "univers": "univers"}
+             "spdx-tools": "spdx_tools", "univers": "univers"}
 
 
 @dataclass

@@ -9,12 +9,17 @@ if TYPE_CHECKING:
     from firmproof.scan import ScanResult
 
 
-def render(result: ScanResult, fmt: str) -> str:
-    """The report of `result` as text in format `fmt` (json, sarif or html)."""
+def render(result: ScanResult, fmt: str, sbom_format: str = "cyclonedx") -> str:
+    """The report of `result` as text in format `fmt` (json, sarif, html or sbom; the SBOM in
+    `sbom_format`, cyclonedx or spdx)."""
     if fmt == "sarif":
         from firmproof.report.sarif import sarif
 
         return json.dumps(sarif(result.to_json()), indent=2, ensure_ascii=False) + "\n"
+    if fmt == "sbom" and sbom_format == "spdx":
+        from firmproof.report.spdx import sbom as spdx_sbom
+
+        return spdx_sbom(result)
     if fmt == "sbom":
         from firmproof.report.cyclonedx import sbom
 

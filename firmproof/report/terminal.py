@@ -67,7 +67,7 @@ class ScanDisplay:
         elif self.enabled:
             self.console.print(f"[dim]unpacking {container}[/dim]")
 
-    def summary(self, result: ScanResult, output: Path | None) -> None:
+    def summary(self, result: ScanResult, output: Path | None, *, vex_marked: int | None = None) -> None:
         if not self.enabled:
             return
         out = self.console
@@ -116,6 +116,9 @@ class ScanDisplay:
             out.print(listing)
         if len(result.findings) > MAX_LISTED:
             out.print(f"… and {len(result.findings) - MAX_LISTED} more in the report")
+        if vex_marked is not None:
+            out.print(f"VEX: {vex_marked} vulnerability finding{'' if vex_marked == 1 else 's'} "
+                      "marked not affecting (severity info)")
         if output:
             out.print(f"report: {output}")
 

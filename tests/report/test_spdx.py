@@ -1,0 +1,139 @@
+"""`scan --format sbom --sbom-format spdx` on an image built from real Debian binaries: SPDX 2.3
+that spdx-tools parses back and validates, the image as the described package, each component
+with its version, purl, CPE and file hash, the DT_NEEDED dependencies, and evidence that points at
+the version bytes of the file."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import firmproof, need_tools
+from debs import debian_package
+from spdx_tools.spdx.model import Relationship, RelationshipType
+from spdx_tools.spdx.parser.parse_anything import parse_file
+from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
+
+from firmproof.demo import build_rootfs
+from firmproof.fixtures import pack
+from firmproof.report.spdx import SpdxInvalid, validate
+
+FILES = {   # (package, suite): {file in the package: where it goes in the image}
+    ("dnsmasq-base", "bullseye"): {"/usr/sbin/dnsmasq": "/usr/sbin/dnsmasq"},
+    ("busybox-static", "bookworm"): {"/bin/busybox": "/bin/busybox"},
+    ("hostapd", "bookworm"): {"/usr/sbin/hostapd": "/usr/sbin/hostapd"},
+    ("libssl3", "bookworm"): {"/usr/lib/x86_64-linux-gnu/libssl.so.3": "/usr/lib/libssl.so.3",
+                              "/usr/lib/x86_64-linux-gnu/libcrypto.so.3": "/usr/lib/libcrypto.so.3"},
+}
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory) -> Path:
+    """A router image: the demo root file system plus Debian's dnsmasq, BusyBox, and hostapd with
+    the OpenSSL 3 libraries it loads."""
+    need_tools("mksquashfs")
+    tmp = tmp_path_factory.mktemp("spdx")
+    root = build_rootfs(tmp / "root", plants=(), decoys=())
+    for (package, suite), files in FILES.items():
+        tree, _ = debian_package(package, suite)
+        for src, dst in files.items():
+            target = root / dst.lstrip("/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(tree / src.lstrip("/"), target)
+            target.chmod(0o755)
+    return pack(root, "squashfs-xz", tmp / "router.bin")
+
+
+@pytest.fixture(scope="module")
+def sbom(image, tmp_path_factory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("spdx-out") / "router.spdx.json"
+    proc = firmproof("scan", image, "--format", "sbom", "--sbom-format", "spdx", "-o", out, "-q",
+                     "--vulndb", out.parent / "none")
+    assert proc.returncode == 0, proc.stderr
+    return out, json.loads(out.read_text())
+
+
+def packages(doc: dict) -> dict[str, dict]:
+    return {p["SPDXID"]: p for p in doc["packages"]}
+
+
+def by_path(doc: dict) -> dict[str, dict]:
+    """Packages by the path of the file their version was read from (their evidence annotation)."""
+    out = {}
+    for p in doc["packages"]:
+        for a in p.get("annotations", []):
+            out[json.loads(a["comment"])["firmproof:evidence"]["path"]] = p
+    return out
+
+
+def test_spdx_tools_parses_and_validates_the_sbom(sbom):
+    path, doc = sbom
+    assert doc["spdxVersion"] == "SPDX-2.3"
+    parsed = parse_file(str(path))
+    assert validate_full_spdx_document(parsed) == []
+    assert len(parsed.packages) == len(doc["packages"])
+
+
+def test_the_image_is_the_described_package(image, sbom):
+    _, doc = sbom
+    described = [r["relatedSpdxElement"] for r in doc["relationships"]
+                 if r["spdxElementId"] == "SPDXRef-DOCUMENT" and r["relationshipType"] == "DESCRIBES"]
+    assert len(described) == 1
+    root = packages(doc)[described[0]]
+    assert root["primaryPackagePurpose"] == "FIRMWARE" and root["packageFileName"] == image.name
+    assert root["checksums"] == [{"algorithm": "SHA256",
+                                  "checksumValue": hashlib.sha256(image.read_bytes()).hexdigest()}]
+    contained = {r["relatedSpdxElement"] for r in doc["relationships"]
+                 if r["spdxElementId"] == described[0] and r["relationshipType"] == "CONTAINS"}
+    assert contained == set(packages(doc)) - {described[0]}
+
+
+def test_each_component_with_version_purl_cpe_and_file_hash(sbom):
+    _, doc = sbom
+    found = {(p["name"], p.get("versionInfo")) for p in doc["packages"][1:]}
+    assert {("dnsmasq", "2.85"), ("busybox", "1.35.0"), ("hostapd", "2.10"), ("openssl", "3.0.20")} <= found
+    assert {name for name, _ in found} == {"dnsmasq", "busybox", "hostapd", "openssl"}
+    dnsmasq = by_path(doc)["/usr/sbin/dnsmasq"]
+    refs = {(r["referenceCategory"], r["referenceType"]): r["referenceLocator"]
+            for r in dnsmasq["externalRefs"]}
+    assert refs == {("PACKAGE_MANAGER", "purl"): "pkg:generic/dnsmasq@2.85",
+                    ("SECURITY", "cpe23Type"): "cpe:2.3:a:thekelleys:dnsmasq:2.85:*:*:*:*:*:*:*"}
+    tree, _ = debian_package("dnsmasq-base", "bullseye")
+    data = (tree / "usr/sbin/dnsmasq").read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    assert dnsmasq["checksums"] == [{"algorithm": "SHA256", "checksumValue": digest}]
+
+
+def test_evidence_points_at_the_version_bytes(image, sbom):
+    _, doc = sbom
+    annotation = by_path(doc)["/usr/sbin/dnsmasq"]["annotations"][0]
+    evidence = json.loads(annotation["comment"])["firmproof:evidence"]
+    assert evidence["container"] == [image.name, "squashfs@0x0"] and evidence["source"] == "binary"
+    tree, _ = debian_package("dnsmasq-base", "bullseye")
+    data = (tree / "usr/sbin/dnsmasq").read_bytes()
+    assert evidence["sha256"] == hashlib.sha256(data).hexdigest()
+    assert data[evidence["offset"]:evidence["offset"] + evidence["length"]] == b"dnsmasq-2.85"
+
+
+def test_programs_depend_on_the_libraries_they_load(sbom):
+    """hostapd loads libssl.so.3 and libcrypto.so.3 (DT_NEEDED): it DEPENDS_ON the OpenSSL package
+    read from those libraries; dnsmasq and BusyBox load no library that is a component."""
+    _, doc = sbom
+    names = {i: p["name"] for i, p in packages(doc).items()}
+    depends = {(names[r["spdxElementId"]], names[r["relatedSpdxElement"]]) for r in doc["relationships"]
+               if r["relationshipType"] == "DEPENDS_ON"}
+    assert depends == {("hostapd", "openssl")}
+
+
+def test_the_writer_refuses_an_invalid_document(sbom):
+    """The validator the writer runs is spdx-tools' own: a relationship to an element that is not in
+    the document is refused, with the validator's message."""
+    path, _ = sbom
+    doc = parse_file(str(path))
+    validate(doc)     # the document as written holds
+    doc.relationships.append(Relationship("SPDXRef-image", RelationshipType.CONTAINS, "SPDXRef-nowhere"))
+    with pytest.raises(SpdxInvalid, match="SPDXRef-nowhere"):
+        validate(doc)
