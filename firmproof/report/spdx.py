@@ -41,6 +41,7 @@ from spdx_tools.spdx.model import (
     SpdxNoAssertion,
 )
 from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
+from spdx_tools.spdx.validation.external_package_ref_validator import CPE23TYPE_REGEX
 
 from firmproof import __version__
 from firmproof.components import Component
@@ -82,6 +83,20 @@ def _created() -> datetime:
     return when.replace(microsecond=0)
 
 
+def _cpe(component: Component) -> str | None:
+    """The component's CPE as a CPE 2.3 formatted string that SPDX accepts: every character but
+    letters, digits, `.`, `_` and `-` quoted in the version (`1.2\\~rc1`); None where the version
+    holds one the binding cannot carry at all (a space, a non-ASCII letter)."""
+    cpe = component.cpe
+    if not cpe or re.match(CPE23TYPE_REGEX, cpe):
+        return cpe
+    version = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else f"\\{c}"
+                      for c in component.upstream_version)
+    head = ":".join(cpe.split(":", 5)[:5])          # cpe:2.3:part:vendor:product
+    quoted = f"{head}:{version}:*:*:*:*:*:*:*"
+    return quoted if re.match(CPE23TYPE_REGEX, quoted) else None
+
+
 def _evidence(component: Component, disagrees: str | None) -> str:
     """Where the version was read, as JSON: what `verify` would need to find the bytes again."""
     ev = component.evidence
@@ -89,6 +104,8 @@ def _evidence(component: Component, disagrees: str | None) -> str:
         "firmproof:evidence": {
             "source": component.source, "container": list(component.container), "path": component.path,
             "sha256": ev.sha256, "offset": ev.offset, "length": ev.length, "excerpt": ev.excerpt}}
+    if component.cpe and _cpe(component) != component.cpe:
+        note["cpe"] = component.cpe     # as the vulnerability matching spells it
     if component.also:
         note["also"] = list(component.also)
     if disagrees:   # package metadata and the binaries name different versions
@@ -98,8 +115,8 @@ def _evidence(component: Component, disagrees: str | None) -> str:
 
 def _package(component: Component) -> Package:
     refs = [ExternalPackageRef(ExternalPackageRefCategory.PACKAGE_MANAGER, "purl", component.purl)]
-    if component.cpe:
-        refs.append(ExternalPackageRef(ExternalPackageRefCategory.SECURITY, "cpe23Type", component.cpe))
+    if cpe := _cpe(component):
+        refs.append(ExternalPackageRef(ExternalPackageRefCategory.SECURITY, "cpe23Type", cpe))
     from_file = component.source in FILE_SOURCES
     return Package(
         spdx_id=_spdx_id(component), name=component.name, version=component.version,

@@ -9,6 +9,7 @@ import hashlib
 import json
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from conftest import firmproof, need_tools
@@ -17,9 +18,11 @@ from spdx_tools.spdx.model import Relationship, RelationshipType
 from spdx_tools.spdx.parser.parse_anything import parse_file
 from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
 
+from firmproof.components import Component
 from firmproof.demo import build_rootfs
 from firmproof.fixtures import pack
-from firmproof.report.spdx import SpdxInvalid, validate
+from firmproof.model import Evidence
+from firmproof.report.spdx import SpdxInvalid, document, sbom, validate
 
 FILES = {   # (package, suite): {file in the package: where it goes in the image}
     ("dnsmasq-base", "bullseye"): {"/usr/sbin/dnsmasq": "/usr/sbin/dnsmasq"},
@@ -48,7 +51,7 @@ def image(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def sbom(image, tmp_path_factory) -> tuple[Path, dict]:
+def written(image, tmp_path_factory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("spdx-out") / "router.spdx.json"
     proc = firmproof("scan", image, "--format", "sbom", "--sbom-format", "spdx", "-o", out, "-q",
                      "--vulndb", out.parent / "none")
@@ -69,16 +72,16 @@ def by_path(doc: dict) -> dict[str, dict]:
     return out
 
 
-def test_spdx_tools_parses_and_validates_the_sbom(sbom):
-    path, doc = sbom
+def test_spdx_tools_parses_and_validates_the_sbom(written):
+    path, doc = written
     assert doc["spdxVersion"] == "SPDX-2.3"
     parsed = parse_file(str(path))
     assert validate_full_spdx_document(parsed) == []
     assert len(parsed.packages) == len(doc["packages"])
 
 
-def test_the_image_is_the_described_package(image, sbom):
-    _, doc = sbom
+def test_the_image_is_the_described_package(image, written):
+    _, doc = written
     described = [r["relatedSpdxElement"] for r in doc["relationships"]
                  if r["spdxElementId"] == "SPDXRef-DOCUMENT" and r["relationshipType"] == "DESCRIBES"]
     assert len(described) == 1
@@ -91,8 +94,8 @@ def test_the_image_is_the_described_package(image, sbom):
     assert contained == set(packages(doc)) - {described[0]}
 
 
-def test_each_component_with_version_purl_cpe_and_file_hash(sbom):
-    _, doc = sbom
+def test_each_component_with_version_purl_cpe_and_file_hash(written):
+    _, doc = written
     found = {(p["name"], p.get("versionInfo")) for p in doc["packages"][1:]}
     assert {("dnsmasq", "2.85"), ("busybox", "1.35.0"), ("hostapd", "2.10"), ("openssl", "3.0.20")} <= found
     assert {name for name, _ in found} == {"dnsmasq", "busybox", "hostapd", "openssl"}
@@ -107,8 +110,8 @@ def test_each_component_with_version_purl_cpe_and_file_hash(sbom):
     assert dnsmasq["checksums"] == [{"algorithm": "SHA256", "checksumValue": digest}]
 
 
-def test_evidence_points_at_the_version_bytes(image, sbom):
-    _, doc = sbom
+def test_evidence_points_at_the_version_bytes(image, written):
+    _, doc = written
     annotation = by_path(doc)["/usr/sbin/dnsmasq"]["annotations"][0]
     evidence = json.loads(annotation["comment"])["firmproof:evidence"]
     assert evidence["container"] == [image.name, "squashfs@0x0"] and evidence["source"] == "binary"
@@ -118,22 +121,61 @@ def test_evidence_points_at_the_version_bytes(image, sbom):
     assert data[evidence["offset"]:evidence["offset"] + evidence["length"]] == b"dnsmasq-2.85"
 
 
-def test_programs_depend_on_the_libraries_they_load(sbom):
+def test_programs_depend_on_the_libraries_they_load(written):
     """hostapd loads libssl.so.3 and libcrypto.so.3 (DT_NEEDED): it DEPENDS_ON the OpenSSL package
     read from those libraries; dnsmasq and BusyBox load no library that is a component."""
-    _, doc = sbom
+    _, doc = written
     names = {i: p["name"] for i, p in packages(doc).items()}
     depends = {(names[r["spdxElementId"]], names[r["relatedSpdxElement"]]) for r in doc["relationships"]
                if r["relationshipType"] == "DEPENDS_ON"}
     assert depends == {("hostapd", "openssl")}
 
 
-def test_the_writer_refuses_an_invalid_document(sbom):
+def test_the_writer_refuses_an_invalid_document(written):
     """The validator the writer runs is spdx-tools' own: a relationship to an element that is not in
     the document is refused, with the validator's message."""
-    path, _ = sbom
+    path, _ = written
     doc = parse_file(str(path))
     validate(doc)     # the document as written holds
     doc.relationships.append(Relationship("SPDXRef-image", RelationshipType.CONTAINS, "SPDXRef-nowhere"))
     with pytest.raises(SpdxInvalid, match="SPDXRef-nowhere"):
         validate(doc)
+
+
+
+def _component(name: str, version: str, source: str, path: str) -> Component:
+    return Component(name=name, version=version, source=source, path=path, fs_path=path,
+                     container=("fw.bin", "squashfs@0x40000"), vendor="example", product="foo",
+                     evidence=Evidence("ab" * 32, 100, len(version), version))
+
+
+def test_versions_a_cpe_binding_must_quote_still_give_a_valid_document():
+    """Versions as package databases and binaries spell them: `~` quoted in the CPE, a space (no
+    CPE 2.3 can carry it) leaves the CPE out and in the annotation; a package-database entry
+    gets no file checksum (its file is the database, not the component); names that are no SPDX
+    id are made into one."""
+    result = SimpleNamespace(
+        image_name="fw.bin", image_sha256="cd" * 32, image_size=4096,
+        config=SimpleNamespace(product="RT-1", version="1.0.4", vendor="Acme Networks"),
+        components=[_component("libfoo+", "1.2~rc1", "dpkg", "/var/lib/dpkg/status"),
+                    _component("libfoo+", "1.2~rc1", "binary", "/usr/lib/libfoo.so.1"),
+                    _component("bar", "1.0 beta", "binary", "/usr/bin/bar")])
+    validate(document(result))
+    image, dpkg, lib, bar = json.loads(sbom(result))["packages"]
+    assert image["name"] == "RT-1" and image["versionInfo"] == "1.0.4"
+    assert image["supplier"] == "Organization: Acme Networks"
+    assert dpkg["SPDXID"] != lib["SPDXID"] and dpkg["SPDXID"].startswith("SPDXRef-libfoo-")
+    assert "checksums" not in dpkg and lib["checksums"][0]["checksumValue"] == "ab" * 32
+
+    def cpes(package: dict) -> list[str]:
+        return [r["referenceLocator"] for r in package["externalRefs"] if r["referenceType"] == "cpe23Type"]
+
+    assert cpes(lib) == cpes(dpkg) == ["cpe:2.3:a:example:foo:1.2\\~rc1:*:*:*:*:*:*:*"]
+    assert cpes(bar) == []
+
+    def noted(package: dict) -> str:
+        """The CPE as the vulnerability matching spells it, where the SBOM writes another."""
+        return json.loads(package["annotations"][0]["comment"])["cpe"]
+
+    assert noted(bar) == "cpe:2.3:a:example:foo:1.0\\ beta:*:*:*:*:*:*:*"
+    assert noted(lib) == "cpe:2.3:a:example:foo:1.2~rc1:*:*:*:*:*:*:*"
