@@ -245,7 +245,7 @@ def _scan(args: argparse.Namespace) -> int:
     try:
         with display:
             result = scan(config, progress=display.progress)
-        result.findings, vex_marked = vex.apply(result.findings, statements)
+        result.findings, vex_marked = vex.apply(result.findings, statements, result.image_sha256)
         text = render(result, args.format, args.sbom_format)
     except failures as exc:
         print(f"firmproof: {exc}", file=sys.stderr)

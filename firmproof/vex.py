@@ -46,6 +46,7 @@ class Product:
     purl: str | None = None
     cpe: str | None = None
     ref: str | None = None          # a bom-ref, or name@version
+    images: frozenset[str] = frozenset()    # only in the images of these sha256 (empty: any)
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,22 @@ def _list(value: Any, where: str) -> list[Any]:
     return value
 
 
+def _sha256s(hashes: Any) -> frozenset[str]:
+    """The SHA-256 values of CycloneDX (`[{alg, content}]`) or OpenVEX (`{"sha-256": …}`) hashes."""
+    if isinstance(hashes, dict):
+        return frozenset(str(v).lower() for k, v in hashes.items() if str(k).lower() in ("sha-256", "sha256"))
+    if isinstance(hashes, list):
+        return frozenset(str(h.get("content", "")).lower() for h in hashes
+                         if isinstance(h, dict) and str(h.get("alg", "")).upper() == "SHA-256")
+    return frozenset()
+
+
 def _cyclonedx(doc: dict[str, Any], name: str) -> Iterable[Statement]:
+    # a document about one image (metadata.component with its hash, as firmproof's SBOM names it)
+    # says nothing about another
+    metadata = doc.get("metadata") or {}
+    root = metadata.get("component") if isinstance(metadata, dict) else None
+    images = _sha256s(root.get("hashes")) if isinstance(root, dict) else frozenset()
     own: dict[str, tuple[Product, ...]] = {}       # the document's own components, by bom-ref
     for i, c in enumerate(_list(doc.get("components"), "components")):
         if isinstance(c, dict) and isinstance(c.get("bom-ref"), str):
@@ -135,7 +151,7 @@ def _cyclonedx(doc: dict[str, Any], name: str) -> Iterable[Statement]:
             ref = _text(a.get("ref") if isinstance(a, dict) else None, f"{where}.affects[{j}].ref")
             if ref.startswith("urn:cdx:") and "#" in ref:       # BOM-Link to a component
                 ref = unquote(ref.split("#", 1)[1])
-            products.extend(own.get(ref, (_named(ref),)))
+            products.extend(dataclasses.replace(p, images=images) for p in own.get(ref, (_named(ref),)))
         yield Statement(frozenset(x.upper() for x in ids), state,
                         str(justification) if justification else None, tuple(products), name,
                         state in CYCLONEDX_NOT_AFFECTING)
@@ -149,23 +165,26 @@ def _named(ref: str) -> Product:
     return Product(ref=ref)
 
 
-def _openvex_products(items: list[Any], where: str) -> Iterable[Product]:
+def _openvex_products(items: list[Any], where: str,
+                      images: frozenset[str] = frozenset()) -> Iterable[Product]:
+    """A product's names; a product with subcomponents is the image that holds them, so its
+    subcomponents are named only in an image of its sha-256 (if it gives one)."""
     for j, p in enumerate(items):
         if isinstance(p, str):          # OpenVEX 0.0.x allowed bare identifiers
-            yield _named(p)
+            yield dataclasses.replace(_named(p), images=images)
             continue
         if not isinstance(p, dict):
             raise ValueError(f"{where}[{j}]: an object expected")
         if isinstance(p.get("@id"), str):
-            yield _named(p["@id"])
+            yield dataclasses.replace(_named(p["@id"]), images=images)
         identifiers = p.get("identifiers") or {}
         if isinstance(identifiers, dict):
             if isinstance(identifiers.get("purl"), str):
-                yield Product(purl=identifiers["purl"])
+                yield Product(purl=identifiers["purl"], images=images)
             if isinstance(identifiers.get("cpe23"), str):
-                yield Product(cpe=identifiers["cpe23"])
+                yield Product(cpe=identifiers["cpe23"], images=images)
         yield from _openvex_products(_list(p.get("subcomponents"), f"{where}[{j}].subcomponents"),
-                                     f"{where}[{j}].subcomponents")
+                                     f"{where}[{j}].subcomponents", _sha256s(p.get("hashes")) or images)
 
 
 def _openvex(doc: dict[str, Any], name: str) -> Iterable[Statement]:
@@ -211,8 +230,10 @@ def _cpe_parts(text: str) -> tuple[str, str, str] | None:
     return parts[3].lower(), parts[4].lower(), parts[5]
 
 
-def names(product: Product, details: dict[str, Any]) -> bool:
-    """Whether `product` names the component of a FP-VULN finding (its `details`)."""
+def names(product: Product, details: dict[str, Any], image_sha256: str) -> bool:
+    """Whether `product` names the component of a FP-VULN finding (its `details`) in this image."""
+    if product.images and image_sha256.lower() not in product.images:
+        return False
     name, version = str(details.get("component", "")), str(details.get("version", ""))
     if product.purl and details.get("purl"):
         want, have = _purl_parts(product.purl), _purl_parts(str(details["purl"]))
@@ -227,7 +248,7 @@ def names(product: Product, details: dict[str, Any]) -> bool:
     return False
 
 
-def _declared(finding: Finding, statements: list[Statement]) -> dict[str, Statement]:
+def _declared(finding: Finding, statements: list[Statement], image_sha256: str) -> dict[str, Statement]:
     """{vulnerability id of the finding: the last statement about it that names its component}."""
     details = finding.details
     wanted = [str(c) for c in details.get("cves") or []] or [str(r) for r in details.get("records") or []]
@@ -235,14 +256,15 @@ def _declared(finding: Finding, statements: list[Statement]) -> dict[str, Statem
     for vid in wanted:
         known = {vid.upper()}
         for s in statements:     # later documents and statements override earlier ones
-            if s.ids & known and any(names(p, details) for p in s.products):
+            if s.ids & known and any(names(p, details, image_sha256) for p in s.products):
                 out[vid] = s
     return out
 
 
-def apply(findings: list[Finding], statements: list[Statement]) -> tuple[list[Finding], int]:
-    """The findings with the VEX statements applied (sorted again), and how many were marked
-    not affecting (severity lowered to info)."""
+def apply(findings: list[Finding], statements: list[Statement],
+          image_sha256: str) -> tuple[list[Finding], int]:
+    """The findings of the image `image_sha256` with the VEX statements applied (sorted again),
+    and how many were marked not affecting (severity lowered to info)."""
     if not statements:
         return findings, 0
     out, marked = [], 0
@@ -250,7 +272,8 @@ def apply(findings: list[Finding], statements: list[Statement]) -> tuple[list[Fi
         if finding.category is not Category.VULNERABLE_COMPONENT:
             out.append(finding)
             continue
-        declared = {vid: s for vid, s in _declared(finding, statements).items() if s.not_affecting}
+        declared = {vid: s for vid, s in _declared(finding, statements, image_sha256).items()
+                    if s.not_affecting}
         if not declared:
             out.append(finding)
             continue

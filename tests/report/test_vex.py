@@ -6,6 +6,7 @@ nothing; a broken document is one line and exit 2."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -110,8 +111,11 @@ def test_cyclonedx_vex_by_bom_ref_marks_the_named_finding(image, db, baseline, t
     sbom = tmp_path / "router.cdx.json"
     proc = firmproof("scan", image, "--format", "sbom", "-o", sbom, "-q", "--vulndb", db)
     assert proc.returncode == 0, proc.stderr
-    ref = next(c["bom-ref"] for c in json.loads(sbom.read_text())["components"] if c["name"] == "dnsmasq")
-    doc = write(tmp_path / "router.vex.cdx.json", cyclonedx_vex([(DNSMASQ_CVE, "not_affected", ref)]))
+    bom = json.loads(sbom.read_text())
+    ref = next(c["bom-ref"] for c in bom["components"] if c["name"] == "dnsmasq")
+    doc = cyclonedx_vex([(DNSMASQ_CVE, "not_affected", ref)])
+    doc["metadata"] = {"component": bom["metadata"]["component"]}     # this image, with its hash
+    doc = write(tmp_path / "router.vex.cdx.json", doc)
     report, stderr = scan(image, db, tmp_path / "r.json", "--vex", doc)
     assert_marked(report, baseline, "router.vex.cdx.json", "code_not_reachable")
     assert "VEX: 1 vulnerability finding marked not affecting" in stderr
@@ -125,9 +129,13 @@ def test_openvex_by_purl_marks_the_named_finding_and_fail_on_passes_it(image, db
     report, _ = scan(image, db, tmp_path / "r.json", "--vex", doc)
     assert_marked(report, baseline, "router.openvex.json", "vulnerable_code_not_in_execute_path")
 
-    fixed = write(tmp_path / "busybox.openvex.json",
-                  openvex([("GHSA-0000-busybox-awk", "fixed", "pkg:generic/busybox")],
-                          aliases=(BUSYBOX_CVE,)))
+    fixed = openvex([("GHSA-0000-busybox-awk", "fixed", "pkg:generic/busybox")], aliases=(BUSYBOX_CVE,))
+    # the product is this image (by its hash), BusyBox a subcomponent of it
+    fixed["statements"][0]["products"] = [{
+        "@id": "pkg:generic/acme/router@1.0",
+        "hashes": {"sha-256": hashlib.sha256(image.read_bytes()).hexdigest()},
+        "subcomponents": [{"@id": "pkg:generic/busybox"}]}]
+    fixed = write(tmp_path / "busybox.openvex.json", fixed)
     both, stderr = scan(image, db, tmp_path / "both.json", "--vex", doc, "--vex", fixed, "--fail-on", "low")
     assert {name: f["severity"] for name, f in vulns(both).items()} == {"dnsmasq": "info", "busybox": "info"}
     assert vulns(both)["busybox"]["details"]["vex"]["status"] == "fixed"
@@ -135,17 +143,30 @@ def test_openvex_by_purl_marks_the_named_finding_and_fail_on_passes_it(image, db
 
 
 def test_vex_about_another_product_or_affecting_marks_nothing(image, db, baseline, tmp_path):
-    """The right CVE for another version or another component, and an `exploitable` /
-    `affected` status for the right one: the findings are exactly those of the scan without VEX."""
+    """The right CVE for another version, another component, or the right component inside another
+    image, and an `exploitable` / `affected` status for the right one: the findings are exactly
+    those of the scan without VEX."""
     other = write(tmp_path / "other.openvex.json", openvex([
         (DNSMASQ_CVE, "not_affected", "pkg:generic/dnsmasq@2.90"),
         (DNSMASQ_CVE, "not_affected", "pkg:generic/busybox@1.35.0"),
-        (BUSYBOX_CVE, "affected", "pkg:generic/busybox@1.35.0")]))
+        (BUSYBOX_CVE, "affected", "pkg:generic/busybox@1.35.0"),
+        (DNSMASQ_CVE, "not_affected", "pkg:generic/acme/router@1.0")]))
+    # the right component, but as a subcomponent of another image (another hash)
+    doc = json.loads(other.read_text())
+    doc["statements"][-1]["products"] = [{"@id": "pkg:generic/acme/router@1.0",
+                                          "hashes": {"sha-256": "0" * 64},
+                                          "subcomponents": [{"@id": "pkg:generic/dnsmasq@2.85"}]}]
+    write(other, doc)
+    # a CycloneDX VEX about another image (its metadata.component's hash) says nothing about this one
+    elsewhere = cyclonedx_vex([(DNSMASQ_CVE, "not_affected", "pkg:generic/dnsmasq@2.85")])
+    elsewhere["metadata"] = {"component": {"type": "firmware", "name": "router", "bom-ref": "image",
+                                           "hashes": [{"alg": "SHA-256", "content": "0" * 64}]}}
+    elsewhere = write(tmp_path / "elsewhere.cdx.json", elsewhere)
     cdx = write(tmp_path / "other.cdx.json", cyclonedx_vex([
         (DNSMASQ_CVE, "not_affected", "busybox@1.35.0"),
         (DNSMASQ_CVE, "exploitable", "pkg:generic/dnsmasq@2.85"),
         ("CVE-2017-14491", "not_affected", "dnsmasq@2.85")]))
-    report, stderr = scan(image, db, tmp_path / "r.json", "--vex", other, "--vex", cdx)
+    report, stderr = scan(image, db, tmp_path / "r.json", "--vex", other, "--vex", cdx, "--vex", elsewhere)
     assert report["findings"] == baseline["findings"]
     assert "VEX: 0 vulnerability findings marked" in stderr
 
@@ -163,8 +184,8 @@ def test_a_later_statement_overrides_an_earlier_one(tmp_path):
                       Evidence("0" * 64, 0, 12, "dnsmasq-2.85"),
                       {"component": "dnsmasq", "version": "2.85", "purl": "pkg:generic/dnsmasq@2.85",
                        "cves": [DNSMASQ_CVE]}, Severity.MEDIUM)
-    assert vex.apply([finding], statements) == ([finding], 0)
-    assert vex.apply([finding], statements[:1])[1] == 1
+    assert vex.apply([finding], statements, "0" * 64) == ([finding], 0)
+    assert vex.apply([finding], statements[:1], "0" * 64)[1] == 1
 
 
 @pytest.mark.parametrize(("name", "content", "message"), [
