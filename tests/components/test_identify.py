@@ -79,8 +79,41 @@ CARRIERS = [
     ("libgcrypt", ("libgcrypt20",)),
     ("libssh", ("libssh-4t64", "libssh-4")),
     ("json-c", ("libjson-c5",)),
+    ("libpng", ("libpng16-16t64", "libpng16-16")),
+    ("libcap", ("libcap2",)),
+    ("libevent", ("libevent-2.1-7t64", "libevent-2.1-7")),
+    ("jansson", ("libjansson4",)),
+    ("libyaml", ("libyaml-0-2",)),
+    ("lz4", ("liblz4-1",)),
+    ("zstd", ("libzstd1",)),
+    ("libarchive", ("libarchive13t64", "libarchive13")),
+    ("libsodium", ("libsodium23",)),
+    ("krb5", ("libkrb5-3",)),
+    ("file", ("libmagic1t64", "libmagic1")),
+    ("perl", ("perl-base",)),
+    ("mosquitto", ("mosquitto",)),
+    ("vsftpd", ("vsftpd",)),
+    ("proftpd", ("proftpd-core",)),
+    ("rsync", ("rsync",)),
+    ("tar", ("tar",)),
+    ("socat", ("socat",)),
+    ("ethtool", ("ethtool",)),
+    ("haproxy", ("haproxy",)),
+    ("unbound", ("unbound",)),
+    ("keepalived", ("keepalived",)),
+    ("nano", ("nano",)),
+    ("ebtables", ("ebtables",)),
+    ("radvd", ("radvd",)),
+    ("pptpd", ("pptpd",)),
+    ("conntrack-tools", ("conntrack",)),
+    ("wireguard-tools", ("wireguard-tools",)),
 ]
-ACCURACY = [(component, packages, suite) for component, packages in CARRIERS for suite in SUITES]
+# releases whose binaries keep no version string of the component
+SILENT = {
+    ("libcap", "bullseye"),      # 2.44 prints no "shared library version" banner
+}
+ACCURACY = [(component, packages, suite) for component, packages in CARRIERS for suite in SUITES
+            if (component, suite) not in SILENT]
 
 # where the binaries say another version than the package: what the binary says is what ships
 BINARY_SAYS = {
@@ -90,6 +123,7 @@ BINARY_SAYS = {
     ("iproute2", "bullseye"): "5.9.0",      # upstream 5.10.0 kept 5.9.0 in version.h
     ("net-snmp", "trixie"): "5.9.4.pre2",   # Debian's 5.9.4 is built from 5.9.4.pre2
     ("libgcrypt", "bullseye"): "1.8.8",     # Debian's 1.8.7-6 is the 1.8 branch after 1.8.7
+    ("proftpd", "trixie"): "1.3.8c",        # Debian's 1.3.8.c
 }
 
 # (component, Debian packages): programs that carry a copy of its version or mention it, and
@@ -134,6 +168,7 @@ def expected_version(version: str) -> str:
     ("1:1.3.dfsg+really1.3.1-1" is 1.3.1, "2:4.17.12+dfsg-0" is 4.17.12)."""
     upstream = upstream_of(version)
     upstream = re.sub(r"^.*\+really", "", upstream)
+    upstream = re.sub(r"-stable$", "", upstream)            # libevent's 2.1.12-stable
     return re.sub(r"[.+~](?:dfsg|ds|repack)\d*.*$", "", upstream)
 
 
