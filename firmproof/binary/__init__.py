@@ -334,7 +334,8 @@ class Executable:
             at = self._data.find(syscalls.SHELL, at + 1)
         self.function_of(self.headers.entry)        # builds the function starts
         assert self._functions is not None
-        canon = syscalls.canonical(self._functions, {c.target for c in code.calls if c.target is not None})
+        canon = syscalls.canonical(self._functions, {c.target for c in code.calls if c.target is not None},
+                                   lambda a: syscalls.thunk(self.headers, self._data, a) is not None)
         self._canon = canon
         for index, call in enumerate(code.calls):
             if call.target is not None and (target := canon(call.target)) != call.target:

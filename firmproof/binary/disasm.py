@@ -36,6 +36,9 @@ Value = int | str | None        # a constant, an import's name (an address loade
 MIN_BYTE_RUN = 4        # characters compared one by one that make a constant
 BYTE_RUN_GAP = 48       # most bytes of code between two of them
 MASK32 = 0xFFFFFFFF
+SOCKETCALL = 102        # i386: socketcall(call, args), one system call for the socket calls
+ARGS32 = 8              # i386: stack arguments kept for a call (glibc's __syscall_cancel takes 7)
+I386_VSYSCALL = "dword ptr gs:[0x10]"   # glibc's i386 trap: `call *%gs:0x10` (the vDSO's entry)
 MASK64 = 0xFFFFFFFFFFFFFFFF
 _PLT = (".plt", ".plt.sec", ".plt.got", ".iplt", ".MIPS.stubs")
 
@@ -150,8 +153,9 @@ class _Sweep:
     def spill(self, slot: str, value: Value) -> None:
         self.stack_slots[slot] = value
 
-    def call(self, site: int, target: Value) -> None:
-        args = tuple(self.regs.get(r) for r in self.args)
+    def call(self, site: int, target: Value, args: tuple[Value, ...] | None = None) -> None:
+        if args is None:
+            args = tuple(self.regs.get(r) for r in self.args)
         if isinstance(target, str):
             self.facts.calls.append(Call(site, target, None, args))
         elif isinstance(target, int):
@@ -562,6 +566,7 @@ for _n in range(8, 16):
     for _suffix in ("", "d", "w", "b"):
         _X86_REG[f"r{_n}{_suffix}"] = f"r{_n}"
 
+_PC_THUNK = ("rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi")     # x86 register numbers
 _WIDTH = {"byte": 1, "word": 2, "dword": 4, "qword": 8}
 _REG_WIDTH = {**{r: 8 for r in ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp")},
               **{f"r{n}": 8 for n in range(8, 16)},
@@ -584,6 +589,8 @@ class _X86(_Sweep):
         self.mask = MASK64 if self.bits64 else MASK32
         self.stack: list[Value] = []        # x86: pushed arguments, last pushed first
         self.slots: dict[int, Value] = {}   # x86: [esp + N] stores
+        self.frame_push = -2                # x86: where the last `push ebp` was
+        self.pic: tuple[str, int] | None = None     # i386: the GOT register and its value
 
     def operand(self, text: str, address: int, size: int) -> Value:
         text = text.strip()
@@ -611,21 +618,45 @@ class _X86(_Sweep):
                 return self.load((base + (disp if m.group(2) == "+" else -disp)) & self.mask)
         return None
 
+    def pc_thunk(self, target: int) -> str | None:
+        """The register an i386 `__x86.get_pc_thunk.<reg>` loads (`mov reg, [esp]; ret`), which
+        glibc's own code calls to find its GOT even in a static program."""
+        offset = self.h.offset_of(target)
+        if offset is None:
+            return None
+        code = self.data[offset:offset + 4]
+        if len(code) == 4 and code[0] == 0x8B and code[1] & 0xC7 == 0x04 and code[2:] == b"\x24\xc3":
+            return _PC_THUNK[(code[1] >> 3) & 7]
+        return None
+
+    def number(self) -> Value:
+        """The system call number in eax; i386's socketcall with its call in ebx as
+        SOCKETCALL << 16 | call."""
+        number = self.regs.get("rax")
+        if not self.bits64 and number == SOCKETCALL and isinstance(call := self.regs.get("rbx"), int):
+            return SOCKETCALL << 16 | call
+        return number
+
     def call32(self, site: int, target: Value) -> None:
         args: list[Value] = list(reversed(self.stack))
         for index, value in sorted(self.slots.items()):
             while len(args) <= index:
                 args.append(None)
             args[index] = value
+        args += [None] * (len(self.args) - len(args))
         saved = self.regs
         self.regs = dict(zip(self.args, args, strict=False))
-        self.call(site, target)
+        self.call(site, target, tuple(args[:ARGS32]))
         self.regs = {k: v for k, v in saved.items() if k not in ("rax", "rcx", "rdx")}
         self.stack, self.slots = [], {}
 
     def step(self, address: int, size: int, mnemonic: str, ops: str) -> None:
         if mnemonic == "syscall" or (mnemonic == "int" and ops == "0x80"):
-            self.facts.syscalls.append((address, self.regs.get("rax")))
+            self.facts.syscalls.append((address, self.number()))
+            return
+        if mnemonic == "call" and ops == I386_VSYSCALL and not self.bits64:
+            self.facts.syscalls.append((address, self.number()))     # glibc's i386 trap
+            self.regs.pop("rax", None)
             return
         if mnemonic in ("call", "bnd call", "notrack call"):
             target = self.operand(ops, address, size)
@@ -633,17 +664,38 @@ class _X86(_Sweep):
                 self.call(address, target)
             else:
                 self.call32(address, target)
+                if isinstance(target, int) and (reg := self.pc_thunk(target)) is not None:
+                    self.regs[reg] = address + size       # i386 PIC: the return address, then + GOT
+                    self.pic = (reg, address + size)
+            return
+        if mnemonic == "ret" and self.pic is not None and not self.bits64:
+            # the code after a return is the same function's, reached by a branch from where its
+            # GOT register was set (its epilogue popped it)
+            self.regs[self.pic[0]] = self.pic[1]
             return
         if mnemonic in ("jmp", "bnd jmp", "notrack jmp"):
             if "ptr" in ops or ops in _X86_REG:
                 self.jump_via(address, self.operand(ops, address, size))
             return
-        if mnemonic == "endbr64" or (mnemonic == "push" and ops in ("rbp", "ebp")):
-            self.facts.targets.add(address)     # a function's prologue
+        if mnemonic in ("endbr64", "endbr32"):
+            # a function's entry: what the registers held before it is not known in it (musl's
+            # `__syscall_cp_c` starts `mov rax, rdi; ...; syscall`); a `ret` does not end the
+            # linear sweep's knowledge (i386 PIC code sets ebx once, before its early returns)
+            self.regs = {}
+        if mnemonic == "endbr64" or (mnemonic == "push" and ops == "rbp") or \
+                (mnemonic == "mov" and ops == "ebp, esp" and address == self.frame_push + 1):
+            # a function's prologue; on i386 `push ebp` only when `mov ebp, esp` follows (code
+            # built without a frame pointer, as glibc is, pushes ebp to save it or as an argument)
+            self.facts.targets.add(address if mnemonic != "mov" else self.frame_push)
             self.stack_slots = {}
+        if mnemonic == "push" and ops == "ebp":
+            self.frame_push = address
         if not self.bits64:
             if mnemonic == "push":
-                self.stack.append(self.operand(ops, address, size))
+                self.stack.append(self.stack_slots.get(ops.split("[", 1)[1]) if "[ebp" in ops
+                                  else self.operand(ops, address, size))
+                # a store to [esp + N] before the push is one word further from esp now
+                self.slots = {index + 1: value for index, value in self.slots.items()}
                 value = self.stack[-1]
                 if isinstance(value, int) and self.is_string(value):
                     self.facts.xrefs.append((address, value))
@@ -665,10 +717,12 @@ class _X86(_Sweep):
         operands = (ops.split(", ") if ops else [])
         if not operands:
             return
-        if mnemonic == "mov" and len(operands) == 2 and ("[rsp" in operands[0] or "[rbp" in operands[0]):
+        if mnemonic == "mov" and len(operands) == 2 and ("[rsp" in operands[0] or "[rbp" in operands[0]
+                                                         or "[ebp" in operands[0]):
             self.spill(operands[0].split("[", 1)[1], self.operand(operands[1], address, size))
             return
-        if mnemonic == "mov" and len(operands) == 2 and ("[rsp" in operands[1] or "[rbp" in operands[1]) \
+        if mnemonic == "mov" and len(operands) == 2 and ("[rsp" in operands[1] or "[rbp" in operands[1]
+                                                         or "[ebp" in operands[1]) \
                 and (dest := _X86_REG.get(operands[0])) is not None:
             self.set(address, dest, self.stack_slots.get(operands[1].split("[", 1)[1]))
             return
@@ -711,6 +765,8 @@ class _X86(_Sweep):
             a, b = self.regs.get(dest), self.operand(operands[1], address, size)
             if isinstance(a, int) and isinstance(b, int):
                 value = a + b
+                if self.pic is not None and self.pic == (dest, a):
+                    self.pic = (dest, value)        # i386 PIC: the GOT's address
         self.set(address, dest, value)
 
 

@@ -35,7 +35,7 @@ from collections.abc import Callable
 import capstone as cs
 import numpy as np
 
-from firmproof.binary.disasm import _X86_REG, Call, CodeFacts, Value, _split
+from firmproof.binary.disasm import _X86_REG, SOCKETCALL, Call, CodeFacts, Value, _split
 from firmproof.binary.elf import ElfHeaders
 
 # arch (and bits) -> number -> name, for the calls the rules reason about
@@ -52,6 +52,12 @@ _MIPS = {4183: "socket", 4169: "bind", 4174: "listen", 4168: "accept", 4334: "ac
 _AARCH64 = {198: "socket", 200: "bind", 201: "listen", 202: "accept", 242: "accept4", 203: "connect",
             24: "dup3", 221: "execve", 207: "recvfrom", 63: "read", 220: "clone", 435: "clone3",
             206: "sendto", 212: "recvmsg"}
+_SOCKETCALL = {1: "socket", 2: "bind", 3: "connect", 4: "listen", 5: "accept", 9: "send", 10: "recv",
+               11: "sendto", 12: "recvfrom", 17: "recvmsg", 18: "accept4"}
+_I386 = {359: "socket", 361: "bind", 363: "listen", 364: "accept4", 362: "connect", 63: "dup2",
+         330: "dup3", 11: "execve", 371: "recvfrom", 3: "read", 120: "clone", 435: "clone3", 2: "fork",
+         190: "vfork", 369: "sendto", 372: "recvmsg",
+         **{SOCKETCALL << 16 | call: name for call, name in _SOCKETCALL.items()}}
 SPAWN = frozenset({"clone", "clone3", "fork", "vfork"})
 SHELL = b"/bin/sh\0"
 ENDBR64 = b"\xf3\x0f\x1e\xfa"
@@ -61,6 +67,7 @@ WINDOW = 6              # instructions read before a trap by the first pass
 NUMBER_AT = (0, 6)      # where a relay takes the number: musl's first argument, glibc's seventh
 REGISTER_ARGS = {"x86-64": 6, "arm": 4, "aarch64": 8}   # the rest are on the stack
 OUTGOING = 0x400        # bytes of a caller read for the stack arguments of one call
+FORWARD = 0x10          # bytes of a function before its jump to a wrapper that it forwards to
 
 
 def table(headers: ElfHeaders) -> dict[int, str]:
@@ -72,6 +79,8 @@ def table(headers: ElfHeaders) -> dict[int, str]:
         return _MIPS
     if headers.arch == "aarch64":
         return _AARCH64
+    if headers.arch == "x86":
+        return _I386
     return {}
 
 
@@ -91,6 +100,9 @@ def numbers(headers: ElfHeaders, data: bytes) -> frozenset[str]:
         code = data[offset:offset + size]
         if headers.arch == "x86-64":
             found |= _x86_numbers(code, names)
+            continue
+        if headers.arch == "x86":
+            found |= _i386_numbers(code, names)
             continue
         trap = {"arm": 0xEF000000, "aarch64": 0xD4000001, "mips": 0x0000000C}[headers.arch]
         usable = len(code) - len(code) % 4
@@ -136,6 +148,29 @@ def _x86_numbers(code: bytes, names: dict[int, str]) -> set[str]:
                 if value in names:
                     found.add(names[value])
                     break
+    return found
+
+
+_I386_TRAPS = (b"\x65\xff\x15\x10\x00\x00\x00", b"\xcd\x80")     # call *%gs:0x10, int 0x80
+SOCKETCALL_REACH = 96   # bytes before the trap where i386's socket wrappers set ebx (the call)
+
+
+def _i386_numbers(code: bytes, names: dict[int, str]) -> set[str]:
+    """i386: `mov eax, imm32` within 16 bytes before the trap (glibc's `call *%gs:0x10` or
+    `int 0x80`); for socketcall, the call from the last `mov ebx, imm32` before it."""
+    found: set[str] = set()
+    for trap in _I386_TRAPS:
+        site = code.find(trap)
+        while site >= 0:
+            number = next((int.from_bytes(code[at + 1:at + 5], "little")
+                           for at in range(site - 5, max(-1, site - 17), -1) if code[at] == 0xB8), None)
+            if number == SOCKETCALL:
+                number = next((SOCKETCALL << 16 | int.from_bytes(code[at + 1:at + 5], "little")
+                               for at in range(site - 5, max(-1, site - SOCKETCALL_REACH), -1)
+                               if code[at] == 0xBB), None)
+            if number in names:
+                found.add(names[number])
+            site = code.find(trap, site + 1)
     return found
 
 
@@ -191,13 +226,17 @@ def _last_number(md: cs.Cs, arch: str, code: bytes, vaddr: int,
     return value
 
 
-def canonical(starts: list[int], targets: set[int]) -> Callable[[int], int]:
+def canonical(starts: list[int], targets: set[int],
+              whole: Callable[[int], bool] = lambda _: False) -> Callable[[int], int]:
     """A function's start as its callers see it: without .eh_frame_hdr the sweep's starts are
     call targets and prologues, and a function that loads its GOT base before `push {.., lr}`
-    (ARM) has both; the prologue, when no call goes to it, belongs to the call target before."""
+    (ARM) has both; the prologue, when no call goes to it, belongs to the call target before.
+    Not for a function that is `whole` (musl's `__syscall_cp`, endbr64 and a jmp, is followed
+    within PREAMBLE bytes by the next function's endbr64)."""
     def canon(address: int) -> int:
         i = bisect.bisect_right(starts, address)
-        if i < len(starts) and starts[i] - address <= PREAMBLE and starts[i] not in targets:
+        if i < len(starts) and starts[i] - address <= PREAMBLE and starts[i] not in targets \
+                and not whole(address):
             return starts[i]
         return address
     return canon
@@ -260,6 +299,13 @@ def name_wrappers(headers: ElfHeaders, facts: CodeFacts, function_of: Callable[[
             function = function_of(c.site)
             if function is not None and function not in named and function not in relays:
                 named[function] = names[value]
+    # a small function that ends in a jump to a wrapper is that call (musl: recv is
+    # `recvfrom(fd, buf, len, flags, 0, 0)`, two register clears and a jmp)
+    for c in tails(set(named)):
+        function = function_of(c.site)
+        if function is not None and function not in named and c.site - function <= FORWARD \
+                and c.target is not None:
+            named[function] = named[c.target]
     # derived: the exec family, and system()/popen()
     graph: dict[int, set[int]] = {}
     execve = {f for f, n in named.items() if n == "execve"}
@@ -298,7 +344,9 @@ class _Numbers:
     def __init__(self, headers: ElfHeaders, calls: list[Call], function_of: Callable[[int], int | None],
                  stack_args: Callable[[int, int], dict[int, Value]]) -> None:
         self.names = table(headers)
+        # i386 passes every argument on the stack, and the sweep reads them (Call.args)
         self.registers = REGISTER_ARGS.get(headers.arch, 4) if headers.arch != "x86" else 1 << 8
+        self.socketcall = headers.arch == "x86"
         self.word = headers.bits // 8
         self.function_of = function_of
         self.stack_args = stack_args
@@ -316,6 +364,9 @@ class _Numbers:
         if place is None:
             place = self.place[call.target] = self._place(call.target)
         value = self._at(call, place)
+        if value == SOCKETCALL and self.socketcall:     # i386: the call is the next argument
+            call_of = self._at(call, 1 if place == 0 else 0)
+            value = SOCKETCALL << 16 | call_of if isinstance(call_of, int) else None
         return value if isinstance(value, int) else None
 
     def _place(self, relay: int) -> int:

@@ -14,7 +14,7 @@ from firmproof.binary.elf import parse
 from firmproof.rootfs import RootFS
 from tests.variants.families.compiled import SOURCES, Program
 
-CASES = [("x86-64", "-Os"), ("armel", "-O2"), ("musl", "-O0")]
+CASES = [("x86-64", "-Os"), ("armel", "-O2"), ("musl", "-O0"), ("i686", "-O0")]
 
 
 def _build(member: str, toolchain: str, opt: str) -> bytes:

@@ -1,6 +1,6 @@
 """Compiled backdoors: bind shells, connect-back shells, magic-packet triggers and secret HTTP
 headers written in C in several styles, compiled at test time by the real (cross) compilers
-Debian ships (x86-64 gcc and musl-gcc, mipsel, mips, armel, aarch64) at -O0, -Os and -O2,
+Debian ships (x86-64 gcc and musl-gcc, mipsel, mips, armel, aarch64, i686) at -O0, -Os and -O2,
 dynamic and static, always stripped, and started at boot by an init script of the stock root.
 Static programs import nothing: the rules name their libc calls by the system calls of the
 wrappers (firmproof.binary.syscalls).
@@ -47,6 +47,7 @@ TOOLCHAINS: dict[str, tuple[str, str]] = {
     "mips": ("mips-linux-gnu-gcc", "mips-linux-gnu-strip"),
     "armel": ("arm-linux-gnueabi-gcc", "arm-linux-gnueabi-strip"),
     "aarch64": ("aarch64-linux-gnu-gcc", "aarch64-linux-gnu-strip"),
+    "i686": ("i686-linux-gnu-gcc", "i686-linux-gnu-strip"),
 }
 OPTS = ("-O0", "-Os", "-O2")
 
@@ -420,11 +421,11 @@ DECOYS = ("udp-echo", "mgmt-reboot", "config-secret", "local-script", "connect-l
 # (toolchain, optimisation, static): every toolchain and every level for every member
 PLAN: tuple[tuple[str, str, bool], ...] = (
     ("x86-64", "-O0", False), ("mipsel", "-Os", False), ("mips", "-O2", False),
-    ("armel", "-O0", True), ("aarch64", "-Os", False),
+    ("armel", "-O0", True), ("aarch64", "-Os", False), ("i686", "-O2", True),
 )
 DECOY_PLAN: tuple[tuple[str, str, bool], ...] = (
     ("x86-64", "-O2", False), ("mipsel", "-O0", False), ("mips", "-Os", True),
-    ("armel", "-O2", False), ("aarch64", "-O2", True),
+    ("armel", "-O2", False), ("aarch64", "-O2", True), ("i686", "-Os", True),
 )
 
 class Program(os.PathLike[str]):
