@@ -36,6 +36,8 @@ from firmproof.rootfs import FileEntry, RootFS
 SCANNED_TYPES = ("elf", "data")   # executables, libraries, kernel images and other blobs
 MAX_FILE = 64 * 1024 * 1024        # bigger files are not searched for version strings
 WINDOW = 128                       # bytes either side of a marker hit the patterns look at
+_NOT_IN_TEXT = frozenset(range(256)) - frozenset(b"\t\n\r") - frozenset(range(0x20, 0x7f))
+_NOT_IN_NUMBER = frozenset(range(256)) - frozenset(b"0123456789.")
 _LIBRARY_NAME = re.compile(r"\.so(?:[.-]|$)|\.so\.\d")
 
 
@@ -63,8 +65,10 @@ class Checker:
     numeric: bool = False              # the version is one number, major*10000 + minor*100 + patch
 
     def wants(self, path: str) -> bool:
-        name = posixpath.basename(path)
-        return not self.files or any(fnmatch.fnmatchcase(name, p) for p in self.files)
+        return not self.files or self.wants_name(posixpath.basename(path))
+
+    def wants_name(self, name: str) -> bool:
+        return any(fnmatch.fnmatchcase(name, p) for p in self.files)
 
     def is_library(self, name: str) -> bool:
         return any(fnmatch.fnmatchcase(name, p) for p in self.libraries)
@@ -91,7 +95,10 @@ class Checker:
         if self.version_string is None or not starts:
             return None
         best: tuple[int, Hit] | None = None
+        before = _NOT_IN_NUMBER if self.numeric else _NOT_IN_TEXT
         for m in self.version_string.finditer(data):
+            if m.start() and data[m.start() - 1] not in before:
+                continue        # within a longer string (or number): not a version string of its own
             distance = min(abs(m.start() - s) for s in starts)
             if best is None or distance < best[0]:
                 best = (distance, _hit(m, 0))
@@ -134,8 +141,7 @@ def checkers() -> tuple[Checker, ...]:
         version_string = None
         numeric = bool(spec.get("numeric", False))
         if "version_string" in spec:     # a whole string: after a byte that is not text, up to a NUL
-            start = r"(?<![\d.])" if numeric else r"(?<![\t\n\r\x20-\x7e])"   # a number: not within one
-            version_string = _compile(rf"{start}(?:{spec['version_string']})(?=\x00)")
+            version_string = _compile(rf"(?:{spec['version_string']})(?=\x00)")   # what precedes: in find
         for p in (*patterns, *([version_string] if version_string else [])):
             if p.groups < 1:
                 raise ValueError(f"components.toml [{key}]: pattern {p.pattern!r} has no version group")
@@ -179,7 +185,8 @@ def identify(fs: RootFS) -> Iterator[Component]:
     for entry in fs.files(*SCANNED_TYPES):
         if entry.size > MAX_FILE or entry.size < 64:
             continue
-        wanted = [(index, c) for index, c in enumerate(checkers()) if c.wants(entry.path)
+        name = posixpath.basename(entry.path)
+        wanted = [(index, c) for index, c in enumerate(checkers()) if (not c.files or c.wants_name(name))
                   and not (c.once and c.key in seen_once)]
         if not wanted:
             continue
