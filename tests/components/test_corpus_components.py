@@ -44,3 +44,18 @@ def test_tplink_wr841n_v14(tmp_path):
     """The manifest's binwalk notes: MT7628 with Linux 2.6.36."""
     found = {(c["name"], c["version"]) for c in sbom("tplink_tl-wr841n-v14-eu_stock_2023.bin", tmp_path)}
     assert {("linux_kernel", "2.6.36"), ("busybox", "1.19.2"), ("dropbear", "2012.55")} <= found
+
+
+def test_openwrt_15_05_binaries_agree_with_opkg(tmp_path):
+    """OpenWrt 15.05.1 for the TL-WR703N: dropbear's banner hides its version and dnsmasq's
+    is not prefixed; both are read from the strings that print them, and every version read
+    from a binary is the upstream part of what opkg recorded."""
+    found = sbom("openwrt_15.05.1_ar71xx_tl-wr703n-v1_squashfs-factory.bin", tmp_path)
+    binary = {(c["name"], c["version"]) for c in found if c["source"] == "binary"}
+    opkg = {c["name"]: upstream_of(c["version"]) for c in found if c["source"] == "opkg"}
+    assert {("dropbear", "2017.75"), ("dnsmasq", "2.79"), ("busybox", "1.23.2"),
+            ("iptables", "1.4.21"), ("pppd", "2.4.7")} <= binary
+    for name, version in binary:
+        if name in ("hostapd", "wpa_supplicant", "linux_kernel", "lua"):   # git-dated or not in opkg
+            continue
+        assert opkg.get(name, "").startswith(version), (name, version, opkg.get(name))
