@@ -360,11 +360,14 @@ def _cbt_env(home: Path) -> dict[str, str]:
 def run_cve_bin_tool(exe: Path, home: Path, root: Path, out: Path) -> tuple[list[Reported], float]:
     """Its product list is its CycloneDX SBOM (its JSON report lists CVEs only)."""
     out.unlink(missing_ok=True)
+    scratch = BUILD / "cve-bin-tool-cwd"
+    scratch.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
     proc = subprocess.run([str(exe), "--offline", "-u", "never", "--disable-version-check", "-l", "error",
                            "-f", "json", "-o", str(out.with_suffix(".cves.json")),
                            "--sbom-output", str(out), "--sbom-type", "cyclonedx", "--sbom-format", "json",
-                           str(root)], env=_cbt_env(home), capture_output=True, text=True, check=False)
+                           str(root)], env=_cbt_env(home), capture_output=True, text=True, check=False,
+                          cwd=scratch)   # it also leaves an output.cve-bin-tool.<date>.json in its cwd
     seconds = time.monotonic() - start
     if not out.is_file():
         raise SystemExit(f"cve-bin-tool wrote no SBOM (exit {proc.returncode}): {proc.stderr[-800:]}")
