@@ -33,7 +33,7 @@ and per architecture, components reported that are not in the set:
 A reported name is matched to a component by its name or its CPE product (cve-bin-tool: its
 product), lowercased, `-` read as `_`, against the component's ALIASES.
 
-    python bench/sbom.py [--arch amd64 --arch armhf ...] [--details] [--json OUT.json]
+    python bench/sbom.py [--suite trixie] [--arch amd64 ...] [--details] [--json OUT.json]
                          [--no-cve-bin-tool | --quick]
 
 Prints Markdown tables for docs/benchmarks.md; --json writes every pair's verdict (diffable).
@@ -59,6 +59,7 @@ REPO = HERE.parent
 BUILD = REPO / "build" / "bench" / "sbom"
 SUITE = "bookworm"
 ARCHES = ("amd64", "armhf", "mipsel")
+SUITES = {"bookworm": ARCHES, "trixie": ("amd64", "arm64", "armhf")}   # trixie has no mipsel
 CVE_BIN_TOOL = "cve-bin-tool==3.4"
 
 # component -> (Debian 12 binary packages carrying its programs and libraries, other names a tool
@@ -150,9 +151,11 @@ def control_version(deb: Path) -> tuple[str, str]:
     return fields["Package"], m.group(1) if m else fields["Version"]
 
 
-def truth_of(debs: Iterable[Path]) -> tuple[dict[str, str], dict[str, str]]:
-    """({component: upstream version}, {package: Debian version of its source})."""
-    owner = {p: c for c, (packages, _) in PACKAGES.items() for p in packages}
+def truth_of(debs: Iterable[Path],
+             owner: dict[str, str] | None = None) -> tuple[dict[str, str], dict[str, str]]:
+    """({component: upstream version}, {package: Debian version of its source}); `owner` maps
+    each package name to its component (default: PACKAGES, Debian 12's names)."""
+    owner = owner or {p: c for c, (packages, _) in PACKAGES.items() for p in packages}
     versions: dict[str, set[str]] = defaultdict(set)
     sources: dict[str, str] = {}
     for deb in debs:
@@ -242,30 +245,61 @@ def score(truth: dict[str, str], reported: Iterable[Reported],
 
 # ---------------------------------------------------------------- packages
 
-def _apt():  # type: ignore[no-untyped-def]
+def _apt(suite: str = SUITE):  # type: ignore[no-untyped-def]
     sys.path.insert(0, str(REPO / "tests"))
     from aptstate import PrivateApt
 
-    return PrivateApt(BUILD / "apt", (SUITE,), ARCHES)
+    return PrivateApt(BUILD / ("apt" if suite == SUITE else f"apt-{suite}"), (suite,), SUITES[suite])
 
 
-def fetch(arch: str) -> list[Path]:
-    folder = BUILD / "debs" / arch
-    wanted = [p for packages, _ in PACKAGES.values() for p in packages]
+def _key_of(arch: str, suite: str) -> str:
+    return arch if suite == SUITE else f"{suite}-{arch}"
+
+
+def packages_of(suite: str) -> dict[str, str]:
+    """{package name in `suite`: component}: Debian 12's names, else the same name with the
+    t64 suffix (Debian 13's 64-bit time_t transition), else the newest of its family (the digits
+    of the name free: python3.11-minimal -> python3.13-minimal); a package none of these finds is
+    left out, and said so."""
+    if suite == SUITE:
+        return {p: c for c, (packages, _) in PACKAGES.items() for p in packages}
+    apt = _apt(suite)
+    apt.update()
+    names = set(subprocess.run(["apt-cache", *apt.options(), "pkgnames"], capture_output=True, text=True,
+                               check=True).stdout.split())
+    found: dict[str, str] = {}
+    for component, (packages, _) in PACKAGES.items():
+        for package in packages:
+            if package in names or f"{package}t64" in names:
+                found[package if package in names else f"{package}t64"] = component
+                continue
+            family = re.compile(re.sub(r"\d+", r"\\d+", re.escape(package)) + "(?:t64)?")
+            candidates = sorted((n for n in names if family.fullmatch(n)),
+                                key=lambda n: [int(x) for x in re.findall(r"\d+", n)])
+            if candidates:
+                found[candidates[-1]] = component
+            else:
+                print(f"{suite}: no package for {package} ({component})", file=sys.stderr)
+    return found
+
+
+def fetch(arch: str, suite: str = SUITE, owner: dict[str, str] | None = None) -> list[Path]:
+    folder = BUILD / "debs" / _key_of(arch, suite)
+    wanted = list(owner or packages_of(suite))
     have = {deb.name.split("_", 1)[0] for deb in folder.glob("*.deb")}
     missing = [p for p in wanted if p not in have]
     if missing:
-        print(f"{arch}: apt-get download {len(missing)} packages", file=sys.stderr)
-        _apt().download([f"{p}:{arch}/{SUITE}" for p in missing], folder)
+        print(f"{suite} {arch}: apt-get download {len(missing)} packages", file=sys.stderr)
+        _apt(suite).download([f"{p}:{arch}/{suite}" for p in missing], folder)
     debs = [deb for deb in sorted(folder.glob("*.deb")) if deb.name.split("_", 1)[0] in wanted]
     assert len(debs) == len(wanted), f"{arch}: {len(debs)} packages of {len(wanted)}"
     return debs
 
 
-def unpack(arch: str, debs: list[Path]) -> tuple[Path, Path]:
+def unpack(arch: str, debs: list[Path], suite: str = SUITE) -> tuple[Path, Path]:
     """(folder, SquashFS) of the packages' files, made once."""
-    root = BUILD / "root" / arch
-    image = BUILD / f"{arch}.sqfs"
+    root = BUILD / "root" / _key_of(arch, suite)
+    image = BUILD / f"{_key_of(arch, suite)}.sqfs"
     stamp = root / ".packages"
     listing = "\n".join(deb.name for deb in debs)
     if not (stamp.is_file() and stamp.read_text() == listing and image.is_file()):
@@ -544,7 +578,10 @@ def run_corpus(cbt: tuple[Path, Path] | None, show_details: bool) -> dict[str, o
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--arch", action="append", choices=ARCHES, help="default: all")
+    parser.add_argument("--suite", choices=SUITES, default=SUITE,
+                        help="Debian release (default bookworm; trixie: amd64, arm64, armhf)")
+    parser.add_argument("--arch", action="append", help="default: all of the suite's",
+                        choices=sorted({a for arches in SUITES.values() for a in arches}))
     parser.add_argument("--details", action="store_true", help="one line per (component, architecture)")
     parser.add_argument("--json", type=Path, help="write every verdict here")
     parser.add_argument("--no-cve-bin-tool", action="store_true", help="firmproof only (faster)")
@@ -555,7 +592,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="firmproof's identification in process on the unpacked folders, no scan of the "
                              "SquashFS, no cve-bin-tool (seconds, for iterating on detectors)")
     args = parser.parse_args(argv)
-    arches = args.arch or list(ARCHES)
+    suite = args.suite
+    arches = args.arch or list(SUITES[suite])
     if args.quick:
         args.no_cve_bin_tool = True
     if args.corpus_only:
@@ -569,20 +607,22 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_cve_bin_tool:
         exe = cve_bin_tool()
         home = cve_bin_tool_home(exe)
+    owner = packages_of(suite) if arches else {}
     for arch in arches:
-        debs = fetch(arch)
-        truths[arch], sources[arch] = truth_of(debs)
-        root, image = unpack(arch, debs)
+        debs = fetch(arch, suite, owner)
+        truths[arch], sources[arch] = truth_of(debs, owner)
+        root, image = unpack(arch, debs, suite)
         found_here, identification[arch] = identify_in_process(root)
         if args.quick:
             results["firmproof identify()"][arch] = score(truths[arch], found_here)
             seconds["firmproof identify()"][arch] = identification[arch]
         else:
-            found, seconds["firmproof"][arch] = run_firmproof(image, BUILD / f"firmproof-{arch}.cdx.json")
+            out = BUILD / f"firmproof-{_key_of(arch, suite)}.cdx.json"
+            found, seconds["firmproof"][arch] = run_firmproof(image, out)
             results["firmproof"][arch] = score(truths[arch], found)
         if not args.no_cve_bin_tool:
-            found, seconds["cve-bin-tool"][arch] = run_cve_bin_tool(exe, home, root,
-                                                                   BUILD / f"cve-bin-tool-{arch}.cdx.json")
+            found, seconds["cve-bin-tool"][arch] = run_cve_bin_tool(
+                exe, home, root, BUILD / f"cve-bin-tool-{_key_of(arch, suite)}.cdx.json")
             results["cve-bin-tool"][arch] = score(truths[arch], found)
         print(f"{arch}: done", file=sys.stderr)
 
@@ -590,7 +630,7 @@ def main(argv: list[str] | None = None) -> int:
                               capture_output=True, text=True, check=False).stdout.strip()
     print(f"firmproof at {revision or '?'}")
     if arches:
-        print(f"\n{SUITE}: {', '.join(arches)}\n")
+        print(f"\n{suite}: {', '.join(arches)}\n")
         print(table(results, seconds))
         print("\nfirmproof identification alone (in-process, over the unpacked folders): "
               + ", ".join(f"{a} {s:.1f} s" for a, s in identification.items()))
@@ -603,7 +643,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps({
             "corpus": corpus,
-            "firmproof": revision, "suite": SUITE, "truth": truths, "packages": sources,
+            "firmproof": revision, "suite": suite, "truth": truths, "packages": sources,
             "seconds": seconds, "identification_seconds": identification,
             "results": {tool: {arch: asdict(s) for arch, s in per_arch.items()}
                         for tool, per_arch in results.items()},
