@@ -17,15 +17,21 @@ from aptstate import AptUnavailable, PrivateApt
 REPO = Path(__file__).resolve().parent.parent
 CACHE = REPO / "build" / "debs"
 APT = PrivateApt(REPO / "build" / "apt", ("bullseye", "bookworm", "trixie"))
+FOREIGN = ("armhf", "mipsel")       # other architectures, from a private apt state of their own
+FOREIGN_APT = PrivateApt(REPO / "build" / "apt-foreign", ("bookworm", "trixie"), FOREIGN)
 
 
-def debian_package(package: str, suite: str) -> tuple[Path, str]:
-    """(unpacked tree, package version) of `package` as `suite` ships it, downloaded once."""
-    folder = CACHE / suite
+def debian_package(package: str, suite: str, arch: str | None = None) -> tuple[Path, str]:
+    """(unpacked tree, package version) of `package` as `suite` ships it (for `arch`, one of
+    FOREIGN, when given; else the host's), downloaded once."""
+    folder = CACHE / (f"{suite}-{arch}" if arch else suite)
     debs = sorted(folder.glob(f"{package}_*.deb"))
     if not debs:
         try:
-            APT.download([f"{package}/{suite}"], folder)
+            if arch:
+                FOREIGN_APT.download([f"{package}:{arch}/{suite}"], folder)
+            else:
+                APT.download([f"{package}/{suite}"], folder)
         except AptUnavailable as e:
             pytest.skip(str(e))
         debs = sorted(folder.glob(f"{package}_*.deb"))
