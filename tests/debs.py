@@ -8,6 +8,7 @@ that fails skips the test that asked for it, saying why.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -45,3 +46,14 @@ def debian_package(package: str, suite: str, arch: str | None = None) -> tuple[P
         tree.mkdir(parents=True)
         subprocess.run(["dpkg-deb", "-x", str(deb), str(tree)], check=True)
     return tree, version
+
+
+def install(root: Path, package: str, suite: str, files: dict[str, str]) -> None:
+    """Copy files of `package` as `suite` ships it into the tree `root` ({in the package: in
+    the tree}), executable, as an image would hold them."""
+    tree, _ = debian_package(package, suite)
+    for src, dst in files.items():
+        target = root / dst.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(tree / src.lstrip("/"), target)
+        target.chmod(0o755)

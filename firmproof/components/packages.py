@@ -53,8 +53,6 @@ def _packages(fs: RootFS, path: str, source: str) -> Iterator[Component]:
     data = fs.read(path)
     if not data:
         return
-    entry = fs.stat(path)
-    assert entry is not None
     for _, fields in _stanzas_exact(data):
         if b"Package" not in fields or b"Version" not in fields:
             continue
@@ -65,15 +63,9 @@ def _packages(fs: RootFS, path: str, source: str) -> Iterator[Component]:
         version = fields[b"Version"][0].decode("utf-8", "replace")
         first = min(fields[b"Package"][1], fields[b"Version"][1])
         last = max(fields[b"Package"][2], fields[b"Version"][2])
-        checker = checker_for_package(name)
-        yield Component(
-            name=checker.component if checker else name, version=version, source=source,
-            path=entry.report_path, fs_path=entry.path, container=fs.container,
-            evidence=evidence_at(fs, entry.path, first, last - first),
-            vendor=checker.vendor if checker else None, product=checker.product if checker else None,
-            purl_type="deb" if source == "dpkg" else "generic",
-            purl_namespace="debian" if source == "dpkg" else None,
-            upstream=upstream_of(version))
+        yield _named(fs, path, name, version, source, first, last,
+                     purl_type="deb" if source == "dpkg" else "generic",
+                     purl_namespace="debian" if source == "dpkg" else None, upstream=upstream_of(version))
 
 
 def _stanzas_exact(data: bytes) -> Iterator[tuple[int, dict[bytes, tuple[bytes, int, int]]]]:
@@ -88,7 +80,8 @@ def _stanzas_exact(data: bytes) -> Iterator[tuple[int, dict[bytes, tuple[bytes, 
 
 
 def _named(fs: RootFS, path: str, name: str, version: str, source: str, start: int, end: int, *,
-           purl_namespace: str | None = None) -> Component:
+           purl_type: str = "generic", purl_namespace: str | None = None,
+           upstream: str | None = None) -> Component:
     """A component a manifest names, mapped to a checker's component (and CPE) when one owns it."""
     entry = fs.stat(path)
     assert entry is not None
@@ -98,7 +91,7 @@ def _named(fs: RootFS, path: str, name: str, version: str, source: str, start: i
         path=entry.report_path, fs_path=entry.path, container=fs.container,
         evidence=evidence_at(fs, entry.path, start, end - start),
         vendor=checker.vendor if checker else None, product=checker.product if checker else None,
-        purl_namespace=purl_namespace, upstream=version)
+        purl_type=purl_type, purl_namespace=purl_namespace, upstream=upstream or version)
 
 
 def _yocto(fs: RootFS, path: str) -> Iterator[Component]:

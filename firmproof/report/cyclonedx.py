@@ -61,13 +61,17 @@ def _entry(component: Component, disagrees: str | None = None) -> CdxComponent:
     ]
     if disagrees:   # package metadata and the binaries name different versions
         properties.append(Property(name="firmproof:disagrees", value=disagrees))
+    ref = _bom_ref(component)
     return CdxComponent(
         name=component.name, version=component.version, type=_type(component),
-        bom_ref=_bom_ref(component), purl=PackageURL.from_string(component.purl), cpe=component.cpe,
+        bom_ref=ref, purl=PackageURL.from_string(component.purl), cpe=component.cpe,
         hashes=[HashType(alg=HashAlgorithm.SHA_256, content=ev.sha256)],
+        # the library keeps occurrences sorted by bom-ref first: named in order, the place of the
+        # version string stays first and the document is the same on every run
         evidence=ComponentEvidence(occurrences=[
-            Occurrence(location=location, offset=ev.offset),
-            *(Occurrence(location=f"{where}:{path}" if where else path) for path in component.also)]),
+            Occurrence(bom_ref=f"{ref}:0", location=location, offset=ev.offset),
+            *(Occurrence(bom_ref=f"{ref}:{n:05d}", location=f"{where}:{path}" if where else path)
+              for n, path in enumerate(component.also, start=1))]),
         properties=properties)
 
 

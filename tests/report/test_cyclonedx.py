@@ -6,28 +6,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 from conftest import firmproof, need_tools
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
-from debs import debian_package
+from debs import debian_package, install
 
 from firmproof.demo import build_rootfs
 from firmproof.fixtures import pack
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "vulndb"
-
-
-def _install(root: Path, package: str, suite: str, files: dict[str, str]) -> None:
-    tree, _ = debian_package(package, suite)
-    for src, dst in files.items():
-        target = root / dst.lstrip("/")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(tree / src.lstrip("/"), target)
-        target.chmod(0o755)
 
 
 def build(tmp_path: Path, name: str, *, patched: bool) -> Path:
@@ -36,16 +26,16 @@ def build(tmp_path: Path, name: str, *, patched: bool) -> Path:
     BusyBox (1.35.0) and bullseye's dnsmasq (2.85), whatever release the host runs."""
     need_tools("mksquashfs")
     root = build_rootfs(tmp_path / f"{name}-root", plants=(), decoys=())
-    _install(root, "dropbear-bin", "bookworm", {"/usr/sbin/dropbear": "/usr/sbin/dropbear"})
-    _install(root, "openssl", "bullseye", {"/usr/bin/openssl": "/usr/bin/openssl"})
-    _install(root, "libssl1.1", "bullseye", {
+    install(root, "dropbear-bin", "bookworm", {"/usr/sbin/dropbear": "/usr/sbin/dropbear"})
+    install(root, "openssl", "bullseye", {"/usr/bin/openssl": "/usr/bin/openssl"})
+    install(root, "libssl1.1", "bullseye", {
         "/usr/lib/x86_64-linux-gnu/libcrypto.so.1.1": "/usr/lib/libcrypto.so.1.1"})
     if patched:
-        _install(root, "busybox-static", "trixie", {"/usr/bin/busybox": "/bin/busybox"})
-        _install(root, "dnsmasq-base", "trixie", {"/usr/sbin/dnsmasq": "/usr/sbin/dnsmasq"})
+        install(root, "busybox-static", "trixie", {"/usr/bin/busybox": "/bin/busybox"})
+        install(root, "dnsmasq-base", "trixie", {"/usr/sbin/dnsmasq": "/usr/sbin/dnsmasq"})
     else:
-        _install(root, "busybox-static", "bookworm", {"/bin/busybox": "/bin/busybox"})
-        _install(root, "dnsmasq-base", "bullseye", {"/usr/sbin/dnsmasq": "/usr/sbin/dnsmasq"})
+        install(root, "busybox-static", "bookworm", {"/bin/busybox": "/bin/busybox"})
+        install(root, "dnsmasq-base", "bullseye", {"/usr/sbin/dnsmasq": "/usr/sbin/dnsmasq"})
     return pack(root, "squashfs-xz", tmp_path / f"{name}.bin")
 
 
@@ -150,11 +140,11 @@ def test_programs_depend_on_the_libraries_they_load(tmp_path):
     the other file carrying the same version is a further occurrence."""
     need_tools("mksquashfs")
     root = build_rootfs(tmp_path / "root", plants=(), decoys=())
-    _install(root, "hostapd", "bookworm", {"/usr/sbin/hostapd": "/usr/sbin/hostapd"})
+    install(root, "hostapd", "bookworm", {"/usr/sbin/hostapd": "/usr/sbin/hostapd"})
     lib = "/usr/lib/x86_64-linux-gnu"
-    _install(root, "libssl3", "bookworm", {f"{lib}/libcrypto.so.3": "/usr/lib/libcrypto.so.3",
+    install(root, "libssl3", "bookworm", {f"{lib}/libcrypto.so.3": "/usr/lib/libcrypto.so.3",
                                            f"{lib}/libssl.so.3": "/usr/lib/libssl.so.3"})
-    _install(root, "openssl", "bookworm", {"/usr/bin/openssl": "/usr/bin/openssl"})
+    install(root, "openssl", "bookworm", {"/usr/bin/openssl": "/usr/bin/openssl"})
     _, libssl_version = debian_package("libssl3", "bookworm")
     bom = sbom_of(pack(root, "squashfs-xz", tmp_path / "ap.bin"), tmp_path)
     by_name = {c["name"]: c for c in bom["components"]}

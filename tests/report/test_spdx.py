@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from conftest import firmproof, need_tools
-from debs import debian_package
+from debs import debian_package, install
 from spdx_tools.spdx.model import Relationship, RelationshipType
 from spdx_tools.spdx.parser.parse_anything import parse_file
 from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
@@ -41,12 +40,7 @@ def image(tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("spdx")
     root = build_rootfs(tmp / "root", plants=(), decoys=())
     for (package, suite), files in FILES.items():
-        tree, _ = debian_package(package, suite)
-        for src, dst in files.items():
-            target = root / dst.lstrip("/")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(tree / src.lstrip("/"), target)
-            target.chmod(0o755)
+        install(root, package, suite, files)
     return pack(root, "squashfs-xz", tmp / "router.bin")
 
 
