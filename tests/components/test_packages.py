@@ -9,13 +9,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 from conftest import firmproof, need_tools
-from debs import CACHE, debian_package
+from debs import CACHE, debian_package, install
 
 from firmproof.components import identify
 from firmproof.components.packages import disagreements
@@ -169,12 +168,8 @@ def mixed_tree(tmp_path_factory) -> Path:
     (root / "etc").mkdir()
     base_files, _ = debian_package("base-files", "bookworm")
     (root / "etc/os-release").write_bytes((base_files / "usr/lib/os-release").read_bytes())
-    for package, suite, src, dst in [("busybox-static", "bullseye", "bin/busybox", "bin/busybox"),
-                                     ("dropbear-bin", "bookworm", "usr/sbin/dropbear", "usr/sbin/dropbear")]:
-        tree, _ = debian_package(package, suite)
-        (root / dst).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(tree / src, root / dst)
-        (root / dst).chmod(0o755)
+    install(root, "busybox-static", "bullseye", {"/bin/busybox": "/bin/busybox"})
+    install(root, "dropbear-bin", "bookworm", {"/usr/sbin/dropbear": "/usr/sbin/dropbear"})
     return root
 
 

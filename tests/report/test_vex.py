@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 from conftest import firmproof, need_tools
-from debs import debian_package
+from debs import install
 
 from firmproof import vex
 from firmproof.demo import build_rootfs
@@ -28,12 +27,8 @@ def image(tmp_path_factory) -> Path:
     need_tools("mksquashfs")
     tmp = tmp_path_factory.mktemp("vex")
     root = build_rootfs(tmp / "root", plants=(), decoys=())
-    for package, suite, src, dst in [("dnsmasq-base", "bullseye", "usr/sbin/dnsmasq", "usr/sbin/dnsmasq"),
-                                     ("busybox-static", "bookworm", "bin/busybox", "bin/busybox")]:
-        tree, _ = debian_package(package, suite)
-        (root / dst).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(tree / src, root / dst)
-        (root / dst).chmod(0o755)
+    install(root, "dnsmasq-base", "bullseye", {"/usr/sbin/dnsmasq": "/usr/sbin/dnsmasq"})
+    install(root, "busybox-static", "bookworm", {"/bin/busybox": "/bin/busybox"})
     return pack(root, "squashfs-xz", tmp / "router.bin")
 
 
