@@ -227,7 +227,7 @@ def _cpe_parts(text: str) -> tuple[str, str, str] | None:
     parts = text.split(":")
     if len(parts) < 6 or parts[:2] != ["cpe", "2.3"]:
         return None
-    return parts[3].lower(), parts[4].lower(), parts[5]
+    return parts[3].lower(), parts[4].lower(), parts[5].replace("\\", "")   # '1.2\~rc1' is 1.2~rc1
 
 
 def names(product: Product, details: dict[str, Any], image_sha256: str) -> bool:

@@ -64,7 +64,9 @@ class Component:
 
 
 def _cpe_escape(value: str) -> str:
-    return "".join(f"\\{c}" if not (c.isalnum() or c in "._-~") else c for c in value)
+    """A value as the CPE 2.3 formatted string binds it: every character but letters, digits,
+    '_', '-' and '.' quoted with a backslash ('2.90-4~deb12u2' -> '2.90-4\\~deb12u2')."""
+    return "".join(f"\\{c}" if not (c.isalnum() or c in "._-") else c for c in value)
 
 
 def evidence_at(fs: RootFS, path: str, offset: int, length: int) -> Evidence:
