@@ -10,6 +10,7 @@ libraries and kernels (checkers declared as data in `firmproof/data/components.t
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -41,12 +42,20 @@ class Component:
     needs: tuple[str, ...] = ()        # the libraries its file loads (DT_NEEDED), by SONAME
     provides: tuple[str, ...] = ()     # the library names (SONAME, else file name) of its files
     also: tuple[str, ...] = ()         # other files of the view that carry the same version
+    cpe_update: str | None = None      # where NVD splits the version: a pattern of its tail whose
+                                       # group is the CPE's update field ('9.2p1' -> 9.2, p1)
 
     @property
     def cpe(self) -> str | None:
+        """The CPE 2.3 name as NVD spells the product's releases: `openssh:9.2:p1`, not
+        `openssh:9.2p1` (the component's checker says where a version splits)."""
         if not (self.vendor and self.product):
             return None
-        return f"cpe:2.3:a:{self.vendor}:{self.product}:{_cpe_escape(self.upstream_version)}:*:*:*:*:*:*:*"
+        version, update = self.upstream_version, "*"
+        split = re.search(self.cpe_update, version) if self.cpe_update else None
+        if split and split.start() > 0:
+            version, update = version[:split.start()], _cpe_escape(split.group(1).lower())
+        return f"cpe:2.3:a:{self.vendor}:{self.product}:{_cpe_escape(version)}:{update}:*:*:*:*:*:*"
 
     @property
     def purl(self) -> str:

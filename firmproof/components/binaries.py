@@ -63,6 +63,7 @@ class Checker:
     package_names: tuple[str, ...]
     once: bool
     numeric: bool = False              # the version is one number, major*10000 + minor*100 + patch
+    cpe_update: str | None = None      # the version's tail NVD names as the CPE update ('p1')
 
     def wants(self, path: str) -> bool:
         return not self.files or self.wants_name(posixpath.basename(path))
@@ -153,8 +154,18 @@ def checkers() -> tuple[Checker, ...]:
                            files=tuple(spec.get("files", ())), programs=tuple(spec.get("programs", ())),
                            libraries=tuple(spec.get("libraries", ())),
                            package_names=tuple(spec.get("package_names", ())),
-                           once=bool(spec.get("once", False)), numeric=numeric))
+                           once=bool(spec.get("once", False)), numeric=numeric,
+                           cpe_update=_update(key, spec.get("cpe_update"))))
     return tuple(out)
+
+
+def _update(key: str, pattern: str | None) -> str | None:
+    """A `cpe_update` pattern, checked: anchored at the version's end, one group."""
+    if pattern is None:
+        return None
+    if re.compile(pattern).groups != 1 or not pattern.endswith("$"):
+        raise ValueError(f"components.toml [{key}]: cpe_update {pattern!r} needs one group and a final $")
+    return pattern
 
 
 def checker_for_package(name: str) -> Checker | None:
@@ -219,7 +230,7 @@ def _component(fs: RootFS, entry: FileEntry, checker: Checker, hit: Hit, names: 
                      path=entry.report_path, fs_path=entry.path, container=fs.container,
                      evidence=evidence_at(fs, entry.path, hit.offset, hit.length),
                      vendor=checker.vendor, product=checker.product, needs=names.needed,
-                     provides=provides)
+                     provides=provides, cpe_update=checker.cpe_update)
 
 
 def _keep(found: dict[tuple[str, str], tuple[int, Component]], rank: int, new: Component) -> None:

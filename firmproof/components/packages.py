@@ -91,7 +91,8 @@ def _named(fs: RootFS, path: str, name: str, version: str, source: str, start: i
         path=entry.report_path, fs_path=entry.path, container=fs.container,
         evidence=evidence_at(fs, entry.path, start, end - start),
         vendor=checker.vendor if checker else None, product=checker.product if checker else None,
-        purl_type=purl_type, purl_namespace=purl_namespace, upstream=upstream or version)
+        cpe_update=checker.cpe_update if checker else None, purl_type=purl_type,
+        purl_namespace=purl_namespace, upstream=upstream or version)
 
 
 def _yocto(fs: RootFS, path: str) -> Iterator[Component]:

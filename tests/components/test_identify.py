@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from debs import debian_package
 
-from firmproof.components import identify
+from firmproof.components import Component, identify
 from firmproof.components.binaries import checkers
 from firmproof.components.packages import upstream_of
 from firmproof.index import index_tree
@@ -374,3 +374,19 @@ def test_apk_version():
     assert c.purl == "pkg:generic/android/a2dp.Vol@2.12.9.2"
     assert (c.evidence.offset, c.evidence.length) == entry_span(data, "AndroidManifest.xml")
     assert identify(fs, apks=False) == []
+
+
+@pytest.mark.parametrize(("key", "version", "cpe_version"), [
+    ("openssh", "9.2p1", "9.2:p1"), ("openssh", "10.0p2", "10.0:p2"),
+    ("isc_dhcp", "4.4.3-P1", "4.4.3:p1"), ("isc_dhcp", "4.4.1", "4.4.1:*"),
+    ("dnsmasq", "2.90", "2.90:*")])
+def test_cpe_names_split_the_version_where_nvd_does(key, version, cpe_version):
+    """NVD names OpenSSH 9.2p1 `openssh:9.2:p1` and ISC DHCP 4.4.3-P1 `dhcp:4.4.3:p1`: a CPE
+    with `9.2p1` as its version names no release in its dictionary."""
+    from firmproof.model import Evidence
+
+    checker = next(c for c in checkers() if c.key == key)
+    component = Component(name=checker.component, version=version, source="binary", path="/x",
+                          fs_path="/x", container=("fw",), evidence=Evidence("00" * 32, 0, 1, "x"),
+                          vendor=checker.vendor, product=checker.product, cpe_update=checker.cpe_update)
+    assert component.cpe == f"cpe:2.3:a:{checker.vendor}:{checker.product}:{cpe_version}:*:*:*:*:*:*"
