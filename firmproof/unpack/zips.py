@@ -31,6 +31,7 @@ from firmproof.unpack.metadata import MetadataError, read_metadata
 
 MAX_CARVED = 8 * 1024 * 1024       # bigger archives go to the extraction child (and its idle work)
 MAX_ENTRIES = 10_000
+NAME_MAX = 255                      # bytes of one path component the host's file systems take
 BLOCK = 1 << 16
 DISK_BLOCK = 4096
 METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
@@ -48,7 +49,7 @@ def _safe_name(info: zipfile.ZipInfo) -> str | None:
     if not name or "\\" in name or "\0" in name or name.startswith("/"):
         return None
     parts = name.rstrip("/").split("/")
-    if any(part in ("", ".", "..") for part in parts):
+    if any(part in ("", ".", "..") or len(part.encode()) > NAME_MAX for part in parts):
         return None
     return "/".join(parts)
 
@@ -72,7 +73,7 @@ def _plain(archive: zipfile.ZipFile) -> list[tuple[zipfile.ZipInfo, str]] | None
             return None             # two entries at one path: which one 7-Zip keeps is its call
         paths.add(key)
         entries.append((info, path))
-    files = {path for info, path in entries if not info.is_dir()}
+    files = {path.casefold() for info, path in entries if not info.is_dir()}
     for path in paths:              # a file that is also a folder of another entry
         parent = path.rpartition("/")[0]
         while parent:
@@ -112,8 +113,12 @@ def extract(carved: Path, outdir: Path, *, byte_budget: int, deadline: float) ->
             if info.is_dir():
                 target.mkdir(mode=0o700, parents=True, exist_ok=True)
                 continue
-            target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            outcome.written += _charged(_member(archive, info, target, outcome, deadline))
+            try:
+                target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                outcome.written += _charged(_member(archive, info, target, outcome, deadline))
+            except OSError as exc:          # the host refuses the name: this member only
+                outcome.errors.append(f"zip entry {info.filename!r}: not written: "
+                                      f"{exc.strerror or exc}")
             if time.monotonic() > deadline:
                 outcome.errors.append("extraction stopped: time limit reached")
                 break

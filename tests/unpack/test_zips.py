@@ -86,7 +86,7 @@ def test_a_zip_that_is_not_plain_goes_to_the_child(tmp_path: Path, case: str):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("name", ["../evil", "/etc/passwd", "a/../../evil", "dir\\evil"])
+@pytest.mark.parametrize("name", ["../evil", "/etc/passwd", "a/../../evil", "dir\\evil", "x" * 300])
 def test_names_that_climb_or_are_foreign_go_to_the_child(tmp_path: Path, name: str):
     """Entry names written as stored (Python's zipfile writes them unchanged)."""
     archive = tmp_path / "names.zip"
@@ -127,3 +127,13 @@ def test_overlapping_entries_are_refused_in_process(tmp_path: Path):
     assert outcome is not None
     assert outcome.errors and "a zip bomb; not extracted" in outcome.errors[0]
     assert not (tmp_path / "out" / "tree").exists()
+
+
+def test_a_file_that_is_another_entrys_folder_in_other_case_goes_to_the_child(tmp_path: Path):
+    """'Etc' a file and 'etc/passwd' below it: a case-folding host could not write both, so the
+    archive is not plain (written once as a traceback from mkdir)."""
+    archive = tmp_path / "case.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("Etc", b"file")
+        z.writestr("etc/passwd", b"root::0:0::/:/bin/sh\n")
+    assert zips.extract(archive, tmp_path / "out" / "tree", byte_budget=1 << 30, deadline=FAR) is None
