@@ -98,3 +98,17 @@ class PrivateApt:
                               capture_output=True, text=True, timeout=1800, check=False)
         if proc.returncode != 0:
             raise AptUnavailable(f"cannot download {' '.join(specs)[:200]}: {proc.stderr.strip()[-300:]}")
+
+    def available(self, names: list[str], suite: str, arch: str | None = None) -> list[str]:
+        """Those of `names` that `suite` has a package of (for `arch`, else any architecture
+        of this state)."""
+        self.update()
+        specs = [f"{n}:{arch}" if arch else n for n in names]
+        proc = subprocess.run(["apt-cache", *self.options(), "madison", *specs], capture_output=True,
+                              text=True, timeout=600, check=False)
+        found = set()
+        for line in proc.stdout.splitlines():
+            fields = [f.strip() for f in line.split("|")]
+            if len(fields) >= 3 and re.search(rf"\b{re.escape(suite)}/main\b", fields[2]):
+                found.add(fields[0].split(":")[0])
+        return [n for n in names if n in found]

@@ -57,3 +57,20 @@ def install(root: Path, package: str, suite: str, files: dict[str, str]) -> None
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(tree / src.lstrip("/"), target)
         target.chmod(0o755)
+
+
+def prefetch(packages: list[str], suite: str, arch: str | None = None) -> None:
+    """Download, in one apt call, those of `packages` that `suite` has (for `arch`) and that are
+    not here yet: what `debian_package` would otherwise fetch one call each. A failure is left to
+    `debian_package`, which skips the test that asked, saying why."""
+    folder = CACHE / (f"{suite}-{arch}" if arch else suite)
+    wanted = sorted({p for p in packages if not any(folder.glob(f"{p}_*.deb"))})
+    if not wanted:
+        return
+    apt = FOREIGN_APT if arch else APT
+    try:
+        known = apt.available(wanted, suite, arch)
+        if known:
+            apt.download([f"{p}:{arch}/{suite}" if arch else f"{p}/{suite}" for p in known], folder)
+    except AptUnavailable:
+        return

@@ -2,7 +2,7 @@
 
 Three sources, each pointing at the bytes it read, as findings do: package databases
 (opkg/ipkg, dpkg), Android build properties, and version strings inside executables,
-libraries and kernels (checkers declared as data in `firmproof/data/components.toml`).
+libraries and kernels (checkers declared as data in `firmproof/data/components/`).
 
     identify(fs) -> list[Component]
 """

@@ -1,5 +1,5 @@
-"""Version strings inside executables, libraries and kernels, by the checkers of
-`firmproof/data/components.toml`.
+"""Version strings inside executables, libraries and kernels, by the checkers declared in
+`firmproof/data/components/*.toml` (their format: the README.md beside them).
 
 A file is searched once for the markers of every checker (one yara-x rule set). Around each
 marker occurrence a checker's `patterns` look for the version, before or after the marker,
@@ -131,13 +131,36 @@ def _compile(pattern: str) -> re.Pattern[bytes]:
     return re.compile(pattern.encode("latin-1"), re.DOTALL)
 
 
+# the fields a checker may declare; `debian*` and `verified` are read by the tests only
+FIELDS = frozenset({"component", "vendor", "product", "marker", "patterns", "version_string", "numeric",
+                    "files", "programs", "libraries", "package_names", "once", "cpe_update", "verified",
+                    "debian", "debian_says", "debian_silent", "debian_decoys"})
+
+
+@cache
+def declarations() -> dict[str, dict]:
+    """Every checker's table, by key, from the family files in name order."""
+    folder = resources.files("firmproof").joinpath("data/components")
+    out: dict[str, dict] = {}
+    for item in sorted(folder.iterdir(), key=lambda i: i.name):
+        if not item.name.endswith(".toml"):
+            continue
+        for key, spec in tomllib.loads(item.read_text(encoding="utf-8")).items():
+            where = f"components/{item.name} [{key}]"
+            if key in out:
+                raise ValueError(f"{where}: declared twice")
+            unknown = set(spec) - FIELDS
+            if unknown:
+                raise ValueError(f"{where}: unknown fields {sorted(unknown)}")
+            out[key] = spec
+    return out
+
+
 @cache
 def checkers() -> tuple[Checker, ...]:
-    """Every checker declared in the data file, in its order."""
-    text = resources.files("firmproof").joinpath("data/components.toml").read_text(encoding="utf-8")
-    table = tomllib.loads(text)
+    """Every checker declared, in the order of its files."""
     out = []
-    for key, spec in table.items():
+    for key, spec in declarations().items():
         patterns = tuple(_compile(p) for p in spec.get("patterns", ()))
         version_string = None
         numeric = bool(spec.get("numeric", False))
@@ -145,9 +168,9 @@ def checkers() -> tuple[Checker, ...]:
             version_string = _compile(rf"(?:{spec['version_string']})(?=\x00)")   # what precedes: in find
         for p in (*patterns, *([version_string] if version_string else [])):
             if p.groups < 1:
-                raise ValueError(f"components.toml [{key}]: pattern {p.pattern!r} has no version group")
+                raise ValueError(f"components [{key}]: pattern {p.pattern!r} has no version group")
         if not patterns and version_string is None:
-            raise ValueError(f"components.toml [{key}]: no patterns")
+            raise ValueError(f"components [{key}]: no patterns")
         out.append(Checker(key=key, component=spec.get("component", key), vendor=spec.get("vendor"),
                            product=spec.get("product"), marker=spec["marker"].encode("latin-1"),
                            patterns=patterns, version_string=version_string,
@@ -164,7 +187,7 @@ def _update(key: str, pattern: str | None) -> str | None:
     if pattern is None:
         return None
     if re.compile(pattern).groups != 1 or not pattern.endswith("$"):
-        raise ValueError(f"components.toml [{key}]: cpe_update {pattern!r} needs one group and a final $")
+        raise ValueError(f"components [{key}]: cpe_update {pattern!r} needs one group and a final $")
     return pattern
 
 

@@ -7,161 +7,49 @@ import re
 from pathlib import Path
 
 import pytest
-from debs import debian_package
+from debs import debian_package, prefetch
 
 from firmproof.components import Component, identify
-from firmproof.components.binaries import checkers
+from firmproof.components.binaries import checkers, declarations
 from firmproof.components.packages import upstream_of
 from firmproof.index import index_tree
 from firmproof.rootfs import RootFS
 
 SUITES = ("bullseye", "bookworm", "trixie")
+FOREIGN_SUITES = (("bookworm", "mipsel"), ("trixie", "armhf"))
+DECLARED = declarations()
 
-# (component, the Debian packages that carry it: per suite, the first that has executables)
-CARRIERS = [
-    ("busybox", ("busybox-static",)),
-    ("dropbear", ("dropbear-bin",)),
-    ("openssh", ("openssh-client",)),
-    ("openssh", ("openssh-server",)),
-    ("openssl", ("openssl",)),
-    ("openssl", ("libssl3t64", "libssl3", "libssl1.1")),
-    ("curl", ("libcurl4t64", "libcurl4")),
-    ("glibc", ("libc6",)),
-    ("musl", ("musl",)),
-    ("bash", ("bash",)),
-    ("sudo", ("sudo",)),
-    ("util-linux", ("util-linux",)),
-    ("e2fsprogs", ("libext2fs2t64", "libext2fs2")),
-    ("xz", ("xz-utils",)),
-    ("xz", ("liblzma5",)),
-    ("bzip2", ("libbz2-1.0",)),
-    ("zlib", ("zlib1g",)),
-    ("lzo", ("liblzo2-2",)),
-    ("lua", ("lua5.4",)),
-    ("lua", ("liblua5.3-0",)),
-    ("python", ("python3.13-minimal", "python3.11-minimal", "python3.9-minimal")),
-    ("sqlite", ("libsqlite3-0",)),
-    ("expat", ("libexpat1",)),
-    ("pcre2", ("libpcre2-8-0",)),
-    ("gnutls", ("libgnutls30t64", "libgnutls30")),
-    ("mbedtls", ("libmbedcrypto7", "libmbedcrypto3")),   # 3.x builds its version text in code
-    ("wolfssl", ("libwolfssl42", "libwolfssl35", "libwolfssl24")),
-    ("lighttpd", ("lighttpd",)),
-    ("nginx", ("nginx", "nginx-core")),
-    ("apache-httpd", ("apache2-bin",)),
-    ("mini_httpd", ("mini-httpd",)),
-    ("dnsmasq", ("dnsmasq-base",)),
-    ("isc-dhcp", ("isc-dhcp-server",)),
-    ("isc-dhcp", ("isc-dhcp-client",)),
-    ("miniupnpd", ("miniupnpd-nftables", "miniupnpd")),
-    ("libupnp", ("libupnp17", "libupnp13")),
-    ("avahi", ("avahi-daemon",)),
-    ("net-snmp", ("libsnmp40t64", "libsnmp40")),
-    ("hostapd", ("hostapd",)),
-    ("wpa_supplicant", ("wpasupplicant",)),
-    ("pppd", ("ppp",)),
-    ("xl2tpd", ("xl2tpd",)),
-    ("strongswan", ("strongswan-charon",)),
-    ("strongswan", ("strongswan-starter",)),
-    ("openvpn", ("openvpn",)),
-    ("iptables", ("iptables",)),
-    ("nftables", ("libnftables1",)),
-    ("iproute2", ("iproute2",)),
-    ("chrony", ("chrony",)),
-    ("ntpsec", ("ntpsec",)),
-    ("tcpdump", ("tcpdump",)),
-    ("libpcap", ("libpcap0.8t64", "libpcap0.8")),
-    ("samba", ("samba-libs",)),
-    ("samba", ("libsmbclient0", "libsmbclient")),
-    ("wget", ("wget",)),
-    ("u-boot", ("u-boot-tools",)),
-    ("libxml2", ("libxml2",)),
-    ("libgcrypt", ("libgcrypt20",)),
-    ("libssh", ("libssh-4t64", "libssh-4")),
-    ("json-c", ("libjson-c5",)),
-    ("libpng", ("libpng16-16t64", "libpng16-16")),
-    ("libcap", ("libcap2",)),
-    ("libevent", ("libevent-2.1-7t64", "libevent-2.1-7")),
-    ("jansson", ("libjansson4",)),
-    ("libyaml", ("libyaml-0-2",)),
-    ("lz4", ("liblz4-1",)),
-    ("zstd", ("libzstd1",)),
-    ("libarchive", ("libarchive13t64", "libarchive13")),
-    ("libsodium", ("libsodium23",)),
-    ("krb5", ("libkrb5-3",)),
-    ("file", ("libmagic1t64", "libmagic1")),
-    ("perl", ("perl-base",)),
-    ("mosquitto", ("mosquitto",)),
-    ("vsftpd", ("vsftpd",)),
-    ("proftpd", ("proftpd-core",)),
-    ("rsync", ("rsync",)),
-    ("tar", ("tar",)),
-    ("socat", ("socat",)),
-    ("ethtool", ("ethtool",)),
-    ("haproxy", ("haproxy",)),
-    ("unbound", ("unbound",)),
-    ("keepalived", ("keepalived",)),
-    ("nano", ("nano",)),
-    ("ebtables", ("ebtables",)),
-    ("radvd", ("radvd",)),
-    ("pptpd", ("pptpd",)),
-    ("conntrack-tools", ("conntrack",)),
-    ("wireguard-tools", ("wireguard-tools",)),
-    ("minidlna", ("minidlna",)),
-    ("dbus", ("libdbus-1-3",)),
-    ("stunnel", ("stunnel4",)),
-    ("net-tools", ("net-tools",)),
-    ("dosfstools", ("dosfstools",)),
-    ("libjpeg-turbo", ("libjpeg62-turbo",)),
-    ("libtiff", ("libtiff6", "libtiff5")),
-    ("tinyproxy", ("tinyproxy-bin", "tinyproxy")),
-    ("dhcpcd", ("dhcpcd-base", "dhcpcd5")),
-    ("bird", ("bird2",)),
-    ("transmission", ("transmission-daemon",)),
-    ("mtr", ("mtr-tiny",)),
-    ("pciutils", ("pciutils",)),
-    ("mtd-utils", ("mtd-utils",)),
-    ("pcre", ("libpcre3",)),
-]
+
+def _component(key: str) -> str:
+    return DECLARED[key].get("component", key)
+
+
+# (component, the Debian packages that carry it: per suite, the first that has executables),
+# from each checker's `debian` field (firmproof/data/components/README.md)
+CARRIERS = [(_component(key), tuple(packages)) for key, spec in DECLARED.items()
+            for packages in spec.get("debian", ())]
 # releases whose binaries keep no version string of the component
-SILENT = {
-    ("libcap", "bullseye"),      # 2.44 prints no "shared library version" banner
-    ("net-tools", "bullseye"),   # a git snapshot after 1.60: no release to say
-}
+SILENT = {(_component(key), suite) for key, spec in DECLARED.items()
+          for suite in spec.get("debian_silent", ())}
+# where the binaries say another version than the package: what the binary says is what ships
+BINARY_SAYS = {(_component(key), suite): version for key, spec in DECLARED.items()
+               for suite, version in spec.get("debian_says", {}).items()}
+# programs that carry a copy of the component's version or mention it, and must not be read as
+# the component at another version than the package's own: header copies, prose
+DECOYS = [(_component(key), tuple(packages)) for key, spec in DECLARED.items()
+          for packages in spec.get("debian_decoys", ())]
 ACCURACY = [(component, packages, suite) for component, packages in CARRIERS for suite in SUITES
             if (component, suite) not in SILENT]
-
-# where the binaries say another version than the package: what the binary says is what ships
-BINARY_SAYS = {
-    ("openssh", "trixie"): "10.0p2",        # the security update of 10.0p1 calls itself 10.0p2
-    ("bash", "bullseye"): "5.1.4",          # Debian's 5.1 with upstream patches 1-4
-    ("wolfssl", "bullseye"): "4.6.0",       # Debian's 4.6.0+p1 repack
-    ("iproute2", "bullseye"): "5.9.0",      # upstream 5.10.0 kept 5.9.0 in version.h
-    ("net-snmp", "trixie"): "5.9.4.pre2",   # Debian's 5.9.4 is built from 5.9.4.pre2
-    ("libgcrypt", "bullseye"): "1.8.8",     # Debian's 1.8.7-6 is the 1.8 branch after 1.8.7
-    ("proftpd", "trixie"): "1.3.8c",        # Debian's 1.3.8.c
-    ("transmission", "trixie"): "4.1.0-beta.2",   # Debian's 4.1.0~beta2
-}
-
-# (component, Debian packages): programs that carry a copy of its version or mention it, and
-# must not be read as the component (at another version than the package's own): header copies
-# in programs that load the library, prose
-DECOYS = [
-    ("openssl", ("hostapd",)),
-    ("openssl", ("wpasupplicant",)),
-    ("openssl", ("nginx", "nginx-core")),
-    ("openssl", ("ntpsec",)),
-    ("openssl", ("openvpn",)),
-    ("curl", ("curl",)),
-    ("libpcap", ("tcpdump",)),
-    ("bzip2", ("bzip2",)),
-    ("sqlite", ("sqlite3",)),
-    ("lzo", ("openvpn",)),
-    ("samba", ("samba",)),            # nmbd's "...not a Samba 1.9.18 or above WINS server"
-    ("openssh", ("openssh-server", "openssh-client")),   # sshd's bare "OpenSSH_9.2" beside 9.2p1
-    ("e2fsprogs", ("e2fsprogs",)),    # programs that load libext2fs
-]
 DECOY_CASES = [(component, packages, suite) for component, packages in DECOYS for suite in SUITES]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _fetched() -> None:
+    """Every package these tests read, downloaded in one apt call per release and architecture."""
+    for suite in SUITES:
+        prefetch([p for _, packages in CARRIERS + DECOYS for p in packages], suite)
+    for suite, arch in FOREIGN_SUITES:
+        prefetch([p for _, packages in CARRIERS for p in packages], suite, arch)
 
 
 def carrier(packages: tuple[str, ...], suite: str, arch: str | None = None) -> tuple[Path, str]:
@@ -221,16 +109,10 @@ def test_version_of_real_debian_binaries(component, packages, suite):
     assert c.version.encode() in held or (number is not None and held == number.encode())  # libxml2: 20914
 
 
-# checkers that read a version kept apart from its marker, or a bare one, depend on how each
-# compiler and linker lays out strings: checked again on ARM (Debian 13) and MIPS (Debian 12) builds
-LAYOUT = ("hostapd", "wpa_supplicant", "sqlite", "xz", "lzo", "chrony", "ntpsec", "iproute2", "wget",
-          "python", "sudo", "u-boot", "libxml2", "libgcrypt", "json-c", "mosquitto", "rsync", "socat",
-          "radvd", "pptpd", "conntrack-tools", "wireguard-tools", "mtd-utils", "libevent", "jansson",
-          "libyaml", "lz4", "zstd", "libsodium", "file", "perl", "net-snmp", "isc-dhcp", "nftables",
-          "tar", "pppd", "iptables", "bzip2", "pcre2", "musl", "samba", "openssl", "dropbear")
+# every checker again on ARM (Debian 13) and MIPS (Debian 12) builds: versions kept apart from
+# their marker, or bare, depend on how each compiler and linker lays out strings
 FOREIGN_CASES = [(component, packages, suite, arch) for component, packages in CARRIERS
-                 if component in LAYOUT for suite, arch in (("bookworm", "mipsel"), ("trixie", "armhf"))
-                 if (component, suite) not in SILENT]
+                 for suite, arch in FOREIGN_SUITES if (component, suite) not in SILENT]
 
 
 @pytest.mark.parametrize(("component", "packages", "suite", "arch"), FOREIGN_CASES,
@@ -241,6 +123,18 @@ def test_version_on_other_architectures(component, packages, suite, arch):
     found = [c for c in components_of(tree) if c.name == component and c.source == "binary"]
     assert [c.version for c in found if same_version(c.version, truth)] == [c.version for c in found] != [], \
         (packages, arch, version, [(c.version, c.path) for c in found])
+
+
+SILENT_CASES = [(component, packages, suite) for component, packages in CARRIERS for suite in SUITES
+                if (component, suite) in SILENT]
+
+
+@pytest.mark.parametrize(("component", "packages", "suite"), SILENT_CASES,
+                         ids=[f"{c}-{p[0]}-{s}" for c, p, s in SILENT_CASES])
+def test_silent_binaries_name_no_version(component, packages, suite):
+    """Where the binaries keep no version string of the component, none is made up."""
+    tree, version = carrier(packages, suite)
+    assert [(c.version, c.path) for c in components_of(tree) if c.name == component] == [], version
 
 
 @pytest.mark.parametrize(("component", "packages", "suite"), DECOY_CASES,
@@ -269,16 +163,15 @@ def test_header_copy_of_openssl_is_left_to_the_library():
 
 
 def test_every_checker_verified_on_debian_is_tested_here():
-    """A checker whose table claims Debian binaries has its component in CARRIERS."""
-    import tomllib
-    from importlib import resources
-
-    table = tomllib.loads(resources.files("firmproof").joinpath("data/components.toml").read_text())
+    """A checker whose table claims Debian binaries declares the packages that carry them, and
+    a component declared twice (`debian` on two of its checkers) would be tested twice."""
     tested = {component for component, _ in CARRIERS}
-    claimed = {spec.get("component", key) for key, spec in table.items()
+    claimed = {_component(key) for key, spec in DECLARED.items()
                if spec.get("verified", "").startswith("Debian")}
     assert claimed <= tested, sorted(claimed - tested)
     assert len(tested) >= 95
+    owners = [_component(key) for key, spec in DECLARED.items() if "debian" in spec]
+    assert len(owners) == len(set(owners)), owners
 
 
 def test_libssl_version_is_in_libcrypto():
