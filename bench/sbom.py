@@ -59,7 +59,8 @@ REPO = HERE.parent
 BUILD = REPO / "build" / "bench" / "sbom"
 SUITE = "bookworm"
 ARCHES = ("amd64", "armhf", "mipsel")
-SUITES = {"bookworm": ARCHES, "trixie": ("amd64", "arm64", "armhf")}   # trixie has no mipsel
+# trixie has no mipsel; bullseye (its mirror keeps no MIPS now): other versions, and i386
+SUITES = {"bookworm": ARCHES, "trixie": ("amd64", "arm64", "armhf"), "bullseye": ("i386", "arm64", "armhf")}
 CVE_BIN_TOOL = "cve-bin-tool==3.4"
 
 # component -> (Debian 12 binary packages carrying its programs and libraries, other names a tool
@@ -122,6 +123,23 @@ PACKAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 # component -> (package of the set that ships a copy of it, the version it ships, how we know).
 # Nothing yet: every component reported outside the set has been a false one so far.
 BUNDLED: dict[str, tuple[str, str, str]] = {}
+
+# (release, component) -> (the version its binaries say, how we know): where the package is built
+# from another upstream state than its version says, the binaries' version is the truth, for every
+# tool alike (listed under the tables when used). Checked by hand in the binaries and the package.
+BINARY_SAYS: dict[tuple[str, str], tuple[str, str]] = {
+    ("trixie", "openssh"): ("10.0p2", "Debian's 1:10.0p1-7 carries the 10.0p2 release; its "
+                                      "binaries say OpenSSH_10.0p2"),
+    ("trixie", "net-snmp"): ("5.9.4.pre2", "Debian's 5.9.4+dfsg is built from the 5.9.4.pre2 "
+                                          "tarball; its libraries say 5.9.4.pre2"),
+    ("bullseye", "bash"): ("5.1.4", "Debian's 5.1-2 applies upstream patches 1 to 4; bash says "
+                                    "\"version 5.1.4(1)-release\""),
+    ("bullseye", "iproute2"): ("5.9.0", "upstream's 5.10.0 tarball kept 5.9.0 in its version.h; "
+                                        "ip -V says iproute2-5.9.0"),
+    ("bullseye", "libgcrypt"): ("1.8.8", "Debian's 1.8.7-6 is the 1.8 branch after 1.8.7; the "
+                                         "library says 1.8.8"),
+    ("bullseye", "wolfssl"): ("4.6.0", "Debian's 4.6.0+p1 is a repack of the 4.6.0 release"),
+}
 
 VERDICTS = ("exact", "wrong", "extra", "missed")
 
@@ -196,8 +214,10 @@ def _key(name: str) -> str:
 
 
 def _version(version: str) -> str:
+    """A version as compared: no leading v, no trailing .0 (Debian's hostapd 2.9.0 is release 2.9)."""
     version = version.strip()
-    return version[1:] if re.match(r"^[vV]\d", version) else version
+    version = version[1:] if re.match(r"^[vV]\d", version) else version
+    return re.sub(r"(?<=\d)(?:\.0)+$", "", version) if re.fullmatch(r"\d+(?:\.\d+)+", version) else version
 
 
 def aliases(packages: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = PACKAGES) -> dict[str, str]:
@@ -223,9 +243,10 @@ def score(truth: dict[str, str], reported: Iterable[Reported],
         if component is not None:
             seen[component].add(version)
         else:
-            outside.add((r.names[0], version))
+            outside.add((r.names[0], r.version.strip()))
     result = Score()
     for component, right in sorted(truth.items()):
+        right = _version(right)
         found = seen.get(component, set())
         result.versions[component] = sorted(found)
         if not found:
@@ -259,21 +280,28 @@ def _key_of(arch: str, suite: str) -> str:
 def packages_of(suite: str) -> dict[str, str]:
     """{package name in `suite`: component}: Debian 12's names, else the same name with the
     t64 suffix (Debian 13's 64-bit time_t transition), else the newest of its family (the digits
-    of the name free: python3.11-minimal -> python3.13-minimal); a package none of these finds is
-    left out, and said so."""
+    of the name free: python3.11-minimal -> python3.13-minimal), built for the architecture (not
+    an `Architecture: all` package of the same name); a package none of these finds is left out,
+    and said so."""
     if suite == SUITE:
         return {p: c for c, (packages, _) in PACKAGES.items() for p in packages}
     apt = _apt(suite)
     apt.update()
-    names = set(subprocess.run(["apt-cache", *apt.options(), "pkgnames"], capture_output=True, text=True,
-                               check=True).stdout.split())
+    arch = SUITES[suite][0]
+    native = [*apt.options(), f"-o=APT::Architecture={arch}"]   # names of that architecture unqualified
+    listed = subprocess.run(["apt-cache", *native, "pkgnames"], capture_output=True, text=True, check=True)
+    shown = subprocess.run(["apt-cache", *native, "show", "--no-all-versions",
+                            *sorted(set(listed.stdout.split()))], capture_output=True, text=True,
+                           check=False).stdout
+    names = {m.group(1) for m in re.finditer(r"^Package: (\S+)\n(?:.+\n)*?Architecture: (?!all\n)", shown,
+                                             re.MULTILINE)}          # not Architecture: all
     found: dict[str, str] = {}
     for component, (packages, _) in PACKAGES.items():
         for package in packages:
             if package in names or f"{package}t64" in names:
                 found[package if package in names else f"{package}t64"] = component
                 continue
-            family = re.compile(re.sub(r"\d+", r"\\d+", re.escape(package)) + "(?:t64)?")
+            family = re.compile(re.sub(r"\d+(?:\\\.\d+)*", r"[\\d.]+", re.escape(package)) + "(?:t64)?")
             candidates = sorted((n for n in names if family.fullmatch(n)),
                                 key=lambda n: [int(x) for x in re.findall(r"\d+", n)])
             if candidates:
@@ -579,7 +607,8 @@ def run_corpus(cbt: tuple[Path, Path] | None, show_details: bool) -> dict[str, o
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--suite", choices=SUITES, default=SUITE,
-                        help="Debian release (default bookworm; trixie: amd64, arm64, armhf)")
+                        help="Debian release (default bookworm; trixie: amd64, arm64, armhf; "
+                             "bullseye: i386, arm64, armhf)")
     parser.add_argument("--arch", action="append", help="default: all of the suite's",
                         choices=sorted({a for arches in SUITES.values() for a in arches}))
     parser.add_argument("--details", action="store_true", help="one line per (component, architecture)")
@@ -611,6 +640,9 @@ def main(argv: list[str] | None = None) -> int:
     for arch in arches:
         debs = fetch(arch, suite, owner)
         truths[arch], sources[arch] = truth_of(debs, owner)
+        for (release, component), (version, _) in BINARY_SAYS.items():
+            if release == suite and component in truths[arch]:
+                truths[arch][component] = version
         root, image = unpack(arch, debs, suite)
         found_here, identification[arch] = identify_in_process(root)
         if args.quick:
@@ -634,6 +666,10 @@ def main(argv: list[str] | None = None) -> int:
         print(table(results, seconds))
         print("\nfirmproof identification alone (in-process, over the unpacked folders): "
               + ", ".join(f"{a} {s:.1f} s" for a, s in identification.items()))
+        said = [(c, v, why) for (release, c), (v, why) in sorted(BINARY_SAYS.items()) if release == suite]
+        if said:
+            print("\nTruth taken from the binaries, not the control files: "
+                  + "; ".join(f"{c} {v} ({why})" for c, v, why in said))
         if args.details:
             print()
             print(details(truths, results))

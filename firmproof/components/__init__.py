@@ -44,6 +44,7 @@ class Component:
     also: tuple[str, ...] = ()         # other files of the view that carry the same version
     cpe_update: str | None = None      # where NVD splits the version: a pattern of its tail whose
                                        # group is the CPE's update field ('9.2p1' -> 9.2, p1)
+    version_from: str = "content"      # "file name": read from the file's name, its marker at evidence
 
     @property
     def cpe(self) -> str | None:

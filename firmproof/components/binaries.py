@@ -7,7 +7,11 @@ in the same or a neighbouring NUL-separated string; a pattern must take in the m
 so that a version elsewhere never borrows it. When none matches, a checker with a
 `version_string` takes the separate version string of the same file (a whole NUL-delimited
 string) nearest to the marker: `hostapd v%s` printed with "2.10" stored on its own (`numeric`:
-a version kept as one number, libxml2's "20914" for 2.9.14).
+a version kept as one number, libxml2's "20914" for 2.9.14). Last, a checker's `file_name` reads
+the version from the name of a file holding the marker, where the build names its library after
+the release and the code keeps none (mbed TLS 3's `libmbedtls.so.3.6.6`, uClibc-ng's
+`libuClibc-1.0.45.so`): the evidence is then the marker, and the component says so
+(`version_from`).
 
 The right file: a version found in a program that loads one of the component's own libraries
 (DT_NEEDED) is a copy of that library's header compiled into the program (OpenSSL's version in
@@ -64,6 +68,7 @@ class Checker:
     once: bool
     numeric: bool = False              # the version is one number, major*10000 + minor*100 + patch
     cpe_update: str | None = None      # the version's tail NVD names as the CPE update ('p1')
+    file_name: re.Pattern[str] | None = None   # the version in the name of a file with the marker
 
     def wants(self, path: str) -> bool:
         return not self.files or self.wants_name(posixpath.basename(path))
@@ -133,8 +138,8 @@ def _compile(pattern: str) -> re.Pattern[bytes]:
 
 # the fields a checker may declare; `debian*` and `verified` are read by the tests only
 FIELDS = frozenset({"component", "vendor", "product", "marker", "patterns", "version_string", "numeric",
-                    "files", "programs", "libraries", "package_names", "once", "cpe_update", "verified",
-                    "debian", "debian_says", "debian_silent", "debian_decoys"})
+                    "file_name", "files", "programs", "libraries", "package_names", "once", "cpe_update",
+                    "verified", "debian", "debian_says", "debian_silent", "debian_decoys"})
 
 
 @cache
@@ -169,7 +174,10 @@ def checkers() -> tuple[Checker, ...]:
         for p in (*patterns, *([version_string] if version_string else [])):
             if p.groups < 1:
                 raise ValueError(f"components [{key}]: pattern {p.pattern!r} has no version group")
-        if not patterns and version_string is None:
+        file_name = re.compile(spec["file_name"]) if "file_name" in spec else None
+        if file_name is not None and file_name.groups < 1:
+            raise ValueError(f"components [{key}]: file_name {file_name.pattern!r} has no version group")
+        if not patterns and version_string is None and file_name is None:
             raise ValueError(f"components [{key}]: no patterns")
         out.append(Checker(key=key, component=spec.get("component", key), vendor=spec.get("vendor"),
                            product=spec.get("product"), marker=spec["marker"].encode("latin-1"),
@@ -178,7 +186,7 @@ def checkers() -> tuple[Checker, ...]:
                            libraries=tuple(spec.get("libraries", ())),
                            package_names=tuple(spec.get("package_names", ())),
                            once=bool(spec.get("once", False)), numeric=numeric,
-                           cpe_update=_update(key, spec.get("cpe_update"))))
+                           cpe_update=_update(key, spec.get("cpe_update")), file_name=file_name))
     return tuple(out)
 
 
@@ -233,6 +241,11 @@ def identify(fs: RootFS) -> Iterator[Component]:
         names: DynamicNames | None = None
         for index, checker in wanted:
             hit = checker.find(data, offsets[index]) if index in offsets else None
+            named = None
+            if hit is None and index in offsets and checker.file_name is not None:
+                named = checker.file_name.search(name)     # the marker says it is the product,
+                if named:                                  # the name which release
+                    hit = Hit(named.group(1), offsets[index][0], len(checker.marker))
             if hit is None:
                 continue
             names = names or dynamic_names(data) if data.startswith(b"\x7fELF") else NONE
@@ -241,7 +254,8 @@ def identify(fs: RootFS) -> Iterator[Component]:
                 continue        # the version of a library's header, in a program that loads the library
             if checker.once:
                 seen_once.add(checker.key)
-            _keep(found, rank, _component(fs, entry, checker, hit, names))
+            component = _component(fs, entry, checker, hit, names)
+            _keep(found, rank, replace(component, version_from="file name") if named else component)
     for _, component in sorted(found.values(), key=lambda rc: rc[1].sort_key()):
         yield component
 

@@ -59,6 +59,8 @@ def _entry(component: Component, disagrees: str | None = None) -> CdxComponent:
         Property(name="firmproof:evidence:length", value=str(ev.length)),
         Property(name="firmproof:evidence:excerpt", value=ev.excerpt),
     ]
+    if component.version_from != "content":   # the version is in the file's name, not its bytes
+        properties.append(Property(name="firmproof:version-from", value=component.version_from))
     if disagrees:   # package metadata and the binaries name different versions
         properties.append(Property(name="firmproof:disagrees", value=disagrees))
     ref = _bom_ref(component)

@@ -106,6 +106,10 @@ def test_version_of_real_debian_binaries(component, packages, suite):
     major, minor, patch = [*c.version.split("."), "0", "0"][:3]
     number = f"{major}{int(minor):02d}{int(patch):02d}" if f"{minor}{patch}".isdigit() else None
     held = data[ev.offset:ev.offset + ev.length]
+    if c.version_from == "file name":         # mbed TLS 3: the release in the library's name
+        assert c.version in Path(c.path).name and held == next(
+            k.marker for k in checkers() if k.component == component and k.file_name is not None)
+        return
     assert c.version.encode() in held or (number is not None and held == number.encode())  # libxml2: 20914
 
 

@@ -120,3 +120,12 @@ def test_opkg_truth():
     names = {**sbom.aliases(), **sbom.CORPUS_NAMES}
     kept = sbom.without([Reported(("hostapd",), "2.6"), Reported(("dnsmasq",), "2.79")], unversioned, names)
     assert kept == [Reported(("dnsmasq",), "2.79")]
+
+
+def test_trailing_zero_is_the_same_release() -> None:
+    """Debian spells hostapd's release 2.9 as 2.9.0: either spelling is exact, for every tool."""
+    truth = {"hostapd": "2.9.0", "wpa_supplicant": "2.10", "openssh": "10.0p2"}
+    reported = [Reported(("hostapd",), "2.9"), Reported(("wpa_supplicant",), "2.10.0"),
+                Reported(("openssh",), "10.0")]
+    result = sbom.score(truth, reported, bundled={})
+    assert result.pairs == {"hostapd": "exact", "wpa_supplicant": "exact", "openssh": "wrong"}
