@@ -59,3 +59,12 @@ def test_openwrt_15_05_binaries_agree_with_opkg(tmp_path):
         if name in ("hostapd", "wpa_supplicant", "linux_kernel", "lua"):   # git-dated or not in opkg
             continue
         assert opkg.get(name, "").startswith(version), (name, version, opkg.get(name))
+
+
+def test_tplink_wr841n_v14_uclibc_from_its_file_names(tmp_path):
+    """uClibc 0.9.33.2: the release is in the names of libuClibc-0.9.33.2.so and
+    ld-uClibc-0.9.33.2.so, not in their bytes."""
+    found = sbom("tplink_tl-wr841n-v14-eu_stock_2023.bin", tmp_path)
+    (c,) = [c for c in found if c["name"] == "uclibc"]
+    assert c["version"] == "0.9.33.2"
+    assert c["path"] in ("/lib/libuClibc-0.9.33.2.so", "/lib/ld-uClibc-0.9.33.2.so")

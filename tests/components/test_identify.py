@@ -287,3 +287,42 @@ def test_cpe_names_split_the_version_where_nvd_does(key, version, cpe_version):
                           fs_path="/x", container=("fw",), evidence=Evidence("00" * 32, 0, 1, "x"),
                           vendor=checker.vendor, product=checker.product, cpe_update=checker.cpe_update)
     assert component.cpe == f"cpe:2.3:a:{checker.vendor}:{checker.product}:{cpe_version}:*:*:*:*:*:*"
+
+
+def _library(tmp_path: Path, source: str, soname: str) -> bytes:
+    """A MIPS (little-endian) shared library built from `source` with Debian's cross compiler."""
+    import shutil
+    import subprocess
+
+    gcc = shutil.which("mipsel-linux-gnu-gcc")
+    if gcc is None:
+        pytest.skip("mipsel-linux-gnu-gcc is not installed (make setup installs it)")
+    (tmp_path / "lib.c").write_text(source)
+    out = tmp_path / "lib.so"
+    subprocess.run([gcc, "-shared", "-fPIC", "-Os", f"-Wl,-soname,{soname}", "-o", str(out),
+                    str(tmp_path / "lib.c")], check=True)
+    return out.read_bytes()
+
+
+@pytest.mark.parametrize(("name", "component", "version"), [
+    ("libuClibc-0.9.33.2.so", "uclibc", "0.9.33.2"), ("ld-uClibc-1.0.45.so", "uclibc-ng", "1.0.45")])
+def test_uclibc_release_from_its_file_name(tmp_path, name, component, version):
+    """uClibc and uClibc-ng name their libraries after the release; the code says uClibc (its
+    __uClibc_main entry), the name which release, and the evidence is the marker."""
+    data = _library(tmp_path, "int __uClibc_main(void) { return 0; }\n", "libc.so.0")
+    fs = RootFS.from_files({f"/lib/{name}": data, "/lib/libc.so.0": data})
+    (c,) = [c for c in identify(fs) if c.name.startswith("uclibc")]
+    assert (c.name, c.version, c.version_from, c.path) == (component, version, "file name", f"/lib/{name}")
+    assert data[c.evidence.offset:c.evidence.offset + c.evidence.length] == b"uClibc"
+    product = "uclibc:uclibc" if component == "uclibc" else "uclibc-ng_project:uclibc-ng"
+    assert c.cpe.startswith(f"cpe:2.3:a:{product}:{version}:")
+
+
+def test_release_named_file_without_the_product_names_nothing(tmp_path):
+    """Decoys: a library named like uClibc's or mbed TLS's whose code is not theirs, and
+    uClibc's code under a name without a release."""
+    other = _library(tmp_path, "int answer(void) { return 42; }\n", "libother.so.1")
+    uclibc = _library(tmp_path, "int __uClibc_main(void) { return 0; }\n", "libc.so.0")
+    fs = RootFS.from_files({"/lib/libuClibc-1.0.45.so": other, "/usr/lib/libmbedtls.so.3.6.6": other,
+                            "/lib/libc.so.0": uclibc, "/lib/libuClibc.so": uclibc})
+    assert [(c.name, c.version, c.path) for c in identify(fs)] == []
