@@ -108,6 +108,8 @@ def _evidence(component: Component, disagrees: str | None) -> str:
         note["cpe"] = component.cpe     # as the vulnerability matching spells it
     if component.also:
         note["also"] = list(component.also)
+    if component.version_from != "content":   # the version is in the file's name, not its bytes
+        note["version_from"] = component.version_from
     if disagrees:   # package metadata and the binaries name different versions
         note["disagrees"] = disagrees
     return json.dumps(note, ensure_ascii=False, sort_keys=True)

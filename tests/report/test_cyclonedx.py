@@ -154,3 +154,20 @@ def test_programs_depend_on_the_libraries_they_load(tmp_path):
     assert locations == ["/usr/lib/libcrypto.so.3", "/usr/bin/openssl"]
     deps = {d["ref"]: d.get("dependsOn", []) for d in bom["dependencies"]}
     assert deps[hostapd["bom-ref"]] == [openssl["bom-ref"]]
+
+
+def test_a_version_read_from_a_file_name_says_so():
+    """A property marks the components whose version is in their file's name (mbed TLS 3,
+    uClibc), not in the bytes their evidence points at."""
+    from firmproof.components import Component
+    from firmproof.model import Evidence
+    from firmproof.report.cyclonedx import _entry
+
+    def entry(version_from: str) -> dict[str, str]:
+        c = Component(name="mbedtls", version="3.6.6", source="binary", path="/usr/lib/libmbedtls.so.3.6.6",
+                      fs_path="/usr/lib/libmbedtls.so.3.6.6", container=("fw.bin",),
+                      evidence=Evidence("ab" * 32, 100, 8, "mbedtls_"), version_from=version_from)
+        return {p.name: p.value for p in _entry(c).properties}
+
+    assert entry("file name")["firmproof:version-from"] == "file name"
+    assert "firmproof:version-from" not in entry("content")

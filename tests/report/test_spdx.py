@@ -174,3 +174,18 @@ def test_versions_a_cpe_binding_must_quote_still_give_a_valid_document():
     assert noted(bar) == "cpe:2.3:a:example:foo:1.0\\ beta:*:*:*:*:*:*:*"
     # the CPE the vulnerability matching uses is the SBOM's own where the binding can carry it
     assert "cpe" not in json.loads(lib["annotations"][0]["comment"])
+
+
+def test_a_version_read_from_a_file_name_says_so():
+    """mbed TLS 3 and uClibc are named by their libraries' file names: the annotation says the
+    version came from the name, the evidence being the marker in the file's bytes."""
+    from dataclasses import replace
+
+    lib = replace(_component("mbedtls", "3.6.6", "binary", "/usr/lib/libmbedtls.so.3.6.6"),
+                  version_from="file name")
+    result = SimpleNamespace(image_name="fw.bin", image_sha256="cd" * 32, image_size=4096,
+                             config=SimpleNamespace(product=None, version=None, vendor=None),
+                             components=[lib, _component("zlib", "1.3.1", "binary", "/usr/lib/libz.so.1")])
+    _, named, read = json.loads(sbom(result))["packages"]
+    assert json.loads(named["annotations"][0]["comment"])["version_from"] == "file name"
+    assert "version_from" not in json.loads(read["annotations"][0]["comment"])
