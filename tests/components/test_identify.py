@@ -96,7 +96,10 @@ def test_version_of_real_debian_binaries(component, packages, suite):
     holding it, read from the component's own file."""
     tree, version = carrier(packages, suite)
     truth = BINARY_SAYS.get((component, suite)) or expected_version(version)
-    found = [c for c in components_of(tree) if c.name == component and c.source == "binary"]
+    every = components_of(tree)
+    # the package's binaries are decoys for every other checker: they name nothing else
+    assert {c.name for c in every} <= {component}, [(c.name, c.version, c.path) for c in every]
+    found = [c for c in every if c.name == component and c.source == "binary"]
     assert found, f"{component} not identified in {packages[0]} {version}"
     assert len(found) == 1 and same_version(found[0].version, truth), \
         (packages, version, [(c.version, c.path) for c in found])
@@ -124,7 +127,9 @@ FOREIGN_CASES = [(component, packages, suite, arch) for component, packages in C
 def test_version_on_other_architectures(component, packages, suite, arch):
     tree, version = carrier(packages, suite, arch)
     truth = BINARY_SAYS.get((component, suite)) or expected_version(version)
-    found = [c for c in components_of(tree) if c.name == component and c.source == "binary"]
+    every = components_of(tree)
+    assert {c.name for c in every} <= {component}, [(c.name, c.version, c.path) for c in every]
+    found = [c for c in every if c.name == component and c.source == "binary"]
     assert [c.version for c in found if same_version(c.version, truth)] == [c.version for c in found] != [], \
         (packages, arch, version, [(c.version, c.path) for c in found])
 
@@ -256,7 +261,7 @@ def test_no_version_no_component():
 def test_every_checker_has_a_version_group():
     assert len(checkers()) >= 20
     for checker in checkers():
-        assert checker.marker and (checker.patterns or checker.version_string)
+        assert checker.marker and (checker.patterns or checker.version_string or checker.file_name)
 
 
 def test_apk_version():
