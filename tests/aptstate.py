@@ -9,6 +9,7 @@ Used by the tests (tests/debs.py) and by the SBOM benchmark (bench/sbom.py).
 
 from __future__ import annotations
 
+import fcntl
 import re
 import shutil
 import subprocess
@@ -66,8 +67,9 @@ class PrivateApt:
         return "".join(f"deb {bracket}{mirror} {suite} main\n" for suite in self.suites)
 
     def _ready(self) -> bool:
-        sources = self.root / "sources.list"
-        if not (sources.is_file() and any((self.root / "lists").glob("*Packages*"))):
+        sources, stamp = self.root / "sources.list", self.root / "updated"   # stamp: the lists are whole
+        if not (sources.is_file() and stamp.is_file() and stamp.read_text() == sources.read_text()
+                and any((self.root / "lists").glob("*Packages*"))):
             return False
         text = sources.read_text()
         return all(s in text for s in self.suites) and all(
@@ -75,9 +77,17 @@ class PrivateApt:
             for a in self.architectures)
 
     def update(self) -> None:
-        """Write the sources list and fetch the lists, unless done already."""
+        """Write the sources list and fetch the lists, unless done already (one process at a
+        time: test workers share the state)."""
         if self._ready():
             return
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not self._ready():
+                self._update()
+
+    def _update(self) -> None:
         found = mirror()
         if found is None or shutil.which("apt-get") is None:
             raise AptUnavailable("no Debian mirror configured for apt on this machine")
@@ -89,6 +99,7 @@ class PrivateApt:
         if proc.returncode != 0:
             raise AptUnavailable(f"apt-get update of the private Debian lists failed: "
                                  f"{proc.stderr.strip()[-200:]}")
+        (self.root / "updated").write_text((self.root / "sources.list").read_text())
 
     def download(self, specs: list[str], folder: Path) -> None:
         """`apt-get download SPEC...` (`name/suite`, `name:arch/suite`) into `folder`."""

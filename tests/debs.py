@@ -8,8 +8,11 @@ that fails skips the test that asked for it, saying why.
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -22,10 +25,24 @@ FOREIGN = ("armhf", "mipsel")       # other architectures, from a private apt st
 FOREIGN_APT = PrivateApt(REPO / "build" / "apt-foreign", ("bookworm", "trixie"), FOREIGN)
 
 
+@contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """One downloader or unpacker at a time in `folder`: pytest-xdist's workers share the cache."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def debian_package(package: str, suite: str, arch: str | None = None) -> tuple[Path, str]:
     """(unpacked tree, package version) of `package` as `suite` ships it (for `arch`, one of
     FOREIGN, when given; else the host's), downloaded once."""
     folder = CACHE / (f"{suite}-{arch}" if arch else suite)
+    with _locked(folder):
+        return _fetch(package, suite, arch, folder)
+
+
+def _fetch(package: str, suite: str, arch: str | None, folder: Path) -> tuple[Path, str]:
     debs = sorted(folder.glob(f"{package}_*.deb"))
     if not debs:
         try:
@@ -64,13 +81,14 @@ def prefetch(packages: list[str], suite: str, arch: str | None = None) -> None:
     not here yet: what `debian_package` would otherwise fetch one call each. A failure is left to
     `debian_package`, which skips the test that asked, saying why."""
     folder = CACHE / (f"{suite}-{arch}" if arch else suite)
-    wanted = sorted({p for p in packages if not any(folder.glob(f"{p}_*.deb"))})
-    if not wanted:
-        return
-    apt = FOREIGN_APT if arch else APT
-    try:
-        known = apt.available(wanted, suite, arch)
-        if known:
-            apt.download([f"{p}:{arch}/{suite}" if arch else f"{p}/{suite}" for p in known], folder)
-    except AptUnavailable:
-        return
+    with _locked(folder):
+        wanted = sorted({p for p in packages if not any(folder.glob(f"{p}_*.deb"))})
+        if not wanted:
+            return
+        apt = FOREIGN_APT if arch else APT
+        try:
+            known = apt.available(wanted, suite, arch)
+            if known:
+                apt.download([f"{p}:{arch}/{suite}" if arch else f"{p}/{suite}" for p in known], folder)
+        except AptUnavailable:
+            return
