@@ -166,3 +166,21 @@ def test_withdrawn_osv_record_matches_nothing(tmp_path):
         assert vulndb.lookup(("pkg:dnsmasq",), "2.66") == ()
     finally:
         vulndb.configure(None)
+
+
+def test_records_filed_under_another_cpe_name_match(db):
+    """NVD files one product's CVEs under several names (curl's under `haxx:curl` and
+    `haxx:libcurl`, pppd's under `samba:ppp` and `point-to-point_protocol_project:...`): a
+    component's `cpe_aliases` are looked up too, its own CPE name staying what the SBOM says."""
+    from firmproof.analyzers.vulns import matches
+    from firmproof.components import Component
+    from firmproof.model import Evidence
+
+    def component(aliases: tuple[str, ...]) -> Component:
+        return Component(name="busybox", version="1.35.0", source="binary", path="/bin/busybox",
+                         fs_path="/bin/busybox", container=("fw",), evidence=Evidence("00" * 32, 0, 1, "x"),
+                         vendor="example", product="box", cpe_aliases=aliases)
+
+    assert "CVE-2022-48174" not in {c for m in matches(component(())) for c in m.cves}
+    assert "CVE-2022-48174" in {c for m in matches(component(("busybox:busybox",))) for c in m.cves}
+    assert component(("busybox:busybox",)).cpe.startswith("cpe:2.3:a:example:box:1.35.0:")

@@ -46,11 +46,13 @@ def severity_of(score: float | None) -> Severity:
 
 
 def matches(component: Component) -> tuple[vulndb.Match, ...]:
-    """Records affecting this component: NVD by CPE on the upstream version, OSV by package
-    name on the version as found."""
+    """Records affecting this component: NVD by CPE on the upstream version (its CPE name and
+    the other names NVD files the same product under: curl's CVEs are `haxx:curl` or
+    `haxx:libcurl`), OSV by package name on the version as found."""
     found: dict[str, vulndb.Match] = {}
     if component.vendor and component.product:
-        for m in vulndb.lookup((f"cpe:{component.vendor}:{component.product}",), component.upstream_version):
+        names = (f"{component.vendor}:{component.product}", *component.cpe_aliases)
+        for m in vulndb.lookup(tuple(f"cpe:{n}" for n in names), component.upstream_version):
             found.setdefault(m.id, m)
     for m in vulndb.lookup((f"pkg:{component.name.lower()}",), component.version):
         found.setdefault(m.id, m)

@@ -45,6 +45,7 @@ class Component:
     cpe_update: str | None = None      # where NVD splits the version: a pattern of its tail whose
                                        # group is the CPE's update field ('9.2p1' -> 9.2, p1)
     version_from: str = "content"      # "file name": read from the file's name, its marker at evidence
+    cpe_aliases: tuple[str, ...] = ()  # other vendor:product names NVD files the product's CVEs under
 
     @property
     def cpe(self) -> str | None:

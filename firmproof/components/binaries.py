@@ -69,6 +69,7 @@ class Checker:
     numeric: bool = False              # the version is one number, major*10000 + minor*100 + patch
     cpe_update: str | None = None      # the version's tail NVD names as the CPE update ('p1')
     file_name: re.Pattern[str] | None = None   # the version in the name of a file with the marker
+    cpe_aliases: tuple[str, ...] = ()  # other vendor:product names NVD files the product under
 
     def wants(self, path: str) -> bool:
         return not self.files or self.wants_name(posixpath.basename(path))
@@ -137,9 +138,10 @@ def _compile(pattern: str) -> re.Pattern[bytes]:
 
 
 # the fields a checker may declare; `debian*` and `verified` are read by the tests only
-FIELDS = frozenset({"component", "vendor", "product", "marker", "patterns", "version_string", "numeric",
-                    "file_name", "files", "programs", "libraries", "package_names", "once", "cpe_update",
-                    "verified", "debian", "debian_says", "debian_silent", "debian_decoys"})
+FIELDS = frozenset({"component", "vendor", "product", "cpe_update", "cpe_aliases", "marker", "patterns",
+                    "version_string", "numeric", "file_name", "files", "programs", "libraries",
+                    "package_names", "once", "verified", "debian", "debian_says", "debian_silent",
+                    "debian_decoys"})
 
 
 @cache
@@ -186,8 +188,17 @@ def checkers() -> tuple[Checker, ...]:
                            libraries=tuple(spec.get("libraries", ())),
                            package_names=tuple(spec.get("package_names", ())),
                            once=bool(spec.get("once", False)), numeric=numeric,
-                           cpe_update=_update(key, spec.get("cpe_update")), file_name=file_name))
+                           cpe_update=_update(key, spec.get("cpe_update")), file_name=file_name,
+                           cpe_aliases=_aliases(key, spec.get("cpe_aliases", ()))))
     return tuple(out)
+
+
+def _aliases(key: str, names: list[str]) -> tuple[str, ...]:
+    """`cpe_aliases`, checked: each a CPE vendor:product."""
+    for name in names:
+        if not re.fullmatch(r"[a-z0-9_.\-]+:[a-z0-9_.\-]+", name):
+            raise ValueError(f"components [{key}]: cpe_aliases {name!r} is not vendor:product")
+    return tuple(names)
 
 
 def _update(key: str, pattern: str | None) -> str | None:
@@ -267,7 +278,7 @@ def _component(fs: RootFS, entry: FileEntry, checker: Checker, hit: Hit, names: 
                      path=entry.report_path, fs_path=entry.path, container=fs.container,
                      evidence=evidence_at(fs, entry.path, hit.offset, hit.length),
                      vendor=checker.vendor, product=checker.product, needs=names.needed,
-                     provides=provides, cpe_update=checker.cpe_update)
+                     provides=provides, cpe_update=checker.cpe_update, cpe_aliases=checker.cpe_aliases)
 
 
 def _keep(found: dict[tuple[str, str], tuple[int, Component]], rank: int, new: Component) -> None:

@@ -92,6 +92,7 @@ def _named(fs: RootFS, path: str, name: str, version: str, source: str, start: i
         evidence=evidence_at(fs, entry.path, start, end - start),
         vendor=checker.vendor if checker else None, product=checker.product if checker else None,
         cpe_update=checker.cpe_update if checker else None, purl_type=purl_type,
+        cpe_aliases=checker.cpe_aliases if checker else (),
         purl_namespace=purl_namespace, upstream=upstream or version)
 
 
