@@ -69,13 +69,9 @@ def _debian(req: Requirement, versions: dict[str, str]) -> Check:
 
 
 def _extractors(versions: dict[str, str]) -> list[Check]:
-    from unblob.handlers import BUILTIN_HANDLERS
+    from firmproof.unpack.tools import extractor_commands
 
-    formats: dict[str, list[str]] = {}
-    for handler in BUILTIN_HANDLERS:
-        extractor = getattr(handler, "EXTRACTOR", None)
-        for dep in extractor.get_dependencies() if extractor is not None else ():
-            formats.setdefault(dep, []).append(handler.NAME)
+    formats = extractor_commands()
     debian = {r.check: r.package() for r in requirements() if r.is_command}
     checks = []
     for dep, names in sorted(formats.items()):
