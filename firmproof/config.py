@@ -51,7 +51,6 @@ class ScanConfig:
     workdir: Path | None = None        # None: a temporary directory, removed afterwards
     keep_workdir: bool = False
     limits: Limits = field(default_factory=Limits)
-    jobs: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
     vendor: str | None = None
     product: str | None = None
     version: str | None = None

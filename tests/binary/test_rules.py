@@ -237,5 +237,5 @@ def test_fp_trig_001_stock_busybox_mips_is_no_trigger(tmp_path):
     from firmproof.config import ScanConfig
     from firmproof.scan import scan
     image = corpus_file("tplink_tl-wr841n-v14-eu_stock_2023.bin")
-    result = scan(ScanConfig(image=image, workdir=tmp_path, jobs=1))
+    result = scan(ScanConfig(image=image, workdir=tmp_path))
     assert [f.title for f in result.findings if f.rule.id.startswith("FP-TRIG")] == []

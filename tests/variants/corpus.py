@@ -148,7 +148,7 @@ def build(variant: Variant, folder: Path) -> Path:
 
 def scan_image(image: Path, work: Path) -> list[Finding]:
     """The findings of a real scan of `image` (in process: the same scan as the CLI's)."""
-    result = scan(ScanConfig(image=image, workdir=work, jobs=1))
+    result = scan(ScanConfig(image=image, workdir=work))
     return list(result.findings)
 
 
