@@ -15,13 +15,22 @@ are dropped; every other byte is kept. `compare` lists the files that differ, ar
 new, with the first differing line of each, and exits 1 when any does.
 
 Images are kept between runs (same bytes, same reports): delete build/golden/images/ to build
-them anew, e.g. after the demo's contents change.
+them anew, e.g. after the demo's contents change. The scans run the firmproof of the checkout
+the script is in (its folder first on PYTHONPATH), so a git worktree of the commit before a
+change gives the baseline while the working tree gives the change:
+
+    git worktree add /tmp/before HEAD
+    FIRMPROOF_GOLDEN=$PWD/build/golden .venv/bin/python /tmp/before/bench/golden.py save before
+    .venv/bin/python bench/golden.py save after && .venv/bin/python bench/golden.py compare before after
+
+($FIRMPROOF_GOLDEN: where images and reports go, default build/golden of the checkout.)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -30,10 +39,12 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-GOLDEN = REPO / "build" / "golden"
+GOLDEN = Path(os.environ.get("FIRMPROOF_GOLDEN", REPO / "build" / "golden"))
 IMAGES = GOLDEN / "images"
 CORPUS = REPO.parent / "shared" / "corpus" / "real"
-FIRMPROOF = REPO / ".venv" / "bin" / "firmproof"
+# the firmproof of this checkout (a git worktree's bench/golden.py scans with that worktree's code),
+# run by the interpreter running this script (the project's venv)
+FIRMPROOF = [sys.executable, "-c", "import sys; from firmproof.cli import main; sys.exit(main())"]
 SETS = ("demo", "formats", "corpus", "variants")
 FORMATS = {"json": ["--format", "json"], "sarif": ["--format", "sarif"], "html": ["--format", "html"],
            "cdx": ["--format", "sbom"], "spdx": ["--format", "sbom", "--sbom-format", "spdx"]}
@@ -105,9 +116,10 @@ def vulndb() -> Path:
 
 
 def scan(image: Path, fmt: str, out: Path) -> None:
-    proc = subprocess.run([str(FIRMPROOF), "scan", str(image), "-q", *FORMATS[fmt], "-o", str(out),
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([*FIRMPROOF, "scan", str(image), "-q", *FORMATS[fmt], "-o", str(out),
                            "--vulndb", str(vulndb())],
-                          capture_output=True, text=True, check=False)
+                          capture_output=True, text=True, check=False, env=env)
     if proc.returncode not in (0, 1, 3):      # findings (1) and incomplete scans (3) are reports too
         out.write_text(f"exit {proc.returncode}\n{proc.stderr}")
         return
