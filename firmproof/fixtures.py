@@ -250,7 +250,7 @@ def grown_report(report: dict[str, Any], image: Path, count: int, work: Path) ->
     import json
 
     from firmproof.config import Limits
-    from firmproof.model import excerpt_of, finding_id
+    from firmproof.model import excerpt_at, finding_id
     from firmproof.unpack.driver import unpack
     from firmproof.verify import Places
 
@@ -271,7 +271,7 @@ def grown_report(report: dict[str, Any], image: Path, count: int, work: Path) ->
         length = min(1 + (i * 31) % 64, len(data) - offset)
         finding = copy.deepcopy(base)
         finding["evidence"].update(offset=offset, length=length,
-                                   excerpt=excerpt_of(data[offset:offset + length]))
+                                   excerpt=excerpt_at(data, offset, length))
         if len(json.dumps(finding["details"])) > 300:      # keep the report near 570 bytes a finding
             finding["details"] = {"copy": i}
         finding["id"] = finding_id(report["image"]["sha256"], finding["rule"], finding["container"],

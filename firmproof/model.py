@@ -85,28 +85,41 @@ class Evidence:
         Raises NoEvidence (naming `owner`) when those bytes are not in the file.
         """
         data = fs.read(path)
-        if data is None or length <= 0 or offset < 0 or offset + length > len(data):
+        if data is None or not in_bounds(offset, length, len(data)):
             raise NoEvidence(f"{owner}: no bytes at {path}:{offset}+{length}")
         return cls(sha256=fs.sha256(path), offset=offset, length=length,
-                   excerpt=excerpt_of(data[offset:offset + length]))
+                   excerpt=excerpt_at(data, offset, length))
 
     def to_json(self) -> dict[str, Any]:
         return {"sha256": self.sha256, "offset": self.offset, "length": self.length,
                 "excerpt": self.excerpt}
 
 
+# What evidence is, in three functions that both its builder (Evidence.of) and its checker
+# (firmproof.verify) call: where its bytes may be, and how they read.
+
+def in_bounds(offset: int, length: int, size: int) -> bool:
+    """`length` (at least one) bytes at `offset` are inside a file of `size` bytes."""
+    return length > 0 and offset >= 0 and offset + length <= size
+
+
+_PRINTABLE = bytes([0x09, *range(0x20, 0x7F)])
+_BYTE_TEXT = [chr(b) if b == 0x09 or 0x20 <= b < 0x7F else f"\\x{b:02x}" for b in range(256)]
+
+
 def excerpt_of(data: bytes) -> str:
-    """Printable rendering of evidence bytes: text as text, other bytes as \\xNN."""
-    out = []
-    for b in data[:EXCERPT_MAX]:
-        if b in (0x09,) or 0x20 <= b < 0x7F:
-            out.append(chr(b))
-        else:
-            out.append(f"\\x{b:02x}")
-    text = "".join(out)
-    if len(data) > EXCERPT_MAX:
-        text += "…"
-    return text
+    """Printable rendering of evidence bytes: text as text, other bytes as \\xNN, at most
+    EXCERPT_MAX bytes and an ellipsis after (text is decoded at once: a report may hold many)."""
+    head = data[:EXCERPT_MAX]
+    text = head.decode("ascii") if not head.translate(None, _PRINTABLE) else "".join(
+        [_BYTE_TEXT[b] for b in head])
+    return text + "…" if len(data) > EXCERPT_MAX else text
+
+
+def excerpt_at(data: bytes, offset: int, length: int) -> str:
+    """The excerpt of `length` bytes at `offset` of `data`, copying only the bytes it shows
+    (and one more, for its ellipsis)."""
+    return excerpt_of(data[offset:offset + min(length, EXCERPT_MAX + 1)])
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import Any
 
 from firmproof import reportfile
 from firmproof.config import Limits
-from firmproof.model import EXCERPT_MAX, finding_id
+from firmproof.model import excerpt_at, finding_id, in_bounds
 from firmproof.reportfile import ReportFileError
 from firmproof.rootfs import RootFS
 from firmproof.unpack.driver import Layer, UnpackResult, unpack
@@ -109,19 +109,6 @@ def chain(container: list[str] | tuple[str, ...]) -> str:
     return " › ".join(container)
 
 
-_PRINTABLE = bytes([0x09, *range(0x20, 0x7F)])
-_BYTE_TEXT = [chr(b) if b == 0x09 or 0x20 <= b < 0x7F else f"\\x{b:02x}" for b in range(256)]
-
-
-def excerpt(data: bytes) -> str:
-    """firmproof.model.excerpt_of, without a Python step per byte for text (tests prove them equal):
-    verify renders one excerpt per finding, and a report may hold many."""
-    head = data[:EXCERPT_MAX]
-    text = head.decode("ascii") if not head.translate(None, _PRINTABLE) else "".join(
-        [_BYTE_TEXT[b] for b in head])
-    return text + "…" if len(data) > EXCERPT_MAX else text
-
-
 def check_finding(index: int, finding: Any, image_sha256: str, places: Places) -> Check:
     """Everything a finding claims, checked against the unpacked image."""
     if not isinstance(finding, dict):
@@ -159,11 +146,10 @@ def check_finding(index: int, finding: Any, image_sha256: str, places: Places) -
     actual = view.sha256(view_path)    # hashed once per file, whatever the number of findings in it
     if actual != sha:
         check.reasons.append(f"file sha256 is {actual}, evidence says {sha}")
-    if offset < 0 or length <= 0 or offset + length > len(data):
+    if not in_bounds(offset, length, len(data)):      # as Evidence.of, which built it, asks
         check.reasons.append(f"evidence bytes {offset}+{length} are outside the file ({len(data)} bytes)")
         return check
-    # only the bytes the excerpt shows (and one more, for its ellipsis) are copied
-    actual_excerpt = excerpt(data[offset:offset + min(length, EXCERPT_MAX + 1)])
+    actual_excerpt = excerpt_at(data, offset, length)
     if actual_excerpt != excerpt_text:
         check.reasons.append(f"bytes at offset {offset} read {actual_excerpt[:60]!r}, "
                              f"not the excerpt {excerpt_text[:60]!r}")

@@ -283,12 +283,17 @@ def test_findings_of_real_firmware_hold(name: str, tmp_path: Path):
 
 # -- large reports ---------------------------------------------------------------------------------
 
-def test_fast_excerpt_renders_as_excerpt_of():
-    """verify's excerpt (no Python step per text byte) is model.excerpt_of, byte for byte."""
+def test_excerpt_renders_each_byte_as_the_contract_says():
+    """The one excerpt Evidence.of and verify share: printable ASCII and tab as themselves,
+    every other byte as \\xNN, at most EXCERPT_MAX bytes then an ellipsis; excerpt_at reads
+    the same from a place in a file."""
     import random
 
-    from firmproof.model import EXCERPT_MAX, excerpt_of
-    from firmproof.verify import excerpt
+    from firmproof.model import EXCERPT_MAX, excerpt_at, excerpt_of
+
+    def per_byte(data: bytes) -> str:
+        text = "".join(chr(b) if b == 0x09 or 0x20 <= b < 0x7F else f"\\x{b:02x}" for b in data[:EXCERPT_MAX])
+        return text + ("…" if len(data) > EXCERPT_MAX else "")
 
     rng = random.Random(7)
     samples = [bytes([b]) for b in range(256)] + [b"", b"plain text\tline", bytes(range(256))]
@@ -297,7 +302,9 @@ def test_fast_excerpt_renders_as_excerpt_of():
     samples += [b"a" * n for n in (EXCERPT_MAX - 1, EXCERPT_MAX, EXCERPT_MAX + 1, 5000)]
     samples += [b"a" * EXCERPT_MAX + b"\xff", b"\xff" + b"a" * EXCERPT_MAX]
     for data in samples:
-        assert excerpt(data) == excerpt_of(data), data
+        assert excerpt_of(data) == per_byte(data), data
+        assert excerpt_at(b"xx" + data + b"yy", 2, len(data)) == per_byte(data), data
+    assert excerpt_of(b"\x00A\n") == "\\x00A\\x0a"
 
 
 def test_each_evidence_file_is_read_and_hashed_once(tar_demo: tuple[Path, dict],
