@@ -7,8 +7,10 @@ call goes through a GOT slot or a PLT stub) and the values of the argument regis
 
 How addresses of strings reach registers, per architecture:
 - MIPS: `lui`+`addiu`/`ori` pairs; `lw rX, off($gp)` from the GOT (local entries hold
-  page addresses, completed by an `addiu`); `$gp` is `_gp` (DT_PLTGOT + 0x7ff0). Calls are
-  `lw $t9, off($gp); jalr $t9`, and the branch delay slot runs before the call.
+  page addresses, completed by an `addiu`); `$gp` is `_gp` (DT_PLTGOT + 0x7ff0; in a static
+  program, which has no dynamic section but is still abicalls code, .reginfo's ri_gp_value,
+  and its GOT holds final addresses). Calls are `lw $t9, off($gp); jalr $t9` (or `bal` where
+  the linker relaxed it), and the branch delay slot runs before the call.
 - ARM: literal pools (`ldr rX, [pc, #imm]`, plus `add rX, pc, rX` in PIC code), `movw`/`movt`.
 - AArch64: `adrp`+`add`, `adr`, `ldr` from a known address.
 - x86-64: RIP-relative `lea`/`mov`; x86: absolute `push`/`mov`, `lea` off `ebx` (the GOT) in PIC.
@@ -238,6 +240,8 @@ class _Mips(_Sweep):
             last = operands[-1]
             target = self.reg(last) if last.startswith("$") else _imm(last)
             if mnemonic.startswith("jr"):
+                if last == "$ra":
+                    self.stack_slots = {}       # the function returns: its frame is gone
                 if last == "$ra" or not isinstance(target, str):
                     return
                 if self.in_plt:

@@ -88,7 +88,7 @@ class ElfHeaders:
     code: tuple[tuple[str, int, int, int], ...]      # (section name, vaddr, offset, size)
     data: tuple[tuple[int, int], ...]                # file ranges of read-only/initialised data
     got_base: int | None = None                      # DT_PLTGOT (x86: what ebx holds in PIC code)
-    gp: int | None = None                            # MIPS: value of $gp (_gp), with `slots`
+    gp: int | None = None                            # MIPS: $gp (_gp), with `slots`; static: .reginfo
     binary: Any = field(default=None, repr=False)    # lief's object, for what only code reading needs
     raw: bytes = field(default=b"", repr=False)
     thumb: bool = False
@@ -274,7 +274,29 @@ def _import_slots(binary: lief.ELF.Binary, headers: ElfHeaders) -> dict[int, str
                     name = _text(symbols[index].name)
                     if name:
                         slots[got + word * (local + index - first)] = name
+        if headers.gp is None:
+            headers.gp = _reginfo_gp(binary, headers)
     return slots
+
+
+REGINFO_GP = 20     # Elf32_RegInfo: ri_gprmask, ri_cprmask[4], ri_gp_value
+
+
+def _reginfo_gp(binary: lief.ELF.Binary, headers: ElfHeaders) -> int | None:
+    """MIPS32 without a dynamic section (a static program): `_gp` from the REGINFO segment
+    (.reginfo), which the linker writes for every o32 program; its GOT holds final addresses."""
+    if headers.bits != 32:
+        return None
+    for segment in binary.segments:
+        if segment.type == lief.ELF.Segment.TYPE.MIPS_REGINFO and segment.physical_size >= REGINFO_GP + 4:
+            value = read_word(headers.raw, headers, segment.virtual_address + REGINFO_GP)
+            if value is None:
+                at = segment.file_offset + REGINFO_GP
+                raw = headers.raw[at:at + 4]
+                value = int.from_bytes(raw, "little" if headers.endian == "little" else "big") \
+                    if len(raw) == 4 else None
+            return value or None
+    return None
 
 
 def read_word(data: bytes, headers: ElfHeaders, vaddr: int, size: int = 4) -> int | None:

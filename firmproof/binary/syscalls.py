@@ -11,7 +11,11 @@ Cancellable calls (accept, connect, read, recvfrom) go through a shared helper w
 no constant number: the wrapper passes the number as an argument. musl passes it first
 (`__syscall_cp(nr, a1, ..., a6)`); glibc since 2.41 passes it last, the seventh
 (`__syscall_cancel(a1, ..., a6, nr)`, and `__internal_syscall_cancel` alike), which is on the
-stack on x86-64 and ARM and in x6 on AArch64. A call into such a helper (a relay), with a known
+stack on x86-64 and ARM and in x6 on AArch64. MIPS o32 glibc makes every system call of five
+to seven arguments out of line, the number after them (`__mips_syscall6(a1, ..., a6, nr)`:
+`lw $v0, 24($sp); syscall`), so recvfrom goes through such a helper even before 2.41; o32
+passes the fifth argument on and after at 16($sp) (the four registers' home area is below).
+A call into such a helper (a relay), with a known
 number where the helper takes it, names its caller; a caller that passes no constant there
 forwards the number and is a relay too (`__syscall_cancel` -> `__internal_syscall_cancel` ->
 `__syscall_cancel_arch`). Which of the two places a relay reads is decided by its calls: the
@@ -65,7 +69,10 @@ REACH = 6               # direct calls followed from a `system` candidate to a c
 PREAMBLE = 0x20         # bytes of a preamble before the prologue a sweep sees as a start
 WINDOW = 6              # instructions read before a trap by the first pass
 NUMBER_AT = (0, 6)      # where a relay takes the number: musl's first argument, glibc's seventh
+# MIPS o32 glibc: and after five, six or seven arguments (__mips_syscall5/6/7)
+NUMBER_AT_ARCH = {"mips": (0, 5, 6, 7)}
 REGISTER_ARGS = {"x86-64": 6, "arm": 4, "aarch64": 8}   # the rest are on the stack
+HOME = {"mips": 16}     # o32: stack bytes below the first stack argument (a0-a3's home area)
 OUTGOING = 0x400        # bytes of a caller read for the stack arguments of one call
 FORWARD = 0x10          # bytes of a function before its jump to a wrapper that it forwards to
 
@@ -348,6 +355,8 @@ class _Numbers:
         self.registers = REGISTER_ARGS.get(headers.arch, 4) if headers.arch != "x86" else 1 << 8
         self.socketcall = headers.arch == "x86"
         self.word = headers.bits // 8
+        self.home = HOME.get(headers.arch, 0)
+        self.number_at = NUMBER_AT_ARCH.get(headers.arch, NUMBER_AT)
         self.function_of = function_of
         self.stack_args = stack_args
         self.into: dict[int, list[Call]] = {}
@@ -376,7 +385,7 @@ class _Numbers:
         def score(place: int) -> tuple[int, int]:
             values = [v for c in self.into.get(relay, ()) if isinstance(v := self._at(c, place), int)]
             return len(set(values)), len(values)
-        return max(NUMBER_AT, key=lambda place: (score(place), -place))
+        return max(self.number_at, key=lambda place: (score(place), -place))
 
     def _at(self, call: Call, place: int) -> Value:
         if place < self.registers:
@@ -386,14 +395,16 @@ class _Numbers:
             function = self.function_of(call.site)
             stack = self.stack_args(function, call.site) if function is not None else {}
             self.stacks[call.site] = stack
-        return stack.get((place - self.registers) * self.word)
+        return stack.get(self.home + (place - self.registers) * self.word)
 
 
 def outgoing(headers: ElfHeaders, data: bytes, function: int, site: int) -> dict[int, Value]:
     """The constants a call at `site` passes on the stack: offset from the stack pointer at the
     call -> value, read from `function`'s start (x86-64: pushes and `mov [rsp + N]`; ARM:
-    `str`/`stm` to sp of values from `mov`, `ldr` of the literal pool). Empty elsewhere."""
-    if headers.arch not in ("x86-64", "arm") or (headers.arch == "arm" and headers.thumb):
+    `str`/`stm` to sp of values from `mov`, `ldr` of the literal pool; MIPS o32: `sw` to $sp
+    of values from `li`/`addiu`/`ori`/`move`, the call's delay slot included). Empty elsewhere."""
+    mips = headers.arch == "mips" and headers.bits == 32
+    if (headers.arch not in ("x86-64", "arm") and not mips) or (headers.arch == "arm" and headers.thumb):
         return {}
     start = function if headers.arch == "x86-64" else max(function, site - OUTGOING) & ~3
     if site - start > OUTGOING or site <= start:
@@ -401,6 +412,8 @@ def outgoing(headers: ElfHeaders, data: bytes, function: int, site: int) -> dict
     offset = headers.offset_of(start)
     if offset is None:
         return {}
+    if mips:        # the delay slot runs before the call
+        return _outgoing_mips(headers, data[offset:offset + (site - start) + 8], start, site)
     code = data[offset:offset + (site - start)]
     if headers.arch == "x86-64":
         return _outgoing_x86_64(code, start)
@@ -507,6 +520,53 @@ def _outgoing_arm(headers: ElfHeaders, code: bytes, vaddr: int,
             regs.pop(parts[0], None)
             if parts[0] == "sp":
                 memory = {}
+    return memory
+
+
+_MIPS_NO_WRITE = frozenset({"sb", "sh", "sw", "swl", "swr", "sc", "swc1", "sdc1", "sync", "syscall", "nop",
+                            "teq", "tne", "break", "pref", "cache", "mthi", "mtlo", "mtc1"})
+_MIPS_SP = re.compile(r"^(-?(?:0x[0-9a-f]+|\d+))?\(\$sp\)$")
+
+
+def _outgoing_mips(headers: ElfHeaders, code: bytes, vaddr: int, site: int) -> dict[int, Value]:
+    """MIPS o32: the stores to the outgoing argument area before the call at `site` and in its
+    delay slot (`li $v0, 4176; sw $v0, 24($sp)` in glibc's recvfrom, before __mips_syscall6)."""
+    md = _md(headers)
+    memory: dict[int, Value] = {}
+    regs: dict[str, Value] = {"$zero": 0}
+    for address, _, mnemonic, ops in md.disasm_lite(code, vaddr):
+        if address > site + 4:
+            break
+        parts = ops.split(", ") if ops else []
+        if address < site and mnemonic in ("jal", "jalr", "bal", "bgezal", "jalr.hb"):
+            memory, regs = {}, {"$zero": 0}     # the delay slot is read next, after the reset
+            continue
+        if address == site:
+            continue
+        if mnemonic == "sw" and len(parts) == 2 and (m := _MIPS_SP.match(parts[1])):
+            memory[int(m.group(1) or "0", 0)] = regs.get(parts[0])
+            continue
+        if not parts or mnemonic[:1] in ("b", "j") or mnemonic in _MIPS_NO_WRITE:
+            continue
+        dest = parts[0]
+        if dest == "$sp":
+            memory = {}
+            continue
+        value: Value = None
+        try:
+            if mnemonic == "li" and len(parts) == 2:
+                value = int(parts[1], 0)
+            elif mnemonic in ("addiu", "ori") and len(parts) == 3 and isinstance(regs.get(parts[1]), int):
+                base, imm = regs[parts[1]], int(parts[2], 0)
+                assert isinstance(base, int)
+                value = (base | imm if mnemonic == "ori" else base + imm) & 0xFFFFFFFF
+            elif mnemonic == "lui" and len(parts) == 2:
+                value = int(parts[1], 0) << 16
+            elif mnemonic == "move" and len(parts) == 2:
+                value = regs.get(parts[1])
+        except ValueError:
+            value = None
+        regs[dest] = value
     return memory
 
 

@@ -14,7 +14,11 @@ from firmproof.binary.elf import parse
 from firmproof.rootfs import RootFS
 from tests.variants.families.compiled import SOURCES, Program
 
-CASES = [("x86-64", "-Os"), ("armel", "-O2"), ("musl", "-O0"), ("i686", "-O0")]
+CASES = [("x86-64", "-Os"), ("armel", "-O2"), ("musl", "-O0"), ("i686", "-O0"),
+         ("mips", "-O2"), ("mipsel", "-Os"), ("mipsel", "-O0")]
+DECOY_CASES = [("config-secret", "x86-64", "-O2"), ("udp-echo", "x86-64", "-O2"),
+               ("local-script", "x86-64", "-O2"), ("udp-echo", "mips", "-Os"),
+               ("local-script", "mipsel", "-O2"), ("config-secret", "mipsel", "-O0")]
 
 
 def _build(member: str, toolchain: str, opt: str) -> bytes:
@@ -58,8 +62,8 @@ def test_static_connect_back_and_trigger_found(toolchain, opt):
     assert trigger.details["magic"].startswith("HELODBG-OPEN-SESAME"[:16])
 
 
-@pytest.mark.parametrize("member", ["config-secret", "udp-echo", "local-script"])
-def test_static_decoys_not_reported(member):
-    fs = _router(_build(member, "x86-64", "-O2"))
+@pytest.mark.parametrize(("member", "toolchain", "opt"), DECOY_CASES)
+def test_static_decoys_not_reported(member, toolchain, opt):
+    fs = _router(_build(member, toolchain, opt))
     assert [f.rule.id for f in Services().run(fs) if f.rule.id in ("FP-SVC-008", "FP-SVC-009")] == []
     assert [f.rule.id for f in Triggers().run(fs)] == []
