@@ -422,6 +422,7 @@ DECOYS = ("udp-echo", "mgmt-reboot", "config-secret", "local-script", "connect-l
 PLAN: tuple[tuple[str, str, bool], ...] = (
     ("x86-64", "-O0", False), ("mipsel", "-Os", False), ("mips", "-O2", False),
     ("armel", "-O0", True), ("aarch64", "-Os", False), ("i686", "-O2", True),
+    ("mips", "-Os", True),      # last: the rows before keep their variants
 )
 DECOY_PLAN: tuple[tuple[str, str, bool], ...] = (
     ("x86-64", "-O2", False), ("mipsel", "-O0", False), ("mips", "-Os", True),
