@@ -556,9 +556,9 @@ def _outgoing_mips(headers: ElfHeaders, code: bytes, vaddr: int, site: int) -> d
         try:
             if mnemonic == "li" and len(parts) == 2:
                 value = int(parts[1], 0)
-            elif mnemonic in ("addiu", "ori") and len(parts) == 3 and isinstance(regs.get(parts[1]), int):
-                base, imm = regs[parts[1]], int(parts[2], 0)
-                assert isinstance(base, int)
+            elif mnemonic in ("addiu", "ori") and len(parts) == 3 \
+                    and isinstance(base := regs.get(parts[1]), int):
+                imm = int(parts[2], 0)
                 value = (base | imm if mnemonic == "ori" else base + imm) & 0xFFFFFFFF
             elif mnemonic == "lui" and len(parts) == 2:
                 value = int(parts[1], 0) << 16
