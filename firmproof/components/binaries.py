@@ -239,9 +239,7 @@ def identify(fs: RootFS) -> Iterator[Component]:
         if entry.size > MAX_FILE or entry.size < 64:
             continue
         name = posixpath.basename(entry.path)
-        wanted = [(index, c) for index, c in enumerate(checkers()) if (not c.files or c.wants_name(name))
-                  and not (c.once and c.key in seen_once)]
-        if not wanted:
+        if not (_searches_every_file() or any(_wants(c, name, seen_once) for c in checkers())):
             continue
         data = fs.read(entry.path)
         if not data:
@@ -250,10 +248,13 @@ def identify(fs: RootFS) -> Iterator[Component]:
         offsets = {int(rule.identifier[1:]): [m.offset for m in rule.patterns[0].matches]
                    for rule in scanner.scan(data).matching_rules}
         names: DynamicNames | None = None
-        for index, checker in wanted:
-            hit = checker.find(data, offsets[index]) if index in offsets else None
+        for index in sorted(offsets):       # only checkers whose marker is in the file can say anything
+            checker = checkers()[index]
+            if not _wants(checker, name, seen_once):
+                continue
+            hit = checker.find(data, offsets[index])
             named = None
-            if hit is None and index in offsets and checker.file_name is not None:
+            if hit is None and checker.file_name is not None:
                 named = checker.file_name.search(name)     # the marker says it is the product,
                 if named:                                  # the name which release
                     hit = Hit(named.group(1), offsets[index][0], len(checker.marker))
@@ -265,20 +266,33 @@ def identify(fs: RootFS) -> Iterator[Component]:
                 continue        # the version of a library's header, in a program that loads the library
             if checker.once:
                 seen_once.add(checker.key)
-            component = _component(fs, entry, checker, hit, names)
-            _keep(found, rank, replace(component, version_from="file name") if named else component)
+            _keep(found, rank, _component(fs, entry, checker, hit, names,
+                                          "file name" if named else "content"))
     for _, component in sorted(found.values(), key=lambda rc: rc[1].sort_key()):
         yield component
 
 
-def _component(fs: RootFS, entry: FileEntry, checker: Checker, hit: Hit, names: DynamicNames) -> Component:
+def _wants(checker: Checker, name: str, seen_once: set[str]) -> bool:
+    """The checker looks at files of this name (and has not found its one file yet)."""
+    return (not checker.files or checker.wants_name(name)) and not (checker.once and checker.key in seen_once)
+
+
+@cache
+def _searches_every_file() -> bool:
+    """Some checker looks at every file, whatever its name: no file is skipped unread."""
+    return any(not c.files and not c.once for c in checkers())
+
+
+def _component(fs: RootFS, entry: FileEntry, checker: Checker, hit: Hit, names: DynamicNames,
+               version_from: str) -> Component:
     name = posixpath.basename(entry.path)
     provides = (names.soname,) if names.soname else (name,) if _LIBRARY_NAME.search(name) else ()
     return Component(name=checker.component, version=hit.version, source="binary",
                      path=entry.report_path, fs_path=entry.path, container=fs.container,
                      evidence=evidence_at(fs, entry.path, hit.offset, hit.length),
                      vendor=checker.vendor, product=checker.product, needs=names.needed,
-                     provides=provides, cpe_update=checker.cpe_update, cpe_aliases=checker.cpe_aliases)
+                     provides=provides, cpe_update=checker.cpe_update, cpe_aliases=checker.cpe_aliases,
+                     version_from=version_from)
 
 
 def _keep(found: dict[tuple[str, str], tuple[int, Component]], rank: int, new: Component) -> None:
