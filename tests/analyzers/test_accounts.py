@@ -144,21 +144,6 @@ def test_classify():
 
 # FP-CRED-001: empty passwords ------------------------------------------------------------
 
-def test_fp_cred_001_empty_shadow_field():
-    line = shadow_line("root", "")
-    fs = accounts([line])
-    (finding,) = run(fs, "FP-CRED-001")
-    assert evidence(fs, finding) == line.encode()
-    assert finding.severity is Severity.CRITICAL and finding.path == "/etc/shadow"
-    assert finding.details["user"] == "root" and finding.details["password"] == ""
-
-
-def test_fp_cred_001_empty_passwd_field():
-    fs = RootFS.from_files({"/etc/passwd": "root::0:0:root:/root:/bin/sh\n"})
-    (finding,) = run(fs, "FP-CRED-001")
-    assert evidence(fs, finding) == b"root::0:0:root:/root:/bin/sh"
-
-
 def test_fp_cred_001_hash_of_the_empty_password():
     hashed = openssl_passwd("-1", "", "emptysal")
     fs = accounts([shadow_line("root", hashed)])
@@ -176,13 +161,6 @@ def test_fp_cred_001_non_login_shell_is_medium():
 @pytest.mark.parametrize("field", ["!", "*", "!!", "*LK*", "x", "NP", "!" + TPLINK_V14_ADMIN, "!*"])
 def test_fp_cred_001_locked_accounts_are_no_finding(field):
     assert run(accounts([shadow_line("root", field)])) == []
-
-
-def test_fp_cred_001_shadow_entry_without_account_or_overridden_by_passwd():
-    # 'ghost' is in no passwd entry; 'root' has its own hash in passwd, so shadow is not read
-    passwd = f"root:{TPLINK_V14_ADMIN}:0:0:root:/root:/bin/sh\n"
-    fs = accounts([shadow_line("ghost", ""), shadow_line("root", "")], passwd=passwd)
-    assert run(fs, "FP-CRED-001") == []
 
 
 # FP-CRED-002: vendor defaults ----------------------------------------------------------
@@ -243,15 +221,6 @@ def test_fp_cred_002_strong_password_is_no_finding():
 
 # FP-CRED-003: common passwords ----------------------------------------------------------
 
-def test_fp_cred_003_common_password():
-    hashed = openssl_passwd("-1", "sunshine", "Zq3saltX")
-    fs = accounts([shadow_line("operator", hashed)], passwd=PASSWD + "operator:x:11:0::/:/bin/sh\n")
-    (finding,) = run(fs, "FP-CRED-003")
-    assert evidence(fs, finding) == hashed.encode()
-    assert finding.severity is Severity.HIGH
-    assert finding.details["password"] == "sunshine" and finding.details["source"] == "common-password list"
-
-
 def test_fp_cred_003_password_derived_from_the_user_name():
     hashed = openssl_passwd("-5", "support123", "Zq3saltX")
     fs = accounts([shadow_line("support", hashed)], passwd=PASSWD + "support:x:1000:1000::/:/bin/sh\n")
@@ -274,14 +243,6 @@ def test_fp_cred_003_strong_password_is_no_finding():
 
 # FP-CRED-004: clear text in the password field -----------------------------------------
 
-def test_fp_cred_004_plaintext_password():
-    passwd = "root:x:0:0:root:/root:/bin/sh\ntech:t3chP4ss:100:100::/:/bin/sh\n"
-    fs = RootFS.from_files({"/etc/config/passwd": passwd})
-    (finding,) = run(fs, "FP-CRED-004")
-    assert evidence(fs, finding) == b"t3chP4ss"
-    assert finding.details == {"user": "tech", "account": "user", "shell": "/bin/sh", "password": "t3chP4ss"}
-
-
 def test_fp_cred_004_plaintext_vendor_default_names_its_source():
     fs = RootFS.from_files({"/etc/passwd": "root:xc3511:0:0:root:/:/bin/sh\n"})
     (finding,) = run(fs, "FP-CRED-004")
@@ -303,51 +264,13 @@ def test_fp_cred_004_not_in_files_that_are_no_account_database():
 
 # FP-CRED-005: second uid-0 account -------------------------------------------------------
 
-def test_fp_cred_005_second_uid0():
-    passwd = PASSWD + "admin:x:0:0:admin:/:/bin/sh\n"
-    fs = accounts([shadow_line("root", "!"), shadow_line("admin", openssl_passwd("-1", STRONG, "s4lt"))],
-                  passwd=passwd)
-    (finding,) = run(fs, "FP-CRED-005")
-    assert evidence(fs, finding) == b"admin:x:0:0:admin:/:/bin/sh"
-    assert finding.severity is Severity.HIGH
-    assert finding.details["uid"] == 0 and finding.details["password_state"] == "hash"
-
-
 def test_fp_cred_005_locked_second_uid0_is_medium():
     fs = RootFS.from_files({"/etc/passwd": PASSWD + "nobody:*:0:0:nobody:/:/bin/sh\n"})
     (finding,) = run(fs, "FP-CRED-005")
     assert finding.severity is Severity.MEDIUM and finding.details["password_state"] == "locked"
 
 
-def test_fp_cred_005_decoys():
-    fs = accounts([shadow_line("root", "!")],
-                  passwd=PASSWD + "daemon:x:1:1::/:/bin/false\noperator:x:11:0::/root:/bin/sh\n")
-    assert run(fs, "FP-CRED-005") == []
-
-
 # FP-CRED-006: telnetd -u user:password ---------------------------------------------------
-
-ALPHA_SCRIPT = """#!/bin/sh
-echo [$0]: $1 ... > /dev/console
-if [ "$1" = "start" ]; then
-\timage_sign=`cat /etc/config/image_sign`
-\t# telnetd -u debug:debug
-\ttelnetd -l /usr/sbin/login -u Alphanetworks:$image_sign -i br0 &
-\ttelnetd -l /bin/login
-fi
-"""
-
-
-def test_fp_cred_006_alphanetworks_with_the_password_read_from_a_file():
-    fs = RootFS.from_files({"/etc/init0.d/S80telnetd.sh": ALPHA_SCRIPT,
-                            "/etc/config/image_sign": "wrgn80_trendnet_tew733gr\n"})
-    (finding,) = run(fs, "FP-CRED-006")
-    assert evidence(fs, finding) == b"telnetd -l /usr/sbin/login -u Alphanetworks:$image_sign -i br0"
-    assert finding.category is Category.HARDCODED and finding.severity is Severity.CRITICAL
-    assert finding.details == {"user": "Alphanetworks", "password": "wrgn80_trendnet_tew733gr",
-                               "password_expression": "$image_sign",
-                               "password_file": "/etc/config/image_sign", "login": "/usr/sbin/login"}
-
 
 def test_fp_cred_006_unresolved_and_literal_passwords():
     script = 'PW=$(nvram get telnet_pw)\nutelnetd -u root:$PW -p 23 &\nbusybox telnetd -u "admin:s3cret"\n'
@@ -407,7 +330,7 @@ def test_tplink_empty_salt_md5crypt_is_a_vendor_default():
 def test_fp_cred_001_documented_first_boot_state_is_medium(path, text):
     """An empty root password in an image that itself asks for one to be set (a distribution's
     documented first-boot state) is medium, naming the file; the same shadow line without
-    such a prompt stays critical (test_fp_cred_001_empty_shadow_field)."""
+    such a prompt stays critical (tests/rules/cases_accounts.py, empty-shadow-field)."""
     fs = RootFS.from_files({"/etc/shadow": shadow_line("root", "") + "\n", path: text})
     (finding,) = run(fs, "FP-CRED-001")
     assert finding.severity is Severity.MEDIUM and finding.details["first_boot"] == path

@@ -13,7 +13,7 @@ import pytest
 from conftest import tool
 
 from firmproof.analyzers.configcreds import ConfigCredentials, is_password_key, words
-from firmproof.model import Category, Severity
+from firmproof.model import Severity
 from firmproof.rootfs import RootFS
 
 STRONG = "S" + secrets.token_urlsafe(18)     # a letter first: openssl would read "-…" as an option
@@ -49,18 +49,6 @@ def test_password_keys(key, expected):
 
 # -- FP-CRED-007: a vendor default in clear text ---------------------------------------------
 
-def test_nvram_default_is_found_at_its_value():
-    fs, findings = run({"/etc/nvram.default": "lan_ipaddr=192.168.1.1\nhttp_username=admin\n"
-                                              "http_passwd=admin\n"})
-    (finding,) = findings
-    assert finding.rule.id == "FP-CRED-007" and finding.category is Category.WEAK_PASSWORD
-    assert finding.severity is Severity.CRITICAL
-    assert evidence(fs, finding) == b"admin" and finding.evidence.offset == len(
-        "lan_ipaddr=192.168.1.1\nhttp_username=admin\nhttp_passwd=")
-    assert finding.details["user"] == "admin" and finding.details["password"] == "admin"
-    assert finding.details["key"] == "http_passwd" and finding.details["source"]
-
-
 def test_xml_attributes_and_elements():
     xml = ('<X_HW_WebUserInfoInstance InstanceID="2" UserName="telecomadmin" Password="admintelecom"'
            ' Enable="1"/>\n<ManagementServer><ConnectionRequestUsername>admin</ConnectionRequestUsername>'
@@ -89,15 +77,6 @@ def test_ini_section_names_the_user():
     assert finding.details["section"] == "admin" and evidence(fs, finding) == b"admin"
 
 
-# -- FP-CRED-008: a common password in clear text -------------------------------------------
-
-def test_common_password_in_clear_text():
-    fs, findings = run({"/etc_ro/default.cfg": 'sys_user="ops"\nsys_password="qwerty"\n'})
-    (finding,) = findings
-    assert finding.rule.id == "FP-CRED-008" and finding.severity is Severity.HIGH
-    assert evidence(fs, finding) == b"qwerty" and finding.details["source"] == "common-password list"
-
-
 # -- FP-CRED-009: the hash of a weak password -----------------------------------------------
 
 def test_hex_digests_of_weak_passwords():
@@ -110,14 +89,6 @@ def test_hex_digests_of_weak_passwords():
     assert by_user["admin"].details["scheme"] == "md5" and by_user["admin"].details["password"] == "888888"
     assert evidence(fs, by_user["admin"]) == md5.encode()
     assert by_user["ops"].severity is Severity.HIGH and by_user["ops"].details["scheme"] == "sha256"
-
-
-def test_crypt_hash_of_weak_password():
-    hashed = openssl_passwd("-5", "root")
-    fs, findings = run({"/etc/config/system.nvram": f"root_username=root\nroot_password={hashed}\n"})
-    (finding,) = findings
-    assert finding.rule.id == "FP-CRED-009" and finding.details["scheme"] == "sha256crypt"
-    assert evidence(fs, finding) == hashed.encode() and finding.details["password"] == "root"
 
 
 # -- decoys ---------------------------------------------------------------------------------
