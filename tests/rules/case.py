@@ -79,6 +79,7 @@ class Case:
     severity: Severity | None = None          # a hit's severity, where it is not the rule's
     details: Mapping[str, Any] = field(default_factory=dict)   # a subset of the hit's details
     count: int | None = 1                     # findings of the rule on this tree (None: any)
+    silent: bool = False                      # a miss on which the analyzer finds nothing at all
 
     @property
     def hit(self) -> bool:

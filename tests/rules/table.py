@@ -1,13 +1,19 @@
-"""The rule table: every case of every analyzer family, in the registry's order."""
+"""The rule table: the cases of every analyzer family, one module a family, in the registry's order."""
 
 from __future__ import annotations
 
-from . import cases_accounts, cases_configcreds, cases_consoles, cases_webcred
+from . import (
+    cases_accounts,
+    cases_configcreds,
+    cases_consoles,
+    cases_exfil,
+    cases_services,
+    cases_web,
+    cases_webcred,
+)
 from .case import Case
 
-CASES: list[Case] = [
-    *cases_accounts.CASES,
-    *cases_webcred.CASES,
-    *cases_configcreds.CASES,
-    *cases_consoles.CASES,
-]
+FAMILIES = (cases_accounts, cases_webcred, cases_configcreds, cases_services, cases_consoles,
+            cases_web, cases_exfil)
+
+CASES: list[Case] = [case for family in FAMILIES for case in family.CASES]
