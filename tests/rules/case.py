@@ -8,6 +8,7 @@ shape) expects no finding of the rule at all. Cases that need programs, keys or 
 from __future__ import annotations
 
 import functools
+import hashlib
 import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -40,6 +41,10 @@ class Kit:
         """A stripped x86-64 program compiled by gcc (cached on disk by source and flags)."""
         return _program(source, opt, static)
 
+    def gcc(self, source: str, *flags: str) -> bytes:
+        """An x86-64 program compiled by gcc with these flags (once per session)."""
+        return _gcc(self.tmp, source, flags)
+
     def run(self, *args: str | Path) -> str:
         """A real tool's standard output, the tool failing the test when it is missing."""
         proc = subprocess.run([tool(str(args[0])), *map(str, args[1:])], capture_output=True,
@@ -55,6 +60,16 @@ class Kit:
 @functools.cache
 def _program(source: str, opt: str, static: bool) -> bytes:
     return Path(Program(source, "x86-64", opt, static)).read_bytes()
+
+
+@functools.cache
+def _gcc(tmp: Path, source: str, flags: tuple[str, ...]) -> bytes:
+    name = hashlib.sha256("\0".join([source, *flags]).encode()).hexdigest()[:16]
+    (tmp / f"{name}.c").write_text(source)
+    proc = subprocess.run([tool("gcc"), *flags, "-o", str(tmp / name), str(tmp / f"{name}.c")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return (tmp / name).read_bytes()
 
 
 @functools.cache

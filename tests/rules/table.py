@@ -7,6 +7,7 @@ from . import (
     cases_configcreds,
     cases_consoles,
     cases_exfil,
+    cases_known,
     cases_services,
     cases_web,
     cases_webcred,
@@ -14,6 +15,6 @@ from . import (
 from .case import Case
 
 FAMILIES = (cases_accounts, cases_webcred, cases_configcreds, cases_services, cases_consoles,
-            cases_web, cases_exfil)
+            cases_web, cases_exfil, cases_known)
 
 CASES: list[Case] = [case for family in FAMILIES for case in family.CASES]
