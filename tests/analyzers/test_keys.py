@@ -360,12 +360,6 @@ def test_fp_key_003_encrypted_putty(keys: Path):
     assert finding.details["cipher"] == "aes256-cbc"
 
 
-def test_fp_key_003_decoy_sealed_block_with_a_broken_body():
-    block = (b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIFHDBOBgkqhkiG9w0BBQ0wQTApBgkqhkiG9w0BBQwwHAQI\n"
-             b"-----END ENCRYPTED PRIVATE KEY-----\n")
-    assert run(RootFS.from_files({"/etc/broken.key": block})) == []
-
-
 # FP-KEY-004: authorized_keys ----------------------------------------------------------------
 
 def test_fp_key_004_authorized_keys_lines(keys: Path):
