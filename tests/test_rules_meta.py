@@ -7,6 +7,7 @@ from pathlib import Path
 
 from firmproof.report.rules_doc import rules_markdown
 from firmproof.rules import all_rules, analyzers
+from tests.rules.table import CASES
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -28,11 +29,18 @@ def test_every_rule_is_documented():
         assert rule.title, rule.id
 
 
-def test_every_rule_has_a_test_that_names_it():
-    """Each rule id appears in a test file (its hit and its decoy live there)."""
-    tests = "\n".join(p.read_text() for p in (REPO / "tests").rglob("test_*.py"))
-    missing = [r.id for r in all_rules() if r.id not in tests]
-    assert missing == []
+def test_every_rule_has_a_hit_case_and_a_miss_case():
+    """The rule table (tests/rules/) holds, for every rule of the registry, a case that must
+    hit, with its evidence bytes, and a decoy of the same shape that must not; no case names a
+    rule the registry does not have."""
+    registry = {r.id for r in all_rules()}
+    hits = {c.rule for c in CASES if c.hit}
+    misses = {c.rule for c in CASES if not c.hit}
+    assert sorted(registry - hits) == [], "rules without a case that must hit"
+    assert sorted(registry - misses) == [], "rules without a case that must not hit"
+    assert sorted({c.rule for c in CASES} - registry) == [], "cases of rules the registry does not have"
+    ids = [c.id for c in CASES]
+    assert len(ids) == len(set(ids)), "two cases of one rule with one name"
 
 
 def test_docs_are_generated_from_the_declarations():

@@ -21,20 +21,15 @@ from firmproof.analyzers.android import Android, aosp_test_keys
 from firmproof.android.apk import analyse_apk, entry_span
 from firmproof.model import Finding, Severity
 from firmproof.rootfs import RootFS
+from tests.rules.cases_android import REMOTE_CARE
 
-from .conftest import BOOT_RECEIVER, manifest
+from .conftest import manifest
 
 DATA = Path(__file__).resolve().parents[2] / "firmproof" / "data"
 CORPUS_APKS = ["apk_InsecureBankv2.apk", "apk_diva-beta_rebuilt-unsigned.apk",
                "apk_owasp-mas_UnCrackable-Level1.apk", "apk_a2dp.Vol_137.apk",
                "apk_com.teleca.jamendo_35.apk", "apk_com.politedroid_4.apk",
                "apk_app-prod-debug.apk"]
-
-REMOTE_CARE = manifest("com.vendor.remotecare", shared_uid="android.uid.system",
-                       permissions=("INTERNET", "SEND_SMS", "READ_SMS", "INSTALL_PACKAGES",
-                                    "RECEIVE_BOOT_COMPLETED"),
-                       application=BOOT_RECEIVER)
-
 
 def findings(files: dict[str, bytes]) -> list[Finding]:
     return list(Android().run(RootFS.from_files(files)))
@@ -75,13 +70,6 @@ def test_system_uid_app_with_sms_and_install(build_apk: Callable[..., Path]) -> 
     assert details["boot_receivers"] == ["com.vendor.remotecare.BootReceiver"]
     assert "service com.vendor.remotecare.CommandService" in details["exported_without_permission"]
     assert "system user" in details["combination"]
-
-
-def test_ordinary_app_with_sms_is_not_privileged(build_apk: Callable[..., Path]) -> None:
-    apk = build_apk(manifest("org.example.messenger",
-                             permissions=("INTERNET", "SEND_SMS", "READ_SMS"),
-                             application=BOOT_RECEIVER)).read_bytes()
-    assert findings({"/system/app/Messenger/Messenger.apk": apk}) == []
 
 
 def test_corpus_app_in_priv_app_names_its_code() -> None:
@@ -133,37 +121,12 @@ def test_adups_package_is_a_known_backdoor(build_apk: Callable[..., Path]) -> No
     assert (finding.evidence.offset, finding.evidence.length) == entry_span(apk, "AndroidManifest.xml")
 
 
-def test_lookalike_package_is_not_adups(build_apk: Callable[..., Path]) -> None:
-    apk = build_apk(manifest("com.adupsfota.weather")).read_bytes()
-    assert findings({"/system/app/Weather/Weather.apk": apk}) == []
-
-
 def test_test_key_list_matches_the_stored_certificates() -> None:
     keys = aosp_test_keys()
     for name in ("testkey", "platform"):
         cert = x509.load_pem_x509_certificate((DATA / "aosp-test-keys" / f"{name}.x509.pem").read_bytes())
         assert keys[hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest()] == name
         assert "Android" in cert.subject.rfc4514_string()
-
-
-def _otacerts(pem: bytes) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("testkey.x509.pem", pem)
-    return buffer.getvalue()
-
-
-def test_ota_updates_trusting_the_aosp_testkey() -> None:
-    otacerts = _otacerts((DATA / "aosp-test-keys" / "testkey.x509.pem").read_bytes())
-    (finding,) = findings({"/system/etc/security/otacerts.zip": otacerts})
-    assert finding.rule.id == "FP-ANDROID-021"
-    assert finding.details["key"] == "testkey"
-    assert (finding.evidence.offset, finding.evidence.length) == entry_span(otacerts, "testkey.x509.pem")
-
-
-def test_ota_certificate_of_a_vendor_is_no_finding(signing_key: tuple[Path, Path]) -> None:
-    otacerts = _otacerts(signing_key[1].read_bytes())
-    assert findings({"/system/etc/security/otacerts.zip": otacerts}) == []
 
 
 def test_apk_signed_with_a_vendor_key_is_no_test_key(build_apk: Callable[..., Path]) -> None:

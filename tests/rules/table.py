@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import (
     cases_accounts,
+    cases_android,
     cases_binary,
     cases_configcreds,
     cases_consoles,
@@ -19,6 +20,7 @@ from . import (
 from .case import Case
 
 FAMILIES = (cases_accounts, cases_webcred, cases_configcreds, cases_keys, cases_services, cases_consoles,
-            cases_suid, cases_binary, cases_web, cases_exfil, cases_known, cases_vulns)
+            cases_suid, cases_binary, cases_web, cases_exfil, cases_known, cases_android,
+            cases_vulns)
 
 CASES: list[Case] = [case for family in FAMILIES for case in family.CASES]
