@@ -1,4 +1,5 @@
-"""FP-CON rules: hits with the exact line as evidence, and decoys that must not hit."""
+"""FP-CON rules beyond the rule table (tests/rules/cases_consoles.py): more shells, gettys and
+kernel command lines, with the exact line as evidence, and decoys that must not hit."""
 
 from __future__ import annotations
 
@@ -26,7 +27,6 @@ def inittab(*lines: str) -> RootFS:
 # FP-CON-001 ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("line", "tty"), [
-    ("ttyS0::respawn:/bin/sh", "ttyS0"),
     ("::askfirst:-/bin/sh", "console"),
     ("console::respawn:/bin/sh", "console"),
     ("ttyS0::askfirst:/bin/ash --login", "ttyS0"),
@@ -45,8 +45,6 @@ def test_fp_con_001_inittab_shell_on_a_console(line, tty):
 
 
 @pytest.mark.parametrize("line", [
-    "ttyS0::respawn:/sbin/getty -L ttyS0 115200 vt100",
-    "#ttyS0::respawn:/bin/sh",
     "::sysinit:/bin/sh /etc/init.d/rcS",
     "::shutdown:/bin/sh",
     "::respawn:/bin/sh -c 'exec /sbin/syslogd -n'",
@@ -74,7 +72,6 @@ def test_fp_con_001_enabled_systemd_debug_shell():
 @pytest.mark.parametrize("line", [
     "ttyS0::respawn:/sbin/getty -n -l /bin/sh 115200 ttyS0",
     "ttyS0::respawn:/sbin/getty -L -n -l /bin/ash ttyS0 115200 vt100",
-    "T0:23:respawn:/sbin/agetty --autologin root -L ttyS0 115200 vt100",
     "T1:23:respawn:/sbin/agetty -a root ttyS1 115200",
     "::respawn:/bin/login -f root",
 ])
@@ -95,7 +92,6 @@ def test_fp_con_002_systemd_serial_getty_override():
 
 
 @pytest.mark.parametrize("line", [
-    "T0:23:respawn:/sbin/agetty --autologin pi -L ttyS0 115200",
     "ttyS0::respawn:/sbin/getty -l /bin/sh 115200 ttyS0",
     "ttyS0::respawn:/bin/login",
     "# T0:23:respawn:/sbin/agetty --autologin root ttyS0",
@@ -106,21 +102,7 @@ def test_fp_con_002_decoys(line):
 
 # FP-CON-003 ----------------------------------------------------------------------------
 
-def test_fp_con_003_uboot_environment_blob():
-    env = (b"bootdelay=1\0baudrate=115200\0"
-           b"bootargs=console=ttyS0,115200 root=/dev/mtdblock2 rootfstype=squashfs init=/bin/sh\0"
-           b"bootcmd=bootm 0x9f020000\0\0")
-    blob = b"\x12\x34\x56\x78" + env + b"\xff" * 200
-    fs = RootFS.from_files({"/uboot-env.bin": blob})
-    (finding,) = run(fs, "FP-CON-003")
-    assert evidence(fs, finding) == \
-        b"bootargs=console=ttyS0,115200 root=/dev/mtdblock2 rootfstype=squashfs init=/bin/sh"
-    assert finding.details["init"] == "/bin/sh"
-
-
 @pytest.mark.parametrize(("name", "text", "line"), [
-    ("/boot/cmdline.txt", "console=serial0,115200 console=tty1 root=/dev/mmcblk0p2 rdinit=/bin/ash\n",
-     "console=serial0,115200 console=tty1 root=/dev/mmcblk0p2 rdinit=/bin/ash"),
     ("/boot/uEnv.txt", "uenvcmd=run boot\n  setenv bootargs 'console=ttyO0 init=/bin/bash'  \n",
      "setenv bootargs 'console=ttyO0 init=/bin/bash'"),
 ])
@@ -134,7 +116,6 @@ def test_fp_con_003_text_files(name, text, line):
     "bootargs=console=ttyS0,115200 root=31:02 rootfstype=squashfs init=/sbin/init\n",
     "bootargs=console=ttyS0,115200 rootfstype=squashfs,jffs2 noinitrd init=/etc/preinit\n",
     "Use init=/bin/sh to get a shell when the system does not boot.\n",
-    "# setenv bootargs console=ttyS0 root=/dev/sda1 init=/bin/sh\n",
 ])
 def test_fp_con_003_decoys(text):
     fs = RootFS.from_files({"/etc/fw_env.txt": text})

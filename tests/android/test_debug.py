@@ -11,7 +11,6 @@ from pathlib import Path
 from firmproof.analyzers.android import Android
 from firmproof.model import Finding, Severity
 from firmproof.rootfs import RootFS
-from tests.rules.cases_android import DEBUG_PROPS
 
 from .conftest import corpus_ramdisk_tree, real_elf
 
@@ -30,17 +29,6 @@ def by_rule(findings: list[Finding]) -> dict[str, list[Finding]]:
 
 def excerpt(finding: Finding) -> str:
     return finding.evidence.excerpt
-
-
-def test_debug_properties_are_found_with_their_lines() -> None:
-    found = by_rule(run({"/system/build.prop": DEBUG_PROPS}))
-    assert excerpt(found["FP-ANDROID-001"][0]) == "ro.debuggable=1"
-    assert excerpt(found["FP-ANDROID-002"][0]) == "ro.secure=0"
-    assert excerpt(found["FP-ANDROID-003"][0]) == "ro.adb.secure=0"
-    tcp = found["FP-ANDROID-004"][0]
-    assert excerpt(tcp) == "service.adb.tcp.port=5555" and tcp.details["port"] == 5555
-    assert tcp.evidence.offset == DEBUG_PROPS.index("service.adb.tcp.port")
-    assert found["FP-ANDROID-001"][0].details["build_type"] == "userdebug"
 
 
 def test_persist_adb_port_in_default_prop() -> None:
