@@ -1,0 +1,187 @@
+"""A report becomes rows: the one place that reads a report for the store.
+
+The report is the JSON dict of schema firmproof.report/1 (as `firmproof.reportfile.load`
+returns it); when the typed Report lands, this module is the one to change. Components (the
+SBOM) are not in that JSON: the scan that made the report hands them over.
+
+Scanning the same image with the same firmproof version and the same rules is the same scan:
+adding its report again returns the scan already stored. A new firmproof version (or another
+rule set) is a new scan of the same image. An image that could not be scanned is recorded by
+`add_error` as a scan with status 'error'; a report for it later takes that scan's place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from firmproof.store.schema import ComponentRow, FindingRow, Image, ReportBlob, Scan
+
+if TYPE_CHECKING:
+    from firmproof.components import Component
+    from firmproof.store.open import Store
+
+GUESSABLE = ("vendor", "product", "version", "release_date")
+SCHEMA = "firmproof.report/1"          # the reports this firmproof writes (the contract)
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What is known of an image besides its bytes: given on the command line or in a manifest,
+    or guessed from the image (the fields named in `guessed`). None: not known."""
+
+    vendor: str | None = None
+    product: str | None = None
+    version: str | None = None
+    release_date: date | None = None
+    guessed: frozenset[str] = field(default_factory=frozenset)
+    name: str | None = None            # overrides the report's image name
+
+    def __post_init__(self) -> None:
+        unknown = set(self.guessed) - set(GUESSABLE)
+        if unknown:
+            raise ValueError(f"guessed: unknown fields {sorted(unknown)} (one of {', '.join(GUESSABLE)})")
+
+
+@cache
+def rules_version() -> str:
+    """The rule set this firmproof applies, as a hash of its rules' ids, severities and
+    categories and of the report schema: a scan by the same rules finds the same things."""
+    from firmproof.rules import all_rules
+
+    lines = [SCHEMA, *(f"{r.id} {r.severity.value} {r.category.value}" for r in all_rules())]
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
+
+
+def evidence_key(rule: str, path: str, evidence: dict[str, Any]) -> str:
+    """What a triage mark follows from release to release: the same rule at the same path over
+    the same evidence bytes (as the report shows them: their length and excerpt), whatever
+    else in the file or the image changed."""
+    text = json.dumps([rule, path, evidence["length"], evidence["excerpt"]], ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def add_report(store: Store, report: dict[str, Any], image: ImageInfo | None = None,
+               components: Iterable[Component] = (), *, started: datetime | None = None,
+               rules: str | None = None) -> int:
+    """Store one report (with the image's metadata and the scan's components) in one
+    transaction; the id of its scan, the one already stored if this scan was added before.
+
+    `started`: when the scan began (the report does not say); `rules`: the rules version of the
+    firmproof that made the report, when it is not this one."""
+    info = image or ImageInfo()
+    parts = list(components)
+    return store.write(lambda session: _add(session, report, info, parts, started, rules or rules_version()))
+
+
+def add_error(store: Store, *, sha256: str, name: str, size: int, error: str, tool_version: str,
+              image: ImageInfo | None = None, started: datetime | None = None,
+              seconds: float | None = None, rules: str | None = None) -> int:
+    """Record that an image could not be scanned (it crashed, hung or hit a limit): a scan with
+    status 'error' and no findings. Returns the scan's id (an existing scan is kept)."""
+    info = image or ImageInfo()
+    rules = rules or rules_version()
+
+    def work(session: Session) -> int:
+        row = _image(session, sha256, info.name or name, size, info)
+        existing = _scan(session, row.id, tool_version, rules)
+        if existing is not None:
+            return existing.id
+        scan = Scan(image_id=row.id, tool_version=tool_version, rules_version=rules, schema=SCHEMA,
+                    started=started, seconds=seconds, status="error", error=error,
+                    finished=started + timedelta(seconds=seconds) if started and seconds is not None
+                    else None)
+        session.add(scan)
+        session.flush()
+        return scan.id
+
+    return store.write(work)
+
+
+def _scan(session: Session, image_id: int, tool_version: str, rules: str) -> Scan | None:
+    return session.scalars(select(Scan).where(Scan.image_id == image_id, Scan.tool_version == tool_version,
+                                              Scan.rules_version == rules)).one_or_none()
+
+
+def _image(session: Session, sha256: str, name: str, size: int, info: ImageInfo) -> Image:
+    """The image's row, made or completed: a given value fills an unknown or guessed one; a
+    guess fills only an unknown one."""
+    row = session.scalars(select(Image).where(Image.sha256 == sha256)).one_or_none()
+    if row is None:
+        row = Image(sha256=sha256, name=name, size=size)
+        session.add(row)
+    for name_ in GUESSABLE:
+        value = getattr(info, name_)
+        if value is None:
+            continue
+        guessed = name_ in info.guessed
+        was_guessed = bool(getattr(row, f"{name_}_guessed"))
+        if getattr(row, name_) is None or (was_guessed and not guessed):
+            setattr(row, name_, value)
+            setattr(row, f"{name_}_guessed", guessed)
+    session.flush()
+    return row
+
+
+def _add(session: Session, report: dict[str, Any], info: ImageInfo, components: list[Component],
+         started: datetime | None, rules: str) -> int:
+    image = report["image"]
+    given = ImageInfo(vendor=info.vendor or image.get("vendor"), product=info.product or image.get("product"),
+                      version=info.version or image.get("version"), release_date=info.release_date,
+                      guessed=frozenset(f for f in info.guessed if getattr(info, f) is not None))
+    row = _image(session, image["sha256"], info.name or image["name"], image["size"], given)
+    tool_version = report["tool"]["version"]
+    existing = _scan(session, row.id, tool_version, rules)
+    if existing is not None:
+        if existing.status == "ok":
+            return existing.id
+        session.delete(existing)                  # an error recorded before: the report replaces it
+        session.flush()
+
+    coverage = report.get("coverage") or {}
+    unpack = report.get("unpack") or {}
+    seconds = (report.get("stats") or {}).get("seconds")
+    scan = Scan(image_id=row.id, tool_version=tool_version, rules_version=rules, schema=report["schema"],
+                started=started, seconds=seconds,
+                finished=started + timedelta(seconds=seconds) if started and seconds is not None else None,
+                complete=coverage.get("complete"), examined_share=coverage.get("examined_share"),
+                incomplete=coverage.get("incomplete_count"),
+                unpacked_files=unpack.get("files"), unpacked_bytes=unpack.get("bytes"),
+                errors=len(report.get("errors") or ()) + len(unpack.get("errors") or ()),
+                findings_count=len(report["findings"]), status="ok")
+    session.add(scan)
+    session.flush()
+    session.add(ReportBlob(scan_id=scan.id, data=zlib.compress(
+        json.dumps(report, ensure_ascii=False, sort_keys=True).encode(), 6)))
+    session.add_all(_finding(scan.id, f) for f in report["findings"])
+    session.add_all(_component(scan.id, c) for c in components)
+    return scan.id
+
+
+def _finding(scan_id: int, finding: dict[str, Any]) -> FindingRow:
+    evidence = finding["evidence"]
+    return FindingRow(scan_id=scan_id, finding_id=finding["id"], rule=finding["rule"],
+                      category=finding["category"], severity=finding["severity"], title=finding["title"],
+                      path=finding["path"], container=list(finding["container"]),
+                      evidence_sha256=evidence["sha256"], evidence_offset=evidence["offset"],
+                      evidence_length=evidence["length"], excerpt=evidence["excerpt"],
+                      details=finding.get("details") or {}, references=list(finding.get("references") or ()),
+                      key=evidence_key(finding["rule"], finding["path"], evidence))
+
+
+def _component(scan_id: int, component: Component) -> ComponentRow:
+    return ComponentRow(scan_id=scan_id, name=component.name, version=component.version,
+                        source=component.source, cpe=component.cpe, purl=component.purl, path=component.path,
+                        container=list(component.container), version_from=component.version_from,
+                        evidence_sha256=component.evidence.sha256, evidence_offset=component.evidence.offset,
+                        evidence_length=component.evidence.length)
+

@@ -1,0 +1,44 @@
+"""Every row of a store with its surrogate ids replaced by what they stand for, to compare two
+stores (SQLite and PostgreSQL, serial and concurrent) row by row."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from typing import Any
+
+from sqlalchemy import select
+
+from firmproof.store import Store
+from firmproof.store.schema import ComponentRow, FindingRow, Image, ReportBlob, Scan, Triage
+
+
+def _plain(row: Any, drop: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {c.key: getattr(row, c.key) for c in row.__mapper__.column_attrs if c.key not in drop}
+
+
+def _sorted(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(rows, key=lambda r: json.dumps(r, sort_keys=True, default=str))
+
+
+def dump(store: Store) -> dict[str, list[dict[str, Any]]]:
+    with store.sessions() as session:
+        images = {i.id: i.sha256 for i in session.scalars(select(Image))}
+        scans = {s.id: (images[s.image_id], s.tool_version, s.rules_version)
+                 for s in session.scalars(select(Scan))}
+        return {
+            "images": _sorted([_plain(i, ("id",)) for i in session.scalars(select(Image))]),
+            "scans": _sorted([{**_plain(s, ("id", "image_id")), "image": images[s.image_id]}
+                              for s in session.scalars(select(Scan))]),
+            "reports": _sorted([{"scan": scans[r.scan_id], "report": json.loads(zlib.decompress(r.data))}
+                                for r in session.scalars(select(ReportBlob))]),
+            "findings": _sorted([{**_plain(f, ("id", "scan_id")), "scan": scans[f.scan_id]}
+                                 for f in session.scalars(select(FindingRow))]),
+            "components": _sorted([{**_plain(c, ("id", "scan_id")), "scan": scans[c.scan_id]}
+                                   for c in session.scalars(select(ComponentRow))]),
+            "triage": _sorted([_plain(t, ("id",)) for t in session.scalars(select(Triage))]),
+        }
+
+
+def counts(store: Store) -> dict[str, int]:
+    return {table: len(rows) for table, rows in dump(store).items()}
