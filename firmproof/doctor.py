@@ -3,8 +3,9 @@
 Three sources, each checked by what is actually used:
 - the Debian requirements of data/debian-packages.txt (a command on the tool search path, a
   header, a library file), with the version dpkg records for the package;
-- the external extractors unblob's handlers ask for (jefferson, ubireader_*, 7z, debugfs, …),
-  looked up where firmproof's unpacker looks for them, with the formats they open;
+- the external extractors the container formats run (jefferson, ubireader_*, 7z, debugfs, …),
+  as firmproof/unpack/formats.py declares them, looked up where firmproof's unpacker looks for
+  them, with the formats they open;
 - the Python libraries firmproof imports, with their versions.
 
 A missing requirement that a default scan needs makes the exit code 1: a scan would silently
@@ -22,8 +23,6 @@ from typing import Any
 
 from firmproof.tools import Requirement, aosp_dir, debian_suite, requirements, which
 
-# unblob's SquashFS extractors: firmproof's own reader (firmproof/unpack/squashfs) replaces them
-REPLACED = {"sasquatch": "firmproof's SquashFS reader", "sasquatch-v4be": "firmproof's SquashFS reader"}
 # distribution name -> module imported
 LIBRARIES = {"unblob": "unblob", "yara-x": "yara_x", "pyelftools": "elftools", "capstone": "capstone",
              "lief": "lief", "androguard": "androguard", "cryptography": "cryptography",
@@ -69,16 +68,26 @@ def _debian(req: Requirement, versions: dict[str, str]) -> Check:
 
 
 def _extractors(versions: dict[str, str]) -> list[Check]:
-    from firmproof.unpack.tools import extractor_commands
+    """The programs the container formats run, each with the handlers of the formats that
+    run it; the programs a reader of firmproof's own replaces are shown as replaced."""
+    from firmproof.unpack.formats import FORMATS
 
-    formats = extractor_commands()
+    formats: dict[str, list[str]] = {}
+    replaced: dict[str, str] = {}
+    for fmt in FORMATS:
+        for dep in fmt.tools:
+            formats.setdefault(dep, []).extend(fmt.handlers)
+        if fmt.reader is not None:
+            for dep in fmt.reader.replaces:
+                formats.setdefault(dep, []).extend(fmt.handlers)
+                replaced[dep] = fmt.reader.title
     debian = {r.check: r.package() for r in requirements() if r.is_command}
     checks = []
     for dep, names in sorted(formats.items()):
         found = which(dep)
         purpose = "unblob extractor"
-        if found is None and dep in REPLACED:
-            found, purpose = REPLACED[dep], f"replaced by {REPLACED[dep]}"
+        if found is None and dep in replaced:
+            found, purpose = replaced[dep], f"replaced by {replaced[dep]}"
         package, version = (debian[dep], versions.get(debian[dep])) if dep in debian else _script_of(dep)
         checks.append(Check("extractor", dep, "scan", found, purpose, package, version, sorted(names)))
     return checks

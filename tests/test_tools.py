@@ -96,3 +96,23 @@ def test_packages_per_release() -> None:
     assert by_check["mkfs.cramfs"].package("bookworm") == "util-linux"
     assert by_check["mkfs.cramfs"].package("trixie") == "util-linux-extra"
     assert by_check["7z"].package("forky") == "7zip"      # later releases take the default name
+
+
+def test_doctor_checks_the_tools_the_format_table_declares(monkeypatch: pytest.MonkeyPatch) -> None:
+    """doctor reads firmproof/unpack/formats.py: each program with the handlers of the formats
+    that run it; what a reader of firmproof's own replaces is shown as replaced when absent;
+    streams decoded in process need no program."""
+    from firmproof import doctor
+    from firmproof.unpack.formats import FORMATS
+
+    declared = {dep for fmt in FORMATS for dep in fmt.tools}
+    checks = {c.name: c for c in doctor._extractors({})}
+    assert declared <= set(checks)
+    assert checks["jefferson"].formats == ["jffs2_new", "jffs2_old"]
+    assert "zip" in checks["7z"].formats and "gzip" not in checks["7z"].formats
+    assert "zstd" not in checks
+    monkeypatch.setattr(doctor, "which", lambda name: None)
+    sasquatch = {c.name: c for c in doctor._extractors({})}["sasquatch"]
+    assert sasquatch.found == "firmproof's SquashFS reader" and sasquatch.ok
+    assert sasquatch.purpose == "replaced by firmproof's SquashFS reader"
+    assert "squashfs_v4_le" in sasquatch.formats

@@ -28,7 +28,7 @@ from firmproof.filetype import CARVE_TYPES
 from firmproof.index import TreeIndex, index_tree
 from firmproof.rootfs import FileMeta
 from firmproof.tools import use_tool_path
-from firmproof.unpack import streams, zips
+from firmproof.unpack import formats, streams
 from firmproof.unpack.extract import ChunkOutcome, extract_chunk
 
 log = logging.getLogger(__name__)
@@ -98,21 +98,6 @@ def chain_label(container: tuple[str, ...]) -> str:
 
 MEMORY_LAYERS_BYTES = 256 * 1024 * 1024   # small decoded streams kept in memory, all together;
                                           # past it they are written out like the rest
-FAMILIES = ("squashfs", "jffs2", "cpio", "lz4", "minix_fs", "trx", "stuffit", "alpha_encimg", "elf")
-
-
-def family(handler_name: str) -> str:
-    """The format family a container label names: 'squashfs_v4_le' -> 'squashfs'.
-
-    The label stays short and stable across reader versions; the precise handler (version,
-    endianness) is the container's `format`.
-    """
-    for prefix in FAMILIES:
-        if handler_name.startswith(prefix):
-            return prefix
-    return handler_name
-
-
 @dataclass
 class _Job:
     host_file: Path
@@ -121,14 +106,6 @@ class _Job:
 
 
 ProgressCallback = Callable[[str, int, int], None]
-
-
-def _handlers() -> Any:
-    from unblob.handlers import BUILTIN_HANDLERS
-
-    from firmproof.unpack.handlers import HANDLERS
-
-    return (*BUILTIN_HANDLERS, *HANDLERS)
 
 
 def find_chunks(path: Path) -> list[Any]:
@@ -143,7 +120,7 @@ def find_chunks(path: Path) -> list[Any]:
         return []
     result = TaskResult(task=Task(path=path, depth=0, blob_id=""))
     with File.from_path(path) as file:
-        chunks = search_chunks(file, size, _handlers(), result)
+        chunks = search_chunks(file, size, formats.handlers(), result)
         outer = remove_inner_chunks(chunks)
         for chunk in outer:
             chunk.file = None
@@ -220,7 +197,8 @@ def unpack(image: Path, workdir: Path, limits: Limits,
                 break
             counter += 1
             name = chunk.handler.NAME
-            label = f"{family(name)}@0x{chunk.start_offset:x}"
+            fmt = formats.of(name)
+            label = f"{fmt.family}@0x{chunk.start_offset:x}"
             container = (*job.container, label)
             if progress:
                 progress(chain_label(container), counter, files)
@@ -228,7 +206,7 @@ def unpack(image: Path, workdir: Path, limits: Limits,
             carved = _carve(job.host_file, chunk, workdir / "carve" / f"{counter}.{name}")
             memory: TreeIndex | None = None
             try:
-                if streams.handles(name):
+                if fmt.stream is not None:
                     room = min(budget - written, MEMORY_LAYERS_BYTES - held)
                     memory = None if keep else streams.decode_small(name, carved, container, limit=room)
                     if memory is not None:
@@ -238,8 +216,8 @@ def unpack(image: Path, workdir: Path, limits: Limits,
                         outcome = streams.decompress(name, carved, outdir, byte_budget=budget - written,
                                                      deadline=deadline)
                 else:
-                    small = zips.extract(carved, outdir, byte_budget=budget - written,
-                                         deadline=deadline) if name == "zip" else None
+                    small = fmt.small(carved, outdir, byte_budget=budget - written,
+                                      deadline=deadline) if fmt.small is not None else None
                     if small is not None:
                         outcome = small
                     else:
@@ -282,6 +260,8 @@ def unpack(image: Path, workdir: Path, limits: Limits,
             result.layers.append(layer)
             if on_layer is not None:
                 on_layer(layer)
+            if not fmt.nests:       # its layers hold nothing to search
+                continue
             for entry in index.tree.files(*CARVE_TYPES):
                 if entry.size >= limits.carve_min_size and entry.host is not None:
                     queue.append(_Job(entry.host, (*container, entry.path), job.depth + 1))
@@ -343,7 +323,7 @@ def _size(path: Path) -> int:
 
 
 def _region(chunk: Any) -> Region:
-    return Region(chunk.start_offset, chunk.end_offset, family(chunk.handler.NAME))
+    return Region(chunk.start_offset, chunk.end_offset, formats.of(chunk.handler.NAME).family)
 
 
 def _carve(source: Path, chunk: Any, target: Path) -> Path:

@@ -29,11 +29,10 @@ from typing import Any
 from firmproof.children import check, child_setup
 from firmproof.config import Limits
 from firmproof.rootfs import SYMLINK, FileMeta
-from firmproof.unpack.archives import zip_overlap
+from firmproof.unpack import formats
 
 log = logging.getLogger(__name__)
 
-SQUASHFS_HANDLERS_PREFIX = "squashfs"
 POLL_SECONDS = 0.05
 IDLE_AFTER = 0.2            # a child still busy after this long is worth the parent's wait work
 
@@ -103,16 +102,14 @@ def _child(conn: Any, chunk: Any, handler_name: str, carved: Path, outdir: Path,
     with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     outcome = ChunkOutcome(sandbox=confine(outdir.parent))
+    fmt = formats.of(handler_name)
     try:
-        if handler_name.startswith(SQUASHFS_HANDLERS_PREFIX):
-            from firmproof.unpack import squashfs
-
-            # our reader writes owner-accessible files and links as stored; nothing to fix
-            result = squashfs.extract(carved, outdir, max_bytes=budget)
+        if fmt.reader is not None:
+            result = fmt.reader.extract(carved, outdir, budget)
             outcome.meta = result.meta
             outcome.errors.extend(result.errors)
-        elif handler_name == "zip" and (overlap := zip_overlap(carved)):
-            outcome.errors.append(overlap)
+        elif fmt.refuse is not None and (why := fmt.refuse(carved)):
+            outcome.errors.append(why)
         else:
             errors, refused = _unblob_extract(chunk, carved, outdir)
             from firmproof.unpack.metadata import read_metadata
@@ -141,7 +138,7 @@ def _child(conn: Any, chunk: Any, handler_name: str, carved: Path, outdir: Path,
         else:
             outcome.errors.append(str(exc) if isinstance(exc, TruncatedContainer)
                                   else failure(handler_name, exc))
-        if outcome.meta is None and not handler_name.startswith(SQUASHFS_HANDLERS_PREFIX):
+        if outcome.meta is None and fmt.reader is None:
             # what the archive declares still names the files left short
             from firmproof.unpack.metadata import read_metadata
 

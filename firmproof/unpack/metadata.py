@@ -10,46 +10,28 @@ to the extraction folder ("etc/shadow").
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
 from firmproof.rootfs import FileMeta
-from firmproof.unpack.meta import cpio, cramfs, extfs, jffs2, tar, ubifs
-from firmproof.unpack.meta import zip as zip_archive
+from firmproof.unpack import formats
 from firmproof.unpack.meta.common import MetadataError
 
-__all__ = ["READERS", "MetadataError", "read_metadata"]
+__all__ = ["MetadataError", "read_metadata"]
 
 log = logging.getLogger(__name__)
-
-Reader = Callable[[Path], dict[str, FileMeta] | None]
-
-# unblob handler name -> reader. SquashFS has a reader of its own (firmproof.unpack.squashfs);
-# unblob's `ubi` handler yields UBIFS volume images, which carry no metadata themselves.
-READERS: dict[str, Reader] = {
-    "cpio_portable_ascii": cpio.read,
-    "cpio_portable_ascii_crc": cpio.read,
-    "cpio_portable_old_ascii": cpio.read,
-    "cpio_binary": cpio.read,
-    "tar": tar.read,
-    "extfs": extfs.read,
-    "jffs2_new": jffs2.read,
-    "jffs2_old": jffs2.read,
-    "ubifs": ubifs.read,
-    "cramfs": cramfs.read,
-    "zip": zip_archive.read,
-}
 
 
 def read_metadata(handler_name: str, chunk_path: Path, *, strict: bool = False
                   ) -> dict[str, FileMeta] | None:
     """Metadata of every entry of the chunk unblob's `handler_name` extracted from
-    `chunk_path`, or None if the format carries none.
+    `chunk_path`, or None if the format carries none (its entry in formats.py has no
+    `metadata` reader: SquashFS has a reader of its own, unblob's `ubi` handler yields UBIFS
+    volume images, which carry no metadata themselves).
 
     A damaged image raises MetadataError; with `strict=False` (the default) what was read
     before the damage is returned instead, if anything was, and the damage is logged.
     """
-    reader = READERS.get(handler_name)
+    reader = formats.of(handler_name).metadata
     if reader is None:
         return None
     try:

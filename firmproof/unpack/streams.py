@@ -1,4 +1,5 @@
-"""Single compressed streams (gzip, xz, lzma, bzip2, zstd) decompressed in process.
+"""Single compressed streams (the formats with a `stream` in formats.py: gzip, xz, lzma,
+bzip2, zstd) decompressed in process.
 
 A root file system holds hundreds of compressed files (man pages, docs, modules, kernel
 configs); forking a child and an external 7z for each costs ~50 ms apiece, far more than
@@ -18,55 +19,37 @@ system holds a thousand of them.
 
 from __future__ import annotations
 
-import bz2
-import gzip
 import lzma
 import time
 import zlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
 
 import zstandard
 
 from firmproof.children import check
 from firmproof.index import TreeIndex
+from firmproof.unpack import formats
 from firmproof.unpack.extract import ChunkOutcome
+from firmproof.unpack.formats import Stream
 
 BLOCK = 1 << 16       # a truncated stream loses at most one block of what it decoded
-
-
-def _gzip_name(carved: Path) -> str:
-    from unblob.handlers.compression.gzip import get_gzip_embedded_name
-
-    try:
-        return get_gzip_embedded_name(carved) or "gzip.uncompressed"
-    except (OSError, ValueError, UnicodeError):
-        return "gzip.uncompressed"
-
-
-def _zstd(raw: BinaryIO) -> Any:
-    return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
-
-
-OPENERS: dict[str, Callable[[BinaryIO], Any]] = {
-    "gzip": lambda raw: gzip.GzipFile(fileobj=raw, mode="rb"),
-    "xz": lambda raw: lzma.LZMAFile(raw, format=lzma.FORMAT_XZ),
-    "lzma": lambda raw: lzma.LZMAFile(raw, format=lzma.FORMAT_ALONE),
-    "bzip2": lambda raw: bz2.BZ2File(raw),
-    "zstd": _zstd,
-}
+HEAD = max(len(magic) for _name, magic in formats.STREAM_MAGICS)    # bytes sniffed
 ERRORS = (OSError, EOFError, lzma.LZMAError, zlib.error, zstandard.ZstdError, ValueError)
 
 
-def handles(handler_name: str) -> bool:
-    return handler_name in OPENERS
+def _stream(handler_name: str) -> Stream:
+    stream = formats.of(handler_name).stream
+    if stream is None:
+        raise ValueError(f"{handler_name} is not a stream format")
+    return stream
 
 
-# magics at offset 0 that name a stream format (lzma-alone has no magic worth trusting)
-MAGICS = (("gzip", b"\x1f\x8b\x08"), ("xz", b"\xfd7zXZ\x00"), ("bzip2", b"BZh"),
-          ("zstd", b"\x28\xb5\x2f\xfd"))
+def _name(handler_name: str, carved: Path) -> str:
+    """unblob's name for the decoded file: the name a gzip header holds, else
+    '<handler>.uncompressed'."""
+    stream = _stream(handler_name)
+    return stream.name(carved) if stream.name is not None else f"{handler_name}.uncompressed"
 
 
 @dataclass(frozen=True)
@@ -87,11 +70,11 @@ def sniff(path: Path) -> WholeStream | None:
     """The file as one compressed stream, when its first bytes say which (see the module)."""
     try:
         with path.open("rb") as handle:
-            head = handle.read(6)
+            head = handle.read(HEAD)
         size = path.stat().st_size
     except OSError:
         return None
-    for name, magic in MAGICS:
+    for name, magic in formats.STREAM_MAGICS:
         if head.startswith(magic):
             return WholeStream(_Handler(name), size)
     return None
@@ -115,13 +98,13 @@ def decode_small(handler_name: str, carved: Path, container: tuple[str, ...], *,
     try:
         if carved.stat().st_size > SMALL_INPUT:
             return None
-        with carved.open("rb") as raw, OPENERS[handler_name](raw) as stream:
+        with carved.open("rb") as raw, _stream(handler_name).open(raw) as stream:
             data = stream.read(min(SMALL_OUTPUT, limit) + 1)
             if len(data) > min(SMALL_OUTPUT, limit) or stream.read(1):
                 return None
     except ERRORS:
         return None
-    name = Path(_gzip_name(carved) if handler_name == "gzip" else f"{handler_name}.uncompressed").name
+    name = Path(_name(handler_name, carved)).name
     ftype = classify(data[:HEAD_BYTES], "/" + name)
     if ftype in CARVE_TYPES:
         return None
@@ -135,13 +118,13 @@ def decompress(handler_name: str, carved: Path, outdir: Path, *, byte_budget: in
     What was decoded before an error (a truncated or corrupt stream) is kept, as 7z keeps it.
     """
     outcome = ChunkOutcome()
-    name = _gzip_name(carved) if handler_name == "gzip" else f"{handler_name}.uncompressed"
+    name = _name(handler_name, carved)
     outdir.mkdir(parents=True, exist_ok=True)
     target = outdir / Path(name).name
     written = 0
     with carved.open("rb") as raw, target.open("xb") as out:
         try:
-            with OPENERS[handler_name](raw) as stream:
+            with _stream(handler_name).open(raw) as stream:
                 while True:
                     block = stream.read(min(BLOCK, byte_budget - written + 1))
                     if not block:

@@ -11,7 +11,7 @@ import pytest
 from conftest import need_tools
 
 from firmproof.config import Limits
-from firmproof.unpack import streams
+from firmproof.unpack import formats, streams
 from firmproof.unpack.driver import find_chunks, unpack
 
 PAYLOAD = b"#!/bin/sh\n/usr/sbin/telnetd -l /bin/sh -p 2323 &\n" + bytes(range(256)) * 64
@@ -35,7 +35,7 @@ def compress(kind: str, data: bytes, out: Path) -> Path:
 def test_each_stream_is_decoded_to_unblobs_name(tmp_path: Path, kind: str):
     packed = compress(kind, PAYLOAD, tmp_path / "payload.bin")
     (chunk,) = find_chunks(packed)
-    assert chunk.handler.NAME == kind and streams.handles(kind)
+    assert chunk.handler.NAME == kind and formats.of(kind).stream is not None
     outcome = streams.decompress(kind, packed, tmp_path / "out", byte_budget=1 << 30,
                                  deadline=time.monotonic() + 60)
     assert outcome.errors == [] and outcome.written == len(PAYLOAD)

@@ -2,5 +2,6 @@
 
 Each reader takes the carved chunk that unblob extracted and returns `FileMeta` keyed by
 the path the extractor gave the entry, relative to the extraction directory.
-`firmproof.unpack.metadata.read_metadata` picks the reader for an unblob handler.
+A format's entry in `firmproof.unpack.formats` names its reader; `read_metadata` in
+`firmproof.unpack.metadata` calls it.
 """
