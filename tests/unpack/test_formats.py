@@ -106,3 +106,19 @@ def test_every_own_handler_has_a_test() -> None:
             module, _, name = fmt.handler.partition(":")
             assert any(module in text or name in text for text in texts), \
                 f"{fmt.family}: no test names {fmt.handler}"
+
+
+def test_the_example_in_the_docs_is_the_tree() -> None:
+    """docs/adding-a-format.md shows the uImage entry and handler as they are in the tree."""
+    repo = Path(__file__).resolve().parent.parent.parent
+    diff = (repo / "docs" / "adding-a-format.md").read_text().split("```diff\n", 1)[1].split("```", 1)[0]
+    files = {}
+    for part in diff.split("diff --git ")[1:]:
+        path = part.split("\n", 1)[0].split(" b/", 1)[1]
+        files[path] = [line[1:] for line in part.splitlines()
+                       if line.startswith("+") and not line.startswith("+++")]
+    handler = repo / "firmproof/unpack/handlers/uimage.py"
+    assert "\n".join(files["firmproof/unpack/handlers/uimage.py"]) + "\n" == handler.read_text()
+    table = (repo / "firmproof/unpack/formats.py").read_text().splitlines()
+    assert files["firmproof/unpack/formats.py"] and all(
+        line in table for line in files["firmproof/unpack/formats.py"])
