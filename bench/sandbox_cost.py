@@ -39,7 +39,7 @@ def unconfined(box: Path) -> str:
 def timed(image: Path) -> tuple[float, str]:
     started = time.perf_counter()
     result = scan(ScanConfig(image=image))
-    return time.perf_counter() - started, result.unpacked.sandbox
+    return time.perf_counter() - started, str((result.coverage or {}).get("used", {}).get("sandbox", ""))
 
 
 def main() -> int:

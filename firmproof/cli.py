@@ -5,10 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import shutil
 import signal
 import sys
-import tempfile
 from pathlib import Path
 
 from firmproof import __version__
@@ -229,12 +227,8 @@ def _scan(args: argparse.Namespace) -> int:
     except vex.VexError as exc:
         print(f"firmproof: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE
-    # the HTML report shows the bytes around each finding: keep the unpacked tree until it is rendered
-    render_dir = Path(tempfile.mkdtemp(prefix="firmproof-", dir=args.workdir)) if args.format == "html" \
-        else None
     config = ScanConfig(
-        image=args.image, workdir=render_dir or args.workdir,
-        keep_workdir=args.keep or render_dir is not None,
+        image=args.image, workdir=args.workdir, keep_workdir=args.keep,
         limits=_limits(args),
         vendor=args.vendor, product=args.product, version=args.image_version, fail_on=args.fail_on,
         min_examined=args.min_examined if args.min_examined is not None else _settings(args).min_examined)
@@ -245,14 +239,11 @@ def _scan(args: argparse.Namespace) -> int:
     try:
         with display:
             result = scan(config, progress=display.progress)
-        result.findings, vex_marked = vex.apply(result.findings, statements, result.image_sha256)
+        result.findings, vex_marked = vex.apply(result.findings, statements, result.image.sha256)
         text = render(result, args.format, args.sbom_format)
     except failures as exc:
         print(f"firmproof: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE
-    finally:
-        if render_dir is not None and not args.keep:
-            shutil.rmtree(render_dir, ignore_errors=True)
     if sign_key is not None:
         from firmproof.sign import envelope_path, sign
 
@@ -278,7 +269,7 @@ def _scan(args: argparse.Namespace) -> int:
     elif not result.complete and result.coverage is not None:
         from firmproof.coverage import headline
 
-        print(f"firmproof: {headline(result.coverage.to_json())}", file=sys.stderr)
+        print(f"firmproof: {headline(result.coverage)}", file=sys.stderr)
     if args.fail_on and any(f.severity.rank >= args.fail_on.rank for f in result.findings):
         return EXIT_FINDINGS
     return EXIT_OK if result.complete else EXIT_INCOMPLETE
@@ -325,6 +316,7 @@ def _rules(args: argparse.Namespace) -> int:
 
 def _verify(args: argparse.Namespace) -> int:
     from firmproof.report.terminal import print_verification
+    from firmproof.reportfile import ReportFileError, read_json
     from firmproof.scan import ImageError
     from firmproof.sign import SignError, check, envelope_path, load_public
     from firmproof.unpack.driver import UnpackFailed
@@ -339,8 +331,10 @@ def _verify(args: argparse.Namespace) -> int:
         return EXIT_UNREADABLE
     if key is not None:
         try:
-            result.signature = check(report, args.signature or envelope_path(args.report), key)
-        except SignError as exc:
+            # the envelope signs the report's JSON as written, unknown keys and all
+            envelope = args.signature or envelope_path(args.report)
+            result.signature = check(read_json(args.report), envelope, key)
+        except (SignError, ReportFileError) as exc:
             result.signature, result.signature_ok = str(exc), False
     if args.json:
         print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))

@@ -18,7 +18,9 @@ from typing import Any
 
 from firmproof.config import Limits
 from firmproof.inventory import SECTIONS, Inventory, inventory
-from firmproof.reportfile import ReportFileError, load
+from firmproof.model import Finding
+from firmproof.report import Report
+from firmproof.reportfile import ReportFileError
 
 MAX_LINES = 200             # changed lines listed per text file
 
@@ -30,57 +32,68 @@ class DiffError(Exception):
 @dataclass
 class Side:
     label: str
-    report: dict[str, Any]
+    report: Report
     inventory: Inventory | None = None
 
     @property
     def kind(self) -> str:
         return "image" if self.inventory is not None else "report"
 
+    def to_json(self) -> dict[str, Any]:
+        return {"input": self.label, "kind": self.kind, "image": self.report.image.to_json(),
+                "findings": len(self.report.findings)}
+
+
+@dataclass(frozen=True)
+class Changed:
+    """A finding found at the same place in both, with `fields` that differ."""
+
+    old: Finding
+    new: Finding
+    fields: list[str]
+
 
 @dataclass
 class Diff:
     old: Side
     new: Side
-    appeared: list[dict[str, Any]] = field(default_factory=list)
-    vanished: list[dict[str, Any]] = field(default_factory=list)
-    changed: list[dict[str, Any]] = field(default_factory=list)     # {"old", "new", "fields"}
+    appeared: list[Finding] = field(default_factory=list)
+    vanished: list[Finding] = field(default_factory=list)
+    changed: list[Changed] = field(default_factory=list)
     inventory: dict[str, dict[str, Any]] | None = None
     lines: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        def side(s: Side) -> dict[str, Any]:
-            return {"input": s.label, "kind": s.kind, "image": s.report["image"],
-                    "findings": len(s.report["findings"])}
-        return {"schema": "firmproof.diff/1", "old": side(self.old), "new": side(self.new),
-                "findings": {"appeared": self.appeared, "vanished": self.vanished, "changed": self.changed},
+        old, new = self.old.report.image.sha256, self.new.report.image.sha256
+        return {"schema": "firmproof.diff/1", "old": self.old.to_json(), "new": self.new.to_json(),
+                "findings": {"appeared": [f.to_json(new) for f in self.appeared],
+                             "vanished": [f.to_json(old) for f in self.vanished],
+                             "changed": [{"old": c.old.to_json(old), "new": c.new.to_json(new),
+                                          "fields": c.fields} for c in self.changed]},
                 "inventory": self.inventory, "lines": self.lines}
 
 
-def finding_key(finding: dict[str, Any]) -> tuple[Any, ...]:
-    return (finding["rule"], tuple(finding["container"][1:]), finding["path"],
-            finding["evidence"]["excerpt"])
+def finding_key(finding: Finding) -> tuple[Any, ...]:
+    return (finding.rule.id, finding.container[1:], finding.path, finding.evidence.excerpt)
 
 
-def _changed_fields(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+def _changed_fields(old: Finding, new: Finding) -> list[str]:
     """What changed in a finding found at the same place. The same excerpt at another offset, or
     in a file changed elsewhere, is the same finding: the file's change shows in the inventory."""
-    fields = [name for name in ("severity", "title", "details") if old.get(name) != new.get(name)]
-    if old["evidence"]["length"] != new["evidence"]["length"]:
+    fields = [name for name in ("severity", "title", "details") if getattr(old, name) != getattr(new, name)]
+    if old.evidence.length != new.evidence.length:
         fields.append("evidence.length")
     return fields
 
 
-def diff_findings(old: list[dict[str, Any]],
-                  new: list[dict[str, Any]]) -> tuple[list[Any], list[Any], list[Any]]:
+def diff_findings(old: list[Finding],
+                  new: list[Finding]) -> tuple[list[Finding], list[Finding], list[Changed]]:
     before = {finding_key(f): f for f in old}
     after = {finding_key(f): f for f in new}
     appeared = [f for k, f in after.items() if k not in before]
     vanished = [f for k, f in before.items() if k not in after]
-    changed = []
-    for key, f in after.items():
-        if key in before and (fields := _changed_fields(before[key], f)):
-            changed.append({"old": before[key], "new": f, "fields": fields})
+    changed = [Changed(before[key], f, fields) for key, f in after.items()
+               if key in before and (fields := _changed_fields(before[key], f))]
     return appeared, vanished, changed
 
 
@@ -132,18 +145,23 @@ def load_side(path: Path, *, want_inventory: bool = True, limits: Limits | None 
     """A report as it is, or an image scanned under `limits` (with its inventory)."""
     from firmproof.config import ScanConfig
     from firmproof.scan import ImageError, scan
-    from firmproof.unpack.driver import UnpackFailed
+    from firmproof.unpack.driver import UnpackFailed, UnpackResult
 
     if _is_report(path):
         try:
-            return Side(str(path), load(path))
+            return Side(str(path), Report.load(path))
         except ReportFileError as exc:
             raise DiffError(str(exc)) from None
+    found: list[Inventory] = []
+
+    def take(result: UnpackResult) -> None:
+        if want_inventory:
+            found.append(inventory(result.layers))
+
     workdir = Path(tempfile.mkdtemp(prefix="firmproof-diff-"))
     try:
-        result = scan(ScanConfig(image=path, workdir=workdir, keep_workdir=True, limits=limits or Limits()))
-        inv = inventory(result.unpacked.layers) if want_inventory else None
-        return Side(str(path), result.to_json(), inv)
+        report = scan(ScanConfig(image=path, workdir=workdir, limits=limits or Limits()), unpacked=take)
+        return Side(str(path), report, found[0] if found else None)
     except (ImageError, UnpackFailed) as exc:
         raise DiffError(str(exc)) from None
     finally:
@@ -152,8 +170,8 @@ def load_side(path: Path, *, want_inventory: bool = True, limits: Limits | None 
 
 def diff_sides(old: Side, new: Side) -> Diff:
     result = Diff(old, new)
-    result.appeared, result.vanished, result.changed = diff_findings(old.report["findings"],
-                                                                     new.report["findings"])
+    result.appeared, result.vanished, result.changed = diff_findings(old.report.findings,
+                                                                     new.report.findings)
     if old.inventory is not None and new.inventory is not None:
         result.inventory, result.lines = diff_inventories(old.inventory, new.inventory)
     return result

@@ -66,17 +66,27 @@ class Category(enum.Enum):
 
 
 EXCERPT_MAX = 200
+WINDOW_BEFORE = 48          # bytes of the file kept before the evidence (the HTML report's hex view),
+WINDOW_AFTER = 48           # after the evidence,
+WINDOW_EVIDENCE = 256       # and of the evidence itself at most
 
 
 @dataclass(frozen=True)
 class Evidence:
     """Bytes of one file that prove a finding: `length` bytes at `offset` of the file
-    whose content hashes to `sha256`."""
+    whose content hashes to `sha256`.
+
+    `window` keeps the bytes around them (from `window_offset` of the file: WINDOW_BEFORE
+    bytes before, WINDOW_EVIDENCE of the evidence at most, WINDOW_AFTER after), so that a
+    report can show them after the unpacked files are gone. It is no part of the report's JSON:
+    evidence read back from a report has none."""
 
     sha256: str
     offset: int
     length: int
     excerpt: str
+    window: bytes = field(default=b"", compare=False, repr=False)
+    window_offset: int = field(default=0, compare=False, repr=False)
 
     @classmethod
     def of(cls, fs: RootFS, path: str, offset: int, length: int, *, owner: str = "evidence") -> Evidence:
@@ -87,8 +97,10 @@ class Evidence:
         data = fs.read(path)
         if data is None or not in_bounds(offset, length, len(data)):
             raise NoEvidence(f"{owner}: no bytes at {path}:{offset}+{length}")
+        start = max(0, offset - WINDOW_BEFORE) // 16 * 16
+        end = min(len(data), offset + min(length, WINDOW_EVIDENCE) + WINDOW_AFTER)
         return cls(sha256=fs.sha256(path), offset=offset, length=length,
-                   excerpt=excerpt_at(data, offset, length))
+                   excerpt=excerpt_at(data, offset, length), window=data[start:end], window_offset=start)
 
     def to_json(self) -> dict[str, Any]:
         return {"sha256": self.sha256, "offset": self.offset, "length": self.length,
@@ -131,6 +143,7 @@ class Finding:
     evidence: Evidence
     details: dict[str, Any]
     severity: Severity
+    claimed_id: str | None = field(default=None, compare=False)   # the id a report read back gave
 
     @property
     def category(self) -> Category:
@@ -141,6 +154,9 @@ class Finding:
                 self.evidence.offset, self.evidence.length)
 
     def finding_id(self, image_sha256: str) -> str:
+        """The finding's id in the report of image `image_sha256` (as a report read back says it)."""
+        if self.claimed_id is not None:
+            return self.claimed_id
         return finding_id(image_sha256, self.rule.id, self.container, self.path,
                           self.evidence.offset, self.evidence.length)
 

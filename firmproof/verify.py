@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from firmproof import reportfile
 from firmproof.config import Limits
-from firmproof.model import excerpt_at, finding_id, in_bounds
+from firmproof.model import Finding, excerpt_at, finding_id, in_bounds
+from firmproof.report import Report
 from firmproof.reportfile import ReportFileError
 from firmproof.rootfs import RootFS
 from firmproof.unpack.driver import Layer, UnpackResult, unpack
@@ -68,10 +68,10 @@ class Verification:
                 "held": sum(c.holds for c in self.checks), "total": len(self.checks)}
 
 
-def load_report(path: Path) -> dict[str, Any]:
+def load_report(path: Path) -> Report:
     """The report at `path`, bounded and type-checked (firmproof.reportfile): ReportError if not."""
     try:
-        return reportfile.load(path)
+        return Report.load(path)
     except ReportFileError as exc:
         raise ReportError(str(exc)) from None
 
@@ -109,23 +109,12 @@ def chain(container: list[str] | tuple[str, ...]) -> str:
     return " › ".join(container)
 
 
-def check_finding(index: int, finding: Any, image_sha256: str, places: Places) -> Check:
+def check_finding(index: int, finding: Finding, image_sha256: str, places: Places) -> Check:
     """Everything a finding claims, checked against the unpacked image."""
-    if not isinstance(finding, dict):
-        return Check(index, "?", "?", "?", ["malformed finding: not an object"])
-    fid, rule = str(finding.get("id", "?")), str(finding.get("rule", "?"))
-    try:
-        path = finding["path"]
-        container = tuple(finding["container"])
-        evidence = finding["evidence"]
-        sha, offset, length, excerpt_text = (evidence["sha256"], evidence["offset"], evidence["length"],
-                                             evidence["excerpt"])
-        if not (isinstance(path, str) and all(isinstance(c, str) for c in container)
-                and type(offset) is int and type(length) is int
-                and isinstance(sha, str) and isinstance(excerpt_text, str)):
-            raise TypeError
-    except (KeyError, TypeError):
-        return Check(index, fid, rule, "?", ["malformed finding: missing or mistyped field"])
+    fid, rule, path, container = finding.finding_id(image_sha256), finding.rule.id, finding.path, \
+        finding.container
+    sha, offset, length, excerpt_text = (finding.evidence.sha256, finding.evidence.offset,
+                                         finding.evidence.length, finding.evidence.excerpt)
     check = Check(index, fid, rule, f"{chain(container)}:{path}@{offset}+{length}")
     expected_id = finding_id(image_sha256, rule, container, path, offset, length)
     if fid != expected_id:
@@ -156,44 +145,35 @@ def check_finding(index: int, finding: Any, image_sha256: str, places: Places) -
     return check
 
 
-def _by_file(findings: list[Any]) -> list[int]:
+def _by_file(findings: list[Finding]) -> list[int]:
     """Indices of `findings` with the findings of one file together, so that each file is read
     and hashed once even when it is larger than the views' cache of recent files."""
-    def key(index: int) -> tuple[str, ...]:
-        finding = findings[index]
-        if not isinstance(finding, dict):
-            return ()
-        container, path = finding.get("container"), finding.get("path")
-        if not isinstance(container, list | tuple) or not isinstance(path, str):
-            return ()
-        return (*[c if isinstance(c, str) else "" for c in container], "\0", path)
-    return sorted(range(len(findings)), key=key)
+    return sorted(range(len(findings)), key=lambda i: (*findings[i].container, "\0", findings[i].path))
 
 
-def verify(report: dict[str, Any], image: Path, *, limits: Limits | None = None,
+def verify(report: Report, image: Path, *, limits: Limits | None = None,
            workdir: Path | None = None) -> Verification:
     """Check every finding of `report` against `image` (which must be readable)."""
     from firmproof.scan import check_image, sha256_file
 
     check_image(image)
-    claimed = report["image"]
+    claimed = report.image
     result = Verification(image_name=image.name)
     image_sha = sha256_file(image)
-    if claimed.get("sha256") != image_sha:
+    if claimed.sha256 != image_sha:
         result.image_reasons.append(f"image sha256 is {image_sha}, the report is for "
-                                    f"{claimed.get('sha256')} ({claimed.get('name')})")
-    if claimed.get("size") != image.stat().st_size:
+                                    f"{claimed.sha256} ({claimed.name})")
+    if claimed.size != image.stat().st_size:
         result.image_reasons.append(f"image size is {image.stat().st_size}, the report says "
-                                    f"{claimed.get('size')}")
+                                    f"{claimed.size}")
     tmp = Path(tempfile.mkdtemp(prefix="firmproof-verify-", dir=workdir))
     try:
         unpacked: UnpackResult = unpack(image, tmp, limits or Limits())
         places = Places(unpacked.layers)
-        report_sha = str(claimed.get("sha256", ""))
-        findings = report["findings"]
+        findings = report.findings
         checks: list[Check | None] = [None] * len(findings)
         for i in _by_file(findings):
-            checks[i] = check_finding(i, findings[i], report_sha, places)
+            checks[i] = check_finding(i, findings[i], claimed.sha256, places)
         result.checks = [c for c in checks if c is not None]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

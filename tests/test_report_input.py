@@ -304,7 +304,7 @@ def test_the_loader_is_the_one_verify_and_diff_use(demo):
     from firmproof.diff import load_side
 
     _, report, path = demo
-    assert load_report(path) == report == load_side(path).report
+    assert load_report(path).to_json() == report == load_side(path).report.to_json()
 
 
 # -- a large report ------------------------------------------------------------------------------

@@ -12,6 +12,8 @@ import pytest
 from conftest import firmproof, need_tools, scan_report
 
 from firmproof.demo import build_image
+from firmproof.report import Report
+from firmproof.reportfile import ReportFileError
 from firmproof.verify import verify
 
 
@@ -45,7 +47,7 @@ def test_every_finding_of_the_demo_image_holds(demo: tuple[Path, dict], tmp_path
 
 def test_every_finding_of_the_tar_image_holds(tar_demo: tuple[Path, dict]):
     image, report = tar_demo
-    result = verify(report, image)
+    result = verify(Report.from_json(report), image)
     assert result.holds, [c.reasons for c in result.checks if not c.holds]
     assert len(result.checks) == len(report["findings"]) >= 7
 
@@ -74,7 +76,7 @@ def test_one_byte_changed_in_an_evidence_file_names_the_finding(tar_demo: tuple[
     blob[at:at + 1] = b"S"                       # /bin/sh -> /bin/Sh, same length, tar stays valid
     tampered = tmp_path / "tampered.tar"
     tampered.write_bytes(bytes(blob))
-    result = verify(report, tampered)
+    result = verify(Report.from_json(report), tampered)
     assert not result.holds
     failing = [report["findings"][c.index] for c in result.checks if not c.holds]
     assert failing and {f["path"] for f in failing} == {"/etc/inittab"}
@@ -112,7 +114,7 @@ def test_tampered_report_fails_for_the_right_reason(demo: tuple[Path, dict], cha
         evidence["length"] = 10 ** 6
     elif change == "container":
         finding["container"] = [*finding["container"][:-1], "squashfs@0x99"]
-    result = verify(report, image)
+    result = verify(Report.from_json(report), image)
     assert not result.holds
     bad = [c for c in result.checks if not c.holds]
     assert len(bad) == 1, [c.reasons for c in bad]
@@ -127,7 +129,7 @@ def test_excerpt_change_is_caught_even_with_a_recomputed_id(demo: tuple[Path, di
     report = copy.deepcopy(original)
     finding = next(f for f in report["findings"] if "2323" in f["evidence"]["excerpt"])
     finding["evidence"]["excerpt"] = finding["evidence"]["excerpt"].replace("2323", "23")
-    bad = [c for c in verify(report, image).checks if not c.holds]
+    bad = [c for c in verify(Report.from_json(report), image).checks if not c.holds]
     assert [c.reasons for c in bad] and "id does not recompute" not in " ".join(bad[0].reasons)
 
 
@@ -144,14 +146,19 @@ def test_unreadable_inputs_exit_2(demo: tuple[Path, dict], tmp_path: Path):
         assert "Traceback" not in proc.stderr and proc.stderr.startswith("firmproof: ")
 
 
-def test_malformed_finding_does_not_hold(demo: tuple[Path, dict]):
-    image, original = demo
+def test_a_malformed_finding_is_refused_before_any_check(demo: tuple[Path, dict]):
+    """A report is checked field by field as it is read: a finding without evidence, or that is no
+    object, is named and no finding is checked (the CLI exits 2 on it, test_report_input)."""
+    _, original = demo
     report = copy.deepcopy(original)
     del report["findings"][0]["evidence"]
+    with pytest.raises(ReportFileError, match=r"findings\[0\]\.evidence: missing"):
+        Report.from_json(report)
+    report = copy.deepcopy(original)
     report["findings"].append("nonsense")
-    result = verify(report, image)
-    assert [c.index for c in result.checks if not c.holds] == [0, len(report["findings"]) - 1]
-    assert all("malformed" in c.reasons[0] for c in result.checks if not c.holds)
+    last = len(report["findings"]) - 1
+    with pytest.raises(ReportFileError, match=rf"findings\[{last}\]: expected an object"):
+        Report.from_json(report)
 
 
 # -- signed reports ------------------------------------------------------------------------------------
@@ -227,7 +234,7 @@ def test_findings_hold_in_other_formats(fmt: str, tmp_path: Path):
     need_tools("mksquashfs", "mkimage", "openssl", "ssh-keygen")
     image = build_image(tmp_path / f"{fmt}.bin", fmt=fmt, wrap_uimage=fmt == "cramfs")
     report = scan_report(image, tmp_path)
-    result = verify(report, image)
+    result = verify(Report.from_json(report), image)
     assert len(result.checks) >= 7
     assert result.holds, [(c.place, c.reasons) for c in result.checks if not c.holds]
 
@@ -244,7 +251,7 @@ def test_findings_hold_three_containers_deep(tmp_path: Path):
     pack(inner.parent, "tar-gz", staging / "update.tar.gz")
     outer = pack(staging, "zip", tmp_path / "outer.zip")
     report = scan_report(outer, tmp_path)
-    result = verify(report, outer)
+    result = verify(Report.from_json(report), outer)
     assert result.holds and len(result.checks) >= 2
     assert max(len(f["container"]) for f in report["findings"]) >= 6
 
@@ -340,7 +347,7 @@ def test_each_evidence_file_is_read_and_hashed_once(tar_demo: tuple[Path, dict],
     monkeypatch.setattr(rootfs, "READ_CACHE_BYTES", 1)
     monkeypatch.setattr(rootfs.RootFS, "read", counting_read)
     monkeypatch.setattr(rootfs.hashlib, "sha256", counting_sha256)
-    result = verify(report, image)
+    result = verify(Report.from_json(report), image)
     assert result.holds and [c.index for c in result.checks] == list(range(len(report["findings"])))
     assert len(loads) <= len(files), sorted(loads)
     assert len(hashed) <= len(files)

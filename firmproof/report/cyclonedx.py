@@ -27,7 +27,7 @@ from firmproof.components import Component
 from firmproof.components.packages import disagreements
 
 if TYPE_CHECKING:
-    from firmproof.scan import ScanResult
+    from firmproof.report import Report
 
 SERIAL_NAMESPACE = uuid.UUID("5f1c0f6e-8b1a-4c55-9f0e-6669726d7072")   # firmproof's own
 OPERATING_SYSTEMS = {"linux_kernel", "android"}
@@ -77,26 +77,25 @@ def _entry(component: Component, disagrees: str | None = None) -> CdxComponent:
         properties=properties)
 
 
-def sbom(result: ScanResult) -> str:
+def sbom(report: Report) -> str:
     """The CycloneDX 1.6 JSON document of one scan."""
-    bom = Bom(serial_number=uuid.uuid5(SERIAL_NAMESPACE, f"{result.image_sha256}:{__version__}"))
-    config = result.config
+    image = report.image
+    bom = Bom(serial_number=uuid.uuid5(SERIAL_NAMESPACE, f"{image.sha256}:{__version__}"))
     root = CdxComponent(
-        name=config.product or result.image_name, version=config.version, type=ComponentType.FIRMWARE,
-        bom_ref=f"image:{result.image_sha256}",
-        group=config.vendor,
-        hashes=[HashType(alg=HashAlgorithm.SHA_256, content=result.image_sha256)],
-        properties=[Property(name="firmproof:image:name", value=result.image_name),
-                    Property(name="firmproof:image:size", value=str(result.image_size))])
+        name=image.product or image.name, version=image.version, type=ComponentType.FIRMWARE,
+        bom_ref=f"image:{image.sha256}", group=image.vendor,
+        hashes=[HashType(alg=HashAlgorithm.SHA_256, content=image.sha256)],
+        properties=[Property(name="firmproof:image:name", value=image.name),
+                    Property(name="firmproof:image:size", value=str(image.size))])
     bom.metadata.component = root
     bom.metadata.tools.components.add(CdxComponent(name="firmproof", version=__version__,
                                                    type=ComponentType.APPLICATION))
-    notes = disagreements(result.components)
-    entries = [_entry(c, notes.get(c.sort_key())) for c in result.components]
+    notes = disagreements(report.components)
+    entries = [_entry(c, notes.get(c.sort_key())) for c in report.components]
     for entry in entries:
         bom.components.add(entry)
     bom.register_dependency(root, entries)
-    for index, targets in links(result.components).items():
+    for index, targets in links(report.components).items():
         bom.register_dependency(entries[index], [entries[t] for t in targets])
     return JsonV1Dot6(bom).output_as_string(indent=2) + "\n"
 

@@ -5,8 +5,9 @@ and each finding with its explanation, evidence excerpt, a hex view of the bytes
 offset and how to confirm it by hand; a little inline script filters by severity, category
 and text. References are printed as text, not links, so that the page makes no request.
 
-The hex view needs the bytes of the unpacked tree: `scan_html` is called while the scan's
-work folder still exists. Those bytes live in the HTML model only, never in the JSON report.
+The hex view shows the bytes each finding's evidence kept around itself when it was made
+(`Evidence.window`): they are in the scan's model only, never in the JSON report, so a report
+read back from JSON renders without hex views.
 """
 
 from __future__ import annotations
@@ -17,16 +18,12 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from firmproof.coverage import headline, size_text
-from firmproof.model import Severity
-from firmproof.rules import rule_by_id
-from firmproof.verify import Places
+from firmproof.model import WINDOW_EVIDENCE, Evidence, Finding, Severity
 
 if TYPE_CHECKING:
     from firmproof.diff import Diff
-    from firmproof.scan import ScanResult
+    from firmproof.report import Container, Report
 
-HEX_CONTEXT = 48            # bytes shown before and after the evidence
-HEX_MAX_EVIDENCE = 256      # evidence bytes shown at most
 COLORS = {"critical": "#b3001b", "high": "#e4572e", "medium": "#f3a712", "low": "#3c91e6", "info": "#8a8f98"}
 
 STYLE = """
@@ -97,11 +94,14 @@ def bar_chart(title: str, counts: list[tuple[str, int]], colors: dict[str, str] 
     return "".join(parts)
 
 
-def hex_view(data: bytes, offset: int, length: int) -> str:
-    """16 bytes a line around the evidence, evidence bytes marked."""
-    shown_end = offset + min(length, HEX_MAX_EVIDENCE)
-    start = max(0, offset - HEX_CONTEXT) // 16 * 16
-    end = min(len(data), shown_end + HEX_CONTEXT)
+def hex_view(evidence: Evidence) -> str | None:
+    """16 bytes a line around the evidence, evidence bytes marked (None: no bytes kept)."""
+    data, start = evidence.window, evidence.window_offset
+    if not data:
+        return None
+    offset, length = evidence.offset, evidence.length
+    shown_end = offset + min(length, WINDOW_EVIDENCE)
+    end = start + len(data)
     lines = []
     for base in range(start, end, 16):
         hexes, chars = [], []
@@ -110,29 +110,29 @@ def hex_view(data: bytes, offset: int, length: int) -> str:
                 hexes.append("  ")
                 chars.append(" ")
                 continue
-            b = data[i]
+            b = data[i - start]
             h, c = f"{b:02x}", escape(chr(b)) if 0x20 <= b < 0x7F else "."
             if offset <= i < shown_end:
                 h, c = f"<mark>{h}</mark>", f"<mark>{c}</mark>"
             hexes.append(h)
             chars.append(c)
         lines.append(f"{base:08x}  {' '.join(hexes[:8])}  {' '.join(hexes[8:])}  |{''.join(chars)}|")
-    if length > HEX_MAX_EVIDENCE:
-        lines.append(f"… {length - HEX_MAX_EVIDENCE} more evidence bytes")
+    if length > WINDOW_EVIDENCE:
+        lines.append(f"… {length - WINDOW_EVIDENCE} more evidence bytes")
     return "\n".join(lines)
 
 
-def container_tree(image_name: str, containers: list[dict[str, str]]) -> str:
+def container_tree(image_name: str, containers: tuple[Container, ...]) -> str:
     """Nested lists: each container under the longest other container its path starts with."""
-    paths = [c["path"] for c in containers]
-    children: dict[str, list[dict[str, str]]] = {}
+    paths = [c.path for c in containers]
+    children: dict[str, list[Container]] = {}
     for c in containers:
-        parents = [p for p in paths if p != c["path"] and c["path"].startswith(p + "/")]
+        parents = [p for p in paths if p != c.path and c.path.startswith(p + "/")]
         children.setdefault(max(parents, key=len) if parents else "", []).append(c)
 
     def render(parent: str) -> str:
-        items = "".join(f"<li><code>{escape(c['path'][len(parent):].lstrip('/'))}</code> "
-                        f"<small>({escape(c['format'])})</small>{render(c['path'])}</li>"
+        items = "".join(f"<li><code>{escape(c.path[len(parent):].lstrip('/'))}</code> "
+                        f"<small>({escape(c.format)})</small>{render(c.path)}</li>"
                         for c in children.get(parent, []))
         return f'<ul class="tree">{items}</ul>' if items else ""
 
@@ -173,78 +173,66 @@ def coverage_section(coverage: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def _finding(f: dict[str, Any], hexdump: str | None) -> str:
-    rule = rule_by_id(f["rule"])
-    ev = f["evidence"]
-    where = " › ".join(f["container"]) + " › " + f["path"]
-    parts = [f'<article class="finding" id="f-{escape(f["id"])}" data-severity="{escape(f["severity"])}" '
-             f'data-category="{escape(f["category"])}">',
-             f'<h3><span class="sev" style="background:{COLORS.get(f["severity"], "#888")}">'
-             f'{escape(f["severity"])}</span> {escape(f["title"])}</h3>',
-             f'<div><code>{escape(f["rule"])}</code> · {escape(f["category"])} · id <code>{escape(f["id"])}'
+def _finding(f: Finding, image_sha256: str) -> str:
+    rule, ev, fid = f.rule, f.evidence, escape(f.finding_id(image_sha256))
+    severity, category = f.severity.value, rule.category.value
+    where = " › ".join(f.container) + " › " + f.path
+    parts = [f'<article class="finding" id="f-{fid}" data-severity="{severity}" '
+             f'data-category="{category}">',
+             f'<h3><span class="sev" style="background:{COLORS.get(severity, "#888")}">'
+             f'{severity}</span> {escape(f.title)}</h3>',
+             f'<div><code>{escape(rule.id)}</code> · {category} · id <code>{fid}'
              f'</code></div>',
-             f'<div>where: <code>{escape(where)}</code> at byte {ev["offset"]}, {ev["length"]} bytes; '
-             f'file sha256 <code>{escape(ev["sha256"])}</code></div>']
-    if rule is not None:
+             f'<div>where: <code>{escape(where)}</code> at byte {ev.offset}, {ev.length} bytes; '
+             f'file sha256 <code>{escape(ev.sha256)}</code></div>']
+    if rule.why:
         parts.append(f"<p><b>Why it matters.</b> {escape(rule.why)}</p>")
-    parts.append(f'<div>evidence excerpt</div><pre class="excerpt">{escape(ev["excerpt"])}</pre>')
-    if hexdump:
-        parts.append(f'<div>bytes around offset {ev["offset"]}</div><pre class="hex">{hexdump}</pre>')
-    if f.get("details"):
-        details = json.dumps(f["details"], indent=1, ensure_ascii=False)
+    parts.append(f'<div>evidence excerpt</div><pre class="excerpt">{escape(ev.excerpt)}</pre>')
+    if hexdump := hex_view(ev):
+        parts.append(f'<div>bytes around offset {ev.offset}</div><pre class="hex">{hexdump}</pre>')
+    if f.details:
+        details = json.dumps(f.details, indent=1, ensure_ascii=False)
         parts.append(f"<div>details</div><pre>{escape(details)}</pre>")
-    if rule is not None:
+    if rule.confirm:
         parts.append(f"<p><b>How to confirm by hand.</b> {escape(rule.confirm)}</p>")
-    if f.get("references"):
-        parts.append("<div>references: " + "; ".join(f"<code>{escape(r)}</code>" for r in f["references"])
+    if rule.references:
+        parts.append("<div>references: " + "; ".join(f"<code>{escape(r)}</code>" for r in rule.references)
                      + "</div>")
     parts.append("</article>")
     return "\n".join(parts)
 
 
-def _hex_dumps(result: ScanResult) -> list[str | None]:
-    places = Places(result.unpacked.layers)
-    dumps: list[str | None] = []
-    for f in result.findings:
-        found = places.find(f.container, f.path)
-        data = found[0].read(found[1]) if found else None
-        dumps.append(hex_view(data, f.evidence.offset, f.evidence.length) if data is not None else None)
-    return dumps
-
-
-def report_html(report: dict[str, Any], hexdumps: list[str | None] | None = None) -> str:
-    """The page of one report; `hexdumps` (one per finding) are the bytes around each offset."""
-    findings = report["findings"]
-    image = report["image"]
-    by_sev = Counter(f["severity"] for f in findings)
-    by_cat = Counter(f["category"] for f in findings)
+def report_html(report: Report) -> str:
+    """The page of one report (with hex views where its evidence kept the bytes around it)."""
+    findings = report.findings
+    image = report.image
+    by_sev = Counter(f.severity.value for f in findings)
+    by_cat = Counter(f.category.value for f in findings)
     meta = "".join(f"<tr><td>{escape(k)}</td><td><code>{escape(str(v))}</code></td></tr>"
-                   for k, v in [("image", image["name"]), ("sha256", image["sha256"]),
-                                ("size", f"{image['size']:,} bytes"), ("vendor", image.get("vendor")),
-                                ("product", image.get("product")), ("version", image.get("version")),
-                                ("tool", f"firmproof {report['tool']['version']}"),
-                                ("unpacked", f"{report['unpack']['files']} files, "
-                                             f"{report['unpack']['bytes']:,} bytes, "
-                                             f"depth {report['unpack']['depth']}")]
+                   for k, v in [("image", image.name), ("sha256", image.sha256),
+                                ("size", f"{image.size:,} bytes"), ("vendor", image.vendor),
+                                ("product", image.product), ("version", image.version),
+                                ("tool", f"firmproof {report.tool_version}"),
+                                ("unpacked", f"{report.unpack.files} files, "
+                                             f"{report.unpack.bytes:,} bytes, "
+                                             f"depth {report.unpack.depth}")]
                    if v is not None)
     sev_boxes = "".join(f'<label><input type="checkbox" class="sevbox" value="{s.value}" checked> '
                         f'{s.value} ({by_sev.get(s.value, 0)})</label>' for s in Severity)
     cat_options = "".join(f'<option value="{escape(c)}">{escape(c)} ({n})</option>'
                           for c, n in sorted(by_cat.items()))
-    dumps = hexdumps or [None] * len(findings)
-    errors = [f"{e.get('path', '')}: {e.get('error', '')}" for e in report["unpack"].get("errors", [])]
-    errors += [f"{e.get('analyzer', '')} on {e.get('path', '')}: {e.get('error', '')}"
-               for e in report.get("errors", [])]
+    errors = [f"{e.path}: {e.error}" for e in report.unpack.errors]
+    errors += [f"{e.analyzer} on {e.path}: {e.error}" for e in report.errors]
     body = [
-        f"<header><h1>firmproof report: {escape(image['name'])}</h1>",
+        f"<header><h1>firmproof report: {escape(image.name)}</h1>",
         f'<table class="meta">{meta}</table></header><main>',
-        *([coverage_section(report["coverage"])] if "coverage" in report else []),
+        *([coverage_section(report.coverage)] if report.coverage is not None else []),
         f"<h2>Summary</h2><p><b id=\"total\">{len(findings)}</b> findings.</p>",
         '<div class="charts">'
         + bar_chart("findings by severity", [(s.value, by_sev.get(s.value, 0)) for s in Severity], COLORS)
         + bar_chart("findings by category", sorted(by_cat.items(), key=lambda kv: (-kv[1], kv[0])))
         + "</div>",
-        "<h2>Containers</h2>" + container_tree(image["name"], report["unpack"]["containers"]),
+        "<h2>Containers</h2>" + container_tree(image.name, report.unpack.containers),
     ]
     if errors:
         body.append("<h2>Errors</h2><ul>" + "".join(f"<li>{escape(e)}</li>" for e in errors) + "</ul>")
@@ -253,41 +241,36 @@ def report_html(report: dict[str, Any], hexdumps: list[str | None] | None = None
         f'<div class="filters"><input id="q" type="search" placeholder="search findings" size="30"> '
         f'{sev_boxes} <select id="cat"><option value="">all categories</option>{cat_options}</select> '
         f'<span><b id="shown">{len(findings)}</b> shown</span></div>',
-        *(_finding(f, d) for f, d in zip(findings, dumps, strict=True)),
+        *(_finding(f, image.sha256) for f in findings),
         "</main>",
     ]
-    return _page(f"firmproof: {image['name']}", "\n".join(body), SCRIPT)
+    return _page(f"firmproof: {image.name}", "\n".join(body), SCRIPT)
 
 
-def scan_html(result: ScanResult) -> str:
-    return report_html(result.to_json(), _hex_dumps(result))
-
-
-def _finding_rows(label: str, css: str, findings: list[dict[str, Any]],
-                  notes: list[str] | None = None) -> str:
-    return "".join(f'<tr class="{css}"><td>{label}</td><td>{escape(f["severity"])}</td>'
-                   f'<td><code>{escape(f["rule"])}</code></td><td><code>{escape(f["path"])}</code></td>'
-                   f'<td>{escape(f["title"])}{escape(notes[i]) if notes else ""}<pre>'
-                   f'{escape(f["evidence"]["excerpt"])}</pre></td></tr>'
+def _finding_rows(label: str, css: str, findings: list[Finding], notes: list[str] | None = None) -> str:
+    return "".join(f'<tr class="{css}"><td>{label}</td><td>{f.severity.value}</td>'
+                   f'<td><code>{escape(f.rule.id)}</code></td><td><code>{escape(f.path)}</code></td>'
+                   f'<td>{escape(f.title)}{escape(notes[i]) if notes else ""}<pre>'
+                   f'{escape(f.evidence.excerpt)}</pre></td></tr>'
                    for i, f in enumerate(findings))
 
 
 def diff_html(diff: Diff) -> str:
     """The page of a diff: findings that appeared/vanished/changed and the inventory side by side."""
-    old, new = diff.old.report["image"], diff.new.report["image"]
-    body = [f"<header><h1>firmproof diff: {escape(old['name'])} → {escape(new['name'])}</h1>",
-            f'<table class="meta"><tr><td>old</td><td><code>{escape(old["name"])}</code> '
-            f'sha256 <code>{escape(old["sha256"])}</code></td></tr>'
-            f'<tr><td>new</td><td><code>{escape(new["name"])}</code> '
-            f'sha256 <code>{escape(new["sha256"])}</code></td></tr></table></header><main>',
+    old, new = diff.old.report.image, diff.new.report.image
+    body = [f"<header><h1>firmproof diff: {escape(old.name)} → {escape(new.name)}</h1>",
+            f'<table class="meta"><tr><td>old</td><td><code>{escape(old.name)}</code> '
+            f'sha256 <code>{escape(old.sha256)}</code></td></tr>'
+            f'<tr><td>new</td><td><code>{escape(new.name)}</code> '
+            f'sha256 <code>{escape(new.sha256)}</code></td></tr></table></header><main>',
             f"<h2>Findings</h2><p>{len(diff.appeared)} appeared, {len(diff.vanished)} vanished, "
             f"{len(diff.changed)} changed.</p>",
             '<table class="grid"><tr><th>change</th><th>severity</th><th>rule</th><th>path</th>'
             '<th>what</th></tr>'
             + _finding_rows("appeared", "added", diff.appeared)
             + _finding_rows("vanished", "removed", diff.vanished)
-            + _finding_rows("changed", "changed", [c["new"] for c in diff.changed],
-                            [f" ({', '.join(c['fields'])})" for c in diff.changed])
+            + _finding_rows("changed", "changed", [c.new for c in diff.changed],
+                            [f" ({', '.join(c.fields)})" for c in diff.changed])
             + "</table>"]
     if diff.inventory is None:
         body.append("<p>Inventory: compare two images (not reports) to see it.</p>")
@@ -311,4 +294,4 @@ def diff_html(diff: Diff) -> str:
                 text += [f'<span class="added">+ {escape(x)}</span>' for x in lines["added"]]
                 body.append(f"<h3><code>{escape(path)}</code></h3><pre>" + "\n".join(text) + "</pre>")
     body.append("</main>")
-    return _page(f"firmproof diff: {old['name']} → {new['name']}", "\n".join(body))
+    return _page(f"firmproof diff: {old.name} → {new.name}", "\n".join(body))

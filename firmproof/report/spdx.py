@@ -48,7 +48,7 @@ from firmproof.components import Component
 from firmproof.components.packages import disagreements
 
 if TYPE_CHECKING:
-    from firmproof.scan import ScanResult
+    from firmproof.report import Report
 
 SPDX_VERSION = "SPDX-2.3"
 NAMESPACE = uuid.UUID("0d2f8a43-5a7e-4f0b-9c1e-6669726d7370")     # firmproof's own, for SPDX
@@ -145,34 +145,33 @@ def _dependencies(components: list[Component], ids: list[str]) -> list[Relations
     return [Relationship(a, RelationshipType.DEPENDS_ON, b) for a, b in found]
 
 
-def document(result: ScanResult) -> Document:
+def document(report: Report) -> Document:
     """The SPDX 2.3 document of one scan (not yet validated)."""
-    config = result.config
     created = _created()
     tool = Actor(ActorType.TOOL, f"firmproof-{__version__}")
-    serial = uuid.uuid5(NAMESPACE, f"{result.image_sha256}:{__version__}")
+    serial = uuid.uuid5(NAMESPACE, f"{report.image.sha256}:{__version__}")
     info = CreationInfo(
-        spdx_version=SPDX_VERSION, spdx_id="SPDXRef-DOCUMENT", name=f"firmproof SBOM of {result.image_name}",
-        document_namespace=f"https://spdx.org/spdxdocs/firmproof-{result.image_sha256[:16]}-{serial}",
+        spdx_version=SPDX_VERSION, spdx_id="SPDXRef-DOCUMENT", name=f"firmproof SBOM of {report.image.name}",
+        document_namespace=f"https://spdx.org/spdxdocs/firmproof-{report.image.sha256[:16]}-{serial}",
         creators=[tool], created=created,
         document_comment="Components identified by firmproof in the image; each package's annotation "
                          "says where its version was read (container chain, path, file sha256, offset, "
                          "length).")
     image = Package(
-        spdx_id=IMAGE_ID, name=config.product or result.image_name, version=config.version,
-        file_name=result.image_name, download_location=SpdxNoAssertion(), files_analyzed=False,
-        supplier=Actor(ActorType.ORGANIZATION, config.vendor) if config.vendor else None,
-        checksums=[Checksum(ChecksumAlgorithm.SHA256, result.image_sha256)],
+        spdx_id=IMAGE_ID, name=report.image.product or report.image.name, version=report.image.version,
+        file_name=report.image.name, download_location=SpdxNoAssertion(), files_analyzed=False,
+        supplier=Actor(ActorType.ORGANIZATION, report.image.vendor) if report.image.vendor else None,
+        checksums=[Checksum(ChecksumAlgorithm.SHA256, report.image.sha256)],
         primary_package_purpose=PackagePurpose.FIRMWARE,
-        comment=f"firmware image {result.image_name}, {result.image_size} bytes")
-    notes = disagreements(result.components)
-    packages = [_package(c) for c in result.components]
+        comment=f"firmware image {report.image.name}, {report.image.size} bytes")
+    notes = disagreements(report.components)
+    packages = [_package(c) for c in report.components]
     ids = [p.spdx_id for p in packages]
     relationships = [Relationship("SPDXRef-DOCUMENT", RelationshipType.DESCRIBES, IMAGE_ID)]
     relationships += [Relationship(IMAGE_ID, RelationshipType.CONTAINS, i) for i in ids]
-    relationships += _dependencies(result.components, ids)
+    relationships += _dependencies(report.components, ids)
     annotations = [Annotation(i, AnnotationType.OTHER, tool, created, _evidence(c, notes.get(c.sort_key())))
-                   for c, i in zip(result.components, ids, strict=True)]
+                   for c, i in zip(report.components, ids, strict=True)]
     return Document(info, packages=[image, *packages], relationships=relationships, annotations=annotations)
 
 
@@ -185,8 +184,8 @@ def validate(doc: Document) -> None:
         raise SpdxInvalid(f"the SPDX document does not validate: {shown}{more}")
 
 
-def sbom(result: ScanResult) -> str:
+def sbom(report: Report) -> str:
     """The SPDX 2.3 JSON document of one scan, validated."""
-    doc = document(result)
+    doc = document(report)
     validate(doc)
     return json.dumps(DocumentConverter().convert(doc), indent=2, ensure_ascii=False) + "\n"

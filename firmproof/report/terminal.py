@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
@@ -16,12 +16,12 @@ from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElaps
 from rich.table import Table
 
 from firmproof.coverage import coverage_line, headline
-from firmproof.model import Rule, Severity
+from firmproof.model import Finding, Rule, Severity
 
 if TYPE_CHECKING:
     from firmproof.diff import Diff
     from firmproof.doctor import Check
-    from firmproof.scan import ScanResult
+    from firmproof.report import Report
     from firmproof.verify import Verification
 
 SEVERITY_STYLE = {
@@ -67,27 +67,26 @@ class ScanDisplay:
         elif self.enabled:
             self.console.print(f"[dim]unpacking {container}[/dim]")
 
-    def summary(self, result: ScanResult, output: Path | None, *, vex_marked: int | None = None) -> None:
+    def summary(self, result: Report, output: Path | None, *, vex_marked: int | None = None) -> None:
         if not self.enabled:
             return
         out = self.console
-        unpacked = result.unpacked
-        coverage = result.coverage.to_json() if result.coverage is not None else None
+        unpacked, coverage = result.unpack, result.coverage
         if coverage is not None:
             style = "green" if coverage["complete"] else "bold yellow"
             out.print(f"[{style}]{escape(headline(coverage))}[/]")
-        out.print(f"[bold]{result.image_name}[/bold]  sha256 {result.image_sha256}")
+        out.print(f"[bold]{result.image.name}[/bold]  sha256 {result.image.sha256}")
         out.print(f"unpacked {unpacked.files} files ({unpacked.bytes:,} bytes) in "
-                  f"{len(unpacked.layers)} containers, depth {unpacked.depth}, "
-                  f"{unpacked.seconds:.1f}s; scan {result.seconds:.1f}s")
+                  f"{len(unpacked.containers)} containers, depth {unpacked.depth}, "
+                  f"{result.unpack_seconds:.1f}s; scan {result.seconds:.1f}s")
         if coverage is not None:
             out.print(escape(coverage_line(coverage)))
         for error in unpacked.errors[:10]:
-            out.print(f"[yellow]unpack:[/yellow] {error['path']}: {error['error']}")
+            out.print(f"[yellow]unpack:[/yellow] {error.path}: {error.error}")
         if len(unpacked.errors) > 10:
             out.print(f"[yellow]unpack:[/yellow] … {len(unpacked.errors) - 10} more in the report")
-        for error in result.errors[:5]:
-            out.print(f"[yellow]analyzer {error['analyzer']}:[/yellow] {error['path']}: {error['error']}")
+        for failure in result.errors[:5]:
+            out.print(f"[yellow]analyzer {failure.analyzer}:[/yellow] {failure.path}: {failure.error}")
         skips = coverage["files"]["skips"] if coverage is not None else []
         for skip in skips[:5]:
             out.print(f"[yellow]not examined:[/yellow] {escape(skip['container'] + skip['path'])}: "
@@ -196,24 +195,23 @@ def print_diff(result: Diff, *, stderr: bool = False) -> None:
     output on standard output (on standard error when the JSON diff takes standard output)."""
     out = console(stderr=stderr)
     out.print(f"[bold]old[/bold] {escape(result.old.label)} ({result.old.kind}, "
-              f"{len(result.old.report['findings'])} findings)  [bold]new[/bold] {escape(result.new.label)} "
-              f"({result.new.kind}, {len(result.new.report['findings'])} findings)")
+              f"{len(result.old.report.findings)} findings)  [bold]new[/bold] {escape(result.new.label)} "
+              f"({result.new.kind}, {len(result.new.report.findings)} findings)")
     table = Table(title="findings", show_edge=False)
     for name in ("change", "severity", "rule", "where", "what"):
         table.add_column(name, overflow="fold")
 
-    def row(change: str, f: dict[str, Any], note: str = "") -> None:
-        style = SEVERITY_STYLE.get(Severity(f["severity"]), "") if f["severity"] in _SEVERITIES else ""
-        table.add_row(change, f"[{style}]{f['severity']}[/]" if style else f["severity"], f["rule"],
-                      escape(f"{f['path']}:{f['evidence']['offset']}"),
-                      escape(f"{f['title']}{note}\n{_short(f['evidence']['excerpt'])}"))
+    def row(change: str, f: Finding, note: str = "") -> None:
+        table.add_row(change, f"[{SEVERITY_STYLE[f.severity]}]{f.severity.value}[/]", f.rule.id,
+                      escape(f"{f.path}:{f.evidence.offset}"),
+                      escape(f"{f.title}{note}\n{_short(f.evidence.excerpt)}"))
 
     for f in result.appeared:
         row("[bold red]appeared[/]", f)
     for f in result.vanished:
         row("[green]vanished[/]", f)
     for c in result.changed:
-        row("[yellow]changed[/]", c["new"], f" ({', '.join(c['fields'])})")
+        row("[yellow]changed[/]", c.new, f" ({', '.join(c.fields)})")
     if table.row_count:
         out.print(table)
     else:
@@ -242,5 +240,3 @@ def print_diff(result: Diff, *, stderr: bool = False) -> None:
         for line in lines["added"][:20]:
             out.print(f"  [red]+[/] {escape(line)}")
 
-
-_SEVERITIES = {s.value for s in Severity}

@@ -15,7 +15,9 @@ import pytest
 from conftest import firmproof, need_tools, scan_report
 
 from firmproof.demo import build_image
+from firmproof.model import Evidence
 from firmproof.report.html import hex_view
+from firmproof.rootfs import RootFS
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -45,11 +47,17 @@ def test_html_is_one_self_contained_file(rendered: tuple[Path, dict]):
 
 
 def test_hex_view_marks_the_evidence_bytes():
-    data = bytes(range(256))
-    view = hex_view(data, 40, 3)
-    assert "<mark>28</mark> <mark>29</mark> <mark>2a</mark>" in view
+    """The bytes the evidence kept around itself when it was made, evidence marked."""
+    fs = RootFS.from_files({"/bin/x": bytes(range(256)) * 8})
+    view = hex_view(Evidence.of(fs, "/bin/x", 40, 3))
+    assert view is not None and "<mark>28</mark> <mark>29</mark> <mark>2a</mark>" in view
     assert view.count("<mark>") == 6             # three bytes, in hex and as characters
     assert view.splitlines()[0].startswith("00000000")
+    later = hex_view(Evidence.of(fs, "/bin/x", 700, 400))
+    assert later is not None and later.splitlines()[0].startswith("00000280")     # 700 - 48, by 16
+    assert later.splitlines()[-1] == "… 144 more evidence bytes"
+    assert later.count("<mark>") == 2 * 256
+    assert hex_view(Evidence("ab" * 32, 40, 3, "x")) is None    # evidence read back from a report
 
 
 @contextlib.contextmanager

@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from conftest import firmproof, need_tools
@@ -21,6 +20,7 @@ from firmproof.components import Component
 from firmproof.demo import build_rootfs
 from firmproof.fixtures import pack
 from firmproof.model import Evidence
+from firmproof.report import Image, Report, Unpacked
 from firmproof.report.spdx import SpdxInvalid, document, sbom, validate
 
 FILES = {   # (package, suite): {file in the package: where it goes in the image}
@@ -148,9 +148,9 @@ def test_versions_a_cpe_binding_must_quote_still_give_a_valid_document():
     CPE 2.3 can carry it) leaves the CPE out and in the annotation; a package-database entry
     gets no file checksum (its file is the database, not the component); names that are no SPDX
     id are made into one."""
-    result = SimpleNamespace(
-        image_name="fw.bin", image_sha256="cd" * 32, image_size=4096,
-        config=SimpleNamespace(product="RT-1", version="1.0.4", vendor="Acme Networks"),
+    result = Report(
+        image=Image("fw.bin", "cd" * 32, 4096, vendor="Acme Networks", product="RT-1", version="1.0.4"),
+        unpack=Unpacked(files=3, bytes=4096, depth=1),
         components=[_component("libfoo+", "1.2~rc1", "dpkg", "/var/lib/dpkg/status"),
                     _component("libfoo+", "1.2~rc1", "binary", "/usr/lib/libfoo.so.1"),
                     _component("bar", "1.0 beta", "binary", "/usr/bin/bar")])
@@ -183,9 +183,8 @@ def test_a_version_read_from_a_file_name_says_so():
 
     lib = replace(_component("mbedtls", "3.6.6", "binary", "/usr/lib/libmbedtls.so.3.6.6"),
                   version_from="file name")
-    result = SimpleNamespace(image_name="fw.bin", image_sha256="cd" * 32, image_size=4096,
-                             config=SimpleNamespace(product=None, version=None, vendor=None),
-                             components=[lib, _component("zlib", "1.3.1", "binary", "/usr/lib/libz.so.1")])
+    result = Report(image=Image("fw.bin", "cd" * 32, 4096), unpack=Unpacked(files=2, bytes=4096, depth=1),
+                    components=[lib, _component("zlib", "1.3.1", "binary", "/usr/lib/libz.so.1")])
     _, named, read = json.loads(sbom(result))["packages"]
     assert json.loads(named["annotations"][0]["comment"])["version_from"] == "file name"
     assert "version_from" not in json.loads(read["annotations"][0]["comment"])
