@@ -74,9 +74,9 @@ class Store:
 
 
 def _retryable(exc: DBAPIError) -> bool:
-    if isinstance(exc, IntegrityError):
-        return True                                   # another writer inserted the same key first
     text = str(exc.orig).lower()
+    if isinstance(exc, IntegrityError):               # another writer inserted the same key first
+        return getattr(exc.orig, "sqlstate", None) == "23505" or "unique constraint" in text
     return any(word in text for word in ("locked", "busy", "deadlock", "could not serialize"))
 
 

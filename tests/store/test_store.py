@@ -171,6 +171,21 @@ def test_triage_key_follows_a_finding_into_another_image(store: Store, scanned: 
         assert len(demo_keys) < counts(store)["findings"]
 
 
+def test_a_report_that_cannot_be_stored_leaves_nothing_behind(store: Store,
+                                                               scanned: dict[str, Scanned]) -> None:
+    """One transaction per report: its last finding refused (a severity the schema does not
+    know) undoes the image, the scan and the findings before it, at once (not tried again)."""
+    from sqlalchemy.exc import IntegrityError
+
+    broken = copy.deepcopy(scanned["demo-router"].report)
+    broken["findings"][-1]["severity"] = "dire"
+    with pytest.raises(IntegrityError, match="severity"):
+        add_report(store, broken)
+    assert set(counts(store).values()) == {0}
+    add_report(store, scanned["demo-router"].report)
+    assert counts(store)["findings"] == len(broken["findings"])
+
+
 def test_the_migrations_build_exactly_the_models(store: Store) -> None:
     with store.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
