@@ -265,3 +265,19 @@ def test_the_dask_cluster_runs_work_on_its_two_workers(dask: DaskCluster) -> Non
         ran = {w: client.submit(os.getpid, pure=False, workers=[w]).result(timeout=60) for w in pids}
         assert ran == pids
         assert client.submit(sum, [1, 2, 3]).result(timeout=60) == 6
+
+
+def test_the_default_store_is_sqlite_in_the_users_data_folder(monkeypatch: pytest.MonkeyPatch,
+                                                              tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    store = open_store()
+    assert store.dialect == "sqlite"
+    assert (tmp_path / "data" / "firmproof" / "store.sqlite").is_file()
+    store.close()
+
+
+def test_postgresql_urls_go_through_psycopg(pg_url: str) -> None:
+    for url in (pg_url, pg_url.replace("postgresql://", "postgres://", 1)):
+        store = open_store(url)
+        assert (store.dialect, store.engine.driver) == ("postgresql", "psycopg")
+        store.close()
