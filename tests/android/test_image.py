@@ -19,9 +19,9 @@ import pytest
 from conftest import corpus_file, firmproof, need_tools, scan_report
 
 from firmproof import fixtures
+from tests.rules.cases_android import DEBUG_PROPS, PRODUCTION_PROPS
 
 from .conftest import BOOT_RECEIVER, manifest, real_elf
-from .test_debug import DEBUG_PROPS, PRODUCTION_PROPS
 
 # AOSP builds stamp EROFS images with a fixed time (2009-01-01); unblob's EROFS handler
 # refuses a build time of 0, so -T0 would not do

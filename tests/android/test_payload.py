@@ -40,9 +40,9 @@ from firmproof.unpack.handlers.payload import (
     manifest_class,
     read_payload,
 )
+from tests.rules.cases_android import DEBUG_PROPS, PRODUCTION_PROPS
 
 from .conftest import real_elf
-from .test_debug import DEBUG_PROPS, PRODUCTION_PROPS
 
 BLOCK_SIZE = 4096
 OP_BLOCKS = 16            # delta_generator cuts full images in 2 MiB operations; smaller here
