@@ -1,8 +1,9 @@
 """A report becomes rows: the one place that reads a report for the store.
 
-The report is the JSON dict of schema firmproof.report/1 (as `firmproof.reportfile.load`
-returns it); when the typed Report lands, this module is the one to change. Components (the
-SBOM) are not in that JSON: the scan that made the report hands them over.
+The report is the typed `firmproof.report.Report` a scan returns, or its JSON (schema
+firmproof.report/1, as `firmproof.reportfile.load` returns it): both are read as that JSON, in
+`_add` alone. Components (the SBOM) are not in the JSON: a typed report carries its own, and
+for a report read from a file the scan that made it hands them over.
 
 Scanning the same image with the same firmproof version and the same rules is the same scan:
 adding its report again returns the scan already stored. A new firmproof version (or another
@@ -28,6 +29,7 @@ from firmproof.store.schema import ComponentRow, FindingRow, Image, ReportBlob, 
 
 if TYPE_CHECKING:
     from firmproof.components import Component
+    from firmproof.report import Report
     from firmproof.store.open import Store
 
 GUESSABLE = ("vendor", "product", "version", "release_date")
@@ -70,8 +72,8 @@ def evidence_key(rule: str, path: str, evidence: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def add_report(store: Store, report: dict[str, Any], image: ImageInfo | None = None,
-               components: Iterable[Component] = (), *, started: datetime | None = None,
+def add_report(store: Store, report: Report | dict[str, Any], image: ImageInfo | None = None,
+               components: Iterable[Component] | None = None, *, started: datetime | None = None,
                rules: str | None = None) -> int:
     """Store one report (with the image's metadata and the scan's components) in one
     transaction; the id of its scan, the one already stored if this scan was added before.
@@ -79,8 +81,11 @@ def add_report(store: Store, report: dict[str, Any], image: ImageInfo | None = N
     `started`: when the scan began (the report does not say); `rules`: the rules version of the
     firmproof that made the report, when it is not this one."""
     info = image or ImageInfo()
-    parts = list(components)
-    return store.write(lambda session: _add(session, report, info, parts, started, rules or rules_version()))
+    if isinstance(report, dict):
+        data, parts = report, list(components or ())
+    else:
+        data, parts = report.to_json(), list(report.components if components is None else components)
+    return store.write(lambda session: _add(session, data, info, parts, started, rules or rules_version()))
 
 
 def add_error(store: Store, *, sha256: str, name: str, size: int, error: str, tool_version: str,

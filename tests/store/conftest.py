@@ -22,11 +22,13 @@ from tests.servers import DaskCluster, Postgres, ServerError, dask_cluster, post
 
 @dataclass(frozen=True)
 class Scanned:
-    """A report as `firmproof.reportfile.load` reads it, and the components of the same scan."""
+    """A report as `firmproof.reportfile.load` reads it, the components of the same scan, and
+    the typed report the scan returned."""
 
     name: str
     report: dict[str, Any]
     components: tuple[Component, ...]
+    typed: Any
 
 
 # images the demo builder makes: all plants, a clean one, two plants in another file system
@@ -43,7 +45,7 @@ def _scan(image: Path, out: Path) -> Scanned:
 
     result = scan(ScanConfig(image=image))
     out.write_text(json.dumps(result.to_json()))
-    return Scanned(image.stem, load(out), tuple(result.components))
+    return Scanned(image.stem, load(out), tuple(result.components), result)
 
 
 @pytest.fixture(scope="session")

@@ -95,6 +95,15 @@ def test_a_scan_row_says_what_the_report_says(store: Store, scanned: dict[str, S
             {(c.name, c.version, c.path) for c in demo.components}
 
 
+def test_a_typed_report_gives_the_rows_of_its_json(scanned: dict[str, Scanned], tmp_path: Path) -> None:
+    """What the scan returns (with its own components) and the JSON file it wrote: same rows."""
+    typed, plain = open_store(str(tmp_path / "typed.sqlite")), open_store(str(tmp_path / "plain.sqlite"))
+    for name, s in scanned.items():
+        add_report(typed, s.typed, INFO[name], started=STARTED)
+        add_report(plain, s.report, INFO[name], s.components, started=STARTED)
+    assert dump(typed) == dump(plain)
+
+
 def test_adding_the_same_reports_again_adds_nothing(store: Store, scanned: dict[str, Scanned]) -> None:
     first = fill(store, scanned)
     rows = dump(store)
