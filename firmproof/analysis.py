@@ -25,7 +25,7 @@ from typing import Any
 
 from firmproof import examined
 from firmproof.analyzers.base import Analyzer
-from firmproof.bootchain import WELL_KNOWN_MOUNTS, boot_chain, copies, mount_points, referenced_paths
+from firmproof.bootchain import WELL_KNOWN_MOUNTS, copies, mount_points, referenced_paths, walk
 from firmproof.children import check, child_setup
 from firmproof.components import COMPONENTS, Component, identify_cached
 from firmproof.model import Category, Finding, NoEvidence
@@ -164,7 +164,7 @@ def device(root: RootFS, partitions: list[RootFS]) -> tuple[RootFS, list[str]] |
     candidates = [p for p in partitions if not nested(p.container, root.container)]
     if not candidates:
         return None
-    chain = boot_chain(root)
+    chain = walk(root)
     refs = referenced_paths(chain)
     typed = mount_points(root, chain)
     points: dict[str, None] = dict.fromkeys(p for p, _ in typed)
@@ -185,7 +185,7 @@ def device(root: RootFS, partitions: list[RootFS]) -> tuple[RootFS, list[str]] |
     mounted = root.device(mounts)
     linked = _account_links(mounted)
     wanted = []
-    for source, dest in copied(mounted, boot_chain(mounted)):
+    for source, dest in copied(mounted, walk(mounted)):
         folder, name = dest.rsplit("/", 1)
         folder = mounted.resolve(folder or "/") or folder
         entry = mounted.stat(folder)
@@ -456,6 +456,8 @@ class Analysis:
         ctx = multiprocessing.get_context("fork")
         while self._pending and len(self._running) < self.workers:
             task = self._pending.popleft()
+            if any(a.reads_boot_chain for a in task.group):
+                walk(task.view)     # once per view, here: the tasks forked from now on share it
             parent, child = ctx.Pipe(duplex=False)
             # not daemonic: an analyzer may start a pool of its own (APKs); `finish` and
             # `_stop_all` always reap the workers

@@ -20,9 +20,11 @@ script treated as an entry point, with `reached=False`.
 from __future__ import annotations
 
 import fnmatch
+import itertools
 import logging
 import posixpath
 import re
+import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -44,7 +46,7 @@ from firmproof.parsers.systemd import (
     parse_exec,
     parse_unit,
 )
-from firmproof.rootfs import DIR, FILE, SYMLINK, RootFS, normalize
+from firmproof.rootfs import DIR, FILE, SYMLINK, FileEntry, RootFS, normalize
 
 log = logging.getLogger(__name__)
 
@@ -124,13 +126,50 @@ class Step:
         return tuple(i for i in self.line if i.pipeline == self.pipeline)
 
 
+@dataclass(frozen=True)
+class _Unreached:
+    """Where the walk of a tree without init stood before it took the scripts no init reaches
+    as entry points: enough to walk them again from there, some of them only."""
+
+    steps: int
+    scripts: int
+    skipped: int
+    cut_short: bool
+    visited: frozenset[str]
+    rc_levels: frozenset[str]
+    units: frozenset[str]
+    parsed: Mapping[str, shell.Script | None]   # the scripts read so far (read once per walk)
+
+
 @dataclass
 class BootChain:
     steps: list[Step] = field(default_factory=list)
     scripts: dict[str, tuple[str, ...]] = field(default_factory=dict)  # script -> chain to it
     has_init: bool = False
     cut_short: bool = False         # MAX_STEPS reached: part of the boot chain not followed
+    # files the walk did not read in full (too big, MAX_STEPS): reported by each user's task
+    skipped: list[tuple[FileEntry, str]] = field(default_factory=list, repr=False)
     _applets: dict[str, bool] = field(default_factory=dict, repr=False)
+    _unreached: _Unreached | None = field(default=None, repr=False)
+
+    def reaching(self, fs: RootFS, scripts: frozenset[str]) -> BootChain:
+        """In a tree without init, the chain with only `scripts` taken as entry points among
+        the scripts no init reaches (an analyzer that knows which files can matter spares the
+        walk of every other script): this chain's walk resumed where it took them. With an
+        init, this chain itself."""
+        if self._unreached is None:
+            return self
+        before = self._unreached
+        walker = _Walker(fs)
+        walker.result = BootChain(steps=self.steps[:before.steps],
+                                  scripts=dict(itertools.islice(self.scripts.items(), before.scripts)),
+                                  cut_short=before.cut_short, skipped=self.skipped[:before.skipped])
+        walker.visited = set(before.visited)
+        walker.rc_levels = set(before.rc_levels)
+        walker.units = set(before.units)
+        walker.parsed = dict(before.parsed)
+        walker.orphans(scripts)
+        return walker.result
 
     def absent(self, fs: RootFS, step: Step) -> bool:
         """True when the program `step` runs cannot be in this image, so the line starts
@@ -339,15 +378,14 @@ class _Walker:
         entry = self.fs.stat(path)
         if entry is not None and entry.kind == FILE and entry.size > MAX_SCRIPT_BYTES \
                 and entry.ftype != ELF:
-            examined.skipped(self.fs, entry, "bootchain", f"a boot script {examined.mib(MAX_SCRIPT_BYTES)}")
+            self.result.skipped.append((entry, f"a boot script {examined.mib(MAX_SCRIPT_BYTES)}"))
         elif entry is not None and entry.kind == FILE and entry.ftype != ELF:
             data = self.fs.read(path)
             if data is not None and script_interpreter_ok(data):
                 script = shell.parse(data.decode("latin-1"))
                 if script.cut_at is not None and entry is not None:
-                    examined.skipped(self.fs, entry, "bootchain",
-                                     f"a boot script of more than {shell.MAX_TOKENS:,} words: "
-                                     f"read up to byte {script.cut_at:,}")
+                    self.result.skipped.append((entry, f"a boot script of more than {shell.MAX_TOKENS:,} "
+                                                       f"words: read up to byte {script.cut_at:,}"))
         self.parsed[path] = script
         return script
 
@@ -429,9 +467,8 @@ class _Walker:
         self.result.cut_short = True
         entry = self.fs.stat(path)
         if entry is not None:
-            examined.skipped(self.fs, entry, "bootchain",
-                             f"the boot chain stops at {MAX_STEPS:,} steps: the rest of this script "
-                             "is not followed")
+            self.result.skipped.append((entry, f"the boot chain stops at {MAX_STEPS:,} steps: the rest "
+                                               "of this script is not followed"))
 
     @staticmethod
     def _env(parsed: shell.Script, command: shell.Command, ctx: _Ctx) -> dict[str, str]:
@@ -1057,10 +1094,39 @@ def _start_stop_daemon(argv: list[str]) -> list[str] | None:
 # -- building ----------------------------------------------------------------------
 
 
+_WALKED: weakref.WeakKeyDictionary[RootFS, BootChain] = weakref.WeakKeyDictionary()
+
+
+def walk(fs: RootFS) -> BootChain:
+    """Everything that runs at boot in `fs`, in a stable order: walked once per view, the
+    first call walking and every later one (in this process, or in a worker forked after it)
+    sharing the walk. Analysis walks a big view before forking the tasks that read it, so that
+    services, exfiltration, Android, the device's mounts and the inventory read one walk.
+    Reports nothing: `boot_chain` is what an analyzer calls."""
+    chain = _WALKED.get(fs)
+    if chain is None:
+        chain = _WALKED[fs] = _walk(fs)
+    return chain
+
+
 def boot_chain(fs: RootFS, *, orphans: frozenset[str] | None = None) -> BootChain:
-    """Everything that runs at boot in `fs`, in a stable order. `orphans` limits the scripts
-    taken as entry points of a tree without init to those paths (an analyzer that knows
-    which files can matter spares the walk of every other script)."""
+    """The boot chain of `fs` (see `walk`), the files it did not read in full reported for
+    the calling analyzer's task. `orphans` limits the scripts taken as entry points of a tree
+    without init to those paths (an analyzer that knows which files can matter spares the
+    walk of every other script)."""
+    chain = walk(fs)
+    if orphans is not None:
+        chain = chain.reaching(fs, orphans)
+    _report(fs, chain)
+    return chain
+
+
+def _report(fs: RootFS, chain: BootChain) -> None:
+    for entry, reason in chain.skipped:
+        examined.skipped(fs, entry, "bootchain", reason)
+
+
+def _walk(fs: RootFS) -> BootChain:
     walker = _Walker(fs)
     has_inittab = fs.stat("/etc/inittab") is not None
     systemd = has_systemd(fs)
@@ -1084,7 +1150,13 @@ def boot_chain(fs: RootFS, *, orphans: frozenset[str] | None = None) -> BootChai
     walker.inetd()
     walker.cron()
     if not has_init:
-        walker.orphans(orphans)
+        result = walker.result
+        result._unreached = _Unreached(
+            steps=len(result.steps), scripts=len(result.scripts), skipped=len(result.skipped),
+            cut_short=result.cut_short, visited=frozenset(walker.visited),
+            rc_levels=frozenset(walker.rc_levels), units=frozenset(walker.units),
+            parsed=dict(walker.parsed))
+        walker.orphans()
     walker.result.has_init = has_init
     return walker.result
 
@@ -1095,6 +1167,7 @@ def script_steps(fs: RootFS, paths: Iterable[str], via: str) -> BootChain:
     walker = _Walker(fs)
     for path in paths:
         walker.script(path, [], (via,), via, 1)
+    _report(fs, walker.result)
     return walker.result
 
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from firmproof.bootchain import boot_chain
+from firmproof.bootchain import walk
 from firmproof.filetype import ELF, PRIVATE_KEY, PUBLIC_KEY, SCRIPT, TEXT
 from firmproof.keymaterial import load_pem_block
 from firmproof.parsers.passwd import parse_passwd, parse_shadow
@@ -100,7 +100,7 @@ def _accounts(fs: RootFS, prefix: str, out: dict[str, str]) -> None:
 
 
 def _boot(fs: RootFS, prefix: str, boot: dict[str, str], listening: dict[str, str]) -> None:
-    for step in boot_chain(fs).steps:
+    for step in walk(fs).steps:
         command = " ".join(step.argv)
         key = f"{prefix}{step.path}: {command}"
         boot[key] = f"{step.via} via {' > '.join(step.chain)}"

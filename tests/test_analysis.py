@@ -194,3 +194,27 @@ def test_an_account_database_copied_into_etc_at_boot_is_read_where_it_lies():
                          {"/users.db": "root::0:0::/root:/bin/sh\n"})
     weak = [(f.container, f.path) for f in found if f.category.value == "credential.weak-password"]
     assert weak == [(("flash.bin", "jffs2@0x100000"), "/users.db")]
+
+
+def test_a_big_views_boot_chain_is_walked_once_in_the_parent_and_shared_by_the_workers(tmp_path, monkeypatch):
+    from firmproof import bootchain
+
+    view = big_view(tmp_path)
+    parent, real, walked = os.getpid(), bootchain._walk, []
+
+    def walk_in_the_parent_only(fs):
+        if os.getpid() != parent:
+            raise AssertionError("a worker walked the boot chain again")
+        walked.append(fs)
+        return real(fs)
+
+    monkeypatch.setattr(bootchain, "_walk", walk_in_the_parent_only)
+    forked = Analysis(workers=2)
+    forked.add([view])
+    found = forked.finish()
+    assert forked.errors == [] and walked == [view]
+    monkeypatch.setattr(bootchain, "_walk", real)
+    del bootchain._WALKED[view]
+    inline = Analysis(workers=1)
+    inline.add([view])
+    assert found == inline.finish()

@@ -273,3 +273,32 @@ def test_inetd_multi_call_binary_runs_the_applet_of_argv0():
     }, links={"/bin/sh": "busybox", "/usr/sbin/inetd": "/bin/busybox"})
     shell = step_for(boot_chain(fs), "sh")
     assert shell.argv == ("sh", "-i") and shell.port == 4444 and shell.via == "inetd"
+
+
+def test_one_walk_per_view_shared_by_every_caller(monkeypatch):
+    from firmproof import bootchain, examined
+
+    fs = RootFS.from_files({"/etc/inittab": "::sysinit:/etc/init.d/rcS\n",
+                            "/etc/init.d/rcS": "#!/bin/sh\ntelnetd -l /bin/sh\n"})
+    monkeypatch.setattr(bootchain, "MAX_SCRIPT_BYTES", 8)     # rcS is too big: a skipped file
+    examined.drain()
+    first = boot_chain(fs)
+    assert boot_chain(fs) is first is bootchain.walk(fs)
+    # every caller (each in its own task) reports what the one walk did not read
+    assert [s["path"] for s in examined.drain()] == ["/etc/init.d/rcS", "/etc/init.d/rcS"]
+    assert boot_chain(RootFS.from_files({"/etc/inittab": ""})) is not first
+
+
+def test_orphans_resume_the_shared_walk_of_a_tree_without_init():
+    """In a tree without init, `orphans` takes only those scripts as entry points: a script
+    another orphan runs is then reached on its own, as a walk limited to it would."""
+    fs = RootFS.from_files({"/usr/bin/start.sh": "#!/bin/sh\n/usr/bin/up.sh\n",
+                            "/usr/bin/up.sh": "#!/bin/sh\nwget http://example.com/x\n",
+                            "/etc/crontabs/root": "* * * * * /usr/bin/tick\n"})
+    full = boot_chain(fs)
+    assert not full.has_init
+    assert step_for(full, "wget").chain == ("/usr/bin/start.sh", "/usr/bin/up.sh")
+    only = boot_chain(fs, orphans=frozenset({"/usr/bin/up.sh"}))
+    assert step_for(only, "wget").chain == ("/usr/bin/up.sh",)
+    assert [s.name for s in only.steps] == ["tick", "wget"]    # cron's step kept, start.sh not walked
+    assert boot_chain(fs) is full and len(full.steps) == 3     # the shared walk is left as it was

@@ -256,6 +256,7 @@ def _looks_android(fs: RootFS) -> bool:
 class Android(Analyzer):
     family = "ANDROID"
     name = "android"
+    reads_boot_chain = True
     rules = (DEBUGGABLE, INSECURE, ADB_NO_AUTH, ADB_TCP, USB_ADB_ON_USER, SU_BINARY,
              SELINUX_PERMISSIVE, ROOT_SHELL_SERVICE, REMOTE_CONTROL_APP, IDENTIFIERS_TO_HOST,
              KNOWN_BACKDOOR_APP, TEST_KEY)

@@ -28,6 +28,8 @@ class Analyzer:
     shares: ClassVar[str | None] = None  # analyzers with the same key run in one worker task,
                                          # sharing its caches (the ELF model, the components)
 
+    reads_boot_chain: ClassVar[bool] = False  # `run` reads bootchain.boot_chain: analysis walks
+                                              # it once per view, before the view's tasks fork
     visits: ClassVar[tuple[str, ...]] = ()  # file types `run` reads one at a time, each on its
                                             # own: analysis may then run it on parts of a
                                             # big view (RootFS.part) and join them with `merge`
