@@ -120,8 +120,8 @@ def scan(image: Path, fmt: str, out: Path) -> None:
     proc = subprocess.run([*FIRMPROOF, "scan", str(image), "-q", *FORMATS[fmt], "-o", str(out),
                            "--vulndb", str(vulndb())],
                           capture_output=True, text=True, check=False, env=env)
-    if proc.returncode not in (0, 1, 3):      # findings (1) and incomplete scans (3) are reports too
-        out.write_text(f"exit {proc.returncode}\n{proc.stderr}")
+    if proc.returncode not in (0, 1, 3) or not out.is_file():   # findings (1) and incomplete (3) are
+        out.write_text(f"exit {proc.returncode}\n{proc.stderr}")         # reports, a traceback (1) is not
         return
     if fmt in ("json", "cdx", "spdx"):      # the time of the scan is no part of what it found
         report = json.loads(out.read_text())

@@ -9,6 +9,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from firmproof.analysis import Analysis
 from firmproof.components import merge
 from firmproof.config import ScanConfig
 from firmproof.coverage import Coverage, Searched, build
+from firmproof.identity import identify
 from firmproof.report import AnalyzerError, Container, Image, Report, Unpacked, UnpackError
 from firmproof.unpack.driver import UnpackFailed, UnpackResult, chain_label, unpack
 
@@ -91,6 +93,8 @@ def scan(config: ScanConfig, progress: Callable[[str, int, int], None] | None = 
         report.components = merge(analysis.found)
         report.errors = [AnalyzerError(e["analyzer"], e["path"], e["error"]) for e in analysis.errors]
         report.coverage = coverage_of(config, report, result, analysis.skips).to_json()
+        views = [view for layer in result.layers for view in layer.index.views]
+        report.image = replace(report.image, guessed=identify(views))
         if unpacked is not None:
             unpacked(result)
     except BaseException:

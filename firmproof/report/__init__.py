@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from firmproof import __version__
+from firmproof.identity import FIELDS, Guess
 from firmproof.model import Category, Evidence, Finding, Rule, Severity
 
 if TYPE_CHECKING:
@@ -40,10 +41,30 @@ class Image:
     vendor: str | None = None
     product: str | None = None
     version: str | None = None
+    guessed: tuple[Guess, ...] = ()      # what the image's own files say it is (firmproof.identity)
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "sha256": self.sha256, "size": self.size,
-                "vendor": self.vendor, "product": self.product, "version": self.version}
+                "vendor": self.vendor, "product": self.product, "version": self.version,
+                **({"guessed": {g.field: g.to_json() for g in self.guessed}} if self.guessed else {})}
+
+    @classmethod
+    def from_json(cls, image: dict[str, Any]) -> Image:
+        guessed = image.get("guessed")
+        guesses = [Guess.from_json(k, v) for k, v in guessed.items() if k in FIELDS] \
+            if isinstance(guessed, dict) else []
+        return cls(name=image["name"], sha256=image["sha256"], size=image["size"], vendor=image.get("vendor"),
+                   product=image.get("product"), version=image.get("version"),
+                   guessed=tuple(g for g in guesses if g is not None))
+
+    def said(self, field: str) -> tuple[str | None, bool]:
+        """The image's `field` (vendor, product or version): as the user gave it, else as the
+        image's files say it; and whether it is guessed."""
+        given = getattr(self, field)
+        if given is not None:
+            return given, False
+        guess = next((g for g in self.guessed if g.field == field), None)
+        return (guess.value, True) if guess is not None else (None, False)
 
 
 @dataclass(frozen=True)
@@ -160,9 +181,7 @@ class Report:
         except _Unknown as exc:
             raise reportfile.ReportFileError(f"{name}: {exc}") from None
         return cls(
-            image=Image(name=image["name"], sha256=image["sha256"], size=image["size"],
-                        vendor=image.get("vendor"), product=image.get("product"),
-                        version=image.get("version")),
+            image=Image.from_json(image),
             unpack=Unpacked(files=unpack["files"], bytes=unpack["bytes"], depth=unpack["depth"],
                             containers=tuple(Container(c["path"], c["format"]) for c in unpack["containers"]),
                             errors=tuple(UnpackError.of(e) for e in unpack["errors"])),
