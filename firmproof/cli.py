@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -97,6 +98,34 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("--html", type=Path, metavar="FILE", help="also write the diff as one HTML file")
     _add_limits(diff)
 
+    batch = verbs.add_parser("batch", help="scan many images into the results store",
+                             description="Scan a folder's files, a list file's paths, a glob's matches or "
+                                         "a CSV/JSON manifest's images (path,vendor,product,version,"
+                                         "release_date) into the results store; images already "
+                                         "scanned by this firmproof and rules version are skipped.")
+    batch.add_argument("input", metavar="DIR|LIST|GLOB|MANIFEST")
+    batch.add_argument("--db", metavar="URL",
+                       help="the store: a SQLite path or URL, or postgresql://USER@HOST/DB "
+                            "(default: SQLite in the user data folder)")
+    batch.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                       help="run the scans on this dask.distributed cluster (its workers must read the "
+                            "same paths) instead of a local process pool")
+    batch.add_argument("-j", "--jobs", type=int, default=max(1, min(2, os.cpu_count() or 1)),
+                       help="local worker processes (default: 2, or 1 on one core)")
+    batch.add_argument("--image-timeout", type=float, metavar="SECONDS",
+                       help="wall clock per image in a local worker, after which it is killed and the "
+                            "image recorded as an error (default: twice --timeout plus 120 s)")
+    batch.add_argument("--retry-errors", action="store_true",
+                       help="scan again the images whose stored scan is an error")
+    batch.add_argument("--workdir", type=Path, help="where the workers unpack (default: a temporary folder)")
+    batch.add_argument("-q", "--quiet", action="store_true", help="no progress, no summary")
+    _add_limits(batch)
+    batch.add_argument("--min-examined", type=_share, metavar="SHARE",
+                       help=f"share of an image unpacked for a complete scan (default {MIN_EXAMINED})")
+    batch.add_argument("--vulndb", type=Path, metavar="PATH",
+                       help="offline vulnerability database (default: $FIRMPROOF_VULNDB or the user "
+                            "data dir)")
+
     vulndb = verbs.add_parser("vulndb", help="the offline vulnerability database")
     vulndb_verbs = vulndb.add_subparsers(dest="vulndb_verb", required=True, metavar="ACTION")
     vulndb_import = vulndb_verbs.add_parser("import", help="load OSV / NVD JSON 2.0 files (also .zip, .gz)")
@@ -164,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
             return _scan(args)
         if args.verb == "vulndb":
             return _vulndb(args)
+        if args.verb == "batch":
+            return _batch(args)
         if args.verb == "rules":
             return _rules(args)
         if args.verb == "verify":
@@ -273,6 +304,49 @@ def _scan(args: argparse.Namespace) -> int:
     if args.fail_on and any(f.severity.rank >= args.fail_on.rank for f in result.findings):
         return EXIT_FINDINGS
     return EXIT_OK if result.complete else EXIT_INCOMPLETE
+
+
+def _batch(args: argparse.Namespace) -> int:
+    """Exit 0: every image has a report in the store; 1: some failed, now or in an earlier run
+    (their rows say why); 2: nothing could be read (the input, the store, the scheduler)."""
+    from firmproof import vulndb
+    from firmproof.batch import BatchError, BatchOptions, collect, run_batch
+    from firmproof.report.terminal import BatchDisplay
+    from firmproof.store import StoreError, open_store
+
+    if args.jobs < 1:
+        print("firmproof: --jobs: at least 1", file=sys.stderr)
+        return EXIT_UNREADABLE
+    if args.image_timeout is not None and args.image_timeout <= 0:
+        print("firmproof: --image-timeout: a number of seconds above 0", file=sys.stderr)
+        return EXIT_UNREADABLE
+    if args.vulndb is not None:        # the workers read it from the environment
+        os.environ["FIRMPROOF_VULNDB"] = str(args.vulndb.resolve())
+    vulndb.configure(args.vulndb)
+    options = BatchOptions(limits=_limits(args), jobs=args.jobs, scheduler=args.scheduler,
+                           min_examined=args.min_examined if args.min_examined is not None
+                           else _settings(args).min_examined,
+                           image_timeout=args.image_timeout, retry_errors=args.retry_errors,
+                           workdir=args.workdir)
+    try:
+        items = collect(args.input)
+        store = open_store(args.db)
+    except (BatchError, StoreError) as exc:
+        print(f"firmproof: {exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    display = BatchDisplay(enabled=not args.quiet)
+    try:
+        with display:
+            result = run_batch(items, store, options, display, verbose=args.verbose)
+    except (BatchError, StoreError) as exc:
+        print(f"firmproof: {exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    finally:
+        store.close()
+    display.summary(result, store.url)
+    if result.unreadable == result.total:
+        return EXIT_UNREADABLE          # not one of the paths was a file
+    return EXIT_OK if result.ok else EXIT_FINDINGS
 
 
 def _vulndb(args: argparse.Namespace) -> int:

@@ -19,6 +19,7 @@ from firmproof.coverage import coverage_line, headline
 from firmproof.model import Finding, Rule, Severity
 
 if TYPE_CHECKING:
+    from firmproof.batch import BatchResult, Outcome
     from firmproof.diff import Diff
     from firmproof.doctor import Check
     from firmproof.report import Report
@@ -240,3 +241,74 @@ def print_diff(result: Diff, *, stderr: bool = False) -> None:
         for line in lines["added"][:20]:
             out.print(f"  [red]+[/] {escape(line)}")
 
+
+
+class BatchDisplay:
+    """`firmproof batch` on standard error: a progress bar (images done of those to scan,
+    findings so far, time left) on a terminal; elsewhere one line per image."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled = enabled
+        self.console = console(stderr=True)
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+        self.findings = 0
+        self.done = 0
+        self.total = 0
+
+    def __enter__(self) -> BatchDisplay:
+        from rich.progress import BarColumn, MofNCompleteColumn, TimeRemainingColumn
+
+        if self.enabled and self.console.is_terminal:
+            self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                                      MofNCompleteColumn(), TextColumn("{task.fields[findings]} findings"),
+                                      TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                                      console=self.console, transient=True)
+            self._progress.start()
+            self._task = self._progress.add_task("hashing", total=None, findings=0)
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def planned(self, total: int, skipped: int) -> None:
+        self.total = total
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, description="scanning", total=total)
+        if self.enabled and skipped:
+            self.console.print(f"{skipped} image{'' if skipped == 1 else 's'} already in the store: skipped")
+
+    def started(self, path: str, worker: int) -> None:
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, description=f"scanning {escape(Path(path).name[-40:])}")
+
+    def finished(self, outcome: Outcome, findings: int) -> None:
+        self.done += 1
+        self.findings += findings
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, advance=1, findings=self.findings)
+        if not self.enabled:
+            return
+        if outcome.error is not None:
+            line = f"[yellow]failed[/] {escape(outcome.path)}: {escape(outcome.error)}"
+        else:
+            line = f"scanned {escape(outcome.path)}: {findings} finding{'' if findings == 1 else 's'}"
+        self.console.print(f"[{self.done}/{self.total}] {line}")
+
+    def unreadable(self, path: str, why: str) -> None:
+        if self.enabled:
+            self.console.print(f"[yellow]not an image[/] {escape(path)}: {escape(why)}")
+
+    def summary(self, result: BatchResult, store: str) -> None:
+        if not self.enabled:
+            return
+        failed = len(result.failed)
+        style = "green" if result.ok else "bold yellow"
+        errors = (f" ({result.stored_errors} of them errors: --retry-errors scans them again)"
+                  if result.stored_errors else "")
+        self.console.print(
+            f"[{style}]batch: {result.total} images: {result.scanned} scanned, {result.skipped} already "
+            f"in the store{errors}, {failed} failed; {result.findings} findings; {result.seconds:.1f} s[/]  "
+            f"store: {escape(store)}")

@@ -42,3 +42,16 @@ def dump(store: Store) -> dict[str, list[dict[str, Any]]]:
 
 def counts(store: Store) -> dict[str, int]:
     return {table: len(rows) for table, rows in dump(store).items()}
+
+
+TIMING = ("started", "finished", "seconds")
+
+
+def steady(store: Store) -> dict[str, list[dict[str, Any]]]:
+    """`dump` without what differs from one run of the same scans to the next: when a scan
+    started and ended, how long it took (the scan's row and its report's `stats`)."""
+    rows = dump(store)
+    rows["scans"] = _sorted([{k: v for k, v in s.items() if k not in TIMING} for s in rows["scans"]])
+    rows["reports"] = _sorted([{**r, "report": {k: v for k, v in r["report"].items() if k != "stats"}}
+                               for r in rows["reports"]])
+    return rows

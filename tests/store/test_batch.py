@@ -1,0 +1,255 @@
+"""`firmproof batch`: real images scanned by a real process pool and a real Dask cluster into
+SQLite and a real PostgreSQL; a worker killed mid-image; the per-image guard; resuming."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from firmproof.batch import BatchError, BatchOptions, BatchResult, Item, Outcome, collect, run_batch
+from firmproof.store import ImageInfo, Store, add_report, open_store
+from firmproof.store.schema import Image, Scan
+from tests.servers import DaskCluster
+from tests.store.rows import steady
+
+DEMO = ImageInfo(vendor="Demo Networks", product="DR-1", version="1.0.2", release_date=date(2024, 3, 1))
+CLEAN = ImageInfo(vendor="Demo Networks", product="DR-1", version="1.0.3")
+
+
+@dataclass(frozen=True)
+class Corpus:
+    folder: Path              # demo.bin, clean.bin, corrupt.bin
+    manifest: Path            # those three and a folder named as an image, with metadata
+    reference: Path           # a SQLite store filled by direct scans of the two good images
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
+    """Two small router images built with the real tools, a corrupt one, and a manifest that
+    also names a folder; the store their direct scans make (`scan` + `add_report`)."""
+    from firmproof.config import ScanConfig
+    from firmproof.demo import build_image
+    from firmproof.scan import scan
+
+    root = tmp_path_factory.mktemp("batch")
+    folder = root / "images"
+    build_image(folder / "demo.bin")
+    build_image(folder / "clean.bin", plants=())
+    (folder / "corrupt.bin").write_bytes(bytes(range(256)) * 64)       # no container in it
+    (root / "folder.bin").mkdir()
+    manifest = root / "manifest.csv"
+    manifest.write_text("path,vendor,product,version,release_date\n"
+                        "images/clean.bin,Demo Networks,DR-1,1.0.3,\n"
+                        "images/corrupt.bin,,,,\n"
+                        "folder.bin,,,,\n"
+                        "images/demo.bin,Demo Networks,DR-1,1.0.2,2024-03-01\n")
+    reference = root / "reference.sqlite"
+    store = open_store(str(reference))
+    for name, info in (("demo", DEMO), ("clean", CLEAN)):
+        report = scan(ScanConfig(image=folder / f"{name}.bin", vendor=info.vendor, product=info.product,
+                                 version=info.version))
+        add_report(store, report, info)
+    store.close()
+    return Corpus(folder, manifest, reference)
+
+
+def statuses(store: Store) -> dict[str, tuple[str, str | None]]:
+    with store.sessions() as session:
+        return {name: (status, error) for name, status, error in session.execute(
+            select(Image.name, Scan.status, Scan.error).join(Scan, Scan.image_id == Image.id))}
+
+
+def good_rows(store: Store) -> dict[str, list[dict[str, Any]]]:
+    """The rows of the good images' scans: what the reference store holds."""
+    rows = steady(store)
+    errors = {s["image"] for s in rows["scans"] if s["status"] == "error"}
+    rows["images"] = [i for i in rows["images"] if i["sha256"] not in errors]
+    rows["scans"] = [s for s in rows["scans"] if s["image"] not in errors]
+    return rows
+
+
+def reference_rows(corpus: Corpus) -> dict[str, list[dict[str, Any]]]:
+    store = open_store(str(corpus.reference))
+    try:
+        return steady(store)
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_batch_stores_one_scan_per_image_and_resumes_without_scanning(
+        backend: str, corpus: Corpus, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    url = str(tmp_path / "store.sqlite") if backend == "sqlite" else request.getfixturevalue("pg_url")
+    store = open_store(url)
+    items = collect(str(corpus.manifest))
+    result = run_batch(items, store, BatchOptions(jobs=2))
+    assert (result.total, result.scanned, result.skipped, result.unreadable) == (4, 2, 0, 1)
+    assert sorted(Path(p).name for p, _ in result.failed) == ["corrupt.bin", "folder.bin"]
+    assert dict((Path(p).name, why) for p, why in result.failed)["folder.bin"] == \
+        "is a directory, not a firmware image"
+    found = statuses(store)
+    assert found == {"demo.bin": ("ok", None), "clean.bin": ("ok", None),
+                     "corrupt.bin": ("error", "corrupt.bin: no known container or file system found")}
+    # the good images' rows are those of direct scans, the manifest's metadata on the image rows
+    assert good_rows(store) == reference_rows(corpus)
+    assert result.findings == sum(s["findings_count"] for s in steady(store)["scans"]) > 0
+
+    rows = steady(store)
+    again = run_batch(collect(str(corpus.manifest)), store, BatchOptions(jobs=2))
+    assert (again.scanned, again.skipped, again.stored_errors, again.unreadable) == (0, 3, 1, 1)
+    assert steady(store) == rows
+    assert not again.ok
+    store.close()
+
+
+def test_dask_gives_the_rows_of_the_local_pool(corpus: Corpus, dask: DaskCluster, tmp_path: Path) -> None:
+    local, cluster = open_store(str(tmp_path / "local.sqlite")), open_store(str(tmp_path / "dask.sqlite"))
+    items = collect(str(corpus.manifest))
+    by_pool = run_batch(items, local, BatchOptions(jobs=2))
+    by_dask = run_batch(items, cluster, BatchOptions(scheduler=dask.scheduler))
+    assert (by_dask.scanned, by_dask.findings, len(by_dask.failed)) == \
+        (by_pool.scanned, by_pool.findings, len(by_pool.failed)) == (2, by_pool.findings, 2)
+    assert steady(cluster) == steady(local)
+    assert run_batch(items, cluster, BatchOptions(scheduler=dask.scheduler)).scanned == 0
+
+
+class KillOnStart:
+    """Events that SIGKILL the worker as it starts scanning the image named `victim` (once)."""
+
+    def __init__(self, victim: str) -> None:
+        self.victim, self.killed, self.done = victim, 0, []
+
+    def planned(self, total: int, skipped: int) -> None:
+        pass
+
+    def started(self, path: str, worker: int) -> None:
+        if Path(path).name == self.victim and not self.killed:
+            os.kill(worker, signal.SIGKILL)
+            self.killed = worker
+
+    def finished(self, outcome: Outcome, findings: int) -> None:
+        self.done.append(Path(outcome.path).name)
+
+    def unreadable(self, path: str, why: str) -> None:
+        pass
+
+
+def test_a_killed_worker_loses_no_finished_result_and_a_rerun_completes_it(corpus: Corpus,
+                                                                           tmp_path: Path) -> None:
+    store = open_store(str(tmp_path / "store.sqlite"))
+    items = collect(str(corpus.folder))            # clean, corrupt, demo: demo last
+    assert [i.path.name for i in items] == ["clean.bin", "corrupt.bin", "demo.bin"]
+    events = KillOnStart("demo.bin")
+    result = run_batch(items, store, BatchOptions(jobs=2), events)
+    assert events.killed
+    assert sorted(events.done) == ["clean.bin", "corrupt.bin", "demo.bin"]
+    found = statuses(store)
+    assert found["clean.bin"] == ("ok", None)
+    assert found["demo.bin"] == ("error", "the worker scanning it died (killed by SIGKILL)")
+    assert result.scanned == 1 and len(result.failed) == 2
+    # the re-run scans the errors again; the killed image now has its report
+    rerun = run_batch(items, store, BatchOptions(jobs=2, retry_errors=True))
+    assert (rerun.scanned, rerun.skipped, len(rerun.failed)) == (1, 1, 1)
+    assert statuses(store)["demo.bin"] == ("ok", None)
+    assert not (os.path.exists(f"/proc/{events.killed}"))
+
+
+def test_an_image_past_the_wall_clock_guard_is_stopped_and_recorded(corpus: Corpus, tmp_path: Path) -> None:
+    store = open_store(str(tmp_path / "store.sqlite"))
+    items = [Item(corpus.folder / "demo.bin"), Item(corpus.folder / "corrupt.bin")]
+    started = time.monotonic()
+    result = run_batch(items, store, BatchOptions(jobs=1, image_timeout=0.5))
+    assert time.monotonic() - started < 30
+    assert statuses(store)["demo.bin"] == ("error", "still scanning after 0.5 s (per-image wall-clock "
+                                                    "guard): stopped")
+    assert len(result.failed) == 2
+
+
+def test_what_a_batch_argument_names(corpus: Corpus, tmp_path: Path) -> None:
+    names = ["clean.bin", "corrupt.bin", "demo.bin"]
+    assert [i.path.name for i in collect(str(corpus.folder))] == names
+    assert [i.path.name for i in collect(str(corpus.folder / "*.bin"))] == names
+    assert [i.path.name for i in collect(str(corpus.folder.parent / "**" / "d*.bin"))] == ["demo.bin"]
+    listing = tmp_path / "images.txt"
+    listing.write_text(f"# two images\n{corpus.folder / 'demo.bin'}\n\n../x/other.bin\n")
+    assert [i.path for i in collect(str(listing))] == \
+        [corpus.folder / "demo.bin", tmp_path / "../x/other.bin"]
+    items = {i.path.name: i.info for i in collect(str(corpus.manifest))}
+    assert items["demo.bin"] == DEMO and items["corrupt.bin"] == ImageInfo()
+    as_json = tmp_path / "manifest.json"
+    as_json.write_text(json.dumps([{"path": str(corpus.folder / "demo.bin"), "vendor": "Demo Networks",
+                                    "product": "DR-1", "version": "1.0.2", "release_date": "2024-03-01"},
+                                   str(corpus.folder / "clean.bin")]))
+    assert [(i.path.name, i.info) for i in collect(str(as_json))] == \
+        [("demo.bin", DEMO), ("clean.bin", ImageInfo())]
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (None, "no such folder, list, manifest or glob"),
+    ("path,vendor,colour\nx.bin,A,red\n", "manifest.csv:2: unknown field 'colour'"),
+    ("vendor\nA\n", "first line names its columns, path among them"),
+    ("path,release_date\nx.bin,March\n", "manifest.csv:2: release_date: 'March' is no date"),
+    ("", "first line names its columns"),
+])
+def test_a_bad_batch_argument_is_one_sentence(tmp_path: Path, content: str | None, message: str) -> None:
+    manifest = tmp_path / "manifest.csv"
+    if content is not None:
+        manifest.write_text(content)
+    with pytest.raises(BatchError, match=message.replace("(", r"\(")):
+        collect(str(manifest))
+
+
+def test_a_binary_file_is_no_list_and_an_empty_list_names_nothing(corpus: Corpus, tmp_path: Path) -> None:
+    with pytest.raises(BatchError, match="binary, not a list of images"):
+        collect(str(corpus.folder / "demo.bin"))
+    (tmp_path / "images.txt").write_text("# none yet\n")
+    with pytest.raises(BatchError, match="lists no image"):
+        collect(str(tmp_path / "images.txt"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(BatchError, match="no files in this folder"):
+        collect(str(tmp_path / "empty"))
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "firmproof.cli", "batch", *args], capture_output=True,
+                          text=True, timeout=600, check=False)
+
+
+def test_the_command_line_scans_resumes_and_says_so_in_one_line_each(corpus: Corpus, tmp_path: Path) -> None:
+    db = str(tmp_path / "store.sqlite")
+    first = _cli(str(corpus.folder), "--db", db)
+    assert first.returncode == 1, first.stderr                  # corrupt.bin failed
+    lines = first.stderr.splitlines()
+    assert "Traceback" not in first.stderr
+    assert sum(line.startswith("[") and " scanned " in line for line in lines) == 2
+    assert any("failed" in line and "corrupt.bin: no known container" in line for line in lines)
+    assert "3 images: 2 scanned, 0 already in the store" in lines[-1]
+    again = _cli(str(corpus.folder), "--db", db)
+    assert again.returncode == 1                                # the stored error still stands
+    assert "3 images: 0 scanned, 3 already in the store (1 of them errors" in again.stderr
+    assert " scanned " not in again.stderr.replace("0 scanned", "")
+    nothing = _cli(str(tmp_path / "missing"), "--db", db)
+    assert (nothing.returncode, nothing.stderr.strip()) == \
+        (2, f"firmproof: {tmp_path / 'missing'}: no such folder, list, manifest or glob")
+    # the scheduler is reached before anything is hashed
+    unreachable = _cli(str(corpus.folder), "--db", db, "--scheduler", "tcp://127.0.0.1:1")
+    assert unreachable.returncode == 2
+    assert unreachable.stderr.startswith("firmproof: tcp://127.0.0.1:1: cannot reach the Dask scheduler")
+    assert len(unreachable.stderr.splitlines()) == 1
+
+
+def test_a_batch_result_is_ok_only_when_every_image_has_a_report() -> None:
+    assert BatchResult().ok
+    assert not BatchResult(stored_errors=1).ok
+    assert not BatchResult(failed=[("x", "why")]).ok
