@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from firmproof import crypt, examined
 from firmproof.analyzers.base import Analyzer, rule
+from firmproof.analyzers.common import HASH_BUDGET_SECONDS as HASH_BUDGET_SECONDS  # bench/crypt_speed.py
+from firmproof.analyzers.common import MAX_DB_BYTES, Cracker, classify, is_account_database
 from firmproof.filetype import DATA, SCRIPT, TEXT
 from firmproof.model import Category, Finding, Severity
 from firmproof.parsers import shell
@@ -37,7 +39,6 @@ from firmproof.parsers.passwd import (
     parse_accounts,
 )
 from firmproof.rootfs import FileEntry, RootFS
-from firmproof.wordlists import common_passwords, default_credentials
 
 _CWE = "https://cwe.mitre.org/data/definitions/{}.html"
 _SHADOW_MAN = "https://man7.org/linux/man-pages/man5/shadow.5.html"
@@ -114,115 +115,14 @@ TELNETD_CREDENTIAL = rule(
                 _CWE.format(798), _CWE.format(912)],
 )
 
-HASH_BUDGET_SECONDS = 1.0            # estimated cost of the guesses one hash may get
-TOTAL_BUDGET_SECONDS = 20.0          # over one file system; past it, hashes get the short list
-SHORT_LIST = 12                      # guesses a hash gets once the total budget is spent
-MAX_DB_BYTES = 4 * 1024 * 1024
 MAX_SCRIPT_BYTES = 16 * 1024 * 1024
 NON_LOGIN_SHELLS = frozenset({"false", "nologin", "sync", "halt", "shutdown", "true"})
-_DB_NAME = re.compile(r"^(?:passwd|shadow|group|gshadow|master\.passwd|opasswd|npasswd|nshadow)"
-                      r"(?:[-.~_][\w.~-]*)?$", re.I)
-# folders of the image (not of the host) where copies of the account databases are kept
-_DB_DIRS = ("/etc/", "/var/", "/etc_ro/", "/usr/etc/", "/config/", "/mnt/", "/data/",
-            "/tmp/")  # noqa: S108
-_CODE_SUFFIXES = (".c", ".h", ".py", ".pyc", ".js", ".htm", ".html", ".asp", ".php", ".cgi", ".so",
-                  ".ko", ".sh", ".lua", ".pl", ".pm", ".mo", ".po", ".xml", ".json", ".conf",
-                  ".txt", ".md", ".gz", ".desktop", ".service", ".rules")
 _PRIMARY = ("/etc/shadow", "/etc/passwd", "/etc/gshadow", "/etc/group")
 _HEX_DIGEST = re.compile(r"(?:[0-9a-fA-F]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{64}|[0-9a-fA-F]{128})")
 TELNETD_NAMES = frozenset({"telnetd", "utelnetd", "in.telnetd"})
 _TELNETD_USER = re.compile(r"telnetd\b[^\n]*?\s-u\s*\S")   # cheap test before parsing
 _CAT_SUBST = re.compile(r'"?(?:`\s*cat\s+([^`\s;|&]+)\s*`|\$\(\s*cat\s+([^)\s;|&]+)\s*\))"?')
 _VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
-
-
-# -- guesses ------------------------------------------------------------------------------
-
-
-def name_guesses(user: str) -> list[str]:
-    """Passwords people derive from the user name."""
-    guesses = [user, user.lower(), user[::-1], user + user, user + "1", user + "123",
-               user + "1234", user + "12345", user.capitalize(), user + "!", user + "@123"]
-    return [g for g in guesses if g]
-
-
-def candidates(user: str) -> list[str]:
-    """Guesses for one account, most likely first (slow hashes only get the head): the empty
-    password, the user name, the vendor defaults of that user, the other variants of the
-    user name, every vendor default, the common passwords."""
-    defaults = default_credentials()
-    ordered = ["", user,
-               *(d.password for d in defaults if d.user.lower() == user.lower()),
-               *name_guesses(user),
-               *(d.password for d in defaults),
-               *common_passwords()]
-    return list(dict.fromkeys(ordered))
-
-
-def classify(user: str, password: str) -> tuple[str, str | None]:
-    """('default', source) | ('common', source) | ('empty', None) for a found password."""
-    if password == "":
-        return "empty", None
-    defaults = default_credentials()
-    same_user = [d for d in defaults if d.password == password and d.user.lower() == user.lower()]
-    any_user = [d for d in defaults if d.password == password]
-    if same_user:
-        return "default", same_user[0].source
-    if any_user:
-        return "default", f"{any_user[0].source} (listed for user {any_user[0].user})"
-    if password in name_guesses(user):
-        return "common", "guess derived from the user name"
-    return "common", "common-password list"
-
-
-def weak_clear_text(user: str | None, password: str) -> tuple[str, str] | None:
-    """('default'|'common', source) when a clear-text password is a vendor default, a common
-    password or a guess from the user name; None when it is none of these (a strong password
-    is not weak, even hard-coded: see firmproof.analyzers.configcreds)."""
-    if password in {d.password for d in default_credentials()} or password in common_passwords() \
-            or (user and password in name_guesses(user)):
-        kind, source = classify(user or "", password)
-        return kind, source or ""
-    return None
-
-
-class Cracker:
-    """Password guesses for one view: cached per (hash, user), each hash given as many of the
-    user's candidates as fit in HASH_BUDGET_SECONDS at its scheme's cost, and only the short
-    list once the view has spent its total budget (FP-CRED and FP-WEBCRED share it)."""
-
-    def __init__(self, total_budget: float = TOTAL_BUDGET_SECONDS) -> None:
-        self.total_budget = total_budget
-        self.spent = 0.0
-        self.cache: dict[tuple[str, str], str | None] = {}
-        self.unchecked = 0
-
-    def crack(self, user: str, hashed: str) -> str | None:
-        """The password of a crypt(3) hash among the guesses, through libcrypt."""
-        scheme = crypt.scheme_of(hashed)
-        if scheme is None:
-            return None
-        return self.guess(user, hashed, lambda pw: crypt.check(pw, hashed), scheme.seconds)
-
-    def guess(self, user: str, hashed: str, check: Callable[[str], bool], seconds: float) -> str | None:
-        """The first guess `check` accepts, `seconds` being what one check costs."""
-        key = (hashed, user)
-        if key in self.cache:
-            return self.cache[key]
-        limit = max(1, int(HASH_BUDGET_SECONDS / seconds))
-        if self.spent >= self.total_budget:
-            limit = min(limit, SHORT_LIST)
-        guesses = candidates(user)[:limit]
-        self.spent += len(guesses) * seconds
-        try:
-            found = next((g for g in guesses if check(g)), None)
-        except crypt.CryptUnavailable:
-            self.unchecked += 1
-            found = None
-        except ValueError:          # a hash its library refuses (damaged): no password found
-            found = None
-        self.cache[key] = found
-        return found
 
 
 # -- account databases -----------------------------------------------------------------
@@ -245,19 +145,6 @@ class _Pending:
 
     finding: Finding
     copies: list[str] = field(default_factory=list)
-
-
-def is_account_database(entry: FileEntry) -> bool:
-    name = entry.name
-    lower = name.lower()
-    if kind_of_name(name) is None or lower.endswith(_CODE_SUFFIXES):
-        return False
-    if entry.ftype not in (TEXT, DATA) or entry.size > MAX_DB_BYTES:
-        return False
-    if _DB_NAME.match(name):
-        return True
-    in_db_dir = any(entry.path.startswith(d) or f"/{d.strip('/')}/" in entry.path for d in _DB_DIRS)
-    return in_db_dir and ("passwd" in lower or "shadow" in lower)
 
 
 def account_databases(fs: RootFS) -> list[_Database]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import ClassVar
 
+from firmproof import binary
+from firmproof.filetype import ELF
 from firmproof.model import Category, Finding, Rule, Severity
 from firmproof.rootfs import RootFS
 
@@ -46,3 +48,24 @@ class Analyzer:
         """The findings of one view from the findings of its parts (see `visits`). Findings
         about one file each need nothing; a summary over the view joins its parts' summaries."""
         return findings
+
+
+class ElfAnalyzer(Analyzer):
+    """A family that reads ELF executables, each program on its own: it declares its rules and
+    what it looks for in one program (`program`). How analysis schedules it is decided here,
+    not by the family: every ELF family of a big view runs in one task per part of its files
+    (`visits`), the three sharing the ELF models `firmproof.binary` caches (`shares`). A family
+    that sums up over programs (one finding per view) overrides `run` and `merge` instead."""
+
+    shares = "binary"
+    visits = (ELF,)
+
+    def run(self, fs: RootFS) -> Iterator[Finding]:
+        for entry in fs.files(ELF):
+            exe = binary.load(fs, entry.path)
+            if exe is not None:
+                yield from self.program(fs, entry.path, exe)
+
+    def program(self, fs: RootFS, path: str, exe: binary.Executable) -> Iterator[Finding]:
+        """The findings of the program at `path`, whose model is `exe`."""
+        raise NotImplementedError

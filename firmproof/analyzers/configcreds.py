@@ -18,7 +18,7 @@ the device). Its user is the key beside it with the same prefix and a user word
 What is weak, as the contract says: a value that is a published vendor default, a word of
 the small common-password list, or a guess made from the user name; a crypt(3) hash or a hex
 digest (MD5, SHA-1, SHA-256, SHA-512) of one, cracked with the same guesses and budget as the
-account databases (firmproof.analyzers.accounts.Cracker). What is not reported:
+account databases (firmproof.analyzers.common.Cracker). What is not reported:
 
 - a strong value: a unique, hard-coded strong password is a secret the image leaks, not a
   weak password (no contract category covers a config literal that nothing compares);
@@ -41,9 +41,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from firmproof import crypt
-from firmproof.analyzers.accounts import Cracker, classify, is_account_database, weak_clear_text
 from firmproof.analyzers.base import Analyzer, rule
-from firmproof.analyzers.webcred import FAST_SECONDS, account_files
+from firmproof.analyzers.common import (
+    FAST_SECONDS,
+    Cracker,
+    account_files,
+    classify,
+    is_account_database,
+    weak_clear_text,
+)
 from firmproof.filetype import DATA, TEXT
 from firmproof.model import Category, Finding, Severity
 from firmproof.rootfs import RootFS

@@ -31,13 +31,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from firmproof import binary
-from firmproof.analyzers.base import Analyzer, rule
-from firmproof.filetype import ELF
+from firmproof.analyzers.base import ElfAnalyzer, rule
+from firmproof.analyzers.common import COMPARE
 from firmproof.model import Category, Finding, Severity
 from firmproof.rootfs import RootFS
 
-COMPARE = frozenset({"strcmp", "strncmp", "strcasecmp", "strncasecmp", "memcmp", "strstr", "strcasestr",
-                     "bcmp", "strcoll"})
 AUTH_IMPORTS = frozenset({"crypt", "crypt_r", "getspnam", "getspnam_r", "getpass", "pam_authenticate",
                           "pam_start", "getpwnam", "checkpass"})
 # a prompt, header or variable that asks for a credential: the string ends with the word
@@ -134,19 +132,14 @@ def _auth_functions(exe: binary.Executable) -> set[int | None]:
     return functions
 
 
-class Hardcoded(Analyzer):
+class Hardcoded(ElfAnalyzer):
     family = "HCRED"
     name = "hardcoded"
-    shares = "binary"         # one ELF model cache for the three binary families
-    visits = (ELF,)
     rules = (HARDCODED_SECRET,)
 
-    def run(self, fs: RootFS) -> Iterator[Finding]:
-        for entry in fs.files(ELF):
-            exe = binary.load(fs, entry.path)
-            if exe is None or not handles_auth(exe):
-                continue
-            yield from self._check(fs, entry.path, exe)
+    def program(self, fs: RootFS, path: str, exe: binary.Executable) -> Iterator[Finding]:
+        if handles_auth(exe):
+            yield from self._check(fs, path, exe)
 
     def _check(self, fs: RootFS, path: str, exe: binary.Executable) -> Iterator[Finding]:
         loaded = exe.quick_refs()

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from firmproof import binary
-from firmproof.analyzers.base import Analyzer, rule
+from firmproof.analyzers.base import ElfAnalyzer, rule
 from firmproof.filetype import ELF
 from firmproof.model import Category, Finding, Severity
 from firmproof.rootfs import RootFS
@@ -46,11 +46,11 @@ WEAK_PROGRAMS = rule(
 )
 
 
-class Hardening(Analyzer):
+class Hardening(ElfAnalyzer):
+    """One summary per view: `run` and `merge` over the programs, not `program`."""
+
     family = "ELF"
     name = "hardening"
-    shares = "binary"         # one ELF model cache for the three binary families
-    visits = (ELF,)
     rules = (WEAK_PROGRAMS,)
 
     def run(self, fs: RootFS) -> Iterator[Finding]:

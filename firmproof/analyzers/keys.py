@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives import serialization
 
 from firmproof import examined
 from firmproof.analyzers.base import Analyzer, rule
-from firmproof.analyzers.keystores import is_keystore
+from firmproof.analyzers.common import is_keystore
 from firmproof.filetype import APK, ARCHIVE, DATA, ELF, EMPTY, MEDIA, PRIVATE_KEY, SCRIPT, TEXT
 from firmproof.keymaterial import KeyInfo, der_length, load_der, load_dropbear, load_pem_block, load_putty
 from firmproof.model import Category, Finding, Rule, Severity

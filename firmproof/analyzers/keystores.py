@@ -4,7 +4,7 @@ TR-069/CWMP clients, VPN and Wi-Fi (EAP-TLS) supplicants and Java or Android pro
 keep their client key in a key store sealed with a password; when that password is empty,
 a tool default (`changeit`, keytool's) or a vendor default, the key is as public as the
 firmware. Stores are recognised by content (firmproof.keystores), in every file of a
-key-store name (.p12 .pfx .jks .keystore …) and every untyped data file, up to MAX_BYTES.
+key-store name (.p12 .pfx .jks .keystore …) and every untyped data file, up to MAX_KEYSTORE_BYTES.
 
 Severities: a store that opens with a password from the lists and holds a private key is
 high, as a private key in clear is (FP-KEY-002): whoever has the firmware can present the
@@ -22,13 +22,12 @@ has spent TOTAL_BUDGET_SECONDS the other stores get only the short list of tool 
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
 from firmproof.analyzers.base import Analyzer, rule
-from firmproof.filetype import DATA, EMPTY
+from firmproof.analyzers.common import keystore_candidate
 from firmproof.keystores import Keystore, StoredKey, open_store, store_format
 from firmproof.model import Category, Finding, Severity
 from firmproof.rootfs import FileEntry, RootFS
@@ -72,12 +71,10 @@ SEALED_STORE = rule(
     references=[_CWE.format(321), _CWE.format(522), "https://www.rfc-editor.org/rfc/rfc7292"],
 )
 
-MAX_BYTES = 1 << 20                 # key stores are kilobytes; cacerts ~200 KiB
 FILE_BUDGET_SECONDS = 2.0           # estimated cost of the guesses one store may get
 TOTAL_BUDGET_SECONDS = 20.0         # over one view; past it, stores get the short list
 KEYSTORE_PASSWORDS = ("", "changeit", "changeme", "password", "android", "secret", "123456")
 SHORT_LIST = len(KEYSTORE_PASSWORDS)
-SUFFIXES = (".p12", ".pfx", ".jks", ".bks", ".keystore", ".ks", ".jceks", ".ubr")
 
 
 @cache
@@ -110,7 +107,7 @@ class Keystores(Analyzer):
     def _stores(self, fs: RootFS) -> Iterator[Finding]:
         spent = 0.0
         for entry in fs.files():
-            if not _candidate(entry):
+            if not keystore_candidate(entry):
                 continue
             data = fs.read(entry.path)
             if not data or store_format(data) is None:
@@ -162,12 +159,3 @@ def _link_copies(findings: list[Finding]) -> None:
                 f.details["same_key_in"] = others
 
 
-def is_keystore(entry: FileEntry, data: bytes) -> bool:
-    """Whether this analyzer reads the file as a key store (FP-KEY leaves it to it)."""
-    return _candidate(entry) and store_format(data) is not None
-
-
-def _candidate(entry: FileEntry) -> bool:
-    if entry.size > MAX_BYTES or entry.ftype == EMPTY:
-        return False
-    return entry.ftype == DATA or posixpath.basename(entry.path).lower().endswith(SUFFIXES)

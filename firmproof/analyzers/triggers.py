@@ -27,9 +27,8 @@ import bisect
 from collections.abc import Iterator
 
 from firmproof import binary
-from firmproof.analyzers.base import Analyzer, rule
-from firmproof.analyzers.hardcoded import COMPARE
-from firmproof.filetype import ELF
+from firmproof.analyzers.base import ElfAnalyzer, rule
+from firmproof.analyzers.common import COMPARE
 from firmproof.model import Category, Finding, Severity
 from firmproof.rootfs import RootFS
 
@@ -94,25 +93,19 @@ def join_constants(chunks: list[bytes]) -> bytes:
     return out
 
 
-class Triggers(Analyzer):
+class Triggers(ElfAnalyzer):
     family = "TRIG"
     name = "triggers"
-    shares = "binary"         # one ELF model cache for the three binary families
-    visits = (ELF,)
     rules = (MAGIC_PACKET,)
 
-    def run(self, fs: RootFS) -> Iterator[Finding]:
-        for entry in fs.files(ELF):
-            exe = binary.load(fs, entry.path)
-            if exe is None:
-                continue
-            if exe.static:
-                names = exe.names() if static_candidate(exe) else frozenset()
-                if not ({"socket", "bind"} <= names and names & RECEIVE and names & STATIC_RUN):
-                    continue
-            elif not listens_and_runs(exe):
-                continue
-            yield from self._check(fs, entry.path, exe)
+    def program(self, fs: RootFS, path: str, exe: binary.Executable) -> Iterator[Finding]:
+        if exe.static:
+            names = exe.names() if static_candidate(exe) else frozenset()
+            if not ({"socket", "bind"} <= names and names & RECEIVE and names & STATIC_RUN):
+                return
+        elif not listens_and_runs(exe):
+            return
+        yield from self._check(fs, path, exe)
 
     def _check(self, fs: RootFS, path: str, exe: binary.Executable) -> Iterator[Finding]:
         if exe.bounded() and (sites := exe.quick_calls(RUN | RECEIVE | COMPARE | {"htons"})) is not None:

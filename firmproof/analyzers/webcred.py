@@ -20,27 +20,21 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import posixpath
 import warnings
 from collections.abc import Callable, Iterator
 from functools import cache
 from typing import Any
 
 from firmproof import crypt
-from firmproof.analyzers.accounts import Cracker, classify, weak_clear_text
 from firmproof.analyzers.base import Analyzer, rule
-from firmproof.filetype import DATA, SCRIPT, TEXT
+from firmproof.analyzers.common import FAST_SECONDS, Cracker, account_files, classify, weak_clear_text
 from firmproof.model import Category, Finding, Severity
 from firmproof.parsers.webusers import (
     BUSYBOX,
-    BUSYBOX_CONFIG_NAMES,
     HTDIGEST,
-    PLAIN,
     WebAccount,
-    kind_of_name,
     parse_accounts,
     parse_busybox_config,
-    referenced_files,
 )
 from firmproof.rootfs import RootFS
 
@@ -48,19 +42,8 @@ _CWE = "https://cwe.mitre.org/data/definitions/{}.html"
 _HTPASSWD_DOC = "https://httpd.apache.org/docs/2.4/misc/password_encryptions.html"
 _LIGHTTPD_DOC = "https://redmine.lighttpd.net/projects/lighttpd/wiki/Mod_auth"
 _BUSYBOX_DOC = "https://git.busybox.net/busybox/tree/networking/httpd.c"
-MAX_FILE_BYTES = 1 << 20
 APR1_SECONDS = 1 / 700              # passlib's MD5 of `$apr1$`, pure Python on the reference machine
-FAST_SECONDS = 1 / 1_000_000        # one SHA-1 or MD5
 NO_PASSWORD = "web interface account without a password"
-_CONFIG_WORDS = ("userfile", "AuthUserFile", "AuthDigestFile", "auth_basic_user_file")
-# account files known by their name alone, whatever configuration names them (or none does):
-# lighttpd's conventional `plain` user files, Boa's and mini_httpd's password files (None:
-# htpasswd or htdigest, line by line)
-NAMED_FILES: dict[str, str | None] = {
-    "lighttpd.user": PLAIN, "lighttpd.users": PLAIN, "lighttpd-plain.user": PLAIN,
-    "lighttpd.passwd": PLAIN, "boa.passwd": None, "boa.htpasswd": None, "mini_httpd.passwd": None,
-}
-
 DEFAULT_WEB_PASSWORD = rule(
     "FP-WEBCRED-001", Category.WEAK_PASSWORD, Severity.CRITICAL,
     title="web interface account with a vendor default or no password",
@@ -183,31 +166,3 @@ class WebCredentials(Analyzer):
         title = NO_PASSWORD if kind == "empty" else None
         return DEFAULT_WEB_PASSWORD.at(fs, path, *span, title=title, password=found,
                                        source=source or "empty password", scheme=scheme, **where)
-
-
-def account_files(fs: RootFS) -> list[tuple[str, str | None]]:
-    """(path, kind) of every web account file of the view: by name, BusyBox httpd.conf, and
-    those the web servers' configurations name (kind None: htpasswd or htdigest by line)."""
-    found: dict[str, str | None] = {}
-    for entry in fs.files(TEXT, DATA, SCRIPT):
-        if entry.size > MAX_FILE_BYTES:
-            continue
-        kind = kind_of_name(entry.name)
-        if kind is not None:
-            found.setdefault(entry.path, kind)
-        elif entry.name.lower() in NAMED_FILES:
-            found.setdefault(entry.path, NAMED_FILES[entry.name.lower()])
-        elif entry.name in BUSYBOX_CONFIG_NAMES:
-            found.setdefault(entry.path, BUSYBOX)
-        if entry.name.endswith(".conf") or entry.name == ".htaccess":
-            text = fs.text(entry.path) or ""
-            if not any(word in text for word in _CONFIG_WORDS):
-                continue
-            for named, named_kind in referenced_files(text):
-                target = posixpath.join(posixpath.dirname(entry.path), named)   # absolute stays
-                resolved = fs.stat(target)
-                if resolved is not None and resolved.size <= MAX_FILE_BYTES:
-                    # a configuration's word beats a name: lighttpd's plain file may be called anything
-                    if named_kind == PLAIN or resolved.path not in found:
-                        found[resolved.path] = named_kind
-    return sorted(found.items())

@@ -10,7 +10,8 @@ import pytest
 from conftest import corpus_file, scan_report, tool
 
 from firmproof import crypt
-from firmproof.analyzers.accounts import SHORT_LIST, Accounts, Cracker, candidates, classify
+from firmproof.analyzers.accounts import Accounts
+from firmproof.analyzers.common import SHORT_LIST, Cracker, candidates, classify
 from firmproof.model import Category, Severity
 from firmproof.rootfs import RootFS
 from firmproof.wordlists import common_passwords, default_credentials
