@@ -126,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="offline vulnerability database (default: $FIRMPROOF_VULNDB or the user "
                             "data dir)")
 
+    _add_db(verbs)
+
     vulndb = verbs.add_parser("vulndb", help="the offline vulnerability database")
     vulndb_verbs = vulndb.add_subparsers(dest="vulndb_verb", required=True, metavar="ACTION")
     vulndb_import = vulndb_verbs.add_parser("import", help="load OSV / NVD JSON 2.0 files (also .zip, .gz)")
@@ -144,6 +146,35 @@ def build_parser() -> argparse.ArgumentParser:
     rules.add_argument("--json", action="store_true", help="as JSON")
     rules.add_argument("--markdown", action="store_true", help="as the Markdown of docs/rules.md")
     return parser
+
+
+def _add_db(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    db = verbs.add_parser("db", help="ask the results store: images, scans, findings, keys, components")
+    queries = db.add_subparsers(dest="db_verb", required=True, metavar="QUERY")
+
+    def query(name: str, text: str) -> argparse.ArgumentParser:
+        parser = queries.add_parser(name, help=text)
+        parser.add_argument("--db", metavar="URL", help="the store (default: SQLite in the user data folder)")
+        shape = parser.add_mutually_exclusive_group()
+        shape.add_argument("--csv", action="store_true", help="as CSV on standard output")
+        shape.add_argument("--json", action="store_true", help="as JSON on standard output")
+        return parser
+
+    for name, text in (("images", "every image and how its last scan went"),
+                       ("scans", "every scan: image, firmproof and rules version, status"),
+                       ("findings", "the findings of each image's newest scan")):
+        parser = query(name, text)
+        parser.add_argument("--vendor")
+        parser.add_argument("--product")
+        if name == "findings":
+            parser.add_argument("--rule", metavar="RULE-ID")
+            parser.add_argument("--severity", type=Severity.parse, metavar="SEVERITY",
+                                help="this severity or above")
+    query("key", "every image that ships the key with this fingerprint").add_argument(
+        "fingerprint", metavar="FINGERPRINT", help="OpenSSH's SHA256:… (the prefix may be left out)")
+    component = query("component", "every image that holds this component (at this version)")
+    component.add_argument("name", metavar="NAME")
+    component.add_argument("version", nargs="?", metavar="VERSION")
 
 
 def _add_limits(parser: argparse.ArgumentParser) -> None:
@@ -195,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
             return _vulndb(args)
         if args.verb == "batch":
             return _batch(args)
+        if args.verb == "db":
+            return _db(args)
         if args.verb == "rules":
             return _rules(args)
         if args.verb == "verify":
@@ -347,6 +380,58 @@ def _batch(args: argparse.Namespace) -> int:
     if result.unreadable == result.total:
         return EXIT_UNREADABLE          # not one of the paths was a file
     return EXIT_OK if result.ok else EXIT_FINDINGS
+
+
+DB_COLUMNS = {
+    "images": ["name", "vendor", "product", "version", "release_date", "size", "scans", "last_status",
+               "last_findings", "sha256"],
+    "scans": ["scan", "name", "vendor", "product", "version", "tool_version", "rules_version", "status",
+              "findings", "complete", "started", "seconds", "error", "sha256"],
+    "findings": ["image", "vendor", "product", "version", "release_date", "rule", "severity", "category",
+                 "path", "offset", "excerpt", "key", "image_sha256"],
+    "component": ["image", "vendor", "product", "version", "release_date", "component",
+                  "component_version", "path", "source", "purl", "image_sha256"],
+}
+DB_COLUMNS["key"] = DB_COLUMNS["findings"]
+
+
+def _db(args: argparse.Namespace) -> int:
+    from firmproof.report.terminal import RowsDisplay
+    from firmproof.store import StoreError, open_store, query
+    from firmproof.store.export import to_csv, to_json
+
+    try:
+        store = open_store(args.db)
+    except StoreError as exc:
+        print(f"firmproof: {exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        if args.db_verb in ("images", "scans", "findings"):
+            severity = getattr(args, "severity", None)
+            filters = query.Filters(vendor=args.vendor, product=args.product,
+                                    rule=getattr(args, "rule", None),
+                                    severity=severity.value if severity is not None else None)
+            rows = getattr(query, args.db_verb)(store, filters)
+        elif args.db_verb == "key":
+            rows = query.key(store, args.fingerprint)
+        else:
+            rows = query.component(store, args.name, args.version)
+    except SQLAlchemyError as exc:
+        why = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        print(f"firmproof: {store.url}: cannot read the store: {why}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    finally:
+        store.close()
+    columns = DB_COLUMNS[args.db_verb]
+    if args.json:
+        sys.stdout.write(to_json(rows))
+    elif args.csv:
+        sys.stdout.write(to_csv(rows, columns))
+    else:
+        RowsDisplay().show(rows, columns)
+    return EXIT_OK
 
 
 def _vulndb(args: argparse.Namespace) -> int:

@@ -312,3 +312,31 @@ class BatchDisplay:
             f"[{style}]batch: {result.total} images: {result.scanned} scanned, {result.skipped} already "
             f"in the store{errors}, {failed} failed; {result.findings} findings; {result.seconds:.1f} s[/]  "
             f"store: {escape(store)}")
+
+
+class RowsDisplay:
+    """The rows of a `firmproof db` query as a table on standard output, long cells folded."""
+
+    def __init__(self) -> None:
+        self.console = console()
+
+    def show(self, rows: list[dict[str, object]], columns: list[str]) -> None:
+        if not rows:
+            self.console.print("no rows")
+            return
+        table = Table(show_edge=False)
+        for name in columns:
+            table.add_column(name, overflow="fold")
+        for row in rows:
+            cells = []
+            for name in columns:
+                value = row.get(name)
+                text = "" if value is None else str(value)
+                if name in ("sha256", "image_sha256", "key", "rules_version") and len(text) > 16:
+                    text = text[:16]            # a prefix identifies; --csv and --json give it whole
+                elif name in ("excerpt", "error"):
+                    text = _short(text)
+                cells.append(escape(text))
+            table.add_row(*cells)
+        self.console.print(table)
+        self.console.print(f"{len(rows)} row{'' if len(rows) == 1 else 's'}")

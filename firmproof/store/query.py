@@ -1,13 +1,15 @@
-"""Questions asked of the store (read only)."""
+"""Questions asked of the store (read only): what a batch already did, and the `firmproof db`
+verbs' rows (plain dicts, one per line of output, in a stable order)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from firmproof.store.schema import Image, Scan
+from firmproof.store.schema import SEVERITIES, ComponentRow, FindingRow, Image, Scan
 
 if TYPE_CHECKING:
     from firmproof.store.open import Store
@@ -28,3 +30,101 @@ def stored_scans(store: Store, sha256s: Iterable[str], tool_version: str, rules:
                        Scan.rules_version == rules))
             found.update({sha: status for sha, status in rows})
     return found
+
+
+# ---------------------------------------------------------------- `firmproof db`: rows for people
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Filters:
+    vendor: str | None = None
+    product: str | None = None
+    rule: str | None = None
+    severity: str | None = None          # this severity or above
+
+
+def _newest_scans() -> Any:
+    """The newest scan of each image that gave a report (by a later firmproof, or the same)."""
+    return (select(func.max(Scan.id)).where(Scan.status == "ok").group_by(Scan.image_id)
+            .scalar_subquery())
+
+
+def _where_image(query: Any, filters: Filters) -> Any:
+    if filters.vendor is not None:
+        query = query.where(Image.vendor == filters.vendor)
+    if filters.product is not None:
+        query = query.where(Image.product == filters.product)
+    return query
+
+
+def _rows(store: Store, query: Any) -> list[Row]:
+    with store.sessions() as session:
+        return [dict(row._mapping) for row in session.execute(query)]
+
+
+def images(store: Store, filters: Filters = Filters()) -> list[Row]:
+    """Every image with what is known of it and its scans (how many, how the last one went)."""
+    last = (select(Scan.image_id, func.max(Scan.id).label("last"), func.count(Scan.id).label("scans"))
+            .group_by(Scan.image_id).subquery())
+    query = (select(Image.name, Image.sha256, Image.size, Image.vendor, Image.product, Image.version,
+                    Image.release_date, last.c.scans, Scan.status.label("last_status"),
+                    Scan.findings_count.label("last_findings"))
+             .join(last, last.c.image_id == Image.id).join(Scan, Scan.id == last.c.last)
+             .order_by(Image.vendor, Image.product, Image.release_date, Image.version, Image.name))
+    return _rows(store, _where_image(query, filters))
+
+
+def scans(store: Store, filters: Filters = Filters()) -> list[Row]:
+    """Every scan: of which image, by which firmproof and rules, how it went."""
+    query = (select(Scan.id.label("scan"), Image.name, Image.vendor, Image.product, Image.version,
+                    Scan.tool_version, Scan.rules_version, Scan.status, Scan.findings_count.label("findings"),
+                    Scan.complete, Scan.started, Scan.seconds, Scan.error, Image.sha256)
+             .join(Image, Image.id == Scan.image_id).order_by(Scan.id))
+    return _rows(store, _where_image(query, filters))
+
+
+_FINDING_COLUMNS = (Image.name.label("image"), Image.vendor, Image.product, Image.version,
+                    Image.release_date, FindingRow.rule, FindingRow.severity, FindingRow.category,
+                    FindingRow.path, FindingRow.evidence_offset.label("offset"), FindingRow.excerpt,
+                    FindingRow.key, Image.sha256.label("image_sha256"))
+
+
+def findings(store: Store, filters: Filters = Filters()) -> list[Row]:
+    """The findings of each image's newest scan, by vendor, product, release and rule."""
+    query = (select(*_FINDING_COLUMNS).join(Scan, Scan.id == FindingRow.scan_id)
+             .join(Image, Image.id == Scan.image_id).where(Scan.id.in_(_newest_scans()))
+             .order_by(Image.vendor, Image.product, Image.release_date, Image.version, Image.name,
+                       FindingRow.rule, FindingRow.path, FindingRow.evidence_offset))
+    if filters.rule is not None:
+        query = query.where(FindingRow.rule == filters.rule)
+    if filters.severity is not None:
+        at_least = SEVERITIES[:SEVERITIES.index(filters.severity) + 1]
+        query = query.where(FindingRow.severity.in_(at_least))
+    return _rows(store, _where_image(query, filters))
+
+
+def key(store: Store, fingerprint: str) -> list[Row]:
+    """Every image (newest scan) that ships the key with this fingerprint (OpenSSH's
+    'SHA256:…', with or without the prefix), as a private key or an authorized one."""
+    wanted = {fingerprint, fingerprint if fingerprint.startswith("SHA256:") else f"SHA256:{fingerprint}"}
+    query = (select(*_FINDING_COLUMNS).join(Scan, Scan.id == FindingRow.scan_id)
+             .join(Image, Image.id == Scan.image_id).where(Scan.id.in_(_newest_scans()))
+             .where(FindingRow.details["fingerprint"].as_string().in_(sorted(wanted)))
+             .order_by(Image.vendor, Image.product, Image.release_date, Image.name, FindingRow.path))
+    return _rows(store, query)
+
+
+def component(store: Store, name: str, version: str | None = None) -> list[Row]:
+    """Every image (newest scan) holding the component `name` (any case), at `version` if given."""
+    query = (select(Image.name.label("image"), Image.vendor, Image.product, Image.version,
+                    Image.release_date, ComponentRow.name.label("component"),
+                    ComponentRow.version.label("component_version"), ComponentRow.path,
+                    ComponentRow.source, ComponentRow.purl, Image.sha256.label("image_sha256"))
+             .join(Scan, Scan.id == ComponentRow.scan_id).join(Image, Image.id == Scan.image_id)
+             .where(Scan.id.in_(_newest_scans()), func.lower(ComponentRow.name) == name.lower())
+             .order_by(Image.vendor, Image.product, Image.release_date, Image.name, ComponentRow.path))
+    if version is not None:
+        query = query.where(ComponentRow.version == version)
+    return _rows(store, query)

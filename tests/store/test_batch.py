@@ -253,3 +253,35 @@ def test_a_batch_result_is_ok_only_when_every_image_has_a_report() -> None:
     assert BatchResult().ok
     assert not BatchResult(stored_errors=1).ok
     assert not BatchResult(failed=[("x", "why")]).ok
+
+
+def test_the_batch_killed_midway_keeps_what_it_wrote_and_a_rerun_completes_the_rest(
+        corpus: Corpus, tmp_path: Path) -> None:
+    """SIGKILL to the batch process itself once its first image is stored: its workers die with
+    it (no scan goes on orphaned), the stored row stays, the re-run scans only the others."""
+    db = tmp_path / "store.sqlite"
+    batch = subprocess.Popen([sys.executable, "-m", "firmproof.cli", "batch", str(corpus.folder), "--db",
+                              str(db), "--jobs", "1", "-q"], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    stored: dict[str, tuple[str, str | None]] = {}
+    while not stored and time.monotonic() < deadline and batch.poll() is None:
+        time.sleep(0.2)
+        if db.exists():
+            store = open_store(str(db))
+            stored = statuses(store)
+            store.close()
+    assert batch.poll() is None and 1 <= len(stored) < 3, "the batch ended before it could be killed"
+    workers = [int(p) for p in subprocess.run(["pgrep", "-P", str(batch.pid)], capture_output=True,
+                                              text=True, check=False).stdout.split()]
+    batch.kill()
+    batch.wait(timeout=60)
+    time.sleep(1)
+    assert [p for p in workers if Path(f"/proc/{p}").exists()
+            and "zombie" not in Path(f"/proc/{p}/status").read_text().lower()] == []
+    store = open_store(str(db))
+    assert statuses(store) == stored                  # what was written stays as it was
+    rerun = run_batch(collect(str(corpus.folder)), store, BatchOptions(jobs=2))
+    assert (rerun.scanned + len(rerun.failed), rerun.skipped) == (3 - len(stored), len(stored))
+    assert {name for name, (status, _) in statuses(store).items() if status == "ok"} == \
+        {"clean.bin", "demo.bin"}
+    store.close()
