@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from firmproof.report import Image as ReportImage
 from firmproof.store.schema import ComponentRow, FindingRow, Image, ReportBlob, Scan
 
 if TYPE_CHECKING:
@@ -140,9 +141,16 @@ def _image(session: Session, sha256: str, name: str, size: int, info: ImageInfo)
 def _add(session: Session, report: dict[str, Any], info: ImageInfo, components: list[Component],
          started: datetime | None, rules: str) -> int:
     image = report["image"]
-    given = ImageInfo(vendor=info.vendor or image.get("vendor"), product=info.product or image.get("product"),
-                      version=info.version or image.get("version"), release_date=info.release_date,
-                      guessed=frozenset(f for f in info.guessed if getattr(info, f) is not None))
+    said = ReportImage.from_json(image)         # given to the scan, else read from the image's files
+    values: dict[str, str | None] = {}
+    guessed = {f for f in info.guessed if getattr(info, f) is not None}
+    for name in ("vendor", "product", "version"):
+        values[name] = getattr(info, name)
+        if values[name] is None:
+            values[name], guess = said.said(name)
+            if guess:
+                guessed.add(name)
+    given = ImageInfo(**values, release_date=info.release_date, guessed=frozenset(guessed))
     row = _image(session, image["sha256"], info.name or image["name"], image["size"], given)
     tool_version = report["tool"]["version"]
     existing = _scan(session, row.id, tool_version, rules)

@@ -1,0 +1,33 @@
+"""An image row takes what the image's own files say it is, marked guessed, where nobody said it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import need_tools
+
+from firmproof.config import ScanConfig
+from firmproof.demo import build_rootfs
+from firmproof.fixtures import pack
+from firmproof.scan import scan
+from firmproof.store import ImageInfo, add_report, open_store
+from tests.store.rows import dump
+
+OPENWRT = "DISTRIB_ID='OpenWrt'\nDISTRIB_RELEASE='23.05.3'\n"
+
+
+def test_what_the_image_says_fills_only_what_nobody_gave(tmp_path: Path) -> None:
+    need_tools("mksquashfs")
+    tree = build_rootfs(tmp_path / "root", plants=(), decoys=())
+    (tree / "etc" / "openwrt_release").write_text(OPENWRT)
+    image = pack(tree, "squashfs-xz", tmp_path / "fw.sqfs")
+    report = scan(ScanConfig(image=image, workdir=tmp_path, vendor="Acme Networks"))
+    store = open_store(str(tmp_path / "store.sqlite"))
+    try:
+        add_report(store, report, ImageInfo(version="23.05.3-acme1"))
+        row = dump(store)["images"][0]
+        assert (row["vendor"], row["vendor_guessed"]) == ("Acme Networks", False)     # given to the scan
+        assert (row["version"], row["version_guessed"]) == ("23.05.3-acme1", False)   # given to the store
+        assert (row["product"], row["product_guessed"]) == ("OpenWrt", True)           # read from the image
+    finally:
+        store.close()
