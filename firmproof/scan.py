@@ -19,7 +19,7 @@ from firmproof.config import ScanConfig
 from firmproof.coverage import Coverage, Searched, build
 from firmproof.identity import identify
 from firmproof.report import AnalyzerError, Container, Image, Report, Unpacked, UnpackError
-from firmproof.unpack.driver import UnpackFailed, UnpackResult, chain_label, unpack
+from firmproof.unpack.driver import Layer, Progress, UnpackFailed, Unpacking, UnpackResult, chain_label
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +71,20 @@ def scan(config: ScanConfig, progress: Callable[[str, int, int], None] | None = 
         else Path(tempfile.mkdtemp(prefix="firmproof-"))
     analysis = Analysis(deadline=started + config.limits.max_seconds, components=True)
     try:
-        result = unpack(image, workdir, config.limits, progress,
-                        on_layer=lambda layer: analysis.add(layer.index.views), idle=idle,
-                        keep=config.keep_workdir)
+        unpacking = Unpacking(image, workdir, config.limits, keep=config.keep_workdir)
+        events = iter(unpacking)
+        try:
+            for event in events:
+                if isinstance(event, Layer):
+                    analysis.add(event.index.views)     # analysed while the layers below are unpacked
+                elif isinstance(event, Progress):
+                    if progress is not None:
+                        progress(event.container, event.layers, event.files)
+                else:
+                    idle()
+        finally:
+            events.close()      # stopped or failed here: an extraction child at work goes at once
+        result = unpacking.result
         if not result.layers:
             reasons = "; ".join(e["error"] for e in result.errors[:3])
             found = [r for s in result.searched for r in s.regions]

@@ -16,7 +16,7 @@ import os
 import shutil
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from firmproof.index import TreeIndex, index_tree
 from firmproof.rootfs import FileMeta
 from firmproof.tools import use_tool_path
 from firmproof.unpack import formats, streams
-from firmproof.unpack.extract import ChunkOutcome, extract_chunk
+from firmproof.unpack.extract import ChunkOutcome, Idle, extract_chunk
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,6 @@ class _Job:
     depth: int                     # depth of the layers found inside it
 
 
-ProgressCallback = Callable[[str, int, int], None]
 
 
 def find_chunks(path: Path) -> list[Any]:
@@ -127,16 +126,49 @@ def find_chunks(path: Path) -> list[Any]:
     return sorted(outer, key=lambda c: c.start_offset)
 
 
-def unpack(image: Path, workdir: Path, limits: Limits,
-           progress: ProgressCallback | None = None,
-           on_layer: Callable[[Layer], None] | None = None,
-           idle: Callable[[], None] | None = None, keep: bool = False) -> UnpackResult:
-    """Unpack `image` layer by layer into `workdir` (which must exist and be empty).
+@dataclass(frozen=True)
+class Progress:
+    """What unpacking yields as it starts a container: its chain, how many so far, files so far."""
 
-    `on_layer` sees each layer as soon as it is indexed (the scan starts analysing it while
-    the layers below are still being unpacked); `idle` runs while an extraction child works.
-    With `keep`, every layer is written to `workdir` (small decoded streams stay in memory
-    otherwise)."""
+    container: str
+    layers: int
+    files: int
+
+
+Event = Layer | Progress | Idle
+
+
+class Unpacking:
+    """Unpacking `image` layer by layer into `workdir` (which must exist and be empty), as
+    events to iterate: each Layer as soon as it is indexed (the scan analyses it while the
+    layers below are still being unpacked), Progress as a container starts, IDLE while an
+    extraction child works (the caller may use the wait). `result` holds the whole outcome
+    once the iteration is over. With `keep`, every layer is written to `workdir` (small decoded
+    streams stay in memory otherwise)."""
+
+    def __init__(self, image: Path, workdir: Path, limits: Limits, *, keep: bool = False) -> None:
+        self.image, self.workdir, self.limits, self.keep = image, workdir, limits, keep
+        self._result: UnpackResult | None = None
+
+    def __iter__(self) -> Generator[Event, None, None]:
+        self._result = yield from _unpack(self.image, self.workdir, self.limits, self.keep)
+
+    @property
+    def result(self) -> UnpackResult:
+        if self._result is None:
+            raise RuntimeError("unpacking has not run to its end")
+        return self._result
+
+
+def unpack(image: Path, workdir: Path, limits: Limits, *, keep: bool = False) -> UnpackResult:
+    """Unpack `image` into `workdir` to the end, for callers that wait for the whole result."""
+    unpacking = Unpacking(image, workdir, limits, keep=keep)
+    for _event in unpacking:
+        pass
+    return unpacking.result
+
+
+def _unpack(image: Path, workdir: Path, limits: Limits, keep: bool) -> Generator[Event, None, UnpackResult]:
     use_tool_path()     # unblob looks its extractors up on PATH
     started = time.monotonic()
     deadline = started + limits.max_seconds
@@ -200,8 +232,7 @@ def unpack(image: Path, workdir: Path, limits: Limits,
             fmt = formats.of(name)
             label = f"{fmt.family}@0x{chunk.start_offset:x}"
             container = (*job.container, label)
-            if progress:
-                progress(chain_label(container), counter, files)
+            yield Progress(chain_label(container), counter, files)
             outdir = workdir / "x" / str(counter) / "tree"     # the extraction's box: x/N
             carved = _carve(job.host_file, chunk, workdir / "carve" / f"{counter}.{name}")
             memory: TreeIndex | None = None
@@ -221,8 +252,9 @@ def unpack(image: Path, workdir: Path, limits: Limits,
                     if small is not None:
                         outcome = small
                     else:
-                        outcome = extract_chunk(chunk, name, carved, outdir, byte_budget=budget - written,
-                                                deadline=deadline, memory=limits.max_memory, idle=idle)
+                        outcome = yield from extract_chunk(chunk, name, carved, outdir,
+                                                           byte_budget=budget - written, deadline=deadline,
+                                                           memory=limits.max_memory)
                         result.sandboxes.add(outcome.sandbox)
             finally:
                 if carved != job.host_file:
@@ -258,8 +290,7 @@ def unpack(image: Path, workdir: Path, limits: Limits,
             layer = Layer(container=container, format=name, offset=chunk.start_offset,
                           depth=job.depth, host_dir=outdir, index=index)
             result.layers.append(layer)
-            if on_layer is not None:
-                on_layer(layer)
+            yield layer
             if not fmt.nests:       # its layers hold nothing to search
                 continue
             for entry in index.tree.files(*CARVE_TYPES):

@@ -21,7 +21,7 @@ import signal
 import tempfile
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -247,15 +247,22 @@ def _outcome(conn: Any) -> ChunkOutcome | None:
     return outcome
 
 
+class Idle:
+    """What unpacking yields while an extraction child works: the caller may use the wait."""
+
+
+IDLE = Idle()
+
+
 def extract_chunk(chunk: Any, handler_name: str, carved: Path, outdir: Path, *,
-                  byte_budget: int, deadline: float, memory: int = Limits().max_memory,
-                  idle: Callable[[], None] | None = None) -> ChunkOutcome:
-    """Extract `carved` (the chunk's bytes) into `outdir` in a child process under limits.
+                  byte_budget: int, deadline: float,
+                  memory: int = Limits().max_memory) -> Generator[Idle, None, ChunkOutcome]:
+    """Extract `carved` (the chunk's bytes) into `outdir` in a child process under limits
+    (`outcome = yield from extract_chunk(...)`).
 
     The child may write below `outdir`'s parent only (its box: `outdir` and `tmp`), which
-    must be this extraction's own. `idle` runs once in this process if the child is still
-    extracting after IDLE_AFTER seconds (work waiting for a core; short extractions are not
-    held up by it)."""
+    must be this extraction's own. It yields IDLE once if the child is still extracting after
+    IDLE_AFTER seconds (work waiting for a core; short extractions are not held up by it)."""
     box = outdir.parent
     (box / "tmp").mkdir(parents=True, exist_ok=True)
     ctx = multiprocessing.get_context("fork")
@@ -266,7 +273,7 @@ def extract_chunk(chunk: Any, handler_name: str, carved: Path, outdir: Path, *,
     process.start()
     child_conn.close()
     try:
-        return _wait(process, parent_conn, carved, outdir, byte_budget, deadline, free_before, idle)
+        return (yield from _wait(process, parent_conn, carved, outdir, byte_budget, deadline, free_before))
     except BaseException:
         # stopped (a signal) or failed while the child works: its whole group goes with it
         _kill_group(process)
@@ -283,15 +290,16 @@ def _kill_group(process: Any) -> None:
 
 
 def _wait(process: Any, parent_conn: Any, carved: Path, outdir: Path, byte_budget: int, deadline: float,
-          free_before: int, idle: Callable[[], None] | None) -> ChunkOutcome:
+          free_before: int) -> Generator[Idle, None, ChunkOutcome]:
     outcome: ChunkOutcome | None = None
     breach = ""
     started = time.monotonic()
+    idle = True
     while True:
         check()
-        if idle is not None and time.monotonic() - started > IDLE_AFTER:
-            idle()          # the child is in for a while: use the wait
-            idle = None
+        if idle and time.monotonic() - started > IDLE_AFTER:
+            idle = False
+            yield IDLE          # the child is in for a while: the caller may use the wait
         if parent_conn.poll(POLL_SECONDS):
             outcome = _outcome(parent_conn)
             break

@@ -12,7 +12,8 @@ from conftest import need_tools
 
 from firmproof.config import Limits
 from firmproof.unpack import formats, streams
-from firmproof.unpack.driver import find_chunks, unpack
+from firmproof.unpack.driver import Layer, Progress, Unpacking, find_chunks, unpack
+from firmproof.unpack.extract import Idle
 
 PAYLOAD = b"#!/bin/sh\n/usr/sbin/telnetd -l /bin/sh -p 2323 &\n" + bytes(range(256)) * 64
 
@@ -124,8 +125,8 @@ def test_a_stream_with_more_after_it_or_cut_short_goes_to_unblobs_search(tmp_pat
 @pytest.mark.parametrize(("after", "expected"), [(0.0, [0]), (3600.0, [])])
 def test_the_parent_works_while_an_extraction_child_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                          after: float, expected: list[int]):
-    """`idle` runs once in the parent while a child extracts (the scan analyses small views
-    then), and only when the child takes a while: a quick extraction is not held up."""
+    """Unpacking yields IDLE once while a child extracts (the scan analyses small views then),
+    and only when the child takes a while: a quick extraction is not held up."""
     from firmproof.fixtures import pack
     from firmproof.unpack import extract
 
@@ -134,11 +135,13 @@ def test_the_parent_works_while_an_extraction_child_does(tmp_path: Path, monkeyp
     (tree / "etc/passwd").write_text("root:x:0:0::/root:/bin/sh\n")
     image = pack(tree, "squashfs-gzip", tmp_path / "fs.sqfs")
     monkeypatch.setattr(extract, "IDLE_AFTER", after)
-    calls: list[int] = []
     work = tmp_path / "work"
     work.mkdir()
-    result = unpack(image, work, Limits(), idle=lambda: calls.append(len(calls)))
-    assert calls == expected and [layer.format for layer in result.layers] == ["squashfs_v4_le"]
+    unpacking = Unpacking(image, work, Limits())
+    events = list(unpacking)
+    calls = [i for i, event in enumerate(e for e in events if isinstance(e, Idle))]
+    assert calls == expected and [layer.format for layer in unpacking.result.layers] == ["squashfs_v4_le"]
+    assert [type(e) for e in events if not isinstance(e, Idle)] == [Progress, Layer]
 
 
 def test_a_small_stream_of_plain_content_is_a_layer_in_memory_like_on_disk(tmp_path: Path):
