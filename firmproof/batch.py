@@ -15,8 +15,14 @@ as soon as it arrives, in one transaction; no worker opens the database.
 
 What can go wrong with one image goes to that image's row, and the batch goes on: an image
 that cannot be unpacked, that crashes its worker (the worker is replaced) or that outlives the
-per-image wall-clock guard (its worker is killed) is recorded with `add_error`. A path that is
-no readable file (missing, a folder) has no bytes, hence no row: it is reported and counted.
+per-image wall-clock guard (its worker is killed) is recorded with `add_error`. On Dask a
+task cannot be killed: there the scan's own limits (unpacking time, analysis deadline) bound an
+image, and a task whose worker died is tried again elsewhere by the scheduler, then recorded.
+A path that is no readable file (missing, a folder) has no bytes, hence no row: it is reported
+and counted.
+
+The pool spawns its workers, so a script that calls `run_batch` needs the usual
+`if __name__ == "__main__":` guard (the command line has it).
 
 Resuming: each image is hashed first (cheap) and skipped when the store already holds a scan
 of it by this firmproof and rules version, an error included (`retry_errors` scans those again).
@@ -36,6 +42,7 @@ import signal
 import tempfile
 import time
 import traceback
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -583,7 +590,8 @@ def _dask(client: Any, args: list[tuple[Any, ...]]) -> Iterator[Outcome]:
     tries; then its image is an error."""
     from distributed import as_completed
 
-    futures = {client.submit(scan_one, *a, pure=False, key=f"firmproof-scan-{n}-{os.getpid()}"): a[0]
+    batch = uuid.uuid4().hex[:12]
+    futures = {client.submit(scan_one, *a, pure=False, key=f"firmproof-scan-{batch}-{n}"): a[0]
                for n, a in enumerate(args)}
     for future in as_completed(futures):
         path = futures[future]

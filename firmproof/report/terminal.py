@@ -245,7 +245,7 @@ def print_diff(result: Diff, *, stderr: bool = False) -> None:
 
 class BatchDisplay:
     """`firmproof batch` on standard error: a progress bar (images done of those to scan,
-    findings so far, time left) on a terminal; elsewhere one line per image."""
+    findings so far, time left) and the failures on a terminal; elsewhere one line per image."""
 
     def __init__(self, *, enabled: bool) -> None:
         self.enabled = enabled
@@ -289,8 +289,8 @@ class BatchDisplay:
         self.findings += findings
         if self._progress is not None and self._task is not None:
             self._progress.update(self._task, advance=1, findings=self.findings)
-        if not self.enabled:
-            return
+        if not self.enabled or (self._progress is not None and outcome.error is None):
+            return                      # on a terminal the bar counts them; failures are listed
         if outcome.error is not None:
             line = f"[yellow]failed[/] {escape(outcome.path)}: {escape(outcome.error)}"
         else:

@@ -279,9 +279,10 @@ def test_the_batch_killed_midway_keeps_what_it_wrote_and_a_rerun_completes_the_r
     assert [p for p in workers if Path(f"/proc/{p}").exists()
             and "zombie" not in Path(f"/proc/{p}/status").read_text().lower()] == []
     store = open_store(str(db))
-    assert statuses(store) == stored                  # what was written stays as it was
+    kept = statuses(store)           # what was written stays (one more may have come before the kill)
+    assert stored.items() <= kept.items()
     rerun = run_batch(collect(str(corpus.folder)), store, BatchOptions(jobs=2))
-    assert (rerun.scanned + len(rerun.failed), rerun.skipped) == (3 - len(stored), len(stored))
+    assert (rerun.scanned + len(rerun.failed), rerun.skipped) == (3 - len(kept), len(kept))
     assert {name for name, (status, _) in statuses(store).items() if status == "ok"} == \
         {"clean.bin", "demo.bin"}
     store.close()
