@@ -118,8 +118,9 @@ def test_dask_gives_the_rows_of_the_local_pool(corpus: Corpus, dask: DaskCluster
     items = collect(str(corpus.manifest))
     by_pool = run_batch(items, local, BatchOptions(jobs=2))
     by_dask = run_batch(items, cluster, BatchOptions(scheduler=dask.scheduler))
-    assert (by_dask.scanned, by_dask.findings, len(by_dask.failed)) == \
-        (by_pool.scanned, by_pool.findings, len(by_pool.failed)) == (2, by_pool.findings, 2)
+    assert sorted(by_dask.failed) == sorted(by_pool.failed)      # the same two, for the same reasons
+    assert (by_dask.scanned, by_dask.findings) == (by_pool.scanned, by_pool.findings)
+    assert by_pool.scanned == len(by_pool.failed) == 2
     assert steady(cluster) == steady(local)
     assert run_batch(items, cluster, BatchOptions(scheduler=dask.scheduler)).scanned == 0
 
