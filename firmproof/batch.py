@@ -555,7 +555,11 @@ def _run(items: Iterable[Item], store: Store, options: BatchOptions, events: Eve
         events.finished(outcome, 0)
 
     if todo:
-        root = Path(tempfile.mkdtemp(prefix="firmproof-batch-", dir=options.workdir))
+        try:
+            root = Path(tempfile.mkdtemp(prefix="firmproof-batch-", dir=options.workdir))
+        except OSError as exc:
+            raise BatchError(f"cannot make a work folder in {options.workdir or tempfile.gettempdir()}: "
+                             f"{exc.strerror or exc}") from None
         try:
             args = [(str(item.path), item.info, options.limits, options.min_examined) for item, _, _ in todo]
             if client is not None:

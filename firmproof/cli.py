@@ -353,6 +353,12 @@ def _batch(args: argparse.Namespace) -> int:
     if args.image_timeout is not None and args.image_timeout <= 0:
         print("firmproof: --image-timeout: a number of seconds above 0", file=sys.stderr)
         return EXIT_UNREADABLE
+    if args.workdir is not None:
+        try:
+            args.workdir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            print(f"firmproof: --workdir {args.workdir}: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_UNREADABLE
     if args.vulndb is not None:        # the workers read it from the environment
         os.environ["FIRMPROOF_VULNDB"] = str(args.vulndb.resolve())
     vulndb.configure(args.vulndb)

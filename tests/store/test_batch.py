@@ -262,7 +262,8 @@ def test_the_batch_killed_midway_keeps_what_it_wrote_and_a_rerun_completes_the_r
     it (no scan goes on orphaned), the stored row stays, the re-run scans only the others."""
     db = tmp_path / "store.sqlite"
     batch = subprocess.Popen([sys.executable, "-m", "firmproof.cli", "batch", str(corpus.folder), "--db",
-                              str(db), "--jobs", "1", "-q"], stderr=subprocess.PIPE, text=True)
+                              str(db), "--jobs", "1", "-q", "--workdir", str(tmp_path / "work")],
+                             stderr=subprocess.PIPE, text=True)   # a batch killed so leaves its folder
     deadline = time.monotonic() + 300
     stored: dict[str, tuple[str, str | None]] = {}
     while not stored and time.monotonic() < deadline and batch.poll() is None:
