@@ -255,18 +255,25 @@ def _silence_unblob() -> None:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.CRITICAL))
 
 
+def _workdir_made(args: argparse.Namespace) -> bool:
+    """--workdir exists (made when missing), or the reason it cannot be is said."""
+    if args.workdir is not None:
+        try:
+            args.workdir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            print(f"firmproof: --workdir {args.workdir}: {exc.strerror or exc}", file=sys.stderr)
+            return False
+    return True
+
+
 def _scan(args: argparse.Namespace) -> int:
     from firmproof.report.render import render
     from firmproof.report.terminal import ScanDisplay
     from firmproof.scan import ImageError, scan
     from firmproof.unpack.driver import UnpackFailed
 
-    if args.workdir is not None:
-        try:
-            args.workdir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            print(f"firmproof: --workdir {args.workdir}: {exc.strerror or exc}", file=sys.stderr)
-            return EXIT_UNREADABLE
+    if not _workdir_made(args):
+        return EXIT_UNREADABLE
     sign_key = None
     if args.sign is not None:
         from firmproof.sign import SignError, load_private
@@ -353,12 +360,8 @@ def _batch(args: argparse.Namespace) -> int:
     if args.image_timeout is not None and args.image_timeout <= 0:
         print("firmproof: --image-timeout: a number of seconds above 0", file=sys.stderr)
         return EXIT_UNREADABLE
-    if args.workdir is not None:
-        try:
-            args.workdir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            print(f"firmproof: --workdir {args.workdir}: {exc.strerror or exc}", file=sys.stderr)
-            return EXIT_UNREADABLE
+    if not _workdir_made(args):
+        return EXIT_UNREADABLE
     if args.vulndb is not None:        # the workers read it from the environment
         os.environ["FIRMPROOF_VULNDB"] = str(args.vulndb.resolve())
     vulndb.configure(args.vulndb)
