@@ -254,6 +254,15 @@ class Idle:
 IDLE = Idle()
 
 
+def finish(extraction: Generator[Idle, None, ChunkOutcome]) -> ChunkOutcome:
+    """The outcome of `extraction` (an extract_chunk), for a caller with nothing to do meanwhile."""
+    while True:
+        try:
+            next(extraction)
+        except StopIteration as done:
+            return done.value
+
+
 def extract_chunk(chunk: Any, handler_name: str, carved: Path, outdir: Path, *,
                   byte_budget: int, deadline: float,
                   memory: int = Limits().max_memory) -> Generator[Idle, None, ChunkOutcome]:

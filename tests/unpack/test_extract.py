@@ -13,7 +13,7 @@ from conftest import need_tools
 
 from firmproof.fixtures import pack
 from firmproof.unpack.driver import find_chunks
-from firmproof.unpack.extract import extract_chunk
+from firmproof.unpack.extract import extract_chunk, finish
 
 
 def test_an_outcome_sent_right_after_a_poll_timed_out_is_still_read(tmp_path: Path,
@@ -46,8 +46,8 @@ def test_an_outcome_sent_right_after_a_poll_timed_out_is_still_read(tmp_path: Pa
         return False
 
     monkeypatch.setattr(Connection, "poll", late_poll)
-    outcome = extract_chunk(chunk, chunk.handler.NAME, image, tmp_path / "out",
-                            byte_budget=64 << 20, deadline=time.monotonic() + 120)
+    outcome = finish(extract_chunk(chunk, chunk.handler.NAME, image, tmp_path / "out",
+                                   byte_budget=64 << 20, deadline=time.monotonic() + 120))
     assert outcome.errors == []
     assert outcome.meta is not None and outcome.meta["bin/sush"].mode & 0o7777 == 0o4755
 

@@ -299,12 +299,12 @@ def test_firmproof_extraction_uses_the_reader(tree: Path, tmp_path: Path) -> Non
     import time
 
     from firmproof.unpack.driver import find_chunks
-    from firmproof.unpack.extract import extract_chunk
+    from firmproof.unpack.extract import extract_chunk, finish
 
     image = pack(tree, "cpio-newc", tmp_path / "image.cpio")
     (chunk,) = find_chunks(image)
-    outcome = extract_chunk(chunk, chunk.handler.NAME, image, tmp_path / "out",
-                            byte_budget=64 << 20, deadline=time.monotonic() + 120)
+    outcome = finish(extract_chunk(chunk, chunk.handler.NAME, image, tmp_path / "out",
+                                   byte_budget=64 << 20, deadline=time.monotonic() + 120))
     assert outcome.meta is not None, outcome.errors
     assert outcome.meta["bin/sush"].mode == 0o4755
     assert outcome.meta["home/user/file"].uid == 1000
@@ -318,13 +318,13 @@ def test_links_7z_refuses_are_kept_without_an_error(fmt: str, tree: Path, tmp_pa
     import time
 
     from firmproof.unpack.driver import find_chunks
-    from firmproof.unpack.extract import extract_chunk
+    from firmproof.unpack.extract import extract_chunk, finish
     from tests.conftest import firmproof
 
     image = pack(tree, fmt, tmp_path / f"image.{fmt}")
     (chunk,) = find_chunks(image)
-    outcome = extract_chunk(chunk, chunk.handler.NAME, image, tmp_path / "out",
-                            byte_budget=64 << 20, deadline=time.monotonic() + 120)
+    outcome = finish(extract_chunk(chunk, chunk.handler.NAME, image, tmp_path / "out",
+                                   byte_budget=64 << 20, deadline=time.monotonic() + 120))
     assert not (tmp_path / "out" / "usr/bin/env").is_symlink()       # 7z did refuse it
     assert outcome.errors == []
     assert outcome.meta is not None

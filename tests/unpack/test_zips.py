@@ -14,7 +14,7 @@ from conftest import need_tools
 
 from firmproof.unpack import zips
 from firmproof.unpack.driver import find_chunks
-from firmproof.unpack.extract import extract_chunk
+from firmproof.unpack.extract import extract_chunk, finish
 
 FAR = 10 ** 9      # a deadline nothing reaches
 
@@ -58,8 +58,8 @@ def test_a_plain_zip_is_extracted_in_process_to_the_tree_7zip_writes(tmp_path: P
     ours = zips.extract(archive, tmp_path / "ours" / "tree", byte_budget=1 << 30, deadline=FAR)
     assert ours is not None and not ours.errors
     (chunk,) = find_chunks(archive)
-    theirs = extract_chunk(chunk, "zip", archive, tmp_path / "7z" / "tree", byte_budget=1 << 30,
-                           deadline=time.monotonic() + 120)
+    theirs = finish(extract_chunk(chunk, "zip", archive, tmp_path / "7z" / "tree", byte_budget=1 << 30,
+                                  deadline=time.monotonic() + 120))
     assert not theirs.errors
     assert _tree(tmp_path / "ours" / "tree") == _tree(tmp_path / "7z" / "tree")
     assert ours.meta == theirs.meta                   # modes from the archive: the setuid bit
