@@ -166,7 +166,7 @@ class Report:
         ReportFileError with one sentence naming the problem if it is not a usable report."""
         from firmproof import reportfile
 
-        return cls.from_json(reportfile.load(path), str(path))
+        return cls.from_json(reportfile.read_json(path), str(path))     # from_json checks it, once
 
     @classmethod
     def from_json(cls, data: dict[str, Any], name: str = "report") -> Report:
