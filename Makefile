@@ -42,7 +42,7 @@ doctor: venv lptools
 
 demo: setup
 	@if [ -n "$(IMAGE)" ]; then img="$(IMAGE)"; else \
-	  img=build/demo/demo-router.bin; PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m firmproof.demo "$$img"; fi; \
+	  img=build/demo/demo-router.bin; PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m firmproof.testing.demo "$$img"; fi; \
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/firmproof scan "$$img" -o build/demo/report.json; rc=$$?; \
 	echo "report written to build/demo/report.json"; [ $$rc -le 1 ] || [ $$rc -eq 3 ]
 

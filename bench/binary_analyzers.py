@@ -15,11 +15,11 @@ import statistics
 import time
 from pathlib import Path
 
-from firmproof import binary
-from firmproof.analysis import _run
 from firmproof.analyzers import hardcoded, hardening, triggers
-from firmproof.index import index_tree
-from firmproof.rules import analyzers
+from firmproof.analyzers.registry import analyzers
+from firmproof.analyzers.schedule import _run
+from firmproof.device import binary
+from firmproof.fs.index import index_tree
 
 
 def main() -> None:

@@ -1,5 +1,5 @@
 """Benchmark: password checks per second per crypt scheme, against the cost model of
-firmproof.crypt (which decides how many guesses a hash gets, so results stay deterministic).
+firmproof.device.crypt (which decides how many guesses a hash gets, so results stay deterministic).
 
     python bench/crypt_speed.py [--seconds 1.0]
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from firmproof import crypt
 from firmproof.analyzers.accounts import HASH_BUDGET_SECONDS
+from firmproof.device import crypt
 
 SETTINGS = {
     "descrypt": "ab",

@@ -1,4 +1,4 @@
-"""Benchmark: which APIs an APK's code calls, with LIEF (firmproof.android.dexcode.scan) and
+"""Benchmark: which APIs an APK's code calls, with LIEF (firmproof.device.android.dexcode.scan) and
 with androguard decoding every method (the fallback, and what firmproof did before), on the
 same dex files in the same run.
 
@@ -31,13 +31,13 @@ def main() -> int:
     if not apks:
         print(f"no APK given and no corpus at {CORPUS}", file=sys.stderr)
         return 2
-    from firmproof.android.apk import CODE_APIS, _quiet_androguard
+    from firmproof.device.android.apk import CODE_APIS, _quiet_androguard
 
     _quiet_androguard()
     import androguard.core.dex  # noqa: F401  (imported before timing, as in a scan)
     import lief  # noqa: F401
 
-    from firmproof.android import dexcode
+    from firmproof.device.android import dexcode
 
     totals = {"lief": 0.0, "androguard": 0.0}
     print(f"{'dex':48} {'MB':>6} {'lief s':>8} {'androguard s':>13} {'ratio':>6}")

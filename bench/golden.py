@@ -51,7 +51,7 @@ FORMATS = {"json": ["--format", "json"], "sarif": ["--format", "sarif"], "html":
 
 
 def demo_images() -> Iterator[Path]:
-    from firmproof.demo import build_image
+    from firmproof.testing.demo import build_image
 
     out = IMAGES / "demo.bin"
     if not out.is_file():
@@ -62,9 +62,9 @@ def demo_images() -> Iterator[Path]:
 def format_images() -> Iterator[Path]:
     import tempfile
 
-    from firmproof.demo import build_rootfs
-    from firmproof.fixtures import FORMATS as PACKS
-    from firmproof.fixtures import PackError, pack
+    from firmproof.testing.demo import build_rootfs
+    from firmproof.testing.fixtures import FORMATS as PACKS
+    from firmproof.testing.fixtures import PackError, pack
 
     folder = IMAGES / "formats"
     folder.mkdir(parents=True, exist_ok=True)
@@ -106,7 +106,7 @@ BUILDERS = {"demo": demo_images, "formats": format_images, "corpus": corpus_imag
 def vulndb() -> Path:
     """The test suite's real NVD and OSV records (tests/data/vulndb), imported once, so that the
     reports carry vulnerability findings too."""
-    from firmproof import vulndb as db
+    from firmproof.device.components import vulndb as db
 
     path = GOLDEN / "vulndb.sqlite"
     if not path.is_file():

@@ -232,8 +232,8 @@ def dev_zero(folder: Path) -> Path:
 
 def busy(folder: Path) -> Path:
     sys.path.insert(0, str(REPO))
-    from firmproof.demo import build_image
-    from firmproof.fixtures import concat
+    from firmproof.testing.demo import build_image
+    from firmproof.testing.fixtures import concat
 
     router = build_image(folder / "router.bin", plants=("telnetd-shell",), decoys=())
     step = (router.stat().st_size + 0xFFFF) & ~0xFFFF

@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 from firmproof.config import ScanConfig
-from firmproof.demo import build_image
+from firmproof.host.tools import use_tool_path
 from firmproof.scan import scan
-from firmproof.tools import use_tool_path
+from firmproof.testing.demo import build_image
 from firmproof.unpack import extract
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "real"

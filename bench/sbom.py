@@ -14,7 +14,7 @@ binary version of its own), else the package's; no epoch, no Debian revision, no
 Each architecture's packages are unpacked with `dpkg-deb -x` (files only: no dpkg database, so
 nothing but the binaries can tell) into one folder, packed into one SquashFS with mksquashfs, and
     firmproof: `firmproof scan ARCH.sqfs --format sbom` (the whole scan, timed), plus the
-        identification alone (firmproof.components.identify on the same folder, timed);
+        identification alone (firmproof.device.components.identify on the same folder, timed);
     cve-bin-tool (reference, GPL-3.0: installed into its own venv under build/, never a
         dependency of firmproof): run offline on the unpacked folder (it does not open
         SquashFS), with an empty vulnerability database (see `cve_bin_tool_home`).
@@ -364,8 +364,8 @@ def identify_in_process(root: Path) -> tuple[list[Reported], float]:
     """The identification alone, in this process, over the unpacked folder (timed without the
     walk): what `--quick` scores, and the share of a scan identification costs."""
     sys.path.insert(0, str(REPO))
-    from firmproof.components import identify
-    from firmproof.index import index_tree
+    from firmproof.device.components import identify
+    from firmproof.fs.index import index_tree
 
     index = index_tree(root, None, ("bench",))
     start = time.monotonic()

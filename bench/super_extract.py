@@ -41,7 +41,7 @@ def build_super(rootfs: Path) -> Path:
     from run import build_rootfs
 
     build_rootfs(rootfs)
-    from firmproof import fixtures
+    from firmproof.testing import fixtures
 
     system = fixtures.pack(rootfs, "ext4", BUILD / "super-system.img")
     vendor = BUILD / "super-vendor.img"

@@ -23,7 +23,7 @@ peak RSS). load = load_report, verify = verify(), print = report/terminal.py's t
 
 verify itself went from 0.6 ms to 0.03 ms a finding (each finding hashed its whole file again;
 now a file is read and hashed once). What remains of the CLI's time is print_verification,
-one rich table row a finding at about 1.3 ms a row: firmproof.reportfile.MAX_FINDINGS keeps
+one rich table row a finding at about 1.3 ms a row: firmproof.report.file.MAX_FINDINGS keeps
 it within a minute.
 """
 
@@ -40,10 +40,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from firmproof import reportfile
-from firmproof.demo import build_image
-from firmproof.fixtures import grown_report
-from firmproof.verify import load_report, verify
+from firmproof.evidence.verify import load_report, verify
+from firmproof.report import file as reportfile
+from firmproof.testing.demo import build_image
+from firmproof.testing.fixtures import grown_report
 
 
 def grow(report: dict[str, Any], image: Path, count: int) -> dict[str, Any]:

@@ -58,7 +58,7 @@ from firmproof.store import ImageInfo, StoreError, add_error, add_report, rules_
 from firmproof.store.query import stored_scans
 
 if TYPE_CHECKING:
-    from firmproof.components import Component
+    from firmproof.device.components import Component
     from firmproof.store import Store
 
 log = logging.getLogger(__name__)
@@ -315,8 +315,8 @@ def scan_one(path: str, info: ImageInfo, limits: Limits, min_examined: float,
              workdir: str | None = None) -> Outcome:
     """Scan one image where this runs (a pool worker, a Dask worker): its report's JSON and
     components, or the error that stopped it, one line. Opens no database."""
+    from firmproof.host.tools import use_tool_path
     from firmproof.scan import ImageError, scan, sha256_file
-    from firmproof.tools import use_tool_path
     from firmproof.unpack.driver import UnpackFailed
 
     use_tool_path()
@@ -353,7 +353,7 @@ def _quiet() -> None:
 
 def _worker(conn: Connection, workdir: str, verbose: bool) -> None:
     """A pool worker: scans the images it is sent, one at a time, until it is sent None."""
-    from firmproof.children import child_setup
+    from firmproof.host.children import child_setup
 
     child_setup()                           # dies with the batch; ^C is the batch's to handle
     # spawn set this process's start method; unblob sets it again (to fork) when imported,

@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 from firmproof import __version__
-from firmproof.children import Stopped, handle_stop_signals
 from firmproof.config import (
     CONFIG_ENV,
     MIN_EXAMINED,
@@ -25,8 +24,9 @@ from firmproof.config import (
     override,
     parse_size,
 )
+from firmproof.host.children import Stopped, handle_stop_signals
+from firmproof.host.tools import use_tool_path
 from firmproof.model import Severity
-from firmproof.tools import use_tool_path
 
 EXIT_OK, EXIT_FINDINGS, EXIT_UNREADABLE, EXIT_INCOMPLETE = 0, 1, 2, 3
 
@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.verb == "diff":
             return _diff(args)
         if args.verb == "doctor":
-            from firmproof import doctor
+            from firmproof.host import doctor
 
             return doctor.main(brief=args.brief, as_json=args.json)
     except ConfigError as exc:
@@ -276,7 +276,7 @@ def _scan(args: argparse.Namespace) -> int:
         return EXIT_UNREADABLE
     sign_key = None
     if args.sign is not None:
-        from firmproof.sign import SignError, load_private
+        from firmproof.evidence.sign import SignError, load_private
 
         if args.format != "json" or args.output is None:
             print("firmproof: --sign needs --format json and -o REPORT", file=sys.stderr)
@@ -286,7 +286,7 @@ def _scan(args: argparse.Namespace) -> int:
         except SignError as exc:
             print(f"firmproof: {exc}", file=sys.stderr)
             return EXIT_UNREADABLE
-    from firmproof import vex
+    from firmproof.report import vex
 
     failures: tuple[type[Exception], ...] = (ImageError, UnpackFailed)
     if args.format == "sbom" and args.sbom_format == "spdx":
@@ -303,7 +303,7 @@ def _scan(args: argparse.Namespace) -> int:
         limits=_limits(args),
         vendor=args.vendor, product=args.product, version=args.image_version, fail_on=args.fail_on,
         min_examined=args.min_examined if args.min_examined is not None else _settings(args).min_examined)
-    from firmproof import vulndb
+    from firmproof.device.components import vulndb
 
     vulndb.configure(args.vulndb)
     display = ScanDisplay(enabled=not args.quiet)
@@ -316,7 +316,7 @@ def _scan(args: argparse.Namespace) -> int:
         print(f"firmproof: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE
     if sign_key is not None:
-        from firmproof.sign import envelope_path, sign
+        from firmproof.evidence.sign import envelope_path, sign
 
         try:
             envelope = sign(json.loads(text), sign_key)
@@ -338,7 +338,7 @@ def _scan(args: argparse.Namespace) -> int:
     if not args.quiet:
         display.summary(result, args.output, vex_marked=vex_marked if args.vex else None)
     elif not result.complete and result.coverage is not None:
-        from firmproof.coverage import headline
+        from firmproof.report.coverage import headline
 
         print(f"firmproof: {headline(result.coverage)}", file=sys.stderr)
     if args.fail_on and any(f.severity.rank >= args.fail_on.rank for f in result.findings):
@@ -349,8 +349,8 @@ def _scan(args: argparse.Namespace) -> int:
 def _batch(args: argparse.Namespace) -> int:
     """Exit 0: every image has a report in the store; 1: some failed, now or in an earlier run
     (their rows say why); 2: nothing could be read (the input, the store, the scheduler)."""
-    from firmproof import vulndb
     from firmproof.batch import BatchError, BatchOptions, collect, run_batch
+    from firmproof.device.components import vulndb
     from firmproof.report.terminal import BatchDisplay
     from firmproof.store import StoreError, open_store
 
@@ -444,7 +444,7 @@ def _db(args: argparse.Namespace) -> int:
 
 
 def _vulndb(args: argparse.Namespace) -> int:
-    from firmproof import vulndb
+    from firmproof.device.components import vulndb
 
     vulndb.configure(args.db)
     path = vulndb.default_path()
@@ -465,7 +465,7 @@ def _vulndb(args: argparse.Namespace) -> int:
 
 
 def _rules(args: argparse.Namespace) -> int:
-    from firmproof.rules import all_rules
+    from firmproof.analyzers.registry import all_rules
 
     rules = all_rules()
     if args.json:
@@ -483,12 +483,12 @@ def _rules(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    from firmproof.evidence.sign import SignError, check, envelope_path, load_public
+    from firmproof.evidence.verify import ReportError, load_report, verify
+    from firmproof.report.file import ReportFileError, read_json
     from firmproof.report.terminal import print_verification
-    from firmproof.reportfile import ReportFileError, read_json
     from firmproof.scan import ImageError
-    from firmproof.sign import SignError, check, envelope_path, load_public
     from firmproof.unpack.driver import UnpackFailed
-    from firmproof.verify import ReportError, load_report, verify
 
     try:
         report = load_report(args.report)
@@ -511,7 +511,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    from firmproof.diff import DiffError, diff_inputs
+    from firmproof.evidence.diff import DiffError, diff_inputs
     from firmproof.report.terminal import print_diff
 
     try:

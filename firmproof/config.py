@@ -14,7 +14,7 @@ GiB = 1024 ** 3
 CONTAINERS_FLOOR = 1000       # containers any image may unpack …
 CONTAINER_BYTES = 8 * 1024    # … or one per this many bytes of image, where that is more
 MIN_EXAMINED = 0.9     # share of the image's non-filler bytes that unpacked containers must
-                       # cover for a scan to be complete (see firmproof/coverage.py)
+                       # cover for a scan to be complete (see firmproof/report/coverage.py)
 MAX_VEX_BYTES = 64 * 1024 ** 2   # one VEX document read by `scan --vex`
 
 

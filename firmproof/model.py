@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from firmproof.rootfs import RootFS
+    from firmproof.fs.rootfs import RootFS
 
 
 class Severity(enum.Enum):
@@ -108,7 +108,7 @@ class Evidence:
 
 
 # What evidence is, in three functions that both its builder (Evidence.of) and its checker
-# (firmproof.verify) call: where its bytes may be, and how they read.
+# (firmproof.evidence.verify) call: where its bytes may be, and how they read.
 
 def in_bounds(offset: int, length: int, size: int) -> bool:
     """`length` (at least one) bytes at `offset` are inside a file of `size` bytes."""

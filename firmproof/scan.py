@@ -13,12 +13,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from firmproof.analysis import Analysis
-from firmproof.components import merge
+from firmproof.analyzers.schedule import Analysis
 from firmproof.config import ScanConfig
-from firmproof.coverage import Coverage, Searched, build
-from firmproof.identity import identify
+from firmproof.device.components import merge
+from firmproof.device.identity import identify
 from firmproof.report import AnalyzerError, Container, Image, Report, Unpacked, UnpackError
+from firmproof.report.coverage import Coverage, Searched, build
 from firmproof.unpack.driver import Layer, Progress, UnpackFailed, Unpacking, UnpackResult, chain_label
 
 log = logging.getLogger(__name__)

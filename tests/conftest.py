@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from firmproof.tools import aosp_dir, missing_message, use_tool_path, which
+from firmproof.host.tools import aosp_dir, missing_message, use_tool_path, which
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO.parent / "shared" / "corpus" / "real"

@@ -51,7 +51,7 @@ def postgres_bin() -> Path:
                     if (p / "initdb").is_file() and (p / "postgres").is_file()),
                    key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
     if not found:
-        from firmproof.tools import missing_message
+        from firmproof.host.tools import missing_message
 
         raise ServerError(f"PostgreSQL's server (no {POSTGRES_BIN}/*/bin/initdb): "
                           + missing_message([INITDB]))

@@ -5,15 +5,15 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
-from firmproof import binary
-from firmproof.analysis import BIG_VIEW, Analysis, groups, shard
 from firmproof.analyzers.base import Analyzer
-from firmproof.components import identify, merge
-from firmproof.demo import DECOYS, PLANTS, build_rootfs
-from firmproof.index import index_tree
+from firmproof.analyzers.registry import analyzers
+from firmproof.analyzers.schedule import BIG_VIEW, Analysis, groups, shard
+from firmproof.device import binary
+from firmproof.device.components import identify, merge
+from firmproof.fs.index import index_tree
+from firmproof.fs.rootfs import RootFS
 from firmproof.model import Finding
-from firmproof.rootfs import RootFS
-from firmproof.rules import analyzers
+from firmproof.testing.demo import DECOYS, PLANTS, build_rootfs
 
 
 def big_view(tmp_path) -> RootFS:
@@ -145,7 +145,7 @@ def test_two_rules_on_the_same_bytes_are_one_finding_naming_the_other():
     """A known-backdoor signature inside the line a credential rule quotes: one finding per
     place and cause (the known backdoor, at equal severity), the other rule named in it; a
     finding elsewhere in the file and whole-file findings stay."""
-    from firmproof.analysis import dedupe
+    from firmproof.analyzers.schedule import dedupe
 
     line = b"telnetd -l /usr/sbin/login -u Alphanetworks:$image_sign -i br0 &\n"
     fs = RootFS.from_files({"/etc/init0.d/S80telnetd.sh": b"#!/bin/sh\n" + line + b"telnetd &\n"})
@@ -197,7 +197,7 @@ def test_an_account_database_copied_into_etc_at_boot_is_read_where_it_lies():
 
 
 def test_a_big_views_boot_chain_is_walked_once_in_the_parent_and_shared_by_the_workers(tmp_path, monkeypatch):
-    from firmproof import bootchain
+    from firmproof.device import bootchain
 
     view = big_view(tmp_path)
     parent, real, walked = os.getpid(), bootchain._walk, []

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import firmproof, need_tools
 
-from firmproof.fixtures import pack
+from firmproof.testing.fixtures import pack
 
 
 def _one_clear_line(stderr: str) -> str:

@@ -1,9 +1,9 @@
-"""firmproof.bootchain: which lines run at boot, and through which files."""
+"""firmproof.device.bootchain: which lines run at boot, and through which files."""
 
 from __future__ import annotations
 
-from firmproof.bootchain import boot_chain, unwrap
-from firmproof.rootfs import RootFS
+from firmproof.device.bootchain import boot_chain, unwrap
+from firmproof.fs.rootfs import RootFS
 
 ELF = b"\x7fELF\x01\x01\x01" + b"\0" * 57
 
@@ -276,7 +276,8 @@ def test_inetd_multi_call_binary_runs_the_applet_of_argv0():
 
 
 def test_one_walk_per_view_shared_by_every_caller(monkeypatch):
-    from firmproof import bootchain, examined
+    from firmproof.device import bootchain
+    from firmproof.fs import examined
 
     fs = RootFS.from_files({"/etc/inittab": "::sysinit:/etc/init.d/rcS\n",
                             "/etc/init.d/rcS": "#!/bin/sh\ntelnetd -l /bin/sh\n"})

@@ -9,7 +9,7 @@ import pytest
 from conftest import firmproof, need_tools
 
 from firmproof.config import ConfigError, GiB, Limits, load_settings, parse_size
-from firmproof.fixtures import pack
+from firmproof.testing.fixtures import pack
 
 
 @pytest.fixture(scope="module")

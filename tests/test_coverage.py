@@ -16,7 +16,7 @@ import pytest
 from conftest import firmproof, need_tools
 
 from firmproof.config import Limits
-from firmproof.coverage import (
+from firmproof.report.coverage import (
     FAILED,
     LIMIT,
     METADATA,
@@ -27,8 +27,8 @@ from firmproof.coverage import (
     error_kind,
     headline,
 )
-from firmproof.demo import build_image
-from firmproof.fixtures import concat, pack, uimage
+from firmproof.testing.demo import build_image
+from firmproof.testing.fixtures import concat, pack, uimage
 
 INCOMPLETE = 3
 

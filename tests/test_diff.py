@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from conftest import corpus_file, firmproof, need_tools, scan_report
 
-from firmproof.demo import PLANTS, build_rootfs
-from firmproof.fixtures import pack, uimage
+from firmproof.testing.demo import PLANTS, build_rootfs
+from firmproof.testing.fixtures import pack, uimage
 
 NC_LINE = "nc -l -p 31337 -e /bin/sh &"
 
@@ -131,7 +131,7 @@ def test_tplink_stock_against_its_bind_shell_rebuild():
 def test_what_is_read_as_a_report(tmp_path: Path):
     """A .json file, or one whose first non-blank byte (after a UTF-8 BOM) is `{` or `[`, is a
     report, so that a broken report gets the report's error rather than being scanned."""
-    from firmproof.diff import _is_report
+    from firmproof.evidence.diff import _is_report
 
     cases = {"a.json": b"\x00\x01 not json at all", "b.bin": b"\n\n   {\"schema\": 1}",
              "c.bin": b"\xef\xbb\xbf[1]", "d.bin": b" " * 1000 + b"{",

@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from firmproof.filetype import (
+from firmproof.fs.filetype import (
     ARCHIVE,
     CERTIFICATE,
     ELF,

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from firmproof import fixtures, tools
-from firmproof.fixtures import FORMATS, PackError, concat, pack, uimage
+from firmproof.host import tools
+from firmproof.testing import fixtures
+from firmproof.testing.fixtures import FORMATS, PackError, concat, pack, uimage
 
 NOT_REPRODUCIBLE = {"ubi", "ubifs"}     # mkfs.ubifs draws a random UUID
 

@@ -1,4 +1,4 @@
-"""What an image says it is (firmproof.identity): each source found with its bytes, preferred
+"""What an image says it is (firmproof.device.identity): each source found with its bytes, preferred
 keys first, and what is not an assignment of that key left alone."""
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from conftest import corpus_file, firmproof, need_tools
 
-from firmproof.demo import build_rootfs
-from firmproof.fixtures import pack
-from firmproof.identity import identify
+from firmproof.device.identity import identify
+from firmproof.fs.rootfs import RootFS
 from firmproof.report import Report
-from firmproof.rootfs import RootFS
+from firmproof.testing.demo import build_rootfs
+from firmproof.testing.fixtures import pack
 
 BUILD_PROP = """# begin build properties
 ro.build.display.id=RP1A.200720.012 release-keys

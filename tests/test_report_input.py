@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from conftest import firmproof, need_tools, scan_report
 
-from firmproof import reportfile
 from firmproof.cli import main
-from firmproof.demo import build_image
-from firmproof.fixtures import grown_report
-from firmproof.verify import load_report, verify
+from firmproof.evidence.verify import load_report, verify
+from firmproof.report import file as reportfile
+from firmproof.testing.demo import build_image
+from firmproof.testing.fixtures import grown_report
 
 
 @pytest.fixture(scope="module")
@@ -300,8 +300,8 @@ def test_unknown_keys_and_coverage_are_accepted(demo, capsys, tmp_path: Path):
 
 
 def test_the_loader_is_the_one_verify_and_diff_use(demo):
-    """verify's load_report and diff's load_side both go through firmproof.reportfile."""
-    from firmproof.diff import load_side
+    """verify's load_report and diff's load_side both go through firmproof.report.file."""
+    from firmproof.evidence.diff import load_side
 
     _, report, path = demo
     assert load_report(path).to_json() == report == load_side(path).report.to_json()

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from firmproof.rootfs import RootFS, normalize
+from firmproof.fs.rootfs import RootFS, normalize
 
 
 def test_normalize_never_climbs_above_root():

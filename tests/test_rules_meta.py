@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from firmproof.analyzers.registry import all_rules, analyzers
 from firmproof.report.rules_doc import rules_markdown
-from firmproof.rules import all_rules, analyzers
 from tests.rules.table import CASES
 
 REPO = Path(__file__).resolve().parent.parent

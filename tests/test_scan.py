@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import firmproof, need_tools, scan_report
 
-from firmproof.demo import DECOYS, PLANTS, build_image
 from firmproof.model import Category
+from firmproof.testing.demo import DECOYS, PLANTS, build_image
 
 # what each plant must produce: (category, path)
 EXPECTED = {
@@ -88,7 +88,7 @@ def test_fail_on_sets_the_exit_code(images: dict[str, Path], tmp_path: Path):
 def test_nested_three_levels(tmp_path: Path):
     """zip → tar.gz → uImage → squashfs: the findings come from the innermost tree."""
     need_tools("mksquashfs", "mkimage")
-    from firmproof.fixtures import pack
+    from firmproof.testing.fixtures import pack
 
     inner = build_image(tmp_path / "inner" / "fw.bin", plants=("telnetd-shell",), decoys=())
     level2 = pack(inner.parent, "tar-gz", tmp_path / "level2.tar.gz")

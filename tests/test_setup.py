@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from firmproof import tools
+from firmproof.host import tools
 from tests.conftest import REPO
 
 SCRIPT = REPO / "tools" / "setup-debian.sh"

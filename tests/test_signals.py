@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from conftest import need_tools
 
-from firmproof.demo import build_image
-from firmproof.fixtures import concat
+from firmproof.testing.demo import build_image
+from firmproof.testing.fixtures import concat
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from firmproof import tools
-from firmproof.fixtures import FORMATS, pack
+from firmproof.host import tools
+from firmproof.testing.fixtures import FORMATS, pack
 from tests.conftest import tool
 
 SHADOW = "root::0:0:99999:7:::\n"      # an empty root password: FP-CRED finds it wherever it is
@@ -102,7 +102,7 @@ def test_doctor_checks_the_tools_the_format_table_declares(monkeypatch: pytest.M
     """doctor reads firmproof/unpack/formats.py: each program with the handlers of the formats
     that run it; what a reader of firmproof's own replaces is shown as replaced when absent;
     streams decoded in process need no program."""
-    from firmproof import doctor
+    from firmproof.host import doctor
     from firmproof.unpack.formats import FORMATS
 
     declared = {dep for fmt in FORMATS for dep in fmt.tools}

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from conftest import firmproof, need_tools, scan_report
 
-from firmproof.demo import build_image
+from firmproof.evidence.verify import verify
 from firmproof.report import Report
-from firmproof.reportfile import ReportFileError
-from firmproof.verify import verify
+from firmproof.report.file import ReportFileError
+from firmproof.testing.demo import build_image
 
 
 @pytest.fixture(scope="module")
@@ -242,7 +242,7 @@ def test_findings_hold_in_other_formats(fmt: str, tmp_path: Path):
 def test_findings_hold_three_containers_deep(tmp_path: Path):
     """zip → tar.gz → uImage → squashfs: the container chain leads back to each file."""
     need_tools("mksquashfs", "mkimage")
-    from firmproof.fixtures import pack
+    from firmproof.testing.fixtures import pack
 
     inner = build_image(tmp_path / "inner" / "fw.bin", plants=("telnetd-shell", "weak-root-password"),
                         decoys=())
@@ -320,7 +320,7 @@ def test_each_evidence_file_is_read_and_hashed_once(tar_demo: tuple[Path, dict],
     file is still read once (the findings of one file are checked together) and hashed once."""
     import hashlib
 
-    from firmproof import rootfs
+    from firmproof.fs import rootfs
 
     image, original = tar_demo
     report = copy.deepcopy(original)

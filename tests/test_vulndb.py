@@ -12,10 +12,10 @@ import pytest
 from conftest import firmproof
 from debs import debian_package
 
-from firmproof import vulndb
 from firmproof.analyzers.vulns import VULNERABLE_COMPONENT, Vulnerabilities
+from firmproof.device.components import vulndb
+from firmproof.fs.rootfs import RootFS
 from firmproof.model import Severity
-from firmproof.rootfs import RootFS
 
 DATA = Path(__file__).resolve().parent / "data" / "vulndb"
 NVD = sorted((DATA / "nvd").glob("*.json"))
@@ -173,7 +173,7 @@ def test_records_filed_under_another_cpe_name_match(db):
     `haxx:libcurl`, pppd's under `samba:ppp` and `point-to-point_protocol_project:...`): a
     component's `cpe_aliases` are looked up too, its own CPE name staying what the SBOM says."""
     from firmproof.analyzers.vulns import matches
-    from firmproof.components import Component
+    from firmproof.device.components import Component
     from firmproof.model import Evidence
 
     def component(aliases: tuple[str, ...]) -> Component:

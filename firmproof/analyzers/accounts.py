@@ -7,7 +7,7 @@ identical to a file already read adds no finding: the first file (the live datab
 before its backups) holds it, `details.copies` names the others. Hashes are checked with
 the system's libcrypt against the vendor defaults of data/default-credentials.txt, guesses
 derived from the user name and data/common-passwords.txt, as many as the hash scheme's
-cost allows (see firmproof.crypt).
+cost allows (see firmproof.device.crypt).
 """
 
 from __future__ import annotations
@@ -18,15 +18,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from firmproof import crypt, examined
 from firmproof.analyzers.base import Analyzer, rule
 from firmproof.analyzers.common import HASH_BUDGET_SECONDS as HASH_BUDGET_SECONDS  # bench/crypt_speed.py
 from firmproof.analyzers.common import MAX_DB_BYTES, Cracker, classify, is_account_database
-from firmproof.filetype import DATA, SCRIPT, TEXT
-from firmproof.model import Category, Finding, Severity
-from firmproof.parsers import shell
-from firmproof.parsers.passwd import EMPTY as EMPTY_PASSWORD
-from firmproof.parsers.passwd import (
+from firmproof.device import crypt
+from firmproof.device.parsers import shell
+from firmproof.device.parsers.passwd import EMPTY as EMPTY_PASSWORD
+from firmproof.device.parsers.passwd import (
     GROUP,
     GSHADOW,
     LOCKED,
@@ -38,7 +36,10 @@ from firmproof.parsers.passwd import (
     kind_of_name,
     parse_accounts,
 )
-from firmproof.rootfs import FileEntry, RootFS
+from firmproof.fs import examined
+from firmproof.fs.filetype import DATA, SCRIPT, TEXT
+from firmproof.fs.rootfs import FileEntry, RootFS
+from firmproof.model import Category, Finding, Severity
 
 _CWE = "https://cwe.mitre.org/data/definitions/{}.html"
 _SHADOW_MAN = "https://man7.org/linux/man-pages/man5/shadow.5.html"

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from firmproof.analyzers.base import Analyzer, rule
-from firmproof.android.apk import (
+from firmproof.device.android.apk import (
     MANIFEST,
     PRIVILEGED_PERMISSIONS,
     SYSTEM_SHARED_UIDS,
@@ -39,14 +39,14 @@ from firmproof.android.apk import (
     analyse_apk,
     entry_span,
 )
-from firmproof.bootchain import ANDROID_INIT_RCS, boot_chain
-from firmproof.children import child_setup
-from firmproof.filetype import APK
+from firmproof.device.bootchain import ANDROID_INIT_RCS, boot_chain
+from firmproof.device.parsers.androidprops import PROP_FILE_NAMES, Prop, last_values, parse_props
+from firmproof.device.parsers.initrc import RcLine, RcService, parse_initrc
+from firmproof.device.parsers.pem import find_pem_blocks
+from firmproof.fs.filetype import APK
+from firmproof.fs.rootfs import DIR, FILE, RootFS
+from firmproof.host.children import child_setup
 from firmproof.model import Category, Finding, Rule, Severity
-from firmproof.parsers.androidprops import PROP_FILE_NAMES, Prop, last_values, parse_props
-from firmproof.parsers.initrc import RcLine, RcService, parse_initrc
-from firmproof.parsers.pem import find_pem_blocks
-from firmproof.rootfs import DIR, FILE, RootFS
 
 _DATA = Path(__file__).resolve().parent.parent / "data"  # package data, not image content
 _CWE = "https://cwe.mitre.org/data/definitions/{}.html"

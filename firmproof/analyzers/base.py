@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import ClassVar
 
-from firmproof import binary
-from firmproof.filetype import ELF
+from firmproof.device import binary
+from firmproof.fs.filetype import ELF
+from firmproof.fs.rootfs import RootFS
 from firmproof.model import Category, Finding, Rule, Severity
-from firmproof.rootfs import RootFS
 
 
 def rule(rule_id: str, category: Category, severity: Severity, *, title: str, why: str,
@@ -54,7 +54,7 @@ class ElfAnalyzer(Analyzer):
     """A family that reads ELF executables, each program on its own: it declares its rules and
     what it looks for in one program (`program`). How analysis schedules it is decided here,
     not by the family: every ELF family of a big view runs in one task per part of its files
-    (`visits`), the three sharing the ELF models `firmproof.binary` caches (`shares`). A family
+    (`visits`), the three sharing the ELF models `firmproof.device.binary` caches (`shares`). A family
     that sums up over programs (one finding per view) overrides `run` and `merge` instead."""
 
     shares = "binary"

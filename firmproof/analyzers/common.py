@@ -11,14 +11,14 @@ import posixpath
 import re
 from collections.abc import Callable
 
-from firmproof import crypt
-from firmproof.filetype import DATA, EMPTY, SCRIPT, TEXT
-from firmproof.keystores import store_format
-from firmproof.parsers.passwd import kind_of_name
-from firmproof.parsers.webusers import BUSYBOX, BUSYBOX_CONFIG_NAMES, PLAIN, referenced_files
-from firmproof.parsers.webusers import kind_of_name as web_kind_of_name
-from firmproof.rootfs import FileEntry, RootFS
-from firmproof.wordlists import common_passwords, default_credentials
+from firmproof.device import crypt
+from firmproof.device.keystores import store_format
+from firmproof.device.parsers.passwd import kind_of_name
+from firmproof.device.parsers.webusers import BUSYBOX, BUSYBOX_CONFIG_NAMES, PLAIN, referenced_files
+from firmproof.device.parsers.webusers import kind_of_name as web_kind_of_name
+from firmproof.device.wordlists import common_passwords, default_credentials
+from firmproof.fs.filetype import DATA, EMPTY, SCRIPT, TEXT
+from firmproof.fs.rootfs import FileEntry, RootFS
 
 # -- password guesses ------------------------------------------------------------------------
 

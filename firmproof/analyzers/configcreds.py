@@ -40,7 +40,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from firmproof import crypt
 from firmproof.analyzers.base import Analyzer, rule
 from firmproof.analyzers.common import (
     FAST_SECONDS,
@@ -50,9 +49,10 @@ from firmproof.analyzers.common import (
     is_account_database,
     weak_clear_text,
 )
-from firmproof.filetype import DATA, TEXT
+from firmproof.device import crypt
+from firmproof.fs.filetype import DATA, TEXT
+from firmproof.fs.rootfs import RootFS
 from firmproof.model import Category, Finding, Severity
-from firmproof.rootfs import RootFS
 
 _CWE = "https://cwe.mitre.org/data/definitions/{}.html"
 _NVRAM_DOC = "https://openwrt.org/docs/techref/nvram"

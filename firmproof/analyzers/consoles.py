@@ -8,13 +8,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from firmproof.analyzers.base import Analyzer, rule
-from firmproof.bootchain import SHELLS, enabled_units, unwrap
-from firmproof.filetype import APK, ARCHIVE, ELF, MEDIA
+from firmproof.device.bootchain import SHELLS, enabled_units, unwrap
+from firmproof.device.parsers.inittab import CONSOLE_ACTIONS, parse_inittab
+from firmproof.device.parsers.shell import split_words
+from firmproof.device.parsers.systemd import UNIT_DIRS, parse_exec, parse_unit
+from firmproof.fs.filetype import APK, ARCHIVE, ELF, MEDIA
+from firmproof.fs.rootfs import RootFS
 from firmproof.model import Category, Finding, Severity
-from firmproof.parsers.inittab import CONSOLE_ACTIONS, parse_inittab
-from firmproof.parsers.shell import split_words
-from firmproof.parsers.systemd import UNIT_DIRS, parse_exec, parse_unit
-from firmproof.rootfs import RootFS
 
 _CWE = "https://cwe.mitre.org/data/definitions/{}.html"
 

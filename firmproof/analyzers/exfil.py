@@ -15,7 +15,7 @@ not reported; neither is a destination on the LAN, loopback or link-local (it re
 whatever host each owner's network has there, never a fixed collector) nor a host read
 from the device's own configuration (`$(nvram get update_server)`).
 
-Scripts are read through the boot chain (`firmproof.bootchain`): what init, cron and inetd
+Scripts are read through the boot chain (`firmproof.device.bootchain`): what init, cron and inetd
 run, plus the hotplug and PPP event scripts. Programs are read as strings: a command line
 compiled into a program is checked like a script line, and a URL whose query names device
 data (`mac=%s`, `imei=%s`) counts when the program can send (connect/send, libcurl, or
@@ -34,13 +34,13 @@ from functools import cache
 import numpy as np
 import yara_x
 
-from firmproof import examined
 from firmproof.analyzers.base import Analyzer, rule
-from firmproof.bootchain import Step, boot_chain, script_steps
-from firmproof.filetype import ELF, SCRIPT, TEXT
+from firmproof.device.bootchain import Step, boot_chain, script_steps
+from firmproof.device.parsers import shell
+from firmproof.fs import examined
+from firmproof.fs.filetype import ELF, SCRIPT, TEXT
+from firmproof.fs.rootfs import RootFS
 from firmproof.model import Category, Finding, Severity
-from firmproof.parsers import shell
-from firmproof.rootfs import RootFS
 
 _CWE = "https://cwe.mitre.org/data/definitions/{}.html"
 MAX_ELF_BYTES = 32 * 1024 * 1024

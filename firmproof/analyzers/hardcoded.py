@@ -30,11 +30,11 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from firmproof import binary
 from firmproof.analyzers.base import ElfAnalyzer, rule
 from firmproof.analyzers.common import COMPARE
+from firmproof.device import binary
+from firmproof.fs.rootfs import RootFS
 from firmproof.model import Category, Finding, Severity
-from firmproof.rootfs import RootFS
 
 AUTH_IMPORTS = frozenset({"crypt", "crypt_r", "getspnam", "getspnam_r", "getpass", "pam_authenticate",
                           "pam_start", "getpwnam", "checkpass"})

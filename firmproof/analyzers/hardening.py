@@ -20,11 +20,11 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-from firmproof import binary
 from firmproof.analyzers.base import ElfAnalyzer, rule
-from firmproof.filetype import ELF
+from firmproof.device import binary
+from firmproof.fs.filetype import ELF
+from firmproof.fs.rootfs import RootFS
 from firmproof.model import Category, Finding, Severity
-from firmproof.rootfs import RootFS
 
 MAX_LISTED = 500
 

@@ -3,7 +3,7 @@
 Every file's bytes are searched, binaries included: PEM blocks (PKCS#1, SEC1, PKCS#8,
 encrypted PKCS#8, OpenSSH), DER keys (whole files or blobs inside programs), Dropbear's
 own key files and PuTTY .ppk files. A candidate counts only when it loads as a key
-(firmproof.keymaterial); certificates, public keys and CA bundles are never findings.
+(firmproof.device.keymaterial); certificates, public keys and CA bundles are never findings.
 
 Severities: a host key of an SSH server is high (every device of the model shares it,
 so one extracted key lets anyone impersonate all of them); any other private key in
@@ -36,15 +36,19 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 
-from firmproof import examined
 from firmproof.analyzers.base import Analyzer, rule
 from firmproof.analyzers.common import is_keystore
-from firmproof.filetype import APK, ARCHIVE, DATA, ELF, EMPTY, MEDIA, PRIVATE_KEY, SCRIPT, TEXT
-from firmproof.keymaterial import KeyInfo, der_length, load_der, load_dropbear, load_pem_block, load_putty
-from firmproof.model import Category, Finding, Rule, Severity
-from firmproof.parsers.passwd import AccountLine, parse_passwd
-from firmproof.parsers.pem import find_pem_blocks
-from firmproof.parsers.sshkey import (
+from firmproof.device.keymaterial import (
+    KeyInfo,
+    der_length,
+    load_der,
+    load_dropbear,
+    load_pem_block,
+    load_putty,
+)
+from firmproof.device.parsers.passwd import AccountLine, parse_passwd
+from firmproof.device.parsers.pem import find_pem_blocks
+from firmproof.device.parsers.sshkey import (
     AuthorizedKey,
     fingerprint,
     key_type_of_blob,
@@ -53,8 +57,11 @@ from firmproof.parsers.sshkey import (
     parse_dropbear,
     parse_putty,
 )
-from firmproof.rootfs import FileEntry, RootFS
-from firmproof.wordlists import known_test_keys, passphrases
+from firmproof.device.wordlists import known_test_keys, passphrases
+from firmproof.fs import examined
+from firmproof.fs.filetype import APK, ARCHIVE, DATA, ELF, EMPTY, MEDIA, PRIVATE_KEY, SCRIPT, TEXT
+from firmproof.fs.rootfs import FileEntry, RootFS
+from firmproof.model import Category, Finding, Rule, Severity
 
 _CWE = "https://cwe.mitre.org/data/definitions/{}.html"
 

@@ -3,7 +3,7 @@
 TR-069/CWMP clients, VPN and Wi-Fi (EAP-TLS) supplicants and Java or Android programs
 keep their client key in a key store sealed with a password; when that password is empty,
 a tool default (`changeit`, keytool's) or a vendor default, the key is as public as the
-firmware. Stores are recognised by content (firmproof.keystores), in every file of a
+firmware. Stores are recognised by content (firmproof.device.keystores), in every file of a
 key-store name (.p12 .pfx .jks .keystore …) and every untyped data file, up to MAX_KEYSTORE_BYTES.
 
 Severities: a store that opens with a password from the lists and holds a private key is
@@ -28,10 +28,10 @@ from typing import Any
 
 from firmproof.analyzers.base import Analyzer, rule
 from firmproof.analyzers.common import keystore_candidate
-from firmproof.keystores import Keystore, StoredKey, open_store, store_format
+from firmproof.device.keystores import Keystore, StoredKey, open_store, store_format
+from firmproof.device.wordlists import default_credentials, known_test_keys, passphrases
+from firmproof.fs.rootfs import FileEntry, RootFS
 from firmproof.model import Category, Finding, Severity
-from firmproof.rootfs import FileEntry, RootFS
-from firmproof.wordlists import default_credentials, known_test_keys, passphrases
 
 _CWE = "https://cwe.mitre.org/data/definitions/{}.html"
 

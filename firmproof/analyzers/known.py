@@ -23,12 +23,13 @@ from typing import Any
 
 import yara_x
 
-from firmproof import crypt, examined
 from firmproof.analyzers.base import Analyzer, rule
-from firmproof.filetype import DATA, ELF, SCRIPT, TEXT
+from firmproof.device import crypt
+from firmproof.device.parsers.passwd import PASSWD, SHADOW, kind_of_name, parse_accounts
+from firmproof.fs import examined
+from firmproof.fs.filetype import DATA, ELF, SCRIPT, TEXT
+from firmproof.fs.rootfs import FileEntry, RootFS
 from firmproof.model import Category, Finding, Rule, Severity
-from firmproof.parsers.passwd import PASSWD, SHADOW, kind_of_name, parse_accounts
-from firmproof.rootfs import FileEntry, RootFS
 
 log = logging.getLogger(__name__)
 

@@ -14,14 +14,14 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from firmproof import binary
 from firmproof.analyzers.base import Analyzer, rule
-from firmproof.bootchain import SHELLS, Invocation, Step, boot_chain
-from firmproof.filetype import ELF
+from firmproof.device import binary
+from firmproof.device.bootchain import SHELLS, Invocation, Step, boot_chain
+from firmproof.device.parsers.elfsyms import read_symbols
+from firmproof.device.parsers.shell import split_words
+from firmproof.fs.filetype import ELF
+from firmproof.fs.rootfs import RootFS
 from firmproof.model import Category, Finding, Rule, Severity
-from firmproof.parsers.elfsyms import read_symbols
-from firmproof.parsers.shell import split_words
-from firmproof.rootfs import RootFS
 
 _DATA = Path(__file__).resolve().parent.parent / "data"  # package data, not image content
 _CWE = "https://cwe.mitre.org/data/definitions/{}.html"
@@ -556,7 +556,7 @@ def _connect_back(fs: RootFS, path: str, shell: re.Match[bytes] | None) -> dict[
 
 
 def _static_shell(fs: RootFS, path: str, shell: re.Match[bytes]) -> dict[str, Any] | None:
-    """A static program: its libc calls named by their system calls (firmproof.binary.syscalls);
+    """A static program: its libc calls named by their system calls (firmproof.device.binary.syscalls);
     a bind shell when a function that accepts puts a socket on a shell, else a connect-back.
     libc's own system()/posix_spawn hold "/bin/sh", a dup2 and an execve, but no accept or
     connect reaches them in one step."""

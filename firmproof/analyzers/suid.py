@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from firmproof.analyzers.base import Analyzer, rule
-from firmproof.bootchain import SHELLS
+from firmproof.device.bootchain import SHELLS
+from firmproof.fs.rootfs import FILE, FileEntry, RootFS
 from firmproof.model import Category, Finding, Severity
-from firmproof.rootfs import FILE, FileEntry, RootFS
 
 _ATTACK = "https://attack.mitre.org/techniques/T1548/001/"
 _DATA = Path(__file__).resolve().parent.parent / "data"  # package data, not image content

@@ -7,7 +7,7 @@ functions that call those imports, found by a byte scan for calls into their PLT
 
 A static program imports nothing: it is read when its syscall wrappers (a byte scan, no
 sweep) hold socket and an execve or clone/fork and it is no BusyBox; the sweep then names
-its wrappers (firmproof.binary.syscalls), and a call that passes a literal to a function
+its wrappers (firmproof.device.binary.syscalls), and a call that passes a literal to a function
 reaching no system call counts as a compare (strcmp, memcmp, strstr have no names there).
 
 Then, for every call that runs a literal command in a function that receives from the
@@ -26,11 +26,11 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterator
 
-from firmproof import binary
 from firmproof.analyzers.base import ElfAnalyzer, rule
 from firmproof.analyzers.common import COMPARE
+from firmproof.device import binary
+from firmproof.fs.rootfs import RootFS
 from firmproof.model import Category, Finding, Severity
-from firmproof.rootfs import RootFS
 
 RECEIVE = frozenset({"recv", "recvfrom", "recvmsg", "read"})
 RUN = frozenset({"system", "popen", "execl", "execle", "execlp", "execv", "execve", "execvp", "execvpe",
@@ -71,7 +71,7 @@ def listens_and_runs(exe: binary.Executable) -> bool:
 
 
 STATIC_MAX = 4 << 20        # a static program larger than this is not read (a BusyBox-sized suite)
-STATIC_RUN = frozenset({"execve", "execv", "system"})      # names firmproof.binary.syscalls gives
+STATIC_RUN = frozenset({"execve", "execv", "system"})      # names firmproof.device.binary.syscalls gives
 
 
 def static_candidate(exe: binary.Executable) -> bool:

@@ -1,9 +1,9 @@
 """FP-VULN: components whose version has known vulnerabilities, from the offline database.
 
-Components come from `firmproof.components` (package databases, build properties, version
+Components come from `firmproof.device.components` (package databases, build properties, version
 strings in binaries); their versions are matched against the records imported with
-`firmproof vulndb import` (see `firmproof.vulndb`). No database, no finding: the CLI says once
-that matching is off. The evidence is the component's own: the version string in the binary
+`firmproof vulndb import` (see `firmproof.device.components.vulndb`). No database, no finding:
+the CLI says once that matching is off. The evidence is the component's own: the version string in the binary
 or the package-database entry.
 """
 
@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from firmproof import vulndb
 from firmproof.analyzers.base import Analyzer, rule
-from firmproof.components import COMPONENTS, Component, identify_cached
+from firmproof.device.components import COMPONENTS, Component, identify_cached, vulndb
+from firmproof.fs.rootfs import RootFS
 from firmproof.model import Category, Finding, Severity
-from firmproof.rootfs import RootFS
 
 VULNERABLE_COMPONENT = rule(
     "FP-VULN-001", Category.VULNERABLE_COMPONENT, Severity.HIGH,

@@ -21,11 +21,11 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from firmproof import examined
 from firmproof.analyzers.base import Analyzer, rule
-from firmproof.filetype import ELF, SCRIPT, TEXT
+from firmproof.fs import examined
+from firmproof.fs.filetype import ELF, SCRIPT, TEXT
+from firmproof.fs.rootfs import FileEntry, RootFS
 from firmproof.model import Category, Finding, Severity
-from firmproof.rootfs import FileEntry, RootFS
 
 _CWE = "https://cwe.mitre.org/data/definitions/{}.html"
 MAX_SCRIPT_BYTES = 1024 * 1024

@@ -4,12 +4,12 @@ passwords.
 Routers and cameras protect their administration pages with the web server's own account
 file rather than /etc/shadow: htpasswd and htdigest files (Apache, lighttpd, nginx,
 mini_httpd), lighttpd's clear-text `plain` user file, and the `/prefix:user:password` lines
-of BusyBox httpd.conf (firmproof.parsers.webusers says which files hold accounts), and the
+of BusyBox httpd.conf (firmproof.device.parsers.webusers says which files hold accounts), and the
 files known by their name alone (`lighttpd.user` in clear text, Boa's `boa.passwd`). A hash is
 checked against the same guesses as the system accounts (the empty password, the user name,
 the vendor defaults of that user, derived guesses, every vendor default, the common
 passwords), as many as the scheme's cost allows: crypt(3) strings with the system's
-libcrypt (firmproof.crypt), Apache's `$apr1$` MD5 with passlib (libcrypt does not know it),
+libcrypt (firmproof.device.crypt), Apache's `$apr1$` MD5 with passlib (libcrypt does not know it),
 `{SHA}` and htdigest MD5 with hashlib. A clear-text password is reported only when it is
 weak (on the same lists): a strong one, even stored in clear text, is not a weak password.
 
@@ -25,18 +25,18 @@ from collections.abc import Callable, Iterator
 from functools import cache
 from typing import Any
 
-from firmproof import crypt
 from firmproof.analyzers.base import Analyzer, rule
 from firmproof.analyzers.common import FAST_SECONDS, Cracker, account_files, classify, weak_clear_text
-from firmproof.model import Category, Finding, Severity
-from firmproof.parsers.webusers import (
+from firmproof.device import crypt
+from firmproof.device.parsers.webusers import (
     BUSYBOX,
     HTDIGEST,
     WebAccount,
     parse_accounts,
     parse_busybox_config,
 )
-from firmproof.rootfs import RootFS
+from firmproof.fs.rootfs import RootFS
+from firmproof.model import Category, Finding, Severity
 
 _CWE = "https://cwe.mitre.org/data/definitions/{}.html"
 _HTPASSWD_DOC = "https://httpd.apache.org/docs/2.4/misc/password_encryptions.html"

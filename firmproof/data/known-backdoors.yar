@@ -5,7 +5,7 @@
 //   $key*          the pattern whose match is the evidence (the first one that matched)
 //   meta check     a structural check done in Python after the match ("crypt": an account line
 //                  whose hash verifies against one of `passwords` for `user`)
-// Globals set per file: ftype (elf | script | text | data, see firmproof/filetype.py).
+// Globals set per file: ftype (elf | script | text | data, see firmproof/fs/filetype.py).
 // Symbol names are matched as NUL-delimited strings of the string tables ("\x00recvfrom\x00"),
 // which works for dynamic and for static, not stripped programs. A literal compiled into a
 // program ends with NUL: "…\x00" keeps advisories and READMEs quoting it out.

@@ -3,10 +3,10 @@
 The scan returns a `Report`; every writer (JSON, SARIF, HTML, CycloneDX, SPDX, terminal),
 `verify`, `diff` and the results store take one. Its JSON (schema firmproof.report/1, the
 contract's) is its one serialisation, written by `Report.to_json` and read back by
-`Report.load`, which reads a file handed by anyone under the bounds of firmproof.reportfile.
+`Report.load`, which reads a file handed by anyone under the bounds of firmproof.report.file.
 
 Dataclasses, not pydantic: the findings and rules they hold are dataclasses already, the JSON
-is checked field by field by firmproof.reportfile *before* anything is built from it (a report
+is checked field by field by firmproof.report.file *before* anything is built from it (a report
 is hostile input, read under size and depth bounds a validator library does not keep), and a
 scan builds thousands of findings where a validating constructor would cost for nothing.
 
@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from firmproof import __version__
-from firmproof.identity import FIELDS, Guess
+from firmproof.device.identity import FIELDS, Guess
 from firmproof.model import Category, Evidence, Finding, Rule, Severity
 
 if TYPE_CHECKING:
-    from firmproof.components import Component
+    from firmproof.device.components import Component
 
 SCHEMA = "firmproof.report/1"
 
@@ -41,7 +41,7 @@ class Image:
     vendor: str | None = None
     product: str | None = None
     version: str | None = None
-    guessed: tuple[Guess, ...] = ()      # what the image's own files say it is (firmproof.identity)
+    guessed: tuple[Guess, ...] = ()      # what the image's own files say it is (firmproof.device.identity)
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "sha256": self.sha256, "size": self.size,
@@ -81,7 +81,7 @@ class Container:
 @dataclass(frozen=True)
 class UnpackError:
     """A container that could not be (wholly) unpacked: unpacking went on without it. `kind`
-    is "limit" where a limit of the scan stopped it (firmproof.coverage.LIMIT)."""
+    is "limit" where a limit of the scan stopped it (firmproof.report.coverage.LIMIT)."""
 
     path: str
     error: str
@@ -127,7 +127,7 @@ class Unpacked:
 @dataclass
 class Report:
     """One scan of one image. `coverage` is the coverage section as the contract's JSON (what
-    firmproof.coverage measured while the unpacked files were there); `components` (the SBOM)
+    firmproof.report.coverage measured while the unpacked files were there); `components` (the SBOM)
     are not part of the JSON report, so a report read back has none."""
 
     image: Image
@@ -162,16 +162,16 @@ class Report:
 
     @classmethod
     def load(cls, path: Path) -> Report:
-        """The report at `path`, read under firmproof.reportfile's bounds and checks:
+        """The report at `path`, read under firmproof.report.file's bounds and checks:
         ReportFileError with one sentence naming the problem if it is not a usable report."""
-        from firmproof import reportfile
+        from firmproof.report import file as reportfile
 
         return cls.from_json(reportfile.read_json(path), str(path))     # from_json checks it, once
 
     @classmethod
     def from_json(cls, data: dict[str, Any], name: str = "report") -> Report:
-        """A report from its JSON, checked first (firmproof.reportfile.check)."""
-        from firmproof import reportfile
+        """A report from its JSON, checked first (firmproof.report.file.check)."""
+        from firmproof.report import file as reportfile
 
         reportfile.check(data, name)
         image, unpack, stats = data["image"], data["unpack"], data["stats"]
@@ -222,7 +222,7 @@ def _finding(data: dict[str, Any], rules: dict[tuple[Any, ...], Rule]) -> Findin
 
 def _rule(rule_id: str, category: str, severity: str, title: str, references: tuple[str, ...]) -> Rule:
     """This firmproof's rule `rule_id` if it says the same, else the rule as the report says it."""
-    from firmproof.rules import rule_by_id
+    from firmproof.analyzers.registry import rule_by_id
 
     known = rule_by_id(rule_id)
     if known is not None and known.category.value == category and known.references == references:

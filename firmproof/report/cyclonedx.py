@@ -23,8 +23,8 @@ from cyclonedx.output.json import JsonV1Dot6
 from packageurl import PackageURL
 
 from firmproof import __version__
-from firmproof.components import Component
-from firmproof.components.packages import disagreements
+from firmproof.device.components import Component
+from firmproof.device.components.packages import disagreements
 
 if TYPE_CHECKING:
     from firmproof.report import Report

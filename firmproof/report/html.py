@@ -17,11 +17,11 @@ from collections import Counter
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from firmproof.coverage import headline, size_text
 from firmproof.model import WINDOW_EVIDENCE, Evidence, Finding, Severity
+from firmproof.report.coverage import headline, size_text
 
 if TYPE_CHECKING:
-    from firmproof.diff import Diff
+    from firmproof.evidence.diff import Diff
     from firmproof.report import Container, Report
 
 COLORS = {"critical": "#b3001b", "high": "#e4572e", "medium": "#f3a712", "low": "#3c91e6", "info": "#8a8f98"}

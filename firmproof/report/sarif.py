@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from firmproof.coverage import headline
+from firmproof.analyzers.registry import all_rules
 from firmproof.model import Rule, Severity
 from firmproof.report import SCHEMA
-from firmproof.rules import all_rules
+from firmproof.report.coverage import headline
 
 if TYPE_CHECKING:
     from firmproof.report import Report

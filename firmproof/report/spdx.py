@@ -44,8 +44,8 @@ from spdx_tools.spdx.validation.document_validator import validate_full_spdx_doc
 from spdx_tools.spdx.validation.external_package_ref_validator import CPE23TYPE_REGEX
 
 from firmproof import __version__
-from firmproof.components import Component
-from firmproof.components.packages import disagreements
+from firmproof.device.components import Component
+from firmproof.device.components.packages import disagreements
 
 if TYPE_CHECKING:
     from firmproof.report import Report

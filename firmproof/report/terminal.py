@@ -15,15 +15,15 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from firmproof.coverage import coverage_line, headline
 from firmproof.model import Finding, Rule, Severity
+from firmproof.report.coverage import coverage_line, headline
 
 if TYPE_CHECKING:
     from firmproof.batch import BatchResult, Outcome
-    from firmproof.diff import Diff
-    from firmproof.doctor import Check
+    from firmproof.evidence.diff import Diff
+    from firmproof.evidence.verify import Verification
+    from firmproof.host.doctor import Check
     from firmproof.report import Report
-    from firmproof.verify import Verification
 
 SEVERITY_STYLE = {
     Severity.CRITICAL: "bold white on red", Severity.HIGH: "bold red", Severity.MEDIUM: "yellow",

@@ -1,7 +1,7 @@
 """A report becomes rows: the one place that reads a report for the store.
 
 The report is the typed `firmproof.report.Report` a scan returns, or its JSON (schema
-firmproof.report/1, as `firmproof.reportfile.load` returns it): both are read as that JSON, in
+firmproof.report/1, as `firmproof.report.file.load` returns it): both are read as that JSON, in
 `_add` alone. Components (the SBOM) are not in the JSON: a typed report carries its own, and
 for a report read from a file the scan that made it hands them over.
 
@@ -29,7 +29,7 @@ from firmproof.report import Image as ReportImage
 from firmproof.store.schema import ComponentRow, FindingRow, Image, ReportBlob, Scan
 
 if TYPE_CHECKING:
-    from firmproof.components import Component
+    from firmproof.device.components import Component
     from firmproof.report import Report
     from firmproof.store.open import Store
 
@@ -59,7 +59,7 @@ class ImageInfo:
 def rules_version() -> str:
     """The rule set this firmproof applies, as a hash of its rules' ids, severities and
     categories and of the report schema: a scan by the same rules finds the same things."""
-    from firmproof.rules import all_rules
+    from firmproof.analyzers.registry import all_rules
 
     lines = [SCHEMA, *(f"{r.id} {r.severity.value} {r.category.value}" for r in all_rules())]
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]

@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from firmproof.children import check
 from firmproof.config import Limits
-from firmproof.coverage import LIMIT, Region, Searched
-from firmproof.filetype import CARVE_TYPES
-from firmproof.index import TreeIndex, index_tree
-from firmproof.rootfs import FileMeta
-from firmproof.tools import use_tool_path
+from firmproof.fs.filetype import CARVE_TYPES
+from firmproof.fs.index import TreeIndex, index_tree
+from firmproof.fs.rootfs import FileMeta
+from firmproof.host.children import check
+from firmproof.host.tools import use_tool_path
+from firmproof.report.coverage import LIMIT, Region, Searched
 from firmproof.unpack import formats, streams
 from firmproof.unpack.extract import ChunkOutcome, Idle, extract_chunk
 

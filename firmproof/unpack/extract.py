@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from firmproof.children import check, child_setup
 from firmproof.config import Limits
-from firmproof.rootfs import SYMLINK, FileMeta
+from firmproof.fs.rootfs import SYMLINK, FileMeta
+from firmproof.host.children import check, child_setup
 from firmproof.unpack import formats
 
 log = logging.getLogger(__name__)

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import zstandard
 
-from firmproof.rootfs import FileMeta
+from firmproof.fs.rootfs import FileMeta
 from firmproof.unpack.archives import zip_overlap
 from firmproof.unpack.meta import cpio, cramfs, extfs, jffs2, tar, ubifs
 from firmproof.unpack.meta import zip as zip_archive

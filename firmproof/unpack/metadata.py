@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from firmproof.rootfs import FileMeta
+from firmproof.fs.rootfs import FileMeta
 from firmproof.unpack import formats
 from firmproof.unpack.meta.common import MetadataError
 

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import zstandard
 
-from firmproof.children import check
-from firmproof.index import TreeIndex
+from firmproof.fs.index import TreeIndex
+from firmproof.host.children import check
 from firmproof.unpack import formats
 from firmproof.unpack.extract import ChunkOutcome
 from firmproof.unpack.formats import Stream
@@ -90,8 +90,8 @@ def decode_small(handler_name: str, carved: Path, container: tuple[str, ...], *,
     gzip'd script or key), decoded in memory into a one-file layer: no folder, no file, no
     walk, for what a root file system holds a thousand of. None sends the stream to
     `decompress` (bigger, corrupt, over `limit`, or a type the recursion must carve)."""
-    from firmproof.filetype import CARVE_TYPES, classify
-    from firmproof.index import HEAD_BYTES, index_blob
+    from firmproof.fs.filetype import CARVE_TYPES, classify
+    from firmproof.fs.index import HEAD_BYTES, index_blob
 
     if limit <= 0:
         return None

@@ -24,7 +24,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from firmproof.children import check
+from firmproof.host.children import check
 from firmproof.unpack.archives import zip_overlap
 from firmproof.unpack.extract import ChunkOutcome
 from firmproof.unpack.metadata import MetadataError, read_metadata

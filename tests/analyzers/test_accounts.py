@@ -9,12 +9,12 @@ import subprocess
 import pytest
 from conftest import corpus_file, scan_report, tool
 
-from firmproof import crypt
 from firmproof.analyzers.accounts import Accounts
 from firmproof.analyzers.common import SHORT_LIST, Cracker, candidates, classify
+from firmproof.device import crypt
+from firmproof.device.wordlists import common_passwords, default_credentials
+from firmproof.fs.rootfs import RootFS
 from firmproof.model import Category, Severity
-from firmproof.rootfs import RootFS
-from firmproof.wordlists import common_passwords, default_credentials
 
 # public facts from the shared corpus (see its MANIFEST): TP-Link stock images
 TPLINK_V10_ROOT = "$1$GTN.gpri$DlSyKvZKMR9A9Uj9e9wR3/"      # sohoadmin, /etc/shadow of the v10 image

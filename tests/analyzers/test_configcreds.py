@@ -13,8 +13,8 @@ import pytest
 from conftest import tool
 
 from firmproof.analyzers.configcreds import ConfigCredentials, is_password_key, words
+from firmproof.fs.rootfs import RootFS
 from firmproof.model import Severity
-from firmproof.rootfs import RootFS
 
 STRONG = "S" + secrets.token_urlsafe(18)     # a letter first: openssl would read "-…" as an option
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from firmproof.analyzers.consoles import Consoles
+from firmproof.fs.rootfs import RootFS
 from firmproof.model import Severity
-from firmproof.rootfs import RootFS
 
 
 def run(fs: RootFS, rule_id: str | None = None):

@@ -1,8 +1,8 @@
-"""firmproof.parsers.elfsyms on programs compiled at test time."""
+"""firmproof.device.parsers.elfsyms on programs compiled at test time."""
 
 from __future__ import annotations
 
-from firmproof.parsers.elfsyms import read_symbols
+from firmproof.device.parsers.elfsyms import read_symbols
 
 
 def test_dynamic_imports_come_from_dynsym(elf_programs):

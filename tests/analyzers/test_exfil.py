@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from firmproof.analyzers.exfil import Exfiltration
-from firmproof.rootfs import RootFS
+from firmproof.fs.rootfs import RootFS
 from tests.conftest import tool
 from tests.rules.cases_exfil import PROGRAMS
 

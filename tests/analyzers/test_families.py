@@ -8,8 +8,8 @@ from pathlib import Path
 
 import firmproof.analyzers
 from firmproof.analyzers.base import ElfAnalyzer
-from firmproof.filetype import ELF
-from firmproof.rules import analyzers
+from firmproof.analyzers.registry import analyzers
+from firmproof.fs.filetype import ELF
 
 
 def test_elf_families_leave_the_scheduling_knobs_to_their_base_class():
@@ -20,8 +20,14 @@ def test_elf_families_leave_the_scheduling_knobs_to_their_base_class():
         assert not {"shares", "visits"} & set(vars(type(family))), family.name
 
 
+# the package's own machinery, not analyzer families
+NOT_FAMILIES = {"__init__", "base", "common", "registry", "schedule"}
+
+
 def test_a_family_imports_no_other_familys_module():
     folder = Path(firmproof.analyzers.__file__).parent
     for module in sorted(folder.glob("*.py")):
+        if module.stem in NOT_FAMILIES:
+            continue
         borrowed = set(re.findall(r"from firmproof\.analyzers\.(\w+) import", module.read_text()))
         assert borrowed <= {"base", "common"}, f"{module.name} imports {borrowed - {'base', 'common'}}"

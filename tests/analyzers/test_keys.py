@@ -21,8 +21,8 @@ from firmproof.analyzers.keys import (
     is_authorized_keys,
     is_host_key,
 )
+from firmproof.fs.rootfs import RootFS
 from firmproof.model import Category, Severity
-from firmproof.rootfs import RootFS
 from tests.conftest import system_file, tool
 
 

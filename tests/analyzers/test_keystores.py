@@ -13,13 +13,14 @@ from pathlib import Path
 import pytest
 from conftest import firmproof, scan_report, tool
 
-from firmproof import fixtures, keystores
 from firmproof.analyzers import keystores as analyzer
 from firmproof.analyzers.keys import Keys
 from firmproof.analyzers.keystores import KEYSTORE_PASSWORDS, Keystores, guesses
+from firmproof.device import keystores
+from firmproof.device.wordlists import default_credentials
+from firmproof.fs.rootfs import RootFS
 from firmproof.model import Category, Finding, Severity
-from firmproof.rootfs import RootFS
-from firmproof.wordlists import default_credentials
+from firmproof.testing import fixtures
 
 STRONG = "Xq9-unique-Vendor-Secret!"
 

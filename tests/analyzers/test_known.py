@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from firmproof import crypt
 from firmproof.analyzers.known import RULES, YARA_FILE, KnownBackdoors, compiled, yara_metadata
-from firmproof.rootfs import RootFS
+from firmproof.device import crypt
+from firmproof.fs.rootfs import RootFS
 from tests.conftest import corpus_file, need_tools, scan_report, tool
 from tests.rules.cases_known import HEAD, PROGRAMS, TREES
 

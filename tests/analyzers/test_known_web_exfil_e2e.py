@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from firmproof.fixtures import pack
+from firmproof.testing.fixtures import pack
 from tests.analyzers.test_known import HEAD, PROGRAMS
 from tests.conftest import need_tools, scan_report, tool
 

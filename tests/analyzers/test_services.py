@@ -7,8 +7,8 @@ import hashlib
 import pytest
 
 from firmproof.analyzers.services import Services
+from firmproof.fs.rootfs import RootFS
 from firmproof.model import Severity
-from firmproof.rootfs import RootFS
 
 ELF_STUB = b"\x7fELF\x01\x01\x01" + b"\0" * 57
 INITTAB = "::sysinit:/etc/init.d/rcS\n::respawn:/sbin/getty -L ttyS0 115200 vt100\n"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from firmproof.analyzers.suid import Setuid, expected_setuid
+from firmproof.fs.rootfs import RootFS
 from firmproof.model import Severity
-from firmproof.rootfs import RootFS
 
 
 def run(fs: RootFS, rule_id: str | None = None):

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from firmproof.analyzers.web import WebEndpoints
+from firmproof.fs.rootfs import RootFS
 from firmproof.model import Finding
-from firmproof.rootfs import RootFS
 from tests.conftest import tool
 from tests.rules.cases_web import SERVER
 

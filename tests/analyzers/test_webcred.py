@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from conftest import firmproof, need_tools, scan_report
 
-from firmproof import fixtures
 from firmproof.analyzers.webcred import WebCredentials
+from firmproof.fs.rootfs import RootFS
 from firmproof.model import Finding, Severity
-from firmproof.rootfs import RootFS
+from firmproof.testing import fixtures
 
 STRONG = "q7-Vend0r-Unique!x"
 

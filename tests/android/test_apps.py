@@ -18,9 +18,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from firmproof.analyzers.android import Android, aosp_test_keys
-from firmproof.android.apk import analyse_apk, entry_span
+from firmproof.device.android.apk import analyse_apk, entry_span
+from firmproof.fs.rootfs import RootFS
 from firmproof.model import Finding, Severity
-from firmproof.rootfs import RootFS
 from tests.rules.cases_android import REMOTE_CARE
 
 from .conftest import manifest
@@ -159,7 +159,7 @@ def test_many_apks_are_read_in_a_pool_in_path_order() -> None:
 
 def test_apks_are_read_inside_a_scan_worker() -> None:
     """Big views are analysed in forked workers, which may start a pool of their own."""
-    from firmproof.analysis import BIG_VIEW, Analysis
+    from firmproof.analyzers.schedule import BIG_VIEW, Analysis
 
     data = corpus_file("apk_com.politedroid_4.apk").read_bytes()
     files: dict[str, bytes | str] = {f"/system/priv-app/A{i}/A{i}.apk": data for i in range(5)}

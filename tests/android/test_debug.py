@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from firmproof.analyzers.android import Android
+from firmproof.fs.rootfs import RootFS
 from firmproof.model import Finding, Severity
-from firmproof.rootfs import RootFS
 
 from .conftest import corpus_ramdisk_tree, real_elf
 

@@ -13,9 +13,9 @@ import pytest
 from conftest import CORPUS
 
 from firmproof.analyzers.android import Android
-from firmproof.android import dexcode
-from firmproof.android.apk import CODE_APIS, ApkError, analyse_apk
-from firmproof.rootfs import RootFS
+from firmproof.device.android import dexcode
+from firmproof.device.android.apk import CODE_APIS, ApkError, analyse_apk
+from firmproof.fs.rootfs import RootFS
 
 from .conftest import BOOT_RECEIVER, assemble_dex, manifest
 

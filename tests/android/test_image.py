@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from conftest import corpus_file, firmproof, need_tools, scan_report
 
-from firmproof import fixtures
+from firmproof.testing import fixtures
 from tests.rules.cases_android import DEBUG_PROPS, PRODUCTION_PROPS
 
 from .conftest import BOOT_RECEIVER, manifest, real_elf

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from firmproof.parsers.androidprops import last_values, parse_props
-from firmproof.parsers.initrc import parse_initrc
+from firmproof.device.parsers.androidprops import last_values, parse_props
+from firmproof.device.parsers.initrc import parse_initrc
 
 PROPS = """# begin build properties
 ro.build.type=user

@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from payload_dumper import update_metadata_pb2 as um
 
-from firmproof import fixtures
+from firmproof.testing import fixtures
 from firmproof.unpack.handlers.payload import (
     PayloadError,
     PayloadExtractor,

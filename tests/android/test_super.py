@@ -22,7 +22,7 @@ import pytest
 from conftest import aosp_tool, firmproof, need_tools, scan_report
 from liblp.include.metadata_format import LpMetadataExtent, LpMetadataHeader, LpMetadataPartition
 
-from firmproof import fixtures
+from firmproof.testing import fixtures
 from firmproof.unpack.handlers.lpsuper import (
     RESERVED,
     SuperError,

@@ -7,7 +7,7 @@ import struct
 
 from conftest import need_tools, scan_report
 
-from firmproof.fixtures import pack
+from firmproof.testing.fixtures import pack
 
 PLACED = {
     # path in the image -> (program, toolchain, opt, stripped)

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from firmproof import binary
 from firmproof.analyzers.hardcoded import AUTH_LITERALS, AUTH_WORDS
-from firmproof.binary.disasm import rip_loads
-from firmproof.binary.elf import NotElf, parse
-from firmproof.rootfs import RootFS
+from firmproof.device import binary
+from firmproof.device.binary.disasm import rip_loads
+from firmproof.device.binary.elf import NotElf, parse
+from firmproof.fs.rootfs import RootFS
 from tests.conftest import tool
 
 from .conftest import SRC, TOOLCHAINS, VARIANTS, cross_build, gcc_build, variant_id

@@ -10,8 +10,8 @@ import pytest
 from firmproof.analyzers.hardcoded import Hardcoded, looks_secret
 from firmproof.analyzers.hardening import Hardening
 from firmproof.analyzers.triggers import Triggers, join_constants, power
+from firmproof.fs.rootfs import RootFS
 from firmproof.model import Severity
-from firmproof.rootfs import RootFS
 from tests.conftest import corpus_file
 
 from .conftest import VARIANTS, cross_build, gcc_build, variant_id

@@ -1,4 +1,4 @@
-"""Static, stripped programs: the syscall wrappers are named (firmproof.binary.syscalls), so
+"""Static, stripped programs: the syscall wrappers are named (firmproof.device.binary.syscalls), so
 that FP-SVC-008/009 and FP-TRIG-001 read them as if libc were imported; decoys stay quiet."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import pytest
 
 from firmproof.analyzers.services import Services
 from firmproof.analyzers.triggers import Triggers
-from firmproof.binary import Executable
-from firmproof.binary.elf import parse
-from firmproof.rootfs import RootFS
+from firmproof.device.binary import Executable
+from firmproof.device.binary.elf import parse
+from firmproof.fs.rootfs import RootFS
 from tests.variants.families.compiled import SOURCES, Program
 
 CASES = [("x86-64", "-Os"), ("armel", "-O2"), ("musl", "-O0"), ("i686", "-O0"),

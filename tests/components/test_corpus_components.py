@@ -8,7 +8,7 @@ import json
 import pytest
 from conftest import corpus_file, firmproof
 
-from firmproof.components.packages import upstream_of
+from firmproof.device.components.packages import upstream_of
 
 pytestmark = pytest.mark.corpus
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from debs import debian_package, prefetch
 
-from firmproof.components import Component, identify
-from firmproof.components.binaries import checkers, declarations
-from firmproof.components.packages import upstream_of
-from firmproof.index import index_tree
-from firmproof.rootfs import RootFS
+from firmproof.device.components import Component, identify
+from firmproof.device.components.binaries import checkers, declarations
+from firmproof.device.components.packages import upstream_of
+from firmproof.fs.index import index_tree
+from firmproof.fs.rootfs import RootFS
 
 SUITES = ("bullseye", "bookworm", "trixie")
 FOREIGN_SUITES = (("bookworm", "mipsel"), ("trixie", "armhf"))
@@ -267,7 +267,7 @@ def test_every_checker_has_a_version_group():
 def test_apk_version():
     from conftest import corpus_file
 
-    from firmproof.android.apk import entry_span
+    from firmproof.device.android.apk import entry_span
 
     data = corpus_file("apk_a2dp.Vol_137.apk").read_bytes()
     fs = RootFS.from_files({"/system/app/A2dpVol/A2dpVol.apk": data})

@@ -16,10 +16,10 @@ import pytest
 from conftest import firmproof, need_tools
 from debs import CACHE, debian_package, install
 
-from firmproof.components import identify
-from firmproof.components.packages import disagreements
-from firmproof.fixtures import pack
-from firmproof.rootfs import RootFS
+from firmproof.device.components import identify
+from firmproof.device.components.packages import disagreements
+from firmproof.fs.rootfs import RootFS
+from firmproof.testing.fixtures import pack
 
 
 def deb(package: str, suite: str) -> Path:
@@ -174,7 +174,7 @@ def mixed_tree(tmp_path_factory) -> Path:
 
 
 def test_metadata_and_binary_disagree(mixed_tree):
-    from firmproof.index import index_tree
+    from firmproof.fs.index import index_tree
 
     (view,) = index_tree(mixed_tree, None, ("image",)).views
     components = identify(view)

@@ -29,8 +29,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from firmproof import fixtures
-from firmproof.tools import aosp_dir, missing_message, which
+from firmproof.host.tools import aosp_dir, missing_message, which
+from firmproof.testing import fixtures
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "real"
 BLOCK = 4096
@@ -345,7 +345,7 @@ META_FORMATS = ("cpio-newc", "cpio-crc", "cpio-odc", "cpio-bin", "cramfs", "cram
 
 
 def meta_images(work: Path) -> dict[str, bytes]:
-    """The tiny tree packed by firmproof.fixtures.pack (the real mkfs tools, cpio, tar) in
+    """The tiny tree packed by firmproof.testing.fixtures.pack (the real mkfs tools, cpio, tar) in
     every format a metadata reader reads; ext and UBIFS made small by hand (fixtures.pack
     makes them megabytes: too large to copy for every example)."""
     tree = tiny_tree(_fresh(work, "meta-tree"))
@@ -638,7 +638,7 @@ def apps(work: Path) -> dict[str, bytes]:
 
 def otacerts(work: Path, key_seeds: dict[str, bytes]) -> dict[str, bytes]:
     """otacerts.zip as an Android build ships it (/system/etc/security): certificates zipped
-    the way the suite zips a tree (firmproof.fixtures.pack: deflated, Unix modes and owners)."""
+    the way the suite zips a tree (firmproof.testing.fixtures.pack: deflated, Unix modes and owners)."""
     d = _fresh(work, "otacerts")
     (d / "releasekey.x509.pem").write_bytes(key_seeds["openssl-cert.pem"])
     (d / "testkey.x509.pem").write_bytes(key_seeds["openssl-cert.pem"])

@@ -1,6 +1,6 @@
 """Fuzzing the Android app readers: the binary manifest (AXML, read by androguard inside
-firmproof.android.apk.analyse_apk), the APK itself (zip, signature blocks), and the dex
-reader firmproof.android.dexcode.scan (LIEF, with androguard where LIEF gives up, and the
+firmproof.device.android.apk.analyse_apk), the APK itself (zip, signature blocks), and the dex
+reader firmproof.device.android.dexcode.scan (LIEF, with androguard where LIEF gives up, and the
 instruction walk over the code items).
 
 Seeds: an APK built here by aapt (manifest compiled against Debian's framework-res.apk) with
@@ -23,9 +23,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from firmproof.analyzers.android import Android
-from firmproof.android.apk import CODE_APIS, ApkError, ApkFacts, analyse_apk, entry_span
-from firmproof.android.dexcode import DexUnreadable, scan
-from firmproof.rootfs import RootFS
+from firmproof.device.android.apk import CODE_APIS, ApkError, ApkFacts, analyse_apk, entry_span
+from firmproof.device.android.dexcode import DexUnreadable, scan
+from firmproof.fs.rootfs import RootFS
 
 from . import seeds as seed_builders
 from .harness import Seeds, examples, mutants, run_bounded

@@ -1,6 +1,6 @@
 """Fuzzing the key parsers: the DER walker (der_length / der_children / der_inside), PEM block
 search, the SSH formats (wire blobs, authorized_keys, OpenSSH container, Dropbear, PuTTY),
-the key loaders of firmproof.keymaterial, and the key stores (PKCS#12, JKS, JCEKS).
+the key loaders of firmproof.device.keymaterial, and the key stores (PKCS#12, JKS, JCEKS).
 
 Seeds are written here by openssl, ssh-keygen, dropbearkey, puttygen and keytool, encrypted
 ones with the password the harnesses guess (so mutants still open and their contents are
@@ -21,9 +21,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmproof import keymaterial, keystores
 from firmproof.analyzers.keys import _checked_type
-from firmproof.parsers import jks, pem, sshkey
+from firmproof.device import keymaterial, keystores
+from firmproof.device.parsers import jks, pem, sshkey
 
 from .harness import Mutant, Seeds, examples, mutants, run_bounded
 from .seeds import PASSWORD

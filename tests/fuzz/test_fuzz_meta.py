@@ -1,7 +1,7 @@
 """Fuzzing the metadata readers (firmproof/unpack/meta/: cpio, cramfs, JFFS2, UBIFS, ext via
 debugfs, tar, zip) and read_metadata, which picks one by unblob handler name.
 
-Seeds: the tiny tree packed by firmproof.fixtures.pack (cpio in all four formats, mkfs.cramfs
+Seeds: the tiny tree packed by firmproof.testing.fixtures.pack (cpio in all four formats, mkfs.cramfs
 both byte orders, mkfs.jffs2 both byte orders, tar, zip) and by mke2fs and mkfs.ubifs made
 small, plus the corpus' cramfs images and the real Android ramdisk (newc cpio). JFFS2 and
 UBIFS mutants have their node CRCs recomputed half the time, so edits of node bodies are
@@ -24,7 +24,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmproof.rootfs import FileMeta
+from firmproof.fs.rootfs import FileMeta
 from firmproof.unpack.meta import cpio, cramfs, extfs, jffs2, tar, ubifs
 from firmproof.unpack.meta import zip as zip_meta
 from firmproof.unpack.meta.common import MetadataError

@@ -15,12 +15,12 @@ from unittest import mock
 import pytest
 from unblob.file_utils import File, InvalidInputFormat
 
-from firmproof import keymaterial, keystores
 from firmproof.analyzers.android import Android
 from firmproof.analyzers.keys import _checked_type
-from firmproof.android.apk import analyse_apk, entry_span
-from firmproof.parsers import pem, sshkey
-from firmproof.rootfs import RootFS
+from firmproof.device import keymaterial, keystores
+from firmproof.device.android.apk import analyse_apk, entry_span
+from firmproof.device.parsers import pem, sshkey
+from firmproof.fs.rootfs import RootFS
 from firmproof.unpack.handlers import androidboot, payload, truncated
 from firmproof.unpack.meta import cpio
 from firmproof.unpack.meta import zip as zip_meta

@@ -1,4 +1,4 @@
-"""Fuzzing the report loader (firmproof/reportfile.py: read_json and load), which `verify` and
+"""Fuzzing the report loader (firmproof/report/file.py: read_json and load), which `verify` and
 `diff` run on reports an auditor was handed.
 
 Seeds: a report firmproof writes here of a real image (the tiny SquashFS, scanned by the CLI).
@@ -20,7 +20,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmproof.reportfile import ReportFileError, load, read_json
+from firmproof.report.file import ReportFileError, load, read_json
 
 from .harness import examples, json_ish, mutants, run_bounded
 

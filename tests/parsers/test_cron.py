@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from firmproof.parsers.cron import parse_crontab
+from firmproof.device.parsers.cron import parse_crontab
 
 SYSTEM = """SHELL=/bin/sh
 # m h dom mon dow user command

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from firmproof.parsers.inetd import parse_inetd_conf, parse_xinetd
+from firmproof.device.parsers.inetd import parse_inetd_conf, parse_xinetd
 
 INETD = """# telnet stream tcp nowait root /usr/sbin/telnetd telnetd
 telnet  stream  tcp nowait  root    /usr/sbin/tcpd  in.telnetd

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from firmproof.parsers.inittab import parse_inittab
+from firmproof.device.parsers.inittab import parse_inittab
 
 TEXT = """# BusyBox
 ::sysinit:/etc/init.d/rcS S boot

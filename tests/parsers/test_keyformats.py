@@ -8,9 +8,9 @@ import struct
 import subprocess
 from pathlib import Path
 
-from firmproof.keymaterial import der_length
-from firmproof.parsers.pem import find_pem_blocks
-from firmproof.parsers.sshkey import (
+from firmproof.device.keymaterial import der_length
+from firmproof.device.parsers.pem import find_pem_blocks
+from firmproof.device.parsers.sshkey import (
     fingerprint,
     key_type_of_blob,
     looks_like_dropbear,

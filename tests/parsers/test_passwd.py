@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from firmproof.parsers.passwd import (
+from firmproof.device.parsers.passwd import (
     EMPTY,
     GROUP,
     GSHADOW,

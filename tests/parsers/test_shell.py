@@ -1,9 +1,9 @@
-"""firmproof.parsers.shell: commands, spans, blocks, variables."""
+"""firmproof.device.parsers.shell: commands, spans, blocks, variables."""
 
 from __future__ import annotations
 
-from firmproof.parsers import shell
-from firmproof.parsers.shell import expand, expand_joined, parse, split_words
+from firmproof.device.parsers import shell
+from firmproof.device.parsers.shell import expand, expand_joined, parse, split_words
 
 
 def spans(text: str):

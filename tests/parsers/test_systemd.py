@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from firmproof.parsers.systemd import parse_exec, parse_unit
+from firmproof.device.parsers.systemd import parse_exec, parse_unit
 
 TEXT = """[Unit]
 Description=Serial Getty on %I

@@ -14,8 +14,8 @@ from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 from debs import debian_package, install
 
-from firmproof.demo import build_rootfs
-from firmproof.fixtures import pack
+from firmproof.testing.demo import build_rootfs
+from firmproof.testing.fixtures import pack
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "vulndb"
 
@@ -159,7 +159,7 @@ def test_programs_depend_on_the_libraries_they_load(tmp_path):
 def test_a_version_read_from_a_file_name_says_so():
     """A property marks the components whose version is in their file's name (mbed TLS 3,
     uClibc), not in the bytes their evidence points at."""
-    from firmproof.components import Component
+    from firmproof.device.components import Component
     from firmproof.model import Evidence
     from firmproof.report.cyclonedx import _entry
 

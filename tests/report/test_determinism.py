@@ -7,7 +7,7 @@ from pathlib import Path
 
 from conftest import firmproof, need_tools
 
-from firmproof.demo import build_image
+from firmproof.testing.demo import build_image
 
 
 def test_same_image_same_report_in_every_format(tmp_path: Path):

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from conftest import firmproof, need_tools, scan_report
 
-from firmproof.demo import build_image
+from firmproof.fs.rootfs import RootFS
 from firmproof.model import Evidence
 from firmproof.report.html import hex_view
-from firmproof.rootfs import RootFS
+from firmproof.testing.demo import build_image
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]

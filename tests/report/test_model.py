@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from conftest import need_tools, scan_report
 
-from firmproof.demo import build_image
+from firmproof.analyzers.registry import rule_by_id
 from firmproof.model import Category
 from firmproof.report import Report, UnpackError
-from firmproof.reportfile import ReportFileError
-from firmproof.rules import rule_by_id
+from firmproof.report.file import ReportFileError
+from firmproof.testing.demo import build_image
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,9 @@ import jsonschema
 import pytest
 from conftest import REPO, firmproof, need_tools, scan_report
 
-from firmproof.demo import build_image
+from firmproof.analyzers.registry import all_rules
 from firmproof.report.sarif import FINGERPRINT, artifact_uri
-from firmproof.rules import all_rules
+from firmproof.testing.demo import build_image
 
 # The OASIS schema, byte for byte; no PyPI package ships it (sarif-om, sarif-tools, pysarif and
 # sarif-pydantic were checked), so it is read from the shared schemas folder.

@@ -16,12 +16,12 @@ from spdx_tools.spdx.model import Relationship, RelationshipType
 from spdx_tools.spdx.parser.parse_anything import parse_file
 from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
 
-from firmproof.components import Component
-from firmproof.demo import build_rootfs
-from firmproof.fixtures import pack
+from firmproof.device.components import Component
 from firmproof.model import Evidence
 from firmproof.report import Image, Report, Unpacked
 from firmproof.report.spdx import SpdxInvalid, document, sbom, validate
+from firmproof.testing.demo import build_rootfs
+from firmproof.testing.fixtures import pack
 
 FILES = {   # (package, suite): {file in the package: where it goes in the image}
     ("dnsmasq-base", "bullseye"): {"/usr/sbin/dnsmasq": "/usr/sbin/dnsmasq"},

@@ -14,9 +14,9 @@ import pytest
 from conftest import firmproof, need_tools
 from debs import install
 
-from firmproof import vex
-from firmproof.demo import build_rootfs
-from firmproof.fixtures import pack
+from firmproof.report import vex
+from firmproof.testing.demo import build_rootfs
+from firmproof.testing.fixtures import pack
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "vulndb"
 DNSMASQ_CVE, BUSYBOX_CVE = "CVE-2023-28450", "CVE-2022-48174"

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
+from firmproof.fs.rootfs import RootFS
 from firmproof.model import Severity
-from firmproof.rootfs import RootFS
 from tests.conftest import tool
 from tests.variants.families.compiled import Program
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from firmproof import vulndb
+from firmproof.device.components import vulndb
 from tests.analyzers.conftest import elf_programs  # noqa: F401  (fixtures shared with the cases)
 from tests.android.conftest import build_apk, signing_key  # noqa: F401
 

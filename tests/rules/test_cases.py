@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from firmproof.analyzers.base import Analyzer
+from firmproof.analyzers.registry import analyzers
 from firmproof.model import excerpt_of
-from firmproof.rules import analyzers
 
 from .case import Case, Kit
 from .table import CASES

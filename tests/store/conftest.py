@@ -15,14 +15,14 @@ from typing import Any
 
 import pytest
 
-from firmproof.components import Component
-from firmproof.reportfile import load
+from firmproof.device.components import Component
+from firmproof.report.file import load
 from tests.servers import DaskCluster, Postgres, ServerError, dask_cluster, postgres
 
 
 @dataclass(frozen=True)
 class Scanned:
-    """A report as `firmproof.reportfile.load` reads it, the components of the same scan, and
+    """A report as `firmproof.report.file.load` reads it, the components of the same scan, and
     the typed report the scan returned."""
 
     name: str
@@ -50,8 +50,8 @@ def _scan(image: Path, out: Path) -> Scanned:
 
 @pytest.fixture(scope="session")
 def scanned(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Scanned]:
-    """Real scans of small router images built with the real tools (firmproof.demo)."""
-    from firmproof.demo import build_image
+    """Real scans of small router images built with the real tools (firmproof.testing.demo)."""
+    from firmproof.testing.demo import build_image
 
     folder = tmp_path_factory.mktemp("store-images")
     out = {}

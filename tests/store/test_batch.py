@@ -39,8 +39,8 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
     """Two small router images built with the real tools, a corrupt one, and a manifest that
     also names a folder; the store their direct scans make (`scan` + `add_report`)."""
     from firmproof.config import ScanConfig
-    from firmproof.demo import build_image
     from firmproof.scan import scan
+    from firmproof.testing.demo import build_image
 
     root = tmp_path_factory.mktemp("batch")
     folder = root / "images"

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from firmproof.batch import BatchOptions, collect, run_batch
-from firmproof.parsers.sshkey import fingerprint
+from firmproof.device.parsers.sshkey import fingerprint
 from firmproof.store import Store, open_store
 from firmproof.store.query import Filters, component, findings, images, key, scans
 
@@ -26,8 +26,8 @@ def two_vendors(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """One root file system with an authorized key (and a BusyBox), packed twice (SquashFS and
     ext4): two images of two vendors that ship the same key; the manifest naming them; the
     key's fingerprint as OpenSSH computes it."""
-    from firmproof.demo import build_rootfs
-    from firmproof.fixtures import pack
+    from firmproof.testing.demo import build_rootfs
+    from firmproof.testing.fixtures import pack
 
     root = tmp_path_factory.mktemp("db")
     tree = build_rootfs(root / "rootfs", plants=("authorized-key", "telnetd-shell"), decoys=())

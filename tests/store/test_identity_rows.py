@@ -7,10 +7,10 @@ from pathlib import Path
 from conftest import need_tools
 
 from firmproof.config import ScanConfig
-from firmproof.demo import build_rootfs
-from firmproof.fixtures import pack
 from firmproof.scan import scan
 from firmproof.store import ImageInfo, add_report, open_store
+from firmproof.testing.demo import build_rootfs
+from firmproof.testing.fixtures import pack
 from tests.store.rows import dump
 
 OPENWRT = "DISTRIB_ID='OpenWrt'\nDISTRIB_RELEASE='23.05.3'\n"

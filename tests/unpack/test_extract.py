@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import need_tools
 
-from firmproof.fixtures import pack
+from firmproof.testing.fixtures import pack
 from firmproof.unpack.driver import find_chunks
 from firmproof.unpack.extract import extract_chunk, finish
 

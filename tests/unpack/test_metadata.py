@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from firmproof.fixtures import pack
-from firmproof.rootfs import DIR, FILE, SYMLINK, FileMeta
+from firmproof.fs.rootfs import DIR, FILE, SYMLINK, FileMeta
+from firmproof.testing.fixtures import pack
 from firmproof.unpack import formats
 from firmproof.unpack.metadata import MetadataError, read_metadata
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from conftest import corpus_file, need_tools
 
-from firmproof.rootfs import CHARDEV, DIR, FIFO, FILE, SOCKET, SYMLINK, FileMeta
+from firmproof.fs.rootfs import CHARDEV, DIR, FIFO, FILE, SOCKET, SYMLINK, FileMeta
 from firmproof.unpack.squashfs import SquashFSError, extract, read_metadata
 from firmproof.unpack.squashfs.walk import bad_name
 

@@ -127,7 +127,7 @@ def test_the_parent_works_while_an_extraction_child_does(tmp_path: Path, monkeyp
                                                          after: float, expected: list[int]):
     """Unpacking yields IDLE once while a child extracts (the scan analyses small views then),
     and only when the child takes a while: a quick extraction is not held up."""
-    from firmproof.fixtures import pack
+    from firmproof.testing.fixtures import pack
     from firmproof.unpack import extract
 
     tree = tmp_path / "root"
@@ -147,7 +147,7 @@ def test_the_parent_works_while_an_extraction_child_does(tmp_path: Path, monkeyp
 def test_a_small_stream_of_plain_content_is_a_layer_in_memory_like_on_disk(tmp_path: Path):
     """A gzip'd man page or script: decoded in memory, the same entry and bytes the disk
     path gives (mode and owner of a freshly written file), no folder made."""
-    from firmproof.index import index_tree
+    from firmproof.fs.index import index_tree
 
     need_tools("gzip")
     source = tmp_path / "rcS"
@@ -213,7 +213,7 @@ def test_with_keep_every_layer_is_on_disk(tmp_path: Path):
 def test_the_layers_kept_in_memory_are_bounded_all_together(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                               cap: int, in_memory: int):
     """Many small streams cannot fill the memory: past the cap they are written out."""
-    from firmproof.fixtures import pack
+    from firmproof.testing.fixtures import pack
     from firmproof.unpack import driver
 
     need_tools("gzip")

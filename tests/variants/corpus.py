@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from firmproof.config import ScanConfig
-from firmproof.fixtures import concat, pack
 from firmproof.model import Finding
 from firmproof.scan import scan
+from firmproof.testing.fixtures import concat, pack
 
 # BusyBox applets and where `busybox --install` puts them
 APPLETS: dict[str, tuple[str, ...]] = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import stat
 
-from firmproof.rootfs import FileMeta, kind_of_mode
+from firmproof.fs.rootfs import FileMeta, kind_of_mode
 
 # Bounds on hostile input: no reader loops past these.
 MAX_ENTRIES = 2_000_000        # entries of one file system or archive

@@ -11,7 +11,7 @@ import struct
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
-from firmproof.rootfs import FileMeta
+from firmproof.fs.rootfs import FileMeta
 from firmproof.unpack.meta.common import (
     MAX_LINK_BYTES,
     MetadataError,

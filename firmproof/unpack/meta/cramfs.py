@@ -14,7 +14,7 @@ import zlib
 from pathlib import Path
 from typing import NamedTuple
 
-from firmproof.rootfs import DIR, SYMLINK, FileMeta
+from firmproof.fs.rootfs import DIR, SYMLINK, FileMeta
 from firmproof.unpack.meta.common import (
     MAX_DEPTH,
     MAX_LINK_BYTES,

@@ -17,8 +17,8 @@ import stat
 import subprocess
 from pathlib import Path
 
-from firmproof.rootfs import DIR, FileMeta
-from firmproof.tools import missing_message, which
+from firmproof.fs.rootfs import DIR, FileMeta
+from firmproof.host.tools import missing_message, which
 from firmproof.unpack.meta.common import (
     MAX_DEPTH,
     MAX_ENTRIES,

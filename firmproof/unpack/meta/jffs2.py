@@ -15,7 +15,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from firmproof.rootfs import SYMLINK, FileMeta
+from firmproof.fs.rootfs import SYMLINK, FileMeta
 from firmproof.unpack.meta.common import (
     MAX_LINK_BYTES,
     MetadataError,

@@ -10,7 +10,7 @@ import stat
 import tarfile
 from pathlib import Path
 
-from firmproof.rootfs import BLOCKDEV, CHARDEV, DIR, FIFO, FILE, SYMLINK, FileMeta
+from firmproof.fs.rootfs import BLOCKDEV, CHARDEV, DIR, FIFO, FILE, SYMLINK, FileMeta
 from firmproof.unpack.meta.common import MAX_LINK_BYTES, MetadataError, check_count, key_of
 
 MAX_PATH_LEN = 255                     # unblob skips longer names

@@ -19,7 +19,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from firmproof.rootfs import SYMLINK, FileMeta
+from firmproof.fs.rootfs import SYMLINK, FileMeta
 from firmproof.unpack.meta.common import (
     MAX_DEPTH,
     MAX_ENTRIES,

@@ -13,7 +13,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from firmproof.rootfs import DIR, FILE, SYMLINK, FileMeta
+from firmproof.fs.rootfs import DIR, FILE, SYMLINK, FileMeta
 from firmproof.unpack.meta.common import (
     MAX_LINK_BYTES,
     MetadataError,

@@ -22,7 +22,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from firmproof.rootfs import FileMeta
+from firmproof.fs.rootfs import FileMeta
 from firmproof.unpack.squashfs.errors import SquashFSError
 from firmproof.unpack.squashfs.image import SquashFS
 from firmproof.unpack.squashfs.walk import Tree, walk

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from firmproof.rootfs import DIR, FileMeta
+from firmproof.fs.rootfs import DIR, FileMeta
 
 NO_FRAGMENT = 0xFFFF_FFFF
 UNCOMPRESSED_BLOCK = 1 << 24        # bit of a block size word: block stored as is
@@ -16,7 +16,7 @@ MAX_LINK_BYTES = 4096
 @dataclass(slots=True)
 class Inode:
     ref: int                        # (metadata block offset << 16) | offset in the block
-    kind: str                       # firmproof.rootfs kind constant
+    kind: str                       # firmproof.fs.rootfs kind constant
     mode: int                       # permission bits, setuid/setgid/sticky included
     uid: int | None
     gid: int | None

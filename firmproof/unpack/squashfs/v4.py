@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import struct
 
-from firmproof.rootfs import BLOCKDEV, CHARDEV, DIR, FIFO, FILE, SOCKET, SYMLINK
+from firmproof.fs.rootfs import BLOCKDEV, CHARDEV, DIR, FIFO, FILE, SOCKET, SYMLINK
 from firmproof.unpack.squashfs.errors import SquashFSError
 from firmproof.unpack.squashfs.inode import (
     MAX_BLOCKS,

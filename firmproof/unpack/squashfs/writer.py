@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from firmproof.rootfs import DIR, FILE, SYMLINK
+from firmproof.fs.rootfs import DIR, FILE, SYMLINK
 from firmproof.unpack.squashfs.data import Block, Tail, cut_tail, decode_block, decode_fragment, layout
 from firmproof.unpack.squashfs.image import PARSE_ERRORS, SquashFS
 from firmproof.unpack.squashfs.inode import NO_FRAGMENT, Inode

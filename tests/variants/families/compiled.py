@@ -3,7 +3,7 @@ headers written in C in several styles, compiled at test time by the real (cross
 Debian ships (x86-64 gcc and musl-gcc, mipsel, mips, armel, aarch64, i686) at -O0, -Os and -O2,
 dynamic and static, always stripped, and started at boot by an init script of the stock root.
 Static programs import nothing: the rules name their libc calls by the system calls of the
-wrappers (firmproof.binary.syscalls).
+wrappers (firmproof.device.binary.syscalls).
 Beside them, decoys of the same shape: a UDP echo server, a remote-management daemon whose
 `REBOOT` command runs a fixed harmless action, a server that compares input with a value it
 reads from its config file, a program that runs /bin/sh on a fixed local script, a client that
@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import cast
 
-from firmproof.tools import missing_message, which
+from firmproof.host.tools import missing_message, which
 from tests.variants.corpus import Variant
 
 FAMILY = "compiled-backdoors"

@@ -1,0 +1,1 @@
+"""What a device holds, read: boot chain, executables, Android, components, keys, passwords."""

@@ -1,0 +1,125 @@
+"""The security inventory of an unpacked image: what a lab compares between two releases.
+
+Accounts (and a digest of each password field), commands started at boot, listening
+daemons, setuid/setgid files, key fingerprints, ELF executables and every regular file by
+sha256. Each section maps a stable key (the path inside the root file system, or the user
+name) to a short value, so that two inventories compare key by key.
+
+Paths of the main root file system (the biggest view that looks like a root) are keyed as
+they are; files of any other view are keyed with the container chain in brackets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from firmproof.device.bootchain import walk
+from firmproof.device.keymaterial import load_pem_block
+from firmproof.device.parsers.passwd import parse_passwd, parse_shadow
+from firmproof.device.parsers.pem import find_pem_blocks
+from firmproof.device.parsers.sshkey import fingerprint, parse_authorized_keys
+from firmproof.fs.filetype import ELF, PRIVATE_KEY, PUBLIC_KEY, SCRIPT, TEXT
+from firmproof.fs.rootfs import FILE, RootFS
+from firmproof.unpack.driver import Layer, chain_label
+
+SECTIONS = ("accounts", "boot", "listening", "setuid", "keys", "executables", "files")
+LISTENERS = frozenset({
+    "telnetd", "utelnetd", "dropbear", "sshd", "httpd", "uhttpd", "lighttpd", "nginx", "boa",
+    "goahead", "mini_httpd", "thttpd", "inetd", "xinetd", "nc", "netcat", "ncat", "socat", "tftpd",
+    "ftpd", "vsftpd", "smbd", "dnsmasq", "miniupnpd", "adbd", "rshd", "rlogind", "snmpd", "tr069",
+    "cwmpd", "dhcpd", "udhcpd", "tddp"})
+MAX_TEXT_BYTES = 256 * 1024      # text files kept for a line diff
+MAX_KEY_BYTES = 1024 * 1024
+
+
+@dataclass
+class Inventory:
+    sections: dict[str, dict[str, str]] = field(default_factory=lambda: {s: {} for s in SECTIONS})
+    texts: dict[str, bytes] = field(default_factory=dict)   # small text files, for line diffs
+
+    def to_json(self) -> dict[str, Any]:
+        return {name: dict(sorted(items.items())) for name, items in self.sections.items()}
+
+
+def _main_root(views: list[RootFS]) -> RootFS | None:
+    roots = [v for v in views if v.is_root]
+    return max(roots, key=len) if roots else None
+
+
+def inventory(layers: Iterable[Layer]) -> Inventory:
+    """The inventory of every view of every layer."""
+    layers = list(layers)
+    views = [view for layer in layers for view in layer.index.views]
+    main = _main_root(views)
+    # files that were unpacked further: their content is compared inside, not as one blob
+    unpacked = {(layer.container[:-2], layer.container[-2]) for layer in layers if len(layer.container) > 2}
+    inv = Inventory()
+    for view in views:
+        prefix = "" if view is main else f"[{chain_label(view.container)}{_view_prefix(view)}] "
+        _collect(view, prefix, inv, unpacked)
+    return inv
+
+
+def _view_prefix(view: RootFS) -> str:
+    entry = view.entry("/")
+    return entry.report_path.rstrip("/") if entry is not None and entry.report_path != "/" else ""
+
+
+def _collect(fs: RootFS, prefix: str, inv: Inventory, unpacked: set[tuple[tuple[str, ...], str]]) -> None:
+    sec = inv.sections
+    for entry in fs.entries():
+        if entry.kind == FILE and (fs.container, entry.report_path) not in unpacked:
+            digest = fs.sha256(entry.path)
+            sec["files"][prefix + entry.path] = digest
+            if entry.ftype == ELF:
+                sec["executables"][prefix + entry.path] = digest
+            if entry.ftype in (TEXT, SCRIPT) and entry.size <= MAX_TEXT_BYTES:
+                data = fs.read(entry.path)
+                if data is not None:
+                    inv.texts[prefix + entry.path] = data
+        if entry.kind == FILE and (entry.is_setuid or entry.is_setgid):
+            sec["setuid"][prefix + entry.path] = f"{entry.mode_string()} uid={entry.uid} gid={entry.gid}"
+    if fs.is_root:
+        _accounts(fs, prefix, sec["accounts"])
+        _boot(fs, prefix, sec["boot"], sec["listening"])
+    _keys(fs, prefix, sec["keys"])
+
+
+def _accounts(fs: RootFS, prefix: str, out: dict[str, str]) -> None:
+    passwd = fs.text("/etc/passwd") or ""
+    shadow = {a.name: a for a in parse_shadow(fs.text("/etc/shadow") or "")}
+    for account in parse_passwd(passwd):
+        secret = shadow[account.name].password.value if account.name in shadow else account.password.value
+        state = shadow[account.name].password_state() if account.name in shadow else account.password_state()
+        digest = hashlib.sha256(secret.encode("latin-1")).hexdigest()[:16]
+        out[prefix + account.name] = (f"uid={account.uid} shell={account.shell} password={state} "
+                                      f"hash-digest={digest}")
+
+
+def _boot(fs: RootFS, prefix: str, boot: dict[str, str], listening: dict[str, str]) -> None:
+    for step in walk(fs).steps:
+        command = " ".join(step.argv)
+        key = f"{prefix}{step.path}: {command}"
+        boot[key] = f"{step.via} via {' > '.join(step.chain)}"
+        if step.name in LISTENERS or step.port is not None:
+            listening[f"{prefix}{step.name}: {command}"] = (f"port {step.port}" if step.port is not None
+                                                            else f"started from {step.path}")
+
+
+def _keys(fs: RootFS, prefix: str, out: dict[str, str]) -> None:
+    for entry in fs.files():
+        if entry.size > MAX_KEY_BYTES:
+            continue
+        if entry.path.endswith(("authorized_keys", "authorized_keys2")):
+            for n, key in enumerate(parse_authorized_keys(fs.text(entry.path) or "")):
+                described = f"{key.key_type} {fingerprint(key.blob)} {key.comment}"
+                out[f"{prefix}{entry.path}#{n}"] = described.strip()
+        elif entry.ftype in (PRIVATE_KEY, PUBLIC_KEY):
+            data = fs.read(entry.path) or b""
+            for n, block in enumerate(find_pem_blocks(data, private_only=True)):
+                info = load_pem_block(block)
+                if info is not None:
+                    out[f"{prefix}{entry.path}#{n}"] = f"{info.type} {info.fingerprint}"

@@ -1,0 +1,1 @@
+"""Reports checked, signed and compared: verify, sign, diff."""

@@ -1,0 +1,1 @@
+"""The machine firmproof runs on: external tools, `doctor`, forked children."""
