@@ -128,6 +128,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_db(verbs)
 
+    serve = verbs.add_parser("serve", help="web pages and a JSON API over the results store",
+                             description="Serve the results store: pages for people, a JSON API "
+                                         "(OpenAPI at /api/openapi.json). Bound to loopback by default.")
+    serve.add_argument("--db", metavar="URL", help="the store (default: SQLite in the user data folder)")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1); any other than loopback needs "
+                            "authentication")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+
     vulndb = verbs.add_parser("vulndb", help="the offline vulnerability database")
     vulndb_verbs = vulndb.add_subparsers(dest="vulndb_verb", required=True, metavar="ACTION")
     vulndb_import = vulndb_verbs.add_parser("import", help="load OSV / NVD JSON 2.0 files (also .zip, .gz)")
@@ -228,6 +237,10 @@ def main(argv: list[str] | None = None) -> int:
             return _batch(args)
         if args.verb == "db":
             return _db(args)
+        if args.verb == "serve":
+            from firmproof.web.serve import serve
+
+            return serve(args.db, args.host, args.port)
         if args.verb == "rules":
             return _rules(args)
         if args.verb == "verify":

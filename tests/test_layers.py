@@ -21,7 +21,7 @@ LAYERS = [
     {"evidence"},                 # verify, sign, diff (they read and make reports)
     {"store"},                    # the results store
     {"batch"},                    # many scans into the store
-    {"cli", "testing"},           # verbs; images for tests and the demo
+    {"cli", "testing", "web"},    # verbs; images for tests and the demo; the web app
 ]
 # report.coverage is the record of what was searched: the unpacking layer fills it in
 UPWARD = {("unpack", "report.coverage")}

@@ -1,0 +1,9 @@
+"""`firmproof serve`: a web interface and a JSON API over the results store.
+
+    app.py        the application: routers, the style sheet, how refusals read
+    api.py        /api: images, scans, findings, reports (OpenAPI at /api/openapi.json)
+    pages.py      the pages: scans list, one scan, one finding (templates/, static/)
+    queries.py    what they read from the store (read only)
+    hexview.py    evidence bytes as a hex editor shows them
+    serve.py      the server on one address, refusing a public one without authentication
+"""

@@ -1,0 +1,191 @@
+"""The JSON API under /api: images, scans (filtered, a page at a time), one scan with its findings
+and components, one finding, the stored report. Its OpenAPI document is /api/openapi.json;
+every response is one of the models below, so the document describes exactly what is sent."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import BaseModel
+
+from firmproof.store.query import images as image_rows
+from firmproof.store.schema import SEVERITIES, TRIAGE_STATES
+from firmproof.web import queries
+from firmproof.web.queries import NO_MARK, ScanFilters
+
+Severity = Literal[SEVERITIES]          # type: ignore[valid-type]
+TriageFilter = Literal[(*TRIAGE_STATES, NO_MARK)]   # type: ignore[valid-type]
+TriageState = Literal[TRIAGE_STATES]    # type: ignore[valid-type]
+
+
+class ImageOut(BaseModel):
+    name: str
+    sha256: str
+    size: int
+    vendor: str | None
+    product: str | None
+    version: str | None
+    release_date: date | None
+    scans: int
+    last_status: str
+    last_findings: int
+
+
+class ScanOut(BaseModel):
+    id: int
+    image_id: int
+    image: str
+    sha256: str
+    size: int
+    vendor: str | None
+    product: str | None
+    version: str | None
+    release_date: date | None
+    tool_version: str
+    rules_version: str
+    status: Literal["ok", "error"]
+    error: str | None
+    findings: int
+    severities: dict[str, int]
+    complete: bool | None
+    examined_share: float | None
+    started: datetime | None
+    seconds: float | None
+
+
+class ScanPage(BaseModel):
+    items: list[ScanOut]
+    total: int
+    page: int
+    per_page: int
+    pages: int
+
+
+class EvidenceOut(BaseModel):
+    sha256: str
+    offset: int
+    length: int
+    excerpt: str
+
+
+class FindingOut(BaseModel):
+    id: int
+    scan_id: int
+    finding_id: str
+    rule: str
+    category: str
+    severity: Severity
+    title: str
+    path: str
+    container: list[str]
+    evidence: EvidenceOut
+    details: dict[str, Any]
+    references: list[str]
+    key: str
+    triage: TriageState | None
+
+
+class MarkOut(BaseModel):
+    state: TriageState
+    comment: str
+    who: str
+    at: datetime
+
+
+class FindingDetail(FindingOut):
+    marks: list[MarkOut]
+
+
+class ComponentOut(BaseModel):
+    name: str
+    version: str
+    source: str
+    cpe: str | None
+    purl: str
+    path: str
+    container: list[str]
+    version_from: str
+    evidence_sha256: str
+    evidence_offset: int
+    evidence_length: int
+
+
+class ScanDetail(ScanOut):
+    findings_list: list[FindingOut]
+    components: list[ComponentOut]
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+def store_of(request: Request) -> Any:
+    return request.app.state.store
+
+
+def scan_filters(
+        q: Annotated[str | None, Query(description="part of the image's name, vendor, product, "
+                                                   "version or sha256")] = None,
+        vendor: str | None = None, product: str | None = None, version: str | None = None,
+        severity: Annotated[Severity | None, Query(description="a finding at this severity "
+                                                                "or above")] = None,
+        category: str | None = None, rule: str | None = None,
+        triage: Annotated[TriageFilter | None, Query(description="a finding whose latest triage mark "
+                                                                 "is this ('none': unmarked)")] = None,
+        since: Annotated[date | None, Query(description="scans started on this day or later")] = None,
+        until: Annotated[date | None, Query(description="scans started on this day or earlier")] = None,
+) -> ScanFilters:
+    return ScanFilters(q=q or None, vendor=vendor or None, product=product or None, version=version or None,
+                       severity=severity, category=category or None, rule=rule or None,
+                       triage=triage, since=since, until=until)
+
+
+Filters = Annotated[ScanFilters, Depends(scan_filters)]
+PageNumber = Annotated[int, Query(ge=1)]
+PerPage = Annotated[int, Query(ge=1, le=queries.MAX_PER_PAGE)]
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem}}
+
+router = APIRouter(prefix="/api", tags=["store"])
+
+
+@router.get("/images", response_model=list[ImageOut], summary="every image and how its last scan went")
+def images(request: Request) -> list[dict[str, Any]]:
+    return image_rows(store_of(request))
+
+
+@router.get("/scans", response_model=ScanPage, summary="scans, newest first, filtered, a page at a time")
+def scans(request: Request, filters: Filters, page: PageNumber = 1, per_page: PerPage = 50) -> dict[str, Any]:
+    found = queries.scans(store_of(request), filters, page, per_page)
+    return {"items": found.items, "total": found.total, "page": found.page, "per_page": found.per_page,
+            "pages": found.pages}
+
+
+@router.get("/scans/{scan_id}", response_model=ScanDetail, responses=NOT_FOUND,
+            summary="one scan with its findings and components")
+def scan(request: Request, scan_id: int) -> dict[str, Any]:
+    store = store_of(request)
+    row = queries.scan(store, scan_id)
+    if row is None:
+        raise HTTPException(404, f"no scan {scan_id}")
+    return {**row, "findings_list": queries.findings(store, scan_id),
+            "components": queries.components(store, scan_id)}
+
+
+@router.get("/scans/{scan_id}/report", response_model=dict[str, Any], responses=NOT_FOUND,
+            summary="the report (firmproof.report/1 JSON) stored with the scan")
+def report(request: Request, scan_id: int) -> dict[str, Any]:
+    data = queries.report(store_of(request), scan_id)
+    if data is None:
+        raise HTTPException(404, f"no report for scan {scan_id}")
+    return data
+
+
+@router.get("/findings/{finding_id}", response_model=FindingDetail, responses=NOT_FOUND,
+            summary="one finding with its triage marks")
+def finding(request: Request, finding_id: int) -> dict[str, Any]:
+    row = queries.finding(store_of(request), finding_id)
+    if row is None:
+        raise HTTPException(404, f"no finding {finding_id}")
+    return row

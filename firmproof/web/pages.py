@@ -1,0 +1,119 @@
+"""The pages people read: the scans list (search, filters, pages), one scan, one finding.
+Server-rendered from `templates/`, styled by the one CSS file in `static/`: no script, nothing
+fetched from elsewhere, so that they work offline and print as they show."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from firmproof.analyzers.registry import rule_by_id
+from firmproof.store.schema import SEVERITIES, TRIAGE_STATES
+from firmproof.web import queries
+from firmproof.web.hexview import excerpt_bytes, hex_lines
+from firmproof.web.queries import NO_MARK, ScanFilters
+
+TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
+FILTER_FIELDS = ("q", "vendor", "product", "version", "severity", "category", "rule", "triage", "since",
+                 "until")
+
+router = APIRouter(include_in_schema=False)
+
+
+def _store(request: Request) -> Any:
+    return request.app.state.store
+
+
+def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    context.setdefault("user", getattr(request.state, "user", None))
+    context.setdefault("csrf", getattr(request.state, "csrf", ""))
+    return TEMPLATES.TemplateResponse(request, name, context, status_code=status_code)
+
+
+def _date(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def _filters(params: dict[str, str]) -> tuple[ScanFilters, list[str]]:
+    """The form's filters; values that cannot be (an unknown severity, a bad date) are dropped
+    and named, so the page says what it ignored instead of failing."""
+    ignored = []
+    severity = params.get("severity") or None
+    if severity is not None and severity not in SEVERITIES:
+        ignored.append(f"severity {severity!r}")
+        severity = None
+    triage = params.get("triage") or None
+    if triage is not None and triage not in (*TRIAGE_STATES, NO_MARK):
+        ignored.append(f"triage {triage!r}")
+        triage = None
+    dates = {}
+    for name in ("since", "until"):
+        dates[name] = _date(params.get(name))
+        if params.get(name) and dates[name] is None:
+            ignored.append(f"{name} {params[name]!r} (a date such as 2024-05-31)")
+    return ScanFilters(q=params.get("q") or None, vendor=params.get("vendor") or None,
+                       product=params.get("product") or None, version=params.get("version") or None,
+                       severity=severity, category=params.get("category") or None,
+                       rule=params.get("rule") or None, triage=triage, **dates), ignored
+
+
+def _number(text: str | None, default: int) -> int:
+    return int(text) if text and text.isdigit() else default
+
+
+@router.get("/")
+def home() -> RedirectResponse:
+    return RedirectResponse("/scans", status_code=303)
+
+
+@router.get("/scans", response_class=HTMLResponse)
+def scans_page(request: Request) -> HTMLResponse:
+    params = {k: v for k, v in request.query_params.items() if k in (*FILTER_FIELDS, "page", "per_page")}
+    filters, ignored = _filters(params)
+    found = queries.scans(_store(request), filters, _number(params.get("page"), 1),
+                          _number(params.get("per_page"), 50))
+    kept = {k: v for k, v in params.items() if k in FILTER_FIELDS and v}
+    if found.per_page != 50:
+        kept["per_page"] = str(found.per_page)
+
+    def page_url(number: int) -> str:
+        return "/scans?" + urlencode({**kept, "page": number})
+
+    return render(request, "scans.html", page=found, params=params, ignored=ignored, page_url=page_url,
+                  choices=queries.choices(_store(request)), severities=SEVERITIES,
+                  triage_states=(*TRIAGE_STATES, NO_MARK))
+
+
+@router.get("/scans/{scan_id}", response_class=HTMLResponse)
+def scan_page(request: Request, scan_id: int) -> HTMLResponse:
+    store = _store(request)
+    row = queries.scan(store, scan_id)
+    if row is None:
+        raise HTTPException(404, f"no scan {scan_id}")
+    report = queries.report(store, scan_id) or {}
+    return render(request, "scan.html", scan=row, findings=queries.findings(store, scan_id),
+                  components=queries.components(store, scan_id), coverage=report.get("coverage"),
+                  report=report, severities=SEVERITIES)
+
+
+@router.get("/findings/{finding_id}", response_class=HTMLResponse)
+def finding_page(request: Request, finding_id: int) -> HTMLResponse:
+    store = _store(request)
+    row = queries.finding(store, finding_id)
+    if row is None:
+        raise HTTPException(404, f"no finding {finding_id}")
+    evidence = row["evidence"]
+    return render(request, "finding.html", finding=row, scan=queries.scan(store, row["scan_id"]),
+                  rule=rule_by_id(row["rule"]),
+                  hex=hex_lines(excerpt_bytes(evidence["excerpt"]), evidence["offset"]),
+                  elsewhere=queries.same_finding_elsewhere(store, row["key"], finding_id),
+                  triage_states=TRIAGE_STATES)

@@ -1,0 +1,238 @@
+"""What the web pages and the API read from the store (read only): scans by filters a page at a
+time, one scan with its findings and components, one finding, the stored report.
+
+Rows come back as plain dicts; the API's models (`api.py`) and the templates read them alike.
+A finding's triage state is the latest mark on its key (the store's `triage` table), so that a
+mark made on one release shows on every release that has the same finding.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, exists, func, or_, select
+
+from firmproof.store.schema import SEVERITIES, ComponentRow, FindingRow, Image, ReportBlob, Scan, Triage
+
+if TYPE_CHECKING:
+    from firmproof.store import Store
+
+Row = dict[str, Any]
+NO_MARK = "none"                      # the triage filter's value for a finding nobody marked
+MAX_PER_PAGE = 200
+
+
+@dataclass(frozen=True)
+class ScanFilters:
+    """A scan matches when its image matches the image fields and, when any finding field is
+    given, one of its findings matches all of them. Dates are the scan's start, both ends kept."""
+
+    q: str | None = None               # part of the image's name, vendor, product, version or sha256
+    vendor: str | None = None
+    product: str | None = None
+    version: str | None = None
+    severity: str | None = None        # this severity or above
+    category: str | None = None
+    rule: str | None = None
+    triage: str | None = None          # a triage state, or NO_MARK
+    since: date | None = None
+    until: date | None = None
+
+    @property
+    def on_findings(self) -> bool:
+        return any(v is not None for v in (self.severity, self.category, self.rule, self.triage))
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Row]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def _latest_marks() -> Any:
+    """key -> the latest triage mark's state (a subquery)."""
+    latest = select(func.max(Triage.id)).group_by(Triage.key).scalar_subquery()
+    return select(Triage.key, Triage.state).where(Triage.id.in_(latest)).subquery()
+
+
+def _finding_condition(filters: ScanFilters) -> Any:
+    conditions = [FindingRow.scan_id == Scan.id]
+    if filters.severity is not None:
+        conditions.append(FindingRow.severity.in_(SEVERITIES[:SEVERITIES.index(filters.severity) + 1]))
+    if filters.category is not None:
+        conditions.append(FindingRow.category == filters.category)
+    if filters.rule is not None:
+        conditions.append(FindingRow.rule == filters.rule)
+    if filters.triage is not None:
+        marks = _latest_marks()
+        marked = select(marks.c.key).where(marks.c.key == FindingRow.key)
+        if filters.triage == NO_MARK:
+            conditions.append(~exists(marked))
+        else:
+            conditions.append(exists(marked.where(marks.c.state == filters.triage)))
+    return exists(select(FindingRow.id).where(and_(*conditions)))
+
+
+def _where(query: Any, filters: ScanFilters) -> Any:
+    for column, value in ((Image.vendor, filters.vendor), (Image.product, filters.product),
+                          (Image.version, filters.version)):
+        if value is not None:
+            query = query.where(column == value)
+    if filters.q:
+        like = f"%{filters.q.lower()}%"
+        query = query.where(or_(*(func.lower(c).like(like) for c in
+                                  (Image.name, Image.vendor, Image.product, Image.version, Image.sha256))))
+    if filters.since is not None:
+        query = query.where(Scan.started >= datetime.combine(filters.since, time(), UTC))
+    if filters.until is not None:
+        query = query.where(Scan.started < datetime.combine(filters.until + timedelta(days=1), time(), UTC))
+    if filters.on_findings:
+        query = query.where(_finding_condition(filters))
+    return query
+
+
+_SCAN_COLUMNS = (Scan.id, Scan.image_id, Image.name.label("image"), Image.sha256, Image.size, Image.vendor,
+                 Image.product, Image.version, Image.release_date, Scan.tool_version, Scan.rules_version,
+                 Scan.status, Scan.error, Scan.findings_count.label("findings"), Scan.complete,
+                 Scan.examined_share, Scan.started, Scan.seconds)
+
+
+def scans(store: Store, filters: ScanFilters = ScanFilters(), page: int = 1, per_page: int = 50) -> Page:
+    """The scans matching `filters`, newest first, one page of them with the count of every
+    finding by severity."""
+    per_page = max(1, min(per_page, MAX_PER_PAGE))
+    page = max(1, page)
+    base = select(*_SCAN_COLUMNS).join(Image, Image.id == Scan.image_id)
+    with store.sessions() as session:
+        total = session.scalar(_where(select(func.count(Scan.id)).join(Image, Image.id == Scan.image_id),
+                                      filters)) or 0
+        rows = [dict(r._mapping) for r in session.execute(
+            _where(base, filters).order_by(Scan.id.desc()).limit(per_page).offset((page - 1) * per_page))]
+        counts = _severity_counts(session, [r["id"] for r in rows])
+    for row in rows:
+        row["severities"] = counts.get(row["id"], {})
+    return Page(rows, total, page, per_page)
+
+
+def _severity_counts(session: Any, scan_ids: list[int]) -> dict[int, dict[str, int]]:
+    out: dict[int, dict[str, int]] = {}
+    if not scan_ids:
+        return out
+    query = (select(FindingRow.scan_id, FindingRow.severity, func.count(FindingRow.id))
+             .where(FindingRow.scan_id.in_(scan_ids)).group_by(FindingRow.scan_id, FindingRow.severity))
+    for scan_id, severity, n in session.execute(query):
+        out.setdefault(scan_id, {})[severity] = n
+    return {k: {s: v[s] for s in SEVERITIES if s in v} for k, v in out.items()}
+
+
+def scan(store: Store, scan_id: int) -> Row | None:
+    """One scan with its image, or None."""
+    with store.sessions() as session:
+        row = session.execute(select(*_SCAN_COLUMNS).join(Image, Image.id == Scan.image_id)
+                              .where(Scan.id == scan_id)).one_or_none()
+        if row is None:
+            return None
+        out = dict(row._mapping)
+        out["severities"] = _severity_counts(session, [scan_id]).get(scan_id, {})
+    return out
+
+
+_FINDING_COLUMNS = (FindingRow.id, FindingRow.scan_id, FindingRow.finding_id, FindingRow.rule,
+                    FindingRow.category, FindingRow.severity, FindingRow.title, FindingRow.path,
+                    FindingRow.container, FindingRow.evidence_sha256, FindingRow.evidence_offset,
+                    FindingRow.evidence_length, FindingRow.excerpt, FindingRow.details, FindingRow.references,
+                    FindingRow.key)
+
+
+def _finding_row(row: Any) -> Row:
+    out = dict(row._mapping)
+    out["evidence"] = {"sha256": out.pop("evidence_sha256"), "offset": out.pop("evidence_offset"),
+                       "length": out.pop("evidence_length"), "excerpt": out.pop("excerpt")}
+    return out
+
+
+def _with_triage(session: Any, rows: list[Row]) -> list[Row]:
+    keys = sorted({r["key"] for r in rows})
+    states: dict[str, str] = {}
+    if keys:
+        marks = _latest_marks()
+        states = dict(session.execute(select(marks.c.key, marks.c.state).where(marks.c.key.in_(keys))).all())
+    for row in rows:
+        row["triage"] = states.get(row["key"])
+    return rows
+
+
+_SEVERITY_ORDER = {s: i for i, s in enumerate(SEVERITIES)}
+
+
+def findings(store: Store, scan_id: int) -> list[Row]:
+    """A scan's findings, the most severe first, then by rule, path and offset."""
+    with store.sessions() as session:
+        rows = [_finding_row(r) for r in session.execute(
+            select(*_FINDING_COLUMNS).where(FindingRow.scan_id == scan_id))]
+        rows = _with_triage(session, rows)
+    return sorted(rows, key=lambda r: (_SEVERITY_ORDER[r["severity"]], r["rule"], r["path"],
+                                       r["evidence"]["offset"], r["id"]))
+
+
+def finding(store: Store, finding_id: int) -> Row | None:
+    """One finding (by its row id), with its triage marks, newest first."""
+    with store.sessions() as session:
+        row = session.execute(select(*_FINDING_COLUMNS).where(FindingRow.id == finding_id)).one_or_none()
+        if row is None:
+            return None
+        out = _with_triage(session, [_finding_row(row)])[0]
+        out["marks"] = [dict(r._mapping) for r in session.execute(
+            select(Triage.state, Triage.comment, Triage.who, Triage.at).where(Triage.key == out["key"])
+            .order_by(Triage.id.desc()))]
+    return out
+
+
+def same_finding_elsewhere(store: Store, key: str, but: int, limit: int = 100) -> list[Row]:
+    """Other findings with this triage key (the same rule, path and evidence), in any image."""
+    query = (select(FindingRow.id, FindingRow.scan_id, Image.name.label("image"), Image.vendor,
+                    Image.product, Image.version)
+             .join(Scan, Scan.id == FindingRow.scan_id).join(Image, Image.id == Scan.image_id)
+             .where(FindingRow.key == key, FindingRow.id != but).order_by(Scan.id.desc()).limit(limit))
+    with store.sessions() as session:
+        return [dict(r._mapping) for r in session.execute(query)]
+
+
+def components(store: Store, scan_id: int) -> list[Row]:
+    query = (select(ComponentRow.name, ComponentRow.version, ComponentRow.source, ComponentRow.cpe,
+                    ComponentRow.purl, ComponentRow.path, ComponentRow.container, ComponentRow.version_from,
+                    ComponentRow.evidence_sha256, ComponentRow.evidence_offset, ComponentRow.evidence_length)
+             .where(ComponentRow.scan_id == scan_id)
+             .order_by(func.lower(ComponentRow.name), ComponentRow.version, ComponentRow.path))
+    with store.sessions() as session:
+        return [dict(r._mapping) for r in session.execute(query)]
+
+
+def report(store: Store, scan_id: int) -> dict[str, Any] | None:
+    """The report JSON stored with a scan (None: no such scan, or a scan that failed)."""
+    with store.sessions() as session:
+        data = session.scalar(select(ReportBlob.data).where(ReportBlob.scan_id == scan_id))
+    if data is None:
+        return None
+    parsed: dict[str, Any] = json.loads(zlib.decompress(data))
+    return parsed
+
+
+def choices(store: Store) -> dict[str, list[str]]:
+    """The values the scan filters can take in this store (for the filter form's lists)."""
+    with store.sessions() as session:
+        def distinct(column: Any) -> list[str]:
+            return [v for v in session.scalars(select(column).distinct().order_by(column)) if v is not None]
+
+        return {"vendor": distinct(Image.vendor), "product": distinct(Image.product),
+                "category": distinct(FindingRow.category), "rule": distinct(FindingRow.rule)}

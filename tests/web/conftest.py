@@ -1,0 +1,136 @@
+"""`firmproof serve` as people and programs meet it: the real CLI serving a real uvicorn on
+127.0.0.1 (a free port) over a store filled by real scans of images built at test time, asked
+with httpx; every API response checked against the OpenAPI document the server publishes.
+
+The store: three images (all plants, a clean one, an ext4 one with two plants), each scanned
+once and its report added again as by three other rule sets (one a day), so that there are 12
+scans, enough for pages of five. Nothing binds anything but loopback; each server is stopped after.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import httpx
+import jsonschema
+import pytest
+
+from tests.servers import free_port
+
+START_SECONDS = 60
+RULE_SETS = ("", "rules-b", "rules-c", "rules-d")     # "" is this firmproof's own rules version
+IMAGES = {   # name: (build options, vendor, product, version, release date)
+    "demo-router": ({}, "Acme", "R1", "1.0", date(2023, 1, 10)),
+    "clean-router": ({"plants": ()}, "Acme", "R1", "1.1", date(2023, 6, 1)),
+    "ext4-router": ({"plants": ("telnetd-shell", "authorized-key"), "fmt": "ext4", "wrap_uimage": False},
+                    "Globex", "G2", "7.0", None),
+}
+
+
+@pytest.fixture(scope="session")
+def store_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    from firmproof.config import ScanConfig
+    from firmproof.scan import scan
+    from firmproof.store import ImageInfo, add_report, open_store
+    from firmproof.testing.demo import build_image
+
+    folder = tmp_path_factory.mktemp("web")
+    url = f"sqlite:///{folder / 'store.sqlite'}"
+    store = open_store(url)
+    try:
+        for name, (options, vendor, product, version, released) in IMAGES.items():
+            report = scan(ScanConfig(image=build_image(folder / f"{name}.bin", **options)))
+            info = ImageInfo(vendor=vendor, product=product, version=version, release_date=released)
+            for day, rules in enumerate(RULE_SETS, start=1):      # rule set n scanned on 2024-01-0n
+                add_report(store, report, info, rules=rules or None,
+                           started=datetime(2024, 1, day, 12, tzinfo=UTC))
+    finally:
+        store.close()
+    return url
+
+
+@dataclass
+class Server:
+    base: str
+    process: subprocess.Popen[str]
+    openapi: dict[str, Any] = field(default_factory=dict)
+
+    def check(self, response: httpx.Response) -> httpx.Response:
+        """`response` (of an /api path) is what the OpenAPI document says that path answers."""
+        check_against_openapi(self.openapi, response)
+        return response
+
+
+def serve(*args: str) -> subprocess.Popen[str]:
+    """`firmproof serve ARGS` in a child process that dies with the test run."""
+    return subprocess.Popen(["setpriv", "--pdeathsig=TERM", "--", sys.executable, "-m", "firmproof.cli",
+                             "serve", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_ready(base: str, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + START_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"firmproof serve exited {process.returncode}: {process.stderr.read()}")
+        try:
+            if httpx.get(f"{base}/api/openapi.json", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError(f"firmproof serve did not answer on {base} within {START_SECONDS} s")
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="session")
+def server(store_url: str) -> Iterator[Server]:
+    """The store served on 127.0.0.1 without authentication (the loopback default)."""
+    port = free_port()
+    process = serve("--db", store_url, "--host", "127.0.0.1", "--port", str(port))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base, process)
+        yield Server(base, process, httpx.get(f"{base}/api/openapi.json").json())
+    finally:
+        stop(process)
+
+
+# ---------------------------------------------------------------- responses against the document
+
+def _operation(openapi: dict[str, Any], method: str, path: str) -> dict[str, Any]:
+    parts = path.strip("/").split("/")
+    for template, operations in openapi["paths"].items():
+        pattern = template.strip("/").split("/")
+        same = len(pattern) == len(parts) and all(
+            p == q or (q.startswith("{") and q.endswith("}")) for p, q in zip(parts, pattern, strict=True))
+        if same and method.lower() in operations:
+            return dict(operations[method.lower()])
+    raise AssertionError(f"{method} {path}: not in the OpenAPI document")
+
+
+def check_against_openapi(openapi: dict[str, Any], response: httpx.Response) -> None:
+    """The response's status is documented for its operation, and its JSON body validates
+    against the schema documented for that status (JSON Schema 2020-12, as OpenAPI 3.1 has it)."""
+    request = response.request
+    operation = _operation(openapi, request.method, request.url.path)
+    documented = operation["responses"].get(str(response.status_code))
+    assert documented is not None, \
+        f"{request.method} {request.url.path}: status {response.status_code} is not documented"
+    schema = documented.get("content", {}).get("application/json", {}).get("schema")
+    assert schema is not None, f"{request.method} {request.url.path} {response.status_code}: no JSON schema"
+    assert response.headers["content-type"].startswith("application/json")
+    jsonschema.Draft202012Validator({**schema, "components": openapi["components"]},
+                                    format_checker=jsonschema.FormatChecker()).validate(response.json())
