@@ -136,6 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="address to listen on (default 127.0.0.1); any other than loopback needs "
                             "authentication")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--auth", type=Path, metavar="FILE",
+                       help="users and tokens (made by `firmproof user add`; default: the user config "
+                            "folder's firmproof/users.json where it exists)")
+    _add_accounts(verbs)
 
     vulndb = verbs.add_parser("vulndb", help="the offline vulnerability database")
     vulndb_verbs = vulndb.add_subparsers(dest="vulndb_verb", required=True, metavar="ACTION")
@@ -184,6 +188,52 @@ def _add_db(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     component = query("component", "every image that holds this component (at this version)")
     component.add_argument("name", metavar="NAME")
     component.add_argument("version", nargs="?", metavar="VERSION")
+
+
+def _add_accounts(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`user` and `token`: who may use `firmproof serve` (its --auth file)."""
+    for kind, text in (("user", "people who log in to `firmproof serve`'s pages"),
+                       ("token", "bearer tokens for `firmproof serve`'s API")):
+        parser = verbs.add_parser(kind, help=text)
+        actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+        add = actions.add_parser("add", help=f"add a {kind} (or change one)")
+        add.add_argument("name", metavar="NAME")
+        add.add_argument("--role", choices=["read", "admin"], default="read",
+                         help="read (default) or admin (may write: triage)")
+        if kind == "user":
+            add.add_argument("--password-stdin", action="store_true",
+                             help="read the password from standard input instead of asking")
+        actions.add_parser("remove", help=f"remove a {kind}").add_argument("name", metavar="NAME")
+        actions.add_parser("list", help="every user and token, by name and role")
+        for action in actions.choices.values():
+            action.add_argument("--auth", type=Path, metavar="FILE",
+                                help="the authentication file (default: the user config folder's "
+                                     "firmproof/users.json)")
+
+
+def _accounts(args: argparse.Namespace) -> int:
+    import getpass
+
+    from firmproof.web import accounts
+
+    token = args.verb == "token"
+    try:
+        if args.action == "list":
+            print("\n".join(accounts.listing(args.auth)))
+        elif args.action == "remove":
+            print(accounts.remove(args.auth, args.name, token=token), file=sys.stderr)
+        elif token:
+            secret, said = accounts.add_token(args.auth, args.name, args.role)
+            print(secret)
+            print(said, file=sys.stderr)
+        else:
+            password = sys.stdin.readline().rstrip("\n") if args.password_stdin else \
+                getpass.getpass(f"password for {args.name}: ")
+            print(accounts.add_user(args.auth, args.name, args.role, password), file=sys.stderr)
+    except accounts.AuthError as exc:
+        print(f"firmproof: {exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    return EXIT_OK
 
 
 def _add_limits(parser: argparse.ArgumentParser) -> None:
@@ -240,7 +290,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.verb == "serve":
             from firmproof.web.serve import serve
 
-            return serve(args.db, args.host, args.port)
+            return serve(args.db, args.host, args.port, args.auth)
+        if args.verb in ("user", "token"):
+            return _accounts(args)
         if args.verb == "rules":
             return _rules(args)
         if args.verb == "verify":

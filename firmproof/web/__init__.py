@@ -3,6 +3,9 @@
     app.py        the application: routers, the style sheet, how refusals read
     api.py        /api: images, scans, findings, reports (OpenAPI at /api/openapi.json)
     pages.py      the pages: scans list, one scan, one finding (templates/, static/)
+    access.py     who is asking: tokens for the API, sessions and CSRF tokens for the pages; login
+    auth.py       the users and tokens file: scrypt password hashes, token hashes, signed sessions
+    accounts.py   `firmproof user` and `firmproof token`
     queries.py    what they read from the store (read only)
     hexview.py    evidence bytes as a hex editor shows them
     serve.py      the server on one address, refusing a public one without authentication

@@ -147,7 +147,10 @@ PageNumber = Annotated[int, Query(ge=1)]
 PerPage = Annotated[int, Query(ge=1, le=queries.MAX_PER_PAGE)]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem}}
 
-router = APIRouter(prefix="/api", tags=["store"])
+REFUSED: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "no valid bearer token (authentication is configured)"},
+    403: {"model": Problem, "description": "the token's role may not do this"}}
+router = APIRouter(prefix="/api", tags=["store"], responses=REFUSED)
 
 
 @router.get("/images", response_model=list[ImageOut], summary="every image and how its last scan went")

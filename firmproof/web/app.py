@@ -4,6 +4,7 @@ page (it would load its script from elsewhere)."""
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,7 +14,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from firmproof import __version__
-from firmproof.web import api, pages
+from firmproof.web import access, api, pages
+from firmproof.web.auth import AuthFile
 
 if TYPE_CHECKING:
     from firmproof.store import Store
@@ -22,11 +24,16 @@ OPENAPI_URL = "/api/openapi.json"
 STATIC = Path(__file__).resolve().parent / "static"
 
 
-def create_app(store: Store) -> FastAPI:
+def create_app(store: Store, auth: AuthFile | None = None) -> FastAPI:
+    """The application over `store`; without `auth`, everyone is the local admin (loopback)."""
     app = FastAPI(title="firmproof", version=__version__, openapi_url=OPENAPI_URL, docs_url=None,
                   redoc_url=None, description="The results store of firmproof: images, scans, findings.")
     app.state.store = store
+    app.state.auth = auth
+    app.state.secret = auth.secret if auth is not None else secrets.token_bytes(32)   # signs CSRF tokens
+    app.middleware("http")(access.middleware)
     app.include_router(api.router)
+    app.include_router(access.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -33,6 +33,7 @@ def _store(request: Request) -> Any:
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     context.setdefault("user", getattr(request.state, "user", None))
     context.setdefault("csrf", getattr(request.state, "csrf", ""))
+    context.setdefault("sessions", request.app.state.auth is not None)
     return TEMPLATES.TemplateResponse(request, name, context, status_code=status_code)
 
 

@@ -1,15 +1,16 @@
 """`firmproof serve`: the web application over a store, on one address.
 
-Bound to a loopback address it needs no login; bound to any other it refuses to start unless
-authentication is configured, so that a store is never published by accident."""
+Bound to a loopback address it needs no login unless authentication is configured (`--auth
+FILE`, or the default file where `firmproof user add` wrote it); bound to any other address it
+refuses to start without, so that a store is never published by accident."""
 
 from __future__ import annotations
 
 import ipaddress
-import logging
 import sys
+from pathlib import Path
 
-log = logging.getLogger(__name__)
+from firmproof.web.auth import AuthError, AuthFile, default_path
 
 EXIT_OK, EXIT_REFUSED = 0, 2
 
@@ -25,11 +26,25 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def serve(db: str | None, host: str, port: int) -> int:
+def load_auth(path: Path | None) -> AuthFile | None:
+    """The authentication file given (it must exist), else the default one where it exists;
+    None where neither holds a user or a token."""
+    if path is not None and not path.is_file():
+        raise AuthError(f"{path}: no such authentication file (make it with `firmproof user add`)")
+    auth = AuthFile(path or default_path())
+    return auth if auth.configured else None
+
+
+def serve(db: str | None, host: str, port: int, auth_path: Path | None = None) -> int:
     """Serve until stopped; the exit code."""
-    if not is_loopback(host):
+    try:
+        auth = load_auth(auth_path)
+    except AuthError as exc:
+        print(f"firmproof: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    if auth is None and not is_loopback(host):
         print(f"firmproof: refusing to serve on {host}: it is not a loopback address and no "
-              "authentication is configured", file=sys.stderr)
+              "authentication is configured (`firmproof user add NAME`, then --auth FILE)", file=sys.stderr)
         return EXIT_REFUSED
     import uvicorn
 
@@ -42,7 +57,7 @@ def serve(db: str | None, host: str, port: int) -> int:
         print(f"firmproof: {exc}", file=sys.stderr)
         return EXIT_REFUSED
     try:
-        uvicorn.run(create_app(store), host=host, port=port, log_level="warning")
+        uvicorn.run(create_app(store, auth), host=host, port=port, log_level="warning")
     finally:
         store.close()
     return EXIT_OK

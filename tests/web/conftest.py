@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -100,6 +101,50 @@ def server(store_url: str) -> Iterator[Server]:
     """The store served on 127.0.0.1 without authentication (the loopback default)."""
     port = free_port()
     process = serve("--db", store_url, "--host", "127.0.0.1", "--port", str(port))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base, process)
+        yield Server(base, process, httpx.get(f"{base}/api/openapi.json").json())
+    finally:
+        stop(process)
+
+
+@dataclass(frozen=True)
+class Accounts:
+    """The authentication file made with the real CLI: users and tokens of both roles."""
+
+    path: Path
+    passwords: dict[str, str]       # user -> password (alice: admin, bob: read)
+    tokens: dict[str, str]          # role -> token
+
+
+def firmproof_cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "firmproof.cli", *args], input=stdin, capture_output=True,
+                          text=True, timeout=120, check=False)
+
+
+@pytest.fixture(scope="session")
+def accounts(tmp_path_factory: pytest.TempPathFactory) -> Accounts:
+    path = tmp_path_factory.mktemp("auth") / "users.json"
+    passwords = {"alice": "alice's long password", "bob": "bob's long password"}
+    for name, role in (("alice", "admin"), ("bob", "read")):
+        done = firmproof_cli("user", "add", name, "--role", role, "--password-stdin", "--auth", str(path),
+                             stdin=passwords[name] + "\n")
+        assert done.returncode == 0, done.stderr
+    tokens = {}
+    for role in ("read", "admin"):
+        done = firmproof_cli("token", "add", f"{role}-bot", "--role", role, "--auth", str(path))
+        assert done.returncode == 0, done.stderr
+        tokens[role] = done.stdout.strip()
+    return Accounts(path, passwords, tokens)
+
+
+@pytest.fixture(scope="session")
+def guarded(store_url: str, accounts: Accounts) -> Iterator[Server]:
+    """The same store served on 127.0.0.1 with authentication configured (--auth)."""
+    port = free_port()
+    process = serve("--db", store_url, "--host", "127.0.0.1", "--port", str(port),
+                    "--auth", str(accounts.path))
     base = f"http://127.0.0.1:{port}"
     try:
         wait_ready(base, process)
