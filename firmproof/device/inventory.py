@@ -7,12 +7,15 @@ name) to a short value, so that two inventories compare key by key.
 
 Paths of the main root file system (the biggest view that looks like a root) are keyed as
 they are; files of any other view are keyed with the container chain in brackets.
+
+`holdings` is the same reading as the results store keeps it: typed records (keys,
+executables, boot entries, setuid files) with the path and container chain a finding has.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +25,7 @@ from firmproof.device.parsers.passwd import parse_passwd, parse_shadow
 from firmproof.device.parsers.pem import find_pem_blocks
 from firmproof.device.parsers.sshkey import fingerprint, parse_authorized_keys
 from firmproof.fs.filetype import ELF, PRIVATE_KEY, PUBLIC_KEY, SCRIPT, TEXT
-from firmproof.fs.rootfs import FILE, RootFS
+from firmproof.fs.rootfs import FILE, FileEntry, RootFS
 from firmproof.unpack.driver import Layer, chain_label
 
 SECTIONS = ("accounts", "boot", "listening", "setuid", "keys", "executables", "files")
@@ -110,16 +113,130 @@ def _boot(fs: RootFS, prefix: str, boot: dict[str, str], listening: dict[str, st
 
 
 def _keys(fs: RootFS, prefix: str, out: dict[str, str]) -> None:
+    for entry, n, kind, key_type, fp, comment, _offset in _found_keys(fs):
+        if kind == "authorized":
+            out[f"{prefix}{entry.path}#{n}"] = f"{key_type} {fp} {comment}".strip()
+        else:
+            out[f"{prefix}{entry.path}#{n}"] = f"{key_type} {fp}"
+
+
+def _found_keys(fs: RootFS) -> Iterator[tuple[FileEntry, int, str, str, str | None, str, int]]:
+    """(file, number in the file, 'authorized' or 'private', type, fingerprint, comment,
+    offset) of every authorized key line and every private key (PEM) of `fs`."""
     for entry in fs.files():
         if entry.size > MAX_KEY_BYTES:
             continue
         if entry.path.endswith(("authorized_keys", "authorized_keys2")):
             for n, key in enumerate(parse_authorized_keys(fs.text(entry.path) or "")):
-                described = f"{key.key_type} {fingerprint(key.blob)} {key.comment}"
-                out[f"{prefix}{entry.path}#{n}"] = described.strip()
+                yield entry, n, "authorized", key.key_type, fingerprint(key.blob), key.comment, key.start
         elif entry.ftype in (PRIVATE_KEY, PUBLIC_KEY):
             data = fs.read(entry.path) or b""
             for n, block in enumerate(find_pem_blocks(data, private_only=True)):
                 info = load_pem_block(block)
                 if info is not None:
-                    out[f"{prefix}{entry.path}#{n}"] = f"{info.type} {info.fingerprint}"
+                    yield entry, n, "private", info.type, info.fingerprint, info.comment or "", block.start
+
+
+# ---------------------------------------------------------------- as the results store keeps it
+
+
+@dataclass(frozen=True)
+class ShippedKey:
+    """A private key or an authorized key line an image ships, whether or not a rule fired."""
+
+    fingerprint: str | None         # OpenSSH's 'SHA256:…' of the public half (None: sealed)
+    kind: str                       # 'private' or 'authorized'
+    type: str                       # 'rsa-2048', 'ssh-ed25519'…
+    path: str                       # where, as a finding's path (inside its container)
+    container: tuple[str, ...]
+    number: int                     # the n-th key of that file
+    offset: int                     # where in the file it starts
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class Executable:
+    """An ELF file (not unpacked further), by its bytes."""
+
+    sha256: str
+    path: str
+    container: tuple[str, ...]
+    size: int
+
+
+@dataclass(frozen=True)
+class BootEntry:
+    """A command started at boot (or by cron, inetd…), from which file and line."""
+
+    file: str                       # the file that holds the line
+    offset: int                     # where the line starts in it
+    command: str                    # argv, joined by spaces
+    name: str                       # argv[0]'s base name: 'telnetd'
+    binary: str | None              # the regular file that runs, if it is in the image
+    binary_sha256: str | None
+    via: str                        # inittab | init | script | systemd | inetd | xinetd | cron | procd
+    chain: tuple[str, ...]          # how boot reaches `file`
+    port: int | None                # where an inetd/xinetd/socket service listens
+    listener: bool                  # a known network daemon, or a declared port
+    container: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SetuidFile:
+    path: str
+    container: tuple[str, ...]
+    mode: int                       # permission bits, setuid and setgid included
+    uid: int | None
+    gid: int | None
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Holdings:
+    """The inventory as the results store keeps it, one row each: keys, executables, boot
+    entries (listeners marked), setuid files. Small and picklable (no file contents, no
+    list of every file), so that a batch worker hands it back with the report."""
+
+    keys: tuple[ShippedKey, ...] = ()
+    executables: tuple[Executable, ...] = ()
+    boot: tuple[BootEntry, ...] = ()
+    setuid: tuple[SetuidFile, ...] = ()
+
+
+def holdings(layers: Iterable[Layer]) -> Holdings:
+    """What every view of every layer holds, with paths and containers as findings have them."""
+    layers = list(layers)
+    unpacked = {(layer.container[:-2], layer.container[-2]) for layer in layers if len(layer.container) > 2}
+    keys: list[ShippedKey] = []
+    executables: list[Executable] = []
+    boot: list[BootEntry] = []
+    setuid: list[SetuidFile] = []
+    for view in (view for layer in layers for view in layer.index.views):
+        def where(path: str, fs: RootFS = view) -> tuple[tuple[str, ...], str]:
+            entry = fs.entry(path)
+            container, report_path = fs.relocate(entry.report_path if entry is not None else path)
+            return tuple(container), report_path
+
+        for entry in view.entries():
+            if entry.kind != FILE:
+                continue
+            container, path = where(entry.path)
+            if entry.ftype == ELF and (view.container, entry.report_path) not in unpacked:
+                executables.append(Executable(view.sha256(entry.path), path, container, entry.size))
+            if entry.is_setuid or entry.is_setgid:
+                setuid.append(SetuidFile(path, container, entry.mode, entry.uid, entry.gid,
+                                         view.sha256(entry.path)))
+        for entry, n, kind, key_type, fp, comment, offset in _found_keys(view):
+            container, path = where(entry.path)
+            keys.append(ShippedKey(fp, kind, key_type, path, container, n, offset, comment))
+        if view.is_root:
+            for step in walk(view).steps:
+                container, path = where(step.path)
+                binary = view.stat(step.binary) if step.binary else None
+                boot.append(BootEntry(
+                    path, step.start, " ".join(step.argv), step.name,
+                    where(binary.path)[1] if binary is not None else None,
+                    view.sha256(binary.path) if binary is not None and binary.kind == FILE else None,
+                    step.via, tuple(step.chain), step.port,
+                    step.name in LISTENERS or step.port is not None, container))
+    return Holdings(tuple(keys), tuple(executables), tuple(boot), tuple(setuid))
