@@ -10,8 +10,10 @@ release_date) whose metadata goes to the store's image rows as given.
 Where they are scanned: a local pool of `jobs` worker processes (spawned, each scanning one
 image at a time in a work folder of its own, which forks its own children as a scan does), or,
 with `scheduler`, the same `scan_one` on a dask.distributed cluster. Either way one writer: the
-workers hand back the report (its JSON and components) and this process adds it to the store,
-as soon as it arrives, in one transaction; no worker opens the database.
+workers hand back the report (its JSON and components) and the image's inventory (keys,
+executables, boot entries, setuid files, read while the unpacked files are there) and this
+process adds them to the store, as soon as they arrive, in one transaction; no worker opens
+the database.
 
 What can go wrong with one image goes to that image's row, and the batch goes on: an image
 that cannot be unpacked, that crashes its worker (the worker is replaced) or that outlives the
@@ -59,6 +61,8 @@ from firmproof.store.query import stored_scans
 
 if TYPE_CHECKING:
     from firmproof.device.components import Component
+    from firmproof.device.inventory import Holdings
+    from firmproof.report import Report
     from firmproof.store import Store
 
 log = logging.getLogger(__name__)
@@ -84,13 +88,15 @@ class Item:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a worker hands back for one image: a report (JSON and components) or an error."""
+    """What a worker hands back for one image: a report (JSON, components and the image's
+    inventory) or an error."""
 
     path: str
     sha256: str | None = None
     size: int = 0
     report: dict[str, Any] | None = None
     components: tuple[Component, ...] = ()
+    inventory: Holdings | None = None
     error: str | None = None
     started: datetime | None = None
     seconds: float = 0.0
@@ -311,12 +317,28 @@ def _readable(path: Path) -> str | None:
     return None
 
 
+def scan_with_inventory(config: ScanConfig) -> tuple[Report, Holdings]:
+    """Scan one image, and read its inventory while the unpacked files are still there: what
+    the store keeps of a scan."""
+    from firmproof.device.inventory import holdings
+    from firmproof.scan import scan
+    from firmproof.unpack.driver import UnpackResult
+
+    held: list[Holdings] = []
+
+    def take(result: UnpackResult) -> None:
+        held.append(holdings(result.layers))
+
+    report = scan(config, unpacked=take)
+    return report, held[0]
+
+
 def scan_one(path: str, info: ImageInfo, limits: Limits, min_examined: float,
              workdir: str | None = None) -> Outcome:
     """Scan one image where this runs (a pool worker, a Dask worker): its report's JSON and
     components, or the error that stopped it, one line. Opens no database."""
     from firmproof.host.tools import use_tool_path
-    from firmproof.scan import ImageError, scan, sha256_file
+    from firmproof.scan import ImageError, sha256_file
     from firmproof.unpack.driver import UnpackFailed
 
     use_tool_path()
@@ -331,8 +353,8 @@ def scan_one(path: str, info: ImageInfo, limits: Limits, min_examined: float,
             digest = sha256_file(image)
             config = ScanConfig(image=image, workdir=Path(work), limits=limits, vendor=info.vendor,
                                 product=info.product, version=info.version, min_examined=min_examined)
-            report = scan(config)
-            return Outcome(path, digest, size, report.to_json(), tuple(report.components),
+            report, held = scan_with_inventory(config)
+            return Outcome(path, digest, size, report.to_json(), tuple(report.components), held,
                            started=started, seconds=time.monotonic() - clock)
         except (ImageError, UnpackFailed) as exc:
             error = str(exc)
@@ -534,7 +556,7 @@ def _run(items: Iterable[Item], store: Store, options: BatchOptions, events: Eve
         if report is not None:
             try:
                 add_report(store, report, item.info, outcome.components, started=outcome.started,
-                           rules=rules)
+                           rules=rules, inventory=outcome.inventory)
             except SQLAlchemyError as exc:       # this report refused: its image's row says why
                 why = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
                 outcome = replace(outcome, report=None, error=f"the store refused its report: {why}")

@@ -3,7 +3,9 @@
 The report is the typed `firmproof.report.Report` a scan returns, or its JSON (schema
 firmproof.report/1, as `firmproof.report.file.load` returns it): both are read as that JSON, in
 `_add` alone. Components (the SBOM) are not in the JSON: a typed report carries its own, and
-for a report read from a file the scan that made it hands them over.
+for a report read from a file the scan that made it hands them over. The inventory (keys,
+executables, boot entries, setuid files: `firmproof.device.inventory.Holdings`) is not in the
+report either: whoever scanned the image hands it over, and its rows go in with the scan's.
 
 Scanning the same image with the same firmproof version and the same rules is the same scan:
 adding its report again returns the scan already stored. A new firmproof version (or another
@@ -26,10 +28,21 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from firmproof.report import Image as ReportImage
-from firmproof.store.schema import ComponentRow, FindingRow, Image, ReportBlob, Scan
+from firmproof.store.schema import (
+    BootEntryRow,
+    ComponentRow,
+    ExecutableRow,
+    FindingRow,
+    Image,
+    ReportBlob,
+    Scan,
+    SetuidFileRow,
+    ShippedKeyRow,
+)
 
 if TYPE_CHECKING:
     from firmproof.device.components import Component
+    from firmproof.device.inventory import Holdings
     from firmproof.report import Report
     from firmproof.store.open import Store
 
@@ -75,18 +88,20 @@ def evidence_key(rule: str, path: str, evidence: dict[str, Any]) -> str:
 
 def add_report(store: Store, report: Report | dict[str, Any], image: ImageInfo | None = None,
                components: Iterable[Component] | None = None, *, started: datetime | None = None,
-               rules: str | None = None) -> int:
+               rules: str | None = None, inventory: Holdings | None = None) -> int:
     """Store one report (with the image's metadata and the scan's components) in one
     transaction; the id of its scan, the one already stored if this scan was added before.
 
     `started`: when the scan began (the report does not say); `rules`: the rules version of the
-    firmproof that made the report, when it is not this one."""
+    firmproof that made the report, when it is not this one; `inventory`: what the scan saw in
+    the image (keys, executables, boot entries, setuid files), rows of the same scan."""
     info = image or ImageInfo()
     if isinstance(report, dict):
         data, parts = report, list(components or ())
     else:
         data, parts = report.to_json(), list(report.components if components is None else components)
-    return store.write(lambda session: _add(session, data, info, parts, started, rules or rules_version()))
+    return store.write(lambda session: _add(session, data, info, parts, started, rules or rules_version(),
+                                            inventory))
 
 
 def add_error(store: Store, *, sha256: str, name: str, size: int, error: str, tool_version: str,
@@ -139,7 +154,7 @@ def _image(session: Session, sha256: str, name: str, size: int, info: ImageInfo)
 
 
 def _add(session: Session, report: dict[str, Any], info: ImageInfo, components: list[Component],
-         started: datetime | None, rules: str) -> int:
+         started: datetime | None, rules: str, inventory: Holdings | None = None) -> int:
     image = report["image"]
     said = ReportImage.from_json(image)         # given to the scan, else read from the image's files
     values: dict[str, str | None] = {}
@@ -180,7 +195,29 @@ def _add(session: Session, report: dict[str, Any], info: ImageInfo, components: 
         session.execute(insert(FindingRow), [_finding(scan.id, f) for f in report["findings"]])
     if components:
         session.execute(insert(ComponentRow), [_component(scan.id, c) for c in components])
+    if inventory is not None:
+        _add_inventory(session, scan.id, inventory)
     return scan.id
+
+
+def _add_inventory(session: Session, scan_id: int, held: Holdings) -> None:
+    """The inventory's rows, one executemany per table."""
+    tables: list[tuple[Any, list[dict[str, Any]]]] = [
+        (ShippedKeyRow, [dict(scan_id=scan_id, fingerprint=k.fingerprint, kind=k.kind, type=k.type,
+                              path=k.path, container=list(k.container), number=k.number,
+                              offset=k.offset, comment=k.comment) for k in held.keys]),
+        (ExecutableRow, [dict(scan_id=scan_id, sha256=e.sha256, path=e.path, container=list(e.container),
+                              size=e.size) for e in held.executables]),
+        (BootEntryRow, [dict(scan_id=scan_id, file=b.file, offset=b.offset, command=b.command, name=b.name,
+                             binary=b.binary, binary_sha256=b.binary_sha256, via=b.via, chain=list(b.chain),
+                             port=b.port, listener=b.listener, container=list(b.container))
+                        for b in held.boot]),
+        (SetuidFileRow, [dict(scan_id=scan_id, path=f.path, container=list(f.container), mode=f.mode,
+                              uid=f.uid, gid=f.gid, sha256=f.sha256) for f in held.setuid]),
+    ]
+    for table, rows in tables:
+        if rows:
+            session.execute(insert(table), rows)
 
 
 def _finding(scan_id: int, finding: dict[str, Any]) -> dict[str, Any]:

@@ -6,6 +6,11 @@ and under each scan its findings and components as rows, so that questions acros
 Triage marks hang on a finding's `key` (rule, path, evidence), not on a scan, so that they
 follow the same finding into later releases.
 
+What a scan saw besides its findings is rows too (`shipped_keys`, `executables`,
+`boot_entries`, `setuid_files`): every key and executable shipped, whether or not a rule
+fired, indexed by fingerprint and sha256 (then the scan), so that "where else is this key?"
+is an index scan.
+
 Changing a table means a new migration in `migrations/versions/` (the store runs them when it
 is opened); `tests/store` checks that the migrations build exactly these tables.
 """
@@ -40,6 +45,7 @@ from sqlalchemy.types import TypeDecorator
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 TRIAGE_STATES = ("confirmed", "false-positive", "accepted-risk", "fixed")
 SCAN_STATUSES = ("ok", "error")
+KEY_KINDS = ("private", "authorized")
 
 # JSON columns: jsonb on PostgreSQL (indexable, compared by value), JSON text on SQLite
 Json = JSON().with_variant(JSONB(), "postgresql")
@@ -210,3 +216,72 @@ class Triage(Base):
     comment: Mapped[str] = mapped_column(Text, default="")
     who: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ShippedKeyRow(Base):
+    """A private key or an authorized key line a scan saw (a finding or not), by fingerprint."""
+
+    __tablename__ = "shipped_keys"
+    __table_args__ = (_one_of("kind", KEY_KINDS), Index(None, "fingerprint", "scan_id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id", ondelete="CASCADE"), index=True)
+    fingerprint: Mapped[str | None] = mapped_column(String(80))   # 'SHA256:…'; None: sealed
+    kind: Mapped[str] = mapped_column(String(16))                 # private, authorized
+    type: Mapped[str] = mapped_column(String(32))                 # rsa-2048, ssh-ed25519…
+    path: Mapped[str] = mapped_column(Text)
+    container: Mapped[list[str]] = mapped_column(Json)
+    number: Mapped[int] = mapped_column(Integer)                  # the n-th key of the file
+    offset: Mapped[int] = mapped_column(BigInteger)
+    comment: Mapped[str] = mapped_column(Text, default="")
+
+
+class ExecutableRow(Base):
+    """An ELF file a scan saw, by its bytes."""
+
+    __tablename__ = "executables"
+    __table_args__ = (Index(None, "sha256", "scan_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id", ondelete="CASCADE"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(Text)
+    container: Mapped[list[str]] = mapped_column(Json)
+    size: Mapped[int] = mapped_column(BigInteger)
+
+
+class BootEntryRow(Base):
+    """A command a scan saw started at boot (or by cron, inetd…): what runs, from which file."""
+
+    __tablename__ = "boot_entries"
+    __table_args__ = (Index(None, "name", "scan_id"), Index(None, "binary_sha256", "scan_id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id", ondelete="CASCADE"), index=True)
+    file: Mapped[str] = mapped_column(Text)                       # the file that holds the line
+    offset: Mapped[int] = mapped_column(BigInteger)
+    command: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text)                       # argv[0]'s base name
+    binary: Mapped[str | None] = mapped_column(Text)              # the file that runs, if shipped
+    binary_sha256: Mapped[str | None] = mapped_column(String(64))
+    via: Mapped[str] = mapped_column(String(16))                  # inittab, script, systemd, cron…
+    chain: Mapped[list[str]] = mapped_column(Json)                # how boot reaches `file`
+    port: Mapped[int | None] = mapped_column(Integer)
+    listener: Mapped[bool] = mapped_column(Boolean)               # a network daemon or a port
+    container: Mapped[list[str]] = mapped_column(Json)
+
+
+class SetuidFileRow(Base):
+    """A setuid or setgid file a scan saw."""
+
+    __tablename__ = "setuid_files"
+    __table_args__ = (Index(None, "sha256", "scan_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id", ondelete="CASCADE"), index=True)
+    path: Mapped[str] = mapped_column(Text)
+    container: Mapped[list[str]] = mapped_column(Json)
+    mode: Mapped[int] = mapped_column(Integer)
+    uid: Mapped[int | None] = mapped_column(Integer)
+    gid: Mapped[int | None] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))

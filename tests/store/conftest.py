@@ -22,13 +22,14 @@ from tests.servers import DaskCluster, Postgres, ServerError, dask_cluster, post
 
 @dataclass(frozen=True)
 class Scanned:
-    """A report as `firmproof.report.file.load` reads it, the components of the same scan, and
-    the typed report the scan returned."""
+    """A report as `firmproof.report.file.load` reads it, the components of the same scan, the
+    typed report the scan returned and the image's inventory (what the store keeps of it)."""
 
     name: str
     report: dict[str, Any]
     components: tuple[Component, ...]
     typed: Any
+    inventory: Any = None
 
 
 # images the demo builder makes: all plants, a clean one, two plants in another file system
@@ -40,12 +41,12 @@ IMAGES = {
 
 
 def _scan(image: Path, out: Path) -> Scanned:
+    from firmproof.batch import scan_with_inventory
     from firmproof.config import ScanConfig
-    from firmproof.scan import scan
 
-    result = scan(ScanConfig(image=image))
+    result, inventory = scan_with_inventory(ScanConfig(image=image))
     out.write_text(json.dumps(result.to_json()))
-    return Scanned(image.stem, load(out), tuple(result.components), result)
+    return Scanned(image.stem, load(out), tuple(result.components), result, inventory)
 
 
 @pytest.fixture(scope="session")

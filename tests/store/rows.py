@@ -10,7 +10,21 @@ from typing import Any
 from sqlalchemy import select
 
 from firmproof.store import Store
-from firmproof.store.schema import ComponentRow, FindingRow, Image, ReportBlob, Scan, Triage
+from firmproof.store.schema import (
+    BootEntryRow,
+    ComponentRow,
+    ExecutableRow,
+    FindingRow,
+    Image,
+    ReportBlob,
+    Scan,
+    SetuidFileRow,
+    ShippedKeyRow,
+    Triage,
+)
+
+INVENTORY = {"shipped_keys": ShippedKeyRow, "executables": ExecutableRow, "boot_entries": BootEntryRow,
+             "setuid_files": SetuidFileRow}
 
 
 def _plain(row: Any, drop: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -37,6 +51,9 @@ def dump(store: Store) -> dict[str, list[dict[str, Any]]]:
             "components": _sorted([{**_plain(c, ("id", "scan_id")), "scan": scans[c.scan_id]}
                                    for c in session.scalars(select(ComponentRow))]),
             "triage": _sorted([_plain(t, ("id",)) for t in session.scalars(select(Triage))]),
+            **{table: _sorted([{**_plain(r, ("id", "scan_id")), "scan": scans[r.scan_id]}
+                               for r in session.scalars(select(row))])
+               for table, row in INVENTORY.items()},
         }
 
 

@@ -38,8 +38,8 @@ class Corpus:
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
     """Two small router images built with the real tools, a corrupt one, and a manifest that
     also names a folder; the store their direct scans make (`scan` + `add_report`)."""
+    from firmproof.batch import scan_with_inventory
     from firmproof.config import ScanConfig
-    from firmproof.scan import scan
     from firmproof.testing.demo import build_image
 
     root = tmp_path_factory.mktemp("batch")
@@ -57,9 +57,9 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
     reference = root / "reference.sqlite"
     store = open_store(str(reference))
     for name, info in (("demo", DEMO), ("clean", CLEAN)):
-        report = scan(ScanConfig(image=folder / f"{name}.bin", vendor=info.vendor, product=info.product,
-                                 version=info.version))
-        add_report(store, report, info)
+        report, inventory = scan_with_inventory(ScanConfig(
+            image=folder / f"{name}.bin", vendor=info.vendor, product=info.product, version=info.version))
+        add_report(store, report, info, inventory=inventory)
     store.close()
     return Corpus(folder, manifest, reference)
 

@@ -34,7 +34,7 @@ STARTED = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 def fill(store: Store, scanned: dict[str, Scanned]) -> list[int]:
-    return [add_report(store, s.report, INFO[name], s.components, started=STARTED)
+    return [add_report(store, s.report, INFO[name], s.components, started=STARTED, inventory=s.inventory)
             for name, s in scanned.items()]
 
 
@@ -58,6 +58,9 @@ def test_sqlite_and_postgresql_hold_the_same_rows(scanned: dict[str, Scanned], t
     assert len(rows["scans"]) == len(scanned)
     assert len(rows["findings"]) == sum(len(s.report["findings"]) for s in scanned.values())
     assert len(rows["components"]) == sum(len(s.components) for s in scanned.values()) > 0
+    for table, part in (("shipped_keys", "keys"), ("executables", "executables"), ("boot_entries", "boot"),
+                        ("setuid_files", "setuid")):
+        assert len(rows[table]) == sum(len(getattr(s.inventory, part)) for s in scanned.values()) > 0
     assert sorted(r["report"]["image"]["sha256"] for r in rows["reports"]) == \
         sorted(s.report["image"]["sha256"] for s in scanned.values())
     assert all(r["report"] == scanned[Path(r["report"]["image"]["name"]).stem].report
