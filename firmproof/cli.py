@@ -183,8 +183,10 @@ def _add_db(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             parser.add_argument("--rule", metavar="RULE-ID")
             parser.add_argument("--severity", type=Severity.parse, metavar="SEVERITY",
                                 help="this severity or above")
-    query("key", "every image that ships the key with this fingerprint").add_argument(
+    query("key", "every image that ships the key with this fingerprint (private or authorized)").add_argument(
         "fingerprint", metavar="FINGERPRINT", help="OpenSSH's SHA256:… (the prefix may be left out)")
+    query("executable", "every image that ships the executable with these bytes").add_argument(
+        "sha256", metavar="SHA256", help="the file's SHA-256, in hex")
     component = query("component", "every image that holds this component (at this version)")
     component.add_argument("name", metavar="NAME")
     component.add_argument("version", nargs="?", metavar="VERSION")
@@ -466,7 +468,10 @@ DB_COLUMNS = {
     "component": ["image", "vendor", "product", "version", "release_date", "component",
                   "component_version", "path", "source", "purl", "image_sha256"],
 }
-DB_COLUMNS["key"] = DB_COLUMNS["findings"]
+DB_COLUMNS["key"] = ["image", "vendor", "product", "version", "release_date", "kind", "type", "path",
+                     "inside", "comment", "rule", "fingerprint", "image_sha256"]
+DB_COLUMNS["executable"] = ["image", "vendor", "product", "version", "release_date", "path", "inside",
+                            "size", "sha256", "image_sha256"]
 
 
 def _db(args: argparse.Namespace) -> int:
@@ -490,6 +495,8 @@ def _db(args: argparse.Namespace) -> int:
             rows = getattr(query, args.db_verb)(store, filters)
         elif args.db_verb == "key":
             rows = query.key(store, args.fingerprint)
+        elif args.db_verb == "executable":
+            rows = query.executable(store, args.sha256)
         else:
             rows = query.component(store, args.name, args.version)
     except SQLAlchemyError as exc:

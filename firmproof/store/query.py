@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
-from firmproof.store.schema import SEVERITIES, ComponentRow, FindingRow, Image, Scan
+from firmproof.store.schema import (
+    SEVERITIES,
+    ComponentRow,
+    ExecutableRow,
+    FindingRow,
+    Image,
+    Scan,
+    ShippedKeyRow,
+)
 
 if TYPE_CHECKING:
     from firmproof.store.open import Store
@@ -107,13 +115,44 @@ def findings(store: Store, filters: Filters = Filters()) -> list[Row]:
 
 def key(store: Store, fingerprint: str) -> list[Row]:
     """Every image (newest scan) that ships the key with this fingerprint (OpenSSH's
-    'SHA256:…', with or without the prefix), as a private key or an authorized one."""
-    wanted = {fingerprint, fingerprint if fingerprint.startswith("SHA256:") else f"SHA256:{fingerprint}"}
-    query = (select(*_FINDING_COLUMNS).join(Scan, Scan.id == FindingRow.scan_id)
-             .join(Image, Image.id == Scan.image_id).where(Scan.id.in_(_newest_scans()))
-             .where(FindingRow.details["fingerprint"].as_string().in_(sorted(wanted)))
-             .order_by(Image.vendor, Image.product, Image.release_date, Image.name, FindingRow.path))
-    return _rows(store, query)
+    'SHA256:…', with or without the prefix), as a private key or an authorized one, from the
+    scan's key rows: a key that made no finding is there too (`rule` empty). A fingerprint is
+    the same whatever the key's format, so the same key stored as PEM and in authorized_keys
+    comes back from both."""
+    wanted = fingerprint if fingerprint.startswith("SHA256:") else f"SHA256:{fingerprint}"
+    # the rule of a finding on the same key in the same file of the same scan, if one fired
+    rule = (select(func.min(FindingRow.rule))
+            .where(FindingRow.scan_id == ShippedKeyRow.scan_id, FindingRow.path == ShippedKeyRow.path,
+                   FindingRow.details["fingerprint"].as_string() == ShippedKeyRow.fingerprint)
+            .correlate(ShippedKeyRow).scalar_subquery())
+    query = (select(Image.name.label("image"), Image.vendor, Image.product, Image.version,
+                    Image.release_date, ShippedKeyRow.kind, ShippedKeyRow.type, ShippedKeyRow.path,
+                    ShippedKeyRow.container, ShippedKeyRow.comment, rule.label("rule"),
+                    ShippedKeyRow.fingerprint, Image.sha256.label("image_sha256"))
+             .join(Scan, Scan.id == ShippedKeyRow.scan_id).join(Image, Image.id == Scan.image_id)
+             .where(ShippedKeyRow.fingerprint == wanted, Scan.id.in_(_newest_scans()))
+             .order_by(Image.vendor, Image.product, Image.release_date, Image.name, ShippedKeyRow.path,
+                       ShippedKeyRow.number))
+    return _inside(_rows(store, query))
+
+
+def executable(store: Store, sha256: str) -> list[Row]:
+    """Every image (newest scan) that ships the ELF file with these bytes, at every path."""
+    query = (select(Image.name.label("image"), Image.vendor, Image.product, Image.version,
+                    Image.release_date, ExecutableRow.path, ExecutableRow.container, ExecutableRow.size,
+                    ExecutableRow.sha256, Image.sha256.label("image_sha256"))
+             .join(Scan, Scan.id == ExecutableRow.scan_id).join(Image, Image.id == Scan.image_id)
+             .where(ExecutableRow.sha256 == sha256.strip().lower(), Scan.id.in_(_newest_scans()))
+             .order_by(Image.vendor, Image.product, Image.release_date, Image.name, ExecutableRow.path))
+    return _inside(_rows(store, query))
+
+
+def _inside(rows: list[Row]) -> list[Row]:
+    """A row's container chain as the text of a report ('uimage@0x0/filesystem/squashfs@0x0'),
+    below the image itself, as `inside`."""
+    for row in rows:
+        row["inside"] = "/".join(part.strip("/") for part in row.pop("container")[1:])
+    return rows
 
 
 def component(store: Store, name: str, version: str | None = None) -> list[Row]:
