@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from firmproof import __version__
 from firmproof.config import (
@@ -27,6 +28,9 @@ from firmproof.config import (
 from firmproof.host.children import Stopped, handle_stop_signals
 from firmproof.host.tools import use_tool_path
 from firmproof.model import Severity
+
+if TYPE_CHECKING:
+    from firmproof.store import Store
 
 EXIT_OK, EXIT_FINDINGS, EXIT_UNREADABLE, EXIT_INCOMPLETE = 0, 1, 2, 3
 
@@ -161,6 +165,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _triage_state(text: str) -> str:
+    from firmproof.store.schema import TRIAGE_STATES
+
+    if text not in TRIAGE_STATES:
+        raise argparse.ArgumentTypeError(f"{text}: one of {', '.join(TRIAGE_STATES)}")
+    return text
+
+
+def _triage_filter(text: str) -> str:
+    return text if text in ("untriaged", "open") else _triage_state(text)
+
+
 def _add_db(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     db = verbs.add_parser("db", help="ask the results store: images, scans, findings, keys, components")
     queries = db.add_subparsers(dest="db_verb", required=True, metavar="QUERY")
@@ -183,6 +199,9 @@ def _add_db(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             parser.add_argument("--rule", metavar="RULE-ID")
             parser.add_argument("--severity", type=Severity.parse, metavar="SEVERITY",
                                 help="this severity or above")
+            parser.add_argument("--triage", type=_triage_filter, metavar="STATE",
+                                help="in this triage state, 'untriaged', or 'open' (untriaged or "
+                                     "confirmed)")
     query("key", "every image that ships the key with this fingerprint (private or authorized)").add_argument(
         "fingerprint", metavar="FINGERPRINT", help="OpenSSH's SHA256:… (the prefix may be left out)")
     query("executable", "every image that ships the executable with these bytes").add_argument(
@@ -190,6 +209,24 @@ def _add_db(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     component = query("component", "every image that holds this component (at this version)")
     component.add_argument("name", metavar="NAME")
     component.add_argument("version", nargs="?", metavar="VERSION")
+    triage = query("triage", "mark a finding (its key, in every release of its product)")
+    triage.add_argument("finding", metavar="KEY|SCAN:FINDING",
+                        help="the finding's key (or its first 8 hex digits or more), or the scan and "
+                             "finding ids `db findings` lists, as SCAN:FINDING")
+    triage.add_argument("--state", required=True, type=_triage_state, metavar="STATE",
+                        help="confirmed, false-positive, accepted-risk or fixed")
+    triage.add_argument("--comment", default="", metavar="TEXT")
+    triage.add_argument("--who", metavar="NAME", help="who says so (default: the login name)")
+    triage.add_argument("--vendor", help="the product, where the key is in several")
+    triage.add_argument("--product")
+    triage.add_argument("--image", metavar="SHA256", help="the image, where it names no product")
+    history = query("history", "every triage mark of a finding's key, oldest first")
+    history.add_argument("key", metavar="KEY", help="the finding's key (or its first 8 hex digits or more)")
+    history.add_argument("--vendor")
+    history.add_argument("--product")
+    timeline = query("timeline", "a product's releases in order: findings per release, new, gone, open")
+    timeline.add_argument("--vendor", required=True)
+    timeline.add_argument("--product", required=True)
 
 
 def _add_accounts(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -464,7 +501,8 @@ DB_COLUMNS = {
     "scans": ["scan", "name", "vendor", "product", "version", "tool_version", "rules_version", "status",
               "findings", "complete", "started", "seconds", "error", "sha256"],
     "findings": ["image", "vendor", "product", "version", "release_date", "rule", "severity", "category",
-                 "path", "offset", "excerpt", "key", "image_sha256"],
+                 "path", "offset", "excerpt", "triage", "key", "scan", "finding", "image_sha256"],
+    "triage": ["at", "state", "who", "comment", "scope", "key"],
     "component": ["image", "vendor", "product", "version", "release_date", "component",
                   "component_version", "path", "source", "purl", "image_sha256"],
 }
@@ -478,6 +516,8 @@ def _db(args: argparse.Namespace) -> int:
     from firmproof.report.terminal import RowsDisplay
     from firmproof.store import StoreError, open_store, query
     from firmproof.store.export import to_csv, to_json
+    from firmproof.store.timeline import COLUMNS as TIMELINE_COLUMNS
+    from firmproof.store.triage import TriageError
 
     try:
         store = open_store(args.db)
@@ -491,21 +531,30 @@ def _db(args: argparse.Namespace) -> int:
             severity = getattr(args, "severity", None)
             filters = query.Filters(vendor=args.vendor, product=args.product,
                                     rule=getattr(args, "rule", None),
-                                    severity=severity.value if severity is not None else None)
+                                    severity=severity.value if severity is not None else None,
+                                    triage=getattr(args, "triage", None))
             rows = getattr(query, args.db_verb)(store, filters)
+        elif args.db_verb in ("triage", "history", "timeline"):
+            rows = _db_triage(store, args)
         elif args.db_verb == "key":
             rows = query.key(store, args.fingerprint)
         elif args.db_verb == "executable":
             rows = query.executable(store, args.sha256)
         else:
             rows = query.component(store, args.name, args.version)
+    except TriageError as exc:
+        print(f"firmproof: {exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
     except SQLAlchemyError as exc:
         why = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         print(f"firmproof: {store.url}: cannot read the store: {why}", file=sys.stderr)
         return EXIT_UNREADABLE
     finally:
         store.close()
-    columns = DB_COLUMNS[args.db_verb]
+    columns = TIMELINE_COLUMNS if args.db_verb == "timeline" else DB_COLUMNS.get(args.db_verb,
+                                                                                  DB_COLUMNS["triage"])
+    if not args.json:           # a list (the timeline's known-backdoor rules) as one cell
+        rows = [{k: " ".join(v) if isinstance(v, list) else v for k, v in row.items()} for row in rows]
     if args.json:
         sys.stdout.write(to_json(rows))
     elif args.csv:
@@ -513,6 +562,27 @@ def _db(args: argparse.Namespace) -> int:
     else:
         RowsDisplay().show(rows, columns)
     return EXIT_OK
+
+
+def _db_triage(store: Store, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """`db triage` (the mark set, as one row), `db history` (the marks), `db timeline` (releases)."""
+    from firmproof.store import timeline, triage
+
+    if args.db_verb == "timeline":
+        return timeline.timeline(store, args.vendor, args.product)
+    if args.db_verb == "history":
+        key = triage.resolve_key(store, args.key)
+        return [m.to_row() for m in triage.marks(store, key, vendor=args.vendor, product=args.product)]
+    scan, colon, finding = args.finding.partition(":")
+    if colon:
+        if not scan.strip().isdigit() or args.vendor or args.product or args.image:
+            raise triage.TriageError(f"{args.finding}: SCAN:FINDING is a scan number and a finding id "
+                                     "(then --vendor, --product and --image say nothing)")
+        done = triage.mark_finding(store, int(scan), finding, args.state, comment=args.comment, who=args.who)
+    else:
+        done = triage.mark(store, args.finding, args.state, comment=args.comment, who=args.who,
+                           vendor=args.vendor, product=args.product, image_sha256=args.image)
+    return [done.to_row()]
 
 
 def _vulndb(args: argparse.Namespace) -> int:

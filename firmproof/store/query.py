@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
+from firmproof.store import triage
 from firmproof.store.schema import (
     SEVERITIES,
     ComponentRow,
@@ -51,6 +52,7 @@ class Filters:
     product: str | None = None
     rule: str | None = None
     severity: str | None = None          # this severity or above
+    triage: str | None = None            # a triage state, 'untriaged' or 'open' (untriaged, confirmed)
 
 
 def _newest_scans() -> Any:
@@ -96,11 +98,13 @@ def scans(store: Store, filters: Filters = Filters()) -> list[Row]:
 _FINDING_COLUMNS = (Image.name.label("image"), Image.vendor, Image.product, Image.version,
                     Image.release_date, FindingRow.rule, FindingRow.severity, FindingRow.category,
                     FindingRow.path, FindingRow.evidence_offset.label("offset"), FindingRow.excerpt,
-                    FindingRow.key, Image.sha256.label("image_sha256"))
+                    FindingRow.key, Image.sha256.label("image_sha256"), Scan.id.label("scan"),
+                    FindingRow.finding_id.label("finding"))
 
 
 def findings(store: Store, filters: Filters = Filters()) -> list[Row]:
-    """The findings of each image's newest scan, by vendor, product, release and rule."""
+    """The findings of each image's newest scan, by vendor, product, release and rule, each with
+    its triage (`triage.annotate`: the state, or 'untriaged', and the mark's comment, who, when)."""
     query = (select(*_FINDING_COLUMNS).join(Scan, Scan.id == FindingRow.scan_id)
              .join(Image, Image.id == Scan.image_id).where(Scan.id.in_(_newest_scans()))
              .order_by(Image.vendor, Image.product, Image.release_date, Image.version, Image.name,
@@ -110,7 +114,11 @@ def findings(store: Store, filters: Filters = Filters()) -> list[Row]:
     if filters.severity is not None:
         at_least = SEVERITIES[:SEVERITIES.index(filters.severity) + 1]
         query = query.where(FindingRow.severity.in_(at_least))
-    return _rows(store, _where_image(query, filters))
+    if filters.triage is not None:
+        held = func.coalesce(triage.state_of(FindingRow.key, Image.vendor, Image.product, Image.sha256),
+                             triage.UNTRIAGED)
+        query = query.where(held.in_(triage.OPEN if filters.triage == "open" else (filters.triage,)))
+    return triage.annotate(store, _rows(store, _where_image(query, filters)))
 
 
 def key(store: Store, fingerprint: str) -> list[Row]:

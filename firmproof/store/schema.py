@@ -205,13 +205,20 @@ class ComponentRow(Base):
 
 
 class Triage(Base):
-    """A person's word on a finding, by its key: every mark is kept, the latest one holds."""
+    """A person's word on a finding, by its key: every mark is kept, the latest one holds.
+
+    Its scope (`firmproof.store.triage`): the finding's key in every release of the product
+    `vendor`/`product` the marked image belonged to; where the image named no vendor or no
+    product, the image `image_sha256` alone (the image marked, kept either way)."""
 
     __tablename__ = "triage"
     __table_args__ = (_one_of("state", TRIAGE_STATES),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(64), index=True)
+    vendor: Mapped[str | None] = mapped_column(Text)
+    product: Mapped[str | None] = mapped_column(Text)
+    image_sha256: Mapped[str | None] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(16))
     comment: Mapped[str] = mapped_column(Text, default="")
     who: Mapped[str] = mapped_column(Text)
