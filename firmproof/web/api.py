@@ -10,7 +10,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel
 
-from firmproof.store.query import images as image_rows
 from firmproof.store.schema import SEVERITIES, TRIAGE_STATES
 from firmproof.web import queries
 from firmproof.web.queries import NO_MARK, ScanFilters
@@ -21,6 +20,7 @@ TriageState = Literal[TRIAGE_STATES]    # type: ignore[valid-type]
 
 
 class ImageOut(BaseModel):
+    id: int
     name: str
     sha256: str
     size: int
@@ -29,8 +29,17 @@ class ImageOut(BaseModel):
     version: str | None
     release_date: date | None
     scans: int
-    last_status: str
+    last_scan: int
+    last_status: Literal["ok", "error"]
     last_findings: int
+
+
+class ImagePage(BaseModel):
+    items: list[ImageOut]
+    total: int
+    page: int
+    per_page: int
+    pages: int
 
 
 class ScanOut(BaseModel):
@@ -153,16 +162,20 @@ REFUSED: dict[int | str, dict[str, Any]] = {
 router = APIRouter(prefix="/api", tags=["store"], responses=REFUSED)
 
 
-@router.get("/images", response_model=list[ImageOut], summary="every image and how its last scan went")
-def images(request: Request) -> list[dict[str, Any]]:
-    return image_rows(store_of(request))
+def _page(found: queries.Page) -> dict[str, Any]:
+    return {"items": found.items, "total": found.total, "page": found.page, "per_page": found.per_page,
+            "pages": found.pages}
+
+
+@router.get("/images", response_model=ImagePage,
+            summary="images by vendor, product and release, with their last scan, a page at a time")
+def images(request: Request, page: PageNumber = 1, per_page: PerPage = 50) -> dict[str, Any]:
+    return _page(queries.images(store_of(request), page, per_page))
 
 
 @router.get("/scans", response_model=ScanPage, summary="scans, newest first, filtered, a page at a time")
 def scans(request: Request, filters: Filters, page: PageNumber = 1, per_page: PerPage = 50) -> dict[str, Any]:
-    found = queries.scans(store_of(request), filters, page, per_page)
-    return {"items": found.items, "total": found.total, "page": found.page, "per_page": found.per_page,
-            "pages": found.pages}
+    return _page(queries.scans(store_of(request), filters, page, per_page))
 
 
 @router.get("/scans/{scan_id}", response_model=ScanDetail, responses=NOT_FOUND,

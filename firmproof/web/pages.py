@@ -113,8 +113,9 @@ def finding_page(request: Request, finding_id: int) -> HTMLResponse:
     if row is None:
         raise HTTPException(404, f"no finding {finding_id}")
     evidence = row["evidence"]
+    elsewhere_count, elsewhere = queries.same_finding_elsewhere(store, row["key"], finding_id)
     return render(request, "finding.html", finding=row, scan=queries.scan(store, row["scan_id"]),
                   rule=rule_by_id(row["rule"]),
                   hex=hex_lines(excerpt_bytes(evidence["excerpt"]), evidence["offset"]),
-                  elsewhere=queries.same_finding_elsewhere(store, row["key"], finding_id),
+                  elsewhere=elsewhere, elsewhere_count=elsewhere_count,
                   triage_states=TRIAGE_STATES)

@@ -198,14 +198,21 @@ def finding(store: Store, finding_id: int) -> Row | None:
     return out
 
 
-def same_finding_elsewhere(store: Store, key: str, but: int, limit: int = 100) -> list[Row]:
-    """Other findings with this triage key (the same rule, path and evidence), in any image."""
-    query = (select(FindingRow.id, FindingRow.scan_id, Image.name.label("image"), Image.vendor,
-                    Image.product, Image.version)
-             .join(Scan, Scan.id == FindingRow.scan_id).join(Image, Image.id == Scan.image_id)
-             .where(FindingRow.key == key, FindingRow.id != but).order_by(Scan.id.desc()).limit(limit))
+def same_finding_elsewhere(store: Store, key: str, but: int, limit: int = 20) -> tuple[int, list[Row]]:
+    """Other findings with this triage key (the same rule, path and evidence) in any scan: how
+    many, and the `limit` stored last with their image. (Newest by row id, which the key's index
+    holds in order: by scan id, SQLite would read every row of the key to sort them, 77 ms for
+    a key in 10,000 scans instead of 0.1 ms.)"""
+    newest = (select(FindingRow.id, FindingRow.scan_id).where(FindingRow.key == key, FindingRow.id != but)
+              .order_by(FindingRow.id.desc()).limit(limit).subquery())
+    query = (select(newest.c.id, newest.c.scan_id, Image.name.label("image"), Image.vendor, Image.product,
+                    Image.version)
+             .join(Scan, Scan.id == newest.c.scan_id).join(Image, Image.id == Scan.image_id)
+             .order_by(newest.c.id.desc()))
     with store.sessions() as session:
-        return [dict(r._mapping) for r in session.execute(query)]
+        total = session.scalar(select(func.count(FindingRow.id)).where(FindingRow.key == key,
+                                                                        FindingRow.id != but)) or 0
+        return total, [dict(r._mapping) for r in session.execute(query)]
 
 
 def components(store: Store, scan_id: int) -> list[Row]:
@@ -228,11 +235,35 @@ def report(store: Store, scan_id: int) -> dict[str, Any] | None:
     return parsed
 
 
+def images(store: Store, page: int = 1, per_page: int = 50) -> Page:
+    """Every image, by vendor, product, release and name, a page at a time, with how many scans
+    it has and how the last one went."""
+    per_page = max(1, min(per_page, MAX_PER_PAGE))
+    page = max(1, page)
+    last = (select(Scan.image_id, func.max(Scan.id).label("last"), func.count(Scan.id).label("scans"))
+            .group_by(Scan.image_id).subquery())
+    query = (select(Image.id, Image.name, Image.sha256, Image.size, Image.vendor, Image.product,
+                    Image.version, Image.release_date, last.c.scans, Scan.id.label("last_scan"),
+                    Scan.status.label("last_status"), Scan.findings_count.label("last_findings"))
+             .join(last, last.c.image_id == Image.id).join(Scan, Scan.id == last.c.last)
+             .order_by(Image.vendor, Image.product, Image.release_date, Image.version, Image.name, Image.id)
+             .limit(per_page).offset((page - 1) * per_page))
+    with store.sessions() as session:
+        total = session.scalar(select(func.count(Image.id))) or 0
+        rows = [dict(r._mapping) for r in session.execute(query)]
+    return Page(rows, total, page, per_page)
+
+
 def choices(store: Store) -> dict[str, list[str]]:
-    """The values the scan filters can take in this store (for the filter form's lists)."""
+    """The values the scan filters offer: the store's vendors and products, and every rule and
+    category firmproof knows (from its rule table: reading them from the findings would read
+    every finding row for each page)."""
+    from firmproof.analyzers.registry import all_rules
+
+    rules = all_rules()
     with store.sessions() as session:
         def distinct(column: Any) -> list[str]:
             return [v for v in session.scalars(select(column).distinct().order_by(column)) if v is not None]
 
         return {"vendor": distinct(Image.vendor), "product": distinct(Image.product),
-                "category": distinct(FindingRow.category), "rule": distinct(FindingRow.rule)}
+                "category": sorted({r.category.value for r in rules}), "rule": sorted(r.id for r in rules)}

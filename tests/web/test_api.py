@@ -19,8 +19,13 @@ def test_the_document_is_at_its_fixed_url_and_names_every_endpoint(server: Serve
 def test_images_scans_one_scan_its_report_and_a_finding(server: Server) -> None:
     with httpx.Client(base_url=server.base) as api:
         images = server.check(api.get("/api/images")).json()
-        assert sorted(i["name"] for i in images) == sorted(f"{n}.bin" for n in IMAGES)
-        assert {i["scans"] for i in images} == {len(RULE_SETS)}
+        assert sorted(i["name"] for i in images["items"]) == sorted(f"{n}.bin" for n in IMAGES)
+        assert {i["scans"] for i in images["items"]} == {len(RULE_SETS)} and images["total"] == len(IMAGES)
+        # by vendor, product, release: Acme's two releases of R1, then Globex
+        names = [i["name"] for i in images["items"]]
+        assert names == ["demo-router.bin", "clean-router.bin", "ext4-router.bin"]
+        second = server.check(api.get("/api/images", params={"per_page": 2, "page": 2})).json()
+        assert [i["name"] for i in second["items"]] == ["ext4-router.bin"] and second["pages"] == 2
         page = server.check(api.get("/api/scans", params={"per_page": 5})).json()
         assert (page["total"], page["pages"], len(page["items"])) == (len(IMAGES) * len(RULE_SETS), 3, 5)
         ids = [s["id"] for s in page["items"]]
