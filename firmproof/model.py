@@ -182,6 +182,39 @@ def finding_id(image_sha256: str, rule_id: str, container: tuple[str, ...] | lis
     return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:24]
 
 
+# -- what a scan could not do: the report's unpack.errors and errors --------------------------
+
+@dataclass(frozen=True)
+class UnpackError:
+    """A container that could not be (wholly) unpacked: unpacking went on without it. `kind`
+    is "limit" where a limit of the scan stopped it (firmproof.report.coverage.LIMIT)."""
+
+    path: str
+    error: str
+    kind: str | None = None
+
+    @classmethod
+    def of(cls, entry: dict[str, Any]) -> UnpackError:
+        kind = entry.get("kind")
+        return cls(str(entry["path"]), str(entry["error"]), kind if isinstance(kind, str) else None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "error": self.error, **({"kind": self.kind} if self.kind else {})}
+
+
+@dataclass(frozen=True)
+class AnalyzerError:
+    """An analyzer that failed on one view or file: the scan went on without it."""
+
+    analyzer: str
+    path: str
+    error: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"analyzer": self.analyzer, "path": self.path, "error": self.error}
+
+
+
 class NoEvidence(ValueError):
     """Raised when a finding would point at no bytes: such a finding is not reported."""
 

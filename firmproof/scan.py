@@ -11,13 +11,13 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from firmproof.analyzers.schedule import Analysis
 from firmproof.config import ScanConfig
 from firmproof.device.components import merge
 from firmproof.device.identity import identify
-from firmproof.report import AnalyzerError, Container, Image, Report, Unpacked, UnpackError
+from firmproof.fs.examined import Skipped
+from firmproof.report import Container, Image, Report, Unpacked
 from firmproof.report.coverage import Coverage, Searched, build
 from firmproof.unpack.driver import Layer, Progress, UnpackFailed, Unpacking, UnpackResult, chain_label
 
@@ -86,7 +86,7 @@ def scan(config: ScanConfig, progress: Callable[[str, int, int], None] | None = 
             events.close()      # stopped or failed here: an extraction child at work goes at once
         result = unpacking.result
         if not result.layers:
-            reasons = "; ".join(e["error"] for e in result.errors[:3])
+            reasons = "; ".join(e.error for e in result.errors[:3])
             found = [r for s in result.searched for r in s.regions]
             what = (f"{len(found)} container(s) found ({', '.join(sorted({r.format for r in found}))}), "
                     "none could be unpacked" if found else "no known container or file system found")
@@ -98,11 +98,11 @@ def scan(config: ScanConfig, progress: Callable[[str, int, int], None] | None = 
             unpack=Unpacked(files=result.files, bytes=result.bytes, depth=result.depth,
                             containers=tuple(Container(chain_label(layer.container), layer.format)
                                              for layer in result.layers),
-                            errors=tuple(UnpackError.of(e) for e in result.errors)),
+                            errors=tuple(result.errors)),
             unpack_seconds=result.seconds)
         report.findings = analysis.finish()
         report.components = merge(analysis.found)
-        report.errors = [AnalyzerError(e["analyzer"], e["path"], e["error"]) for e in analysis.errors]
+        report.errors = list(analysis.errors)
         report.coverage = coverage_of(config, report, result, analysis.skips).to_json()
         views = [view for layer in result.layers for view in layer.index.views]
         report.image = replace(report.image, guessed=identify(views))
@@ -119,7 +119,7 @@ def scan(config: ScanConfig, progress: Callable[[str, int, int], None] | None = 
 
 
 def coverage_of(config: ScanConfig, report: Report, unpacked: UnpackResult,
-                skips: list[dict[str, Any]]) -> Coverage:
+                skips: list[Skipped]) -> Coverage:
     """What the scan examined, measured while the unpacked files are still there."""
     searched = unpacked.searched
     if searched and not searched[0].path:
@@ -136,5 +136,5 @@ def coverage_of(config: ScanConfig, report: Report, unpacked: UnpackResult,
             "identical": [{"path": path, "same_as": first} for path, first in unpacked.identical[:20]]}
     by_type = Counter(e.ftype for layer in unpacked.layers for e in layer.index.tree.files())
     return build(image, layers, config.limits, unpacked.budget, used, unpacked.errors,
-                 [e.to_json() for e in report.errors], skips, unpacked.files, config.min_examined,
+                 report.errors, skips, unpacked.files, config.min_examined,
                  by_type=dict(sorted(by_type.items())), containers=unpacked.container_budget or None)

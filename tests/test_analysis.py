@@ -64,10 +64,10 @@ def test_a_failing_or_dying_analyzer_is_an_error_entry_and_the_rest_goes_on(tmp_
     analysis.add([view])
     found = analysis.finish()
     assert len(found) >= len(PLANTS)
-    by_name = {e["analyzer"]: e["error"] for e in analysis.errors}
+    by_name = {e.analyzer: e.error for e in analysis.errors}
     assert by_name["explodes"] == "RuntimeError: parser gave up"
     assert by_name["dies"] == "analyzer process died (exit code 3)"
-    assert all(e["path"] == "squashfs@0x0" for e in analysis.errors)
+    assert all(e.path == "squashfs@0x0" for e in analysis.errors)
 
 
 def test_analyzers_sharing_a_cache_run_in_one_task_with_the_components(tmp_path):

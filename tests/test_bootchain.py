@@ -286,7 +286,7 @@ def test_one_walk_per_view_shared_by_every_caller(monkeypatch):
     first = boot_chain(fs)
     assert boot_chain(fs) is first is bootchain.walk(fs)
     # every caller (each in its own task) reports what the one walk did not read
-    assert [s["path"] for s in examined.drain()] == ["/etc/init.d/rcS", "/etc/init.d/rcS"]
+    assert [s.path for s in examined.drain()] == ["/etc/init.d/rcS", "/etc/init.d/rcS"]
     assert boot_chain(RootFS.from_files({"/etc/inittab": ""})) is not first
 
 

@@ -16,6 +16,8 @@ import pytest
 from conftest import firmproof, need_tools
 
 from firmproof.config import Limits
+from firmproof.fs.examined import Skipped
+from firmproof.model import AnalyzerError, UnpackError
 from firmproof.report.coverage import (
     FAILED,
     LIMIT,
@@ -113,11 +115,10 @@ def test_verdict_lists_every_reason(tmp_path: Path):
     blob.write_bytes(os.urandom(8192))
     image = Searched("", blob, 8192, [Region(0, 8192, "squashfs", "partial")])
     image.measure()
-    skip = {"analyzer": "bootchain", "container": "squashfs@0x0", "path": "/etc/rcS", "size": 1 << 24,
-            "reason": "a boot script larger than 2 MiB"}
+    skip = Skipped("squashfs@0x0", "/etc/rcS", "bootchain", 1 << 24, "a boot script larger than 2 MiB")
     coverage = build(image, [], Limits(), 1 << 26, {"bytes": 1, "files": 1, "depth": 1},
-                     [{"path": "squashfs@0x0", "error": "extraction stopped: time limit reached"}],
-                     [{"analyzer": "keys", "path": "squashfs@0x0", "error": "ValueError: bad"}],
+                     [UnpackError("squashfs@0x0", "extraction stopped: time limit reached")],
+                     [AnalyzerError("keys", "squashfs@0x0", "ValueError: bad")],
                      [skip], files=1)
     assert not coverage.complete
     assert [i["kind"] for i in coverage.incomplete] == ["limit", "analysis-error", "file-skipped"]

@@ -31,7 +31,7 @@ from firmproof.device.parsers.passwd import kind_of_name
 from firmproof.fs import examined
 from firmproof.fs.rootfs import DIR, SYMLINK, RootFS, normalize
 from firmproof.host.children import check, child_setup
-from firmproof.model import Category, Finding, NoEvidence
+from firmproof.model import AnalyzerError, Category, Finding, NoEvidence
 from firmproof.unpack.driver import chain_label
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ def _label(view: RootFS) -> str:
     return chain_label(view.container) or view.label
 
 
-def guarded(analyzer: Analyzer, view: RootFS, errors: list[dict[str, str]]) -> Iterator[Finding]:
+def guarded(analyzer: Analyzer, view: RootFS, errors: list[AnalyzerError]) -> Iterator[Finding]:
     """The analyzer boundary: an exception becomes a report entry, never a traceback."""
     try:
         yield from analyzer.run(view)
@@ -63,8 +63,7 @@ def guarded(analyzer: Analyzer, view: RootFS, errors: list[dict[str, str]]) -> I
         log.debug("finding without evidence dropped: %s", exc)
     except Exception as exc:
         log.debug("analyzer %s failed on %s", analyzer.name, view.label, exc_info=True)
-        errors.append({"analyzer": analyzer.name, "path": _label(view),
-                       "error": f"{type(exc).__name__}: {exc}"})
+        errors.append(AnalyzerError(analyzer.name, _label(view), f"{type(exc).__name__}: {exc}"))
 
 
 # categories about a whole file rather than one way in: never merged with another finding
@@ -298,7 +297,7 @@ def merged(group: tuple[Analyzer, ...], findings: list[Finding]) -> list[Finding
     return out
 
 
-Outcome = tuple[list[Finding], list[Component], list[dict[str, str]], list[dict[str, Any]]]
+Outcome = tuple[list[Finding], list[Component], list[AnalyzerError], list[examined.Skipped]]
 
 
 def _run(group: tuple[Analyzer, ...], view: RootFS, components: bool,
@@ -313,16 +312,15 @@ def _run(group: tuple[Analyzer, ...], view: RootFS, components: bool,
 
 def _analyse(group: tuple[Analyzer, ...], view: RootFS, components: bool,
              part: tuple[int, int] | None,
-             ) -> tuple[list[Finding], list[Component], list[dict[str, str]]]:
-    errors: list[dict[str, str]] = []
+             ) -> tuple[list[Finding], list[Component], list[AnalyzerError]]:
+    errors: list[AnalyzerError] = []
     found: list[Component] = []
     if components:
         try:
             found = identify_cached(view)
         except Exception as exc:
             log.debug("component identification failed on %s", view.label, exc_info=True)
-            errors.append({"analyzer": "components", "path": view.label,
-                           "error": f"{type(exc).__name__}: {exc}"})
+            errors.append(AnalyzerError("components", view.label, f"{type(exc).__name__}: {exc}"))
     visits = _visits(group)
     if not visits:
         return [f for analyzer in group for f in guarded(analyzer, view, errors)], found, errors
@@ -387,8 +385,8 @@ class Analysis:
     components: bool = False
     findings: list[Finding] = field(default_factory=list)
     found: list[Component] = field(default_factory=list)
-    errors: list[dict[str, str]] = field(default_factory=list)
-    skips: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[AnalyzerError] = field(default_factory=list)
+    skips: list[examined.Skipped] = field(default_factory=list)
     _pending: deque[_Task] = field(default_factory=deque)
     _small: deque[RootFS] = field(default_factory=deque)
     _running: list[_Task] = field(default_factory=list)
@@ -495,9 +493,9 @@ class Analysis:
         task.conn.close()
         task.process.join()
         if result is None:
+            died = f"analyzer process died (exit code {task.process.exitcode})"
             for name in self._names(task):
-                self.errors.append({"analyzer": name, "path": _label(task.view),
-                                    "error": f"analyzer process died (exit code {task.process.exitcode})"})
+                self.errors.append(AnalyzerError(name, _label(task.view), died))
             result = ([], [], [], [])       # the other shards of a split still count
         self._take(result, task.split, task.view if task.held else None)
 
@@ -512,8 +510,7 @@ class Analysis:
                     task.process.kill()
                 task.process.join()
             for name in self._names(task):
-                self.errors.append({"analyzer": name, "path": _label(task.view),
-                                    "error": f"analysis stopped: {reason}"})
+                self.errors.append(AnalyzerError(name, _label(task.view), f"analysis stopped: {reason}"))
         self._running.clear()
         self._pending.clear()
 
@@ -554,9 +551,9 @@ class Analysis:
                 self.findings.extend(relocated(whole, findings))
                 self.errors.extend(errors)
                 for skip in skips:
-                    where = next((o for m, o in whole.origins.items() if m == skip.get("path")), None)
+                    where = next((o for m, o in whole.origins.items() if m == skip.path), None)
                     if where is not None:
-                        skip = {**skip, "container": chain_label(where[0]), "path": where[1]}
+                        skip = replace(skip, container=chain_label(where[0]), path=where[1])
                     self.skips.append(skip)
 
     def finish(self) -> list[Finding]:
@@ -567,7 +564,7 @@ class Analysis:
             self._pump()
             self._collect(block=True)
         self._devices()
-        self.errors.sort(key=lambda e: (e.get("analyzer", ""), e.get("path", ""), e.get("error", "")))
-        unique = {(s["container"], s["path"], s["analyzer"]): s for s in self.skips}
+        self.errors.sort(key=lambda e: (e.analyzer, e.path, e.error))
+        unique = {(s.container, s.path, s.analyzer): s for s in self.skips}
         self.skips = [unique[k] for k in sorted(unique)]
         return dedupe(self.findings)

@@ -7,20 +7,38 @@ Analyzers run in the scan process and in forked workers; each process collects h
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from firmproof.fs.rootfs import FileEntry, RootFS
 
-_SKIPPED: list[dict[str, Any]] = []
+
+@dataclass(frozen=True, order=True)
+class Skipped:
+    """A file `analyzer` did not read, for `reason` ('larger than 2 MiB'): one entry of the
+    report's coverage.files.skips."""
+
+    container: str
+    path: str
+    analyzer: str
+    size: int
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"analyzer": self.analyzer, "container": self.container, "path": self.path,
+                "size": self.size, "reason": self.reason}
+
+
+_SKIPPED: list[Skipped] = []
 
 
 def skipped(fs: RootFS, entry: FileEntry, analyzer: str, reason: str) -> None:
     """`analyzer` did not read `entry` of `fs`, for `reason` ('larger than 2 MiB')."""
-    _SKIPPED.append({"analyzer": analyzer, "container": "/".join(p.strip("/") for p in fs.container[1:]),
-                     "path": entry.report_path, "size": entry.size, "reason": reason})
+    _SKIPPED.append(Skipped("/".join(p.strip("/") for p in fs.container[1:]), entry.report_path,
+                            analyzer, entry.size, reason))
 
 
-def drain() -> list[dict[str, Any]]:
+def drain() -> list[Skipped]:
     """What was collected since the last call."""
     out = list(_SKIPPED)
     _SKIPPED.clear()

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from firmproof import __version__
 from firmproof.device.identity import FIELDS, Guess
-from firmproof.model import Category, Evidence, Finding, Rule, Severity
+from firmproof.model import AnalyzerError, Category, Evidence, Finding, Rule, Severity, UnpackError
 
 if TYPE_CHECKING:
     from firmproof.device.components import Component
@@ -76,36 +76,6 @@ class Container:
 
     def to_json(self) -> dict[str, Any]:
         return {"path": self.path, "format": self.format}
-
-
-@dataclass(frozen=True)
-class UnpackError:
-    """A container that could not be (wholly) unpacked: unpacking went on without it. `kind`
-    is "limit" where a limit of the scan stopped it (firmproof.report.coverage.LIMIT)."""
-
-    path: str
-    error: str
-    kind: str | None = None
-
-    @classmethod
-    def of(cls, entry: dict[str, Any]) -> UnpackError:
-        kind = entry.get("kind")
-        return cls(str(entry["path"]), str(entry["error"]), kind if isinstance(kind, str) else None)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"path": self.path, "error": self.error, **({"kind": self.kind} if self.kind else {})}
-
-
-@dataclass(frozen=True)
-class AnalyzerError:
-    """An analyzer that failed on one view or file: the scan went on without it."""
-
-    analyzer: str
-    path: str
-    error: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"analyzer": self.analyzer, "path": self.path, "error": self.error}
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ bytes. Otherwise each reason is one entry of `coverage.incomplete`, and `scan` e
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from typing import Any
 import numpy as np
 
 from firmproof.config import MIN_EXAMINED, Limits
+from firmproof.fs.examined import Skipped
+from firmproof.model import AnalyzerError, UnpackError
 
 BLOCK = 4096                  # unknown bytes are classified block by block
 HIGH_ENTROPY = 7.5            # bits per byte from which a block looks encrypted or compressed
@@ -197,22 +200,22 @@ def size_text(n: int) -> str:
 
 
 def build(image: Searched, layers: list[Searched], limits: Limits, budget: int, used: dict[str, Any],
-          unpack_errors: list[dict[str, str]], analysis_errors: list[dict[str, str]],
-          skips: list[dict[str, Any]], files: int, min_examined: float = MIN_EXAMINED,
+          unpack_errors: Sequence[UnpackError], analysis_errors: Sequence[AnalyzerError],
+          skips: Sequence[Skipped], files: int, min_examined: float = MIN_EXAMINED,
           by_type: dict[str, int] | None = None, containers: int | None = None) -> Coverage:
     """The coverage of a scan and the reasons, if any, it is incomplete."""
     incomplete: list[dict[str, str]] = []
-    for error in unpack_errors:
-        kind = error.get("kind") or error_kind(error["error"])
+    for failure in unpack_errors:
+        kind = failure.kind or error_kind(failure.error)
         incomplete.append({"kind": kind if kind != FAILED else "unpack-error",
-                           "path": error["path"], "reason": error["error"]})
+                           "path": failure.path, "reason": failure.error})
     for error in analysis_errors:
-        kind = "limit" if error_kind(error["error"]) == LIMIT else "analysis-error"
-        incomplete.append({"kind": kind, "path": error["path"],
-                           "reason": f"analyzer {error['analyzer']}: {error['error']}"})
+        kind = "limit" if error_kind(error.error) == LIMIT else "analysis-error"
+        incomplete.append({"kind": kind, "path": error.path,
+                           "reason": f"analyzer {error.analyzer}: {error.error}"})
     for skip in skips:
-        incomplete.append({"kind": "file-skipped", "path": f"{skip['container']}{skip['path']}",
-                           "reason": f"analyzer {skip['analyzer']} skipped it: {skip['reason']}"})
+        incomplete.append({"kind": "file-skipped", "path": f"{skip.container}{skip.path}",
+                           "reason": f"analyzer {skip.analyzer} skipped it: {skip.reason}"})
     share = examined_share(image)
     if share < min_examined:
         not_examined = image.size - image.filler - image.unpacked()
@@ -233,7 +236,7 @@ def build(image: Searched, layers: list[Searched], limits: Limits, budget: int, 
                 "reached": reached},
         used=used,
         files={"entries": files, "by_type": by_type or {}, "skipped": len(skips),
-               "skips": skips[:MAX_LISTED]})
+               "skips": [s.to_json() for s in skips[:MAX_LISTED]]})
 
 
 def _limit_name(reason: str) -> str:

@@ -27,6 +27,7 @@ from firmproof.fs.index import TreeIndex, index_tree
 from firmproof.fs.rootfs import FileMeta
 from firmproof.host.children import check
 from firmproof.host.tools import use_tool_path
+from firmproof.model import UnpackError
 from firmproof.report.coverage import LIMIT, Region, Searched
 from firmproof.unpack import formats, streams
 from firmproof.unpack.extract import ChunkOutcome, Idle, extract_chunk
@@ -54,7 +55,7 @@ class Layer:
 @dataclass
 class UnpackResult:
     layers: list[Layer] = field(default_factory=list)
-    errors: list[dict[str, str]] = field(default_factory=list)
+    errors: list[UnpackError] = field(default_factory=list)
     seconds: float = 0.0
     searched: list[Searched] = field(default_factory=list)   # files with containers (and the image)
     searched_empty: int = 0       # nested files searched in which no container was found
@@ -188,9 +189,8 @@ def _unpack(image: Path, workdir: Path, limits: Limits, keep: bool) -> Generator
         check()
         job = queue.popleft()
         if job.depth > limits.max_depth:
-            result.errors.append({"path": chain_label(job.container) or job.container[0],
-                                  "error": f"not unpacked: depth limit {limits.max_depth} reached",
-                                  "kind": LIMIT})
+            result.errors.append(UnpackError(chain_label(job.container) or job.container[0],
+                                             f"not unpacked: depth limit {limits.max_depth} reached", LIMIT))
             continue
         if job.depth > 1:
             digest = _digest(job.host_file)
@@ -206,7 +206,7 @@ def _unpack(image: Path, workdir: Path, limits: Limits, keep: bool) -> Generator
             try:
                 chunks = deque(find_chunks(job.host_file))
             except (OSError, ValueError) as exc:
-                result.errors.append({"path": chain_label(job.container), "error": f"cannot search: {exc}"})
+                result.errors.append(UnpackError(chain_label(job.container), f"cannot search: {exc}"))
                 continue
         regions = {id(chunk): _region(chunk) for chunk in chunks}
         searched.regions.extend(regions.values())
@@ -268,8 +268,7 @@ def _unpack(image: Path, workdir: Path, limits: Limits, keep: bool) -> Generator
                 try:
                     found = find_chunks(job.host_file)
                 except (OSError, ValueError) as exc:
-                    result.errors.append({"path": chain_label(job.container),
-                                          "error": f"cannot search: {exc}"})
+                    result.errors.append(UnpackError(chain_label(job.container), f"cannot search: {exc}"))
                     continue
                 chunks.extend(found)
                 regions = {id(c): _region(c) for c in found}
@@ -277,7 +276,7 @@ def _unpack(image: Path, workdir: Path, limits: Limits, keep: bool) -> Generator
                 continue
             written += outcome.written
             for error in outcome.errors:
-                result.errors.append({"path": chain_label(container), "error": error})
+                result.errors.append(UnpackError(chain_label(container), error))
             region = regions[id(chunk)]
             if memory is None and not outdir.is_dir():
                 region.status = "failed"
@@ -285,7 +284,7 @@ def _unpack(image: Path, workdir: Path, limits: Limits, keep: bool) -> Generator
             region.status = "partial" if outcome.errors else "unpacked"
             index = memory or index_tree(outdir, outcome.meta, container)
             for short in short_files(index, outcome.meta):
-                result.errors.append({"path": chain_label(container), "error": short})
+                result.errors.append(UnpackError(chain_label(container), short))
             files += index.entries
             layer = Layer(container=container, format=name, offset=chunk.start_offset,
                           depth=job.depth, host_dir=outdir, index=index)
@@ -305,12 +304,10 @@ def _unpack(image: Path, workdir: Path, limits: Limits, keep: bool) -> Generator
             break
     if stopped:
         left = sum(1 for s in result.searched for r in s.regions if r.status == "not unpacked")
-        result.errors.append({"path": "", "error": f"unpacking stopped: {stopped}; {left} containers "
-                                                   f"found and {len(queue)} files to search were left",
-                              "kind": LIMIT})
+        result.errors.append(UnpackError("", f"unpacking stopped: {stopped}; {left} containers found "
+                                             f"and {len(queue)} files to search were left", LIMIT))
     if files > limits.max_files and not stopped:
-        result.errors.append({"path": "", "error": f"file limit of {limits.max_files} entries exceeded",
-                              "kind": LIMIT})
+        result.errors.append(UnpackError("", f"file limit of {limits.max_files} entries exceeded", LIMIT))
     result.written = written
     result.extractions = counter
     result.seconds = time.monotonic() - started
