@@ -626,25 +626,28 @@ def _rules(args: argparse.Namespace) -> int:
 
 def _verify(args: argparse.Namespace) -> int:
     from firmproof.evidence.sign import SignError, check, envelope_path, load_public
-    from firmproof.evidence.verify import ReportError, load_report, verify
+    from firmproof.evidence.verify import verify
+    from firmproof.report import Report
     from firmproof.report.file import ReportFileError, read_json
     from firmproof.report.terminal import print_verification
     from firmproof.scan import ImageError
     from firmproof.unpack.driver import UnpackFailed
 
     try:
-        report = load_report(args.report)
+        # read once: the findings checked and the JSON the signature covers are the same bytes
+        data = read_json(args.report)
+        report = Report.from_json(data, str(args.report))
         key = load_public(args.key) if args.key else None
         result = verify(report, args.image, limits=_limits(args), workdir=args.workdir)
-    except (ReportError, ImageError, UnpackFailed, SignError) as exc:
+    except (ReportFileError, ImageError, UnpackFailed, SignError) as exc:
         print(f"firmproof: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE
     if key is not None:
         try:
             # the envelope signs the report's JSON as written, unknown keys and all
             envelope = args.signature or envelope_path(args.report)
-            result.signature = check(read_json(args.report), envelope, key)
-        except (SignError, ReportFileError) as exc:
+            result.signature = check(data, envelope, key)
+        except SignError as exc:
             result.signature, result.signature_ok = str(exc), False
     if args.json:
         print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
