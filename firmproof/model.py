@@ -89,18 +89,24 @@ class Evidence:
     window_offset: int = field(default=0, compare=False, repr=False)
 
     @classmethod
-    def of(cls, fs: RootFS, path: str, offset: int, length: int, *, owner: str = "evidence") -> Evidence:
-        """The only builder: `length` bytes at `offset` of `path` in `fs`, with the file's hash.
+    def of(cls, fs: RootFS, path: str, offset: int, length: int, *, owner: str = "evidence",
+           window: bool = True) -> Evidence:
+        """The only builder: `length` bytes at `offset` of `path` in `fs`, with the file's hash;
+        the window around them kept unless `window` is False (evidence no hex view shows: a
+        component's, an identity guess's).
 
         Raises NoEvidence (naming `owner`) when those bytes are not in the file.
         """
         data = fs.read(path)
         if data is None or not in_bounds(offset, length, len(data)):
             raise NoEvidence(f"{owner}: no bytes at {path}:{offset}+{length}")
+        excerpt = excerpt_at(data, offset, length)
+        if not window:
+            return cls(sha256=fs.sha256(path), offset=offset, length=length, excerpt=excerpt)
         start = max(0, offset - WINDOW_BEFORE) // 16 * 16
         end = min(len(data), offset + min(length, WINDOW_EVIDENCE) + WINDOW_AFTER)
-        return cls(sha256=fs.sha256(path), offset=offset, length=length,
-                   excerpt=excerpt_at(data, offset, length), window=data[start:end], window_offset=start)
+        return cls(sha256=fs.sha256(path), offset=offset, length=length, excerpt=excerpt,
+                   window=data[start:end], window_offset=start)
 
     def to_json(self) -> dict[str, Any]:
         return {"sha256": self.sha256, "offset": self.offset, "length": self.length,

@@ -233,6 +233,7 @@ def _looks_hashed(value: str) -> bool:
 class Accounts(Analyzer):
     family = "CRED"
     name = "accounts"
+    on_device = "accounts"
     rules = (EMPTY_PASSWORD_RULE, DEFAULT_PASSWORD, COMMON_PASSWORD, PLAINTEXT_PASSWORD,
              SECOND_UID0, TELNETD_CREDENTIAL)
 

@@ -32,6 +32,11 @@ class Analyzer:
 
     reads_boot_chain: ClassVar[bool] = False  # `run` reads bootchain.boot_chain: analysis walks
                                               # it once per view, before the view's tasks fork
+    on_device: ClassVar[str | None] = None  # on a root that mounts file systems beside it:
+                                            # "boot": run again on the device (root and mounts),
+                                            # whose findings replace the root's alone;
+                                            # "accounts": run again on the account databases
+                                            # boot copies onto the device
     visits: ClassVar[tuple[str, ...]] = ()  # file types `run` reads one at a time, each on its
                                             # own: analysis may then run it on parts of a
                                             # big view (RootFS.part) and join them with `merge`

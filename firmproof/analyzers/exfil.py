@@ -300,6 +300,7 @@ HOTPLUG_FILES = ("/sbin/hotplug", "/etc/ppp/ip-up", "/etc/ppp/ip-down", "/etc/md
 class Exfiltration(Analyzer):
     family = "EXFIL"
     name = "exfiltration"
+    on_device = "boot"
     reads_boot_chain = True
     rules = (SCRIPT_EXFIL, BINARY_EXFIL)
 

@@ -43,11 +43,6 @@ PART_FILES = 32         # files per part of a split group (analyzers with `visit
                         # caches (the ELF models: 64 entries) still hold them
 
 
-# analyzers that read what boots: on a root that mounts file systems beside it, what they find
-# on the root alone gives way to what they find on the device (root and mounts, `device`)
-DEVICE_ANALYZERS = frozenset({"services", "exfiltration"})
-# analyzers that read the account databases: they read, on the device, the ones boot copies
-ACCOUNT_ANALYZERS = frozenset({"accounts"})
 ACCOUNT_FOLDERS = ("/etc", "/etc/config", "/var/etc", "/tmp/etc")  # noqa: S108 - image paths
 
 
@@ -369,7 +364,7 @@ class _Task:
     components: bool
     part: tuple[int, int] | None = None
     split: _Split | None = None
-    held: bool = False          # a group of DEVICE_ANALYZERS: its findings wait for the device
+    held: bool = False          # a group of on_device="boot" analyzers: its findings wait for the device
     process: Any = None
     conn: Connection | None = None
 
@@ -394,7 +389,7 @@ class Analysis:
     _held: dict[int, list[Finding]] = field(default_factory=dict)   # id(view) -> findings
 
     def _device_group(self, group: tuple[Analyzer, ...]) -> bool:
-        return bool(group) and all(a.name in DEVICE_ANALYZERS for a in group)
+        return bool(group) and all(a.on_device == "boot" for a in group)
 
     def add(self, views: list[RootFS]) -> None:
         for view in views:
@@ -543,9 +538,9 @@ class Analysis:
                 continue
             check()
             whole, copied = made
-            tasks = [((a,), whole) for a in family if a.name in DEVICE_ANALYZERS]
+            tasks = [((a,), whole) for a in family if a.on_device == "boot"]
             if copied:
-                tasks += [((a,), whole.part(copied)) for a in family if a.name in ACCOUNT_ANALYZERS]
+                tasks += [((a,), whole.part(copied)) for a in family if a.on_device == "accounts"]
             for group, on in tasks:
                 findings, _, errors, skips = _run(group, on, False)
                 self.findings.extend(relocated(whole, findings))

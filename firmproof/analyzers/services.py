@@ -233,6 +233,7 @@ def _clip(text: str) -> str:
 class Services(Analyzer):
     family = "SVC"
     name = "services"
+    on_device = "boot"
     reads_boot_chain = True
     rules = (TELNETD_WITHOUT_AUTH, TELNETD_AT_BOOT, R_SERVICES, SSH_EMPTY_PASSWORDS, SSH_AT_BOOT,
              BIND_SHELL, REVERSE_SHELL, BIND_SHELL_PROGRAM, CONNECT_BACK_PROGRAM)

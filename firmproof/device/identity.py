@@ -118,7 +118,7 @@ def _read(source: Source, view: RootFS) -> list[Guess]:
             start, end = values[key]
             value = data[start:end].decode("utf-8", "replace")
             try:
-                evidence = Evidence.of(view, path, start, end - start, owner="identity")
+                evidence = Evidence.of(view, path, start, end - start, owner="identity", window=False)
             except NoEvidence:
                 continue
             named = view.entry(path)         # the name read, as findings name it (Rule.at)

@@ -4,6 +4,7 @@ fetched from elsewhere, so that they work offline and print as they show."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from firmproof.web.hexview import excerpt_bytes, hex_lines
 from firmproof.web.queries import NO_MARK, ScanFilters
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
+# a detail's value as the report's JSON has it (text as itself)
+TEMPLATES.env.filters["plain"] = lambda v: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
 FILTER_FIELDS = ("q", "vendor", "product", "version", "severity", "category", "rule", "triage", "since",
                  "until")
 

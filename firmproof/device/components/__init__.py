@@ -82,7 +82,7 @@ def _cpe_escape(value: str) -> str:
 
 def evidence_at(fs: RootFS, path: str, offset: int, length: int) -> Evidence:
     """The same evidence `Rule.at` builds (`Evidence.of`), for a component."""
-    return Evidence.of(fs, path, offset, length, owner="component")
+    return Evidence.of(fs, path, offset, length, owner="component", window=False)
 
 
 def identify(fs: RootFS, *, apks: bool = True) -> list[Component]:

@@ -1,0 +1,87 @@
+"""A person in Debian's headless Chromium (through Playwright), against `firmproof serve` with
+authentication on: log in, the scans list, a filter chosen in the form, a scan, a finding, back,
+log out; every request the pages make stays on the server (no CDN, no script). Screenshots of
+each step are kept in the test's temporary folder."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from conftest import need_tools
+
+from tests.web.conftest import RULE_SETS, Accounts, Server
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@contextlib.contextmanager
+def chromium_page(profile: Path) -> Iterator[Any]:
+    need_tools("chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(profile), executable_path=shutil.which("chromium"), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield context.new_page()
+        finally:
+            context.close()
+
+
+def test_log_in_list_filter_scan_finding_log_out(guarded: Server, accounts: Accounts, tmp_path: Path) -> None:
+    requests: list[str] = []
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    with chromium_page(tmp_path / "profile") as page:
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(f"{guarded.base}/scans")
+        assert page.url.startswith(f"{guarded.base}/login")
+        page.fill("input[name=name]", "bob")
+        page.fill("input[name=password]", "wrong password")
+        page.click("button[type=submit]")
+        assert page.locator("#problem").inner_text() == "Wrong name or password."
+        page.fill("input[name=name]", "bob")
+        page.fill("input[name=password]", accounts.passwords["bob"])
+        page.click("button[type=submit]")
+        assert page.url == f"{guarded.base}/scans"
+        assert "bob (read)" in page.locator("header").inner_text()
+        page.screenshot(path=str(shots / "1-scans.png"), full_page=True)
+        assert page.locator("#scans tbody tr").count() == 12
+
+        page.select_option("select[name=vendor]", "Globex")
+        page.select_option("select[name=severity]", "critical")
+        page.click("form.filters button[type=submit]")
+        assert "vendor=Globex" in page.url and "severity=critical" in page.url
+        assert page.locator("#total").inner_text().startswith(f"{len(RULE_SETS)} scans")
+        assert page.locator("select[name=vendor]").input_value() == "Globex"      # the form keeps it
+        page.screenshot(path=str(shots / "2-filtered.png"), full_page=True)
+
+        page.locator("#scans tbody tr").first.locator("a").first.click()
+        assert "/scans/" in page.url
+        assert page.locator("h1").inner_text().startswith("ext4-router.bin")
+        assert page.locator("#coverage .verdict").inner_text().startswith("complete")
+        page.screenshot(path=str(shots / "3-scan.png"), full_page=True)
+
+        page.locator("#findings a", has_text="telnetd").first.click()
+        assert "/findings/" in page.url
+        assert "FP-SVC-001" in page.locator("main").inner_text()
+        assert "/usr/sbin/telnetd -l /bin/sh" in page.locator("#excerpt").inner_text()
+        assert "2f 75 73 72 2f 73 62 69 6e" in page.locator("#hex").inner_text()
+        page.screenshot(path=str(shots / "4-finding.png"), full_page=True)
+
+        page.go_back()
+        assert "/scans/" in page.url
+        page.click("header button[type=submit]")                 # log out
+        assert page.url.startswith(f"{guarded.base}/login")
+        page.goto(f"{guarded.base}/scans")
+        assert page.url.startswith(f"{guarded.base}/login")
+    assert requests and all(url.startswith(guarded.base + "/") for url in requests), \
+        [u for u in requests if not u.startswith(guarded.base)]
+    assert any(url.endswith("/static/firmproof.css") for url in requests)
+    assert sorted(p.name for p in shots.iterdir()) == ["1-scans.png", "2-filtered.png", "3-scan.png",
+                                                       "4-finding.png"]
