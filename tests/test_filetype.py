@@ -5,8 +5,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from firmproof.fs.filetype import (
     ARCHIVE,
+    CARVE_TYPES,
     CERTIFICATE,
     ELF,
     EMPTY,
@@ -17,6 +20,7 @@ from firmproof.fs.filetype import (
     classify,
     elf_info,
 )
+from firmproof.testing.fixtures import FORMATS, PackError, pack
 
 
 def test_real_files_are_classified(tmp_path: Path):
@@ -49,3 +53,19 @@ def test_system_data_files_hold_nothing_to_carve():
     assert present, "no zoneinfo, terminfo or ld.so.cache on this machine"
     for sample in present:
         assert classify(sample.read_bytes()[:4096], str(sample)) == MEDIA, sample
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_container_the_tools_build_is_searched(tmp_path: Path, fmt: str):
+    """filetype's quick magics decide what the unpacker searches (CARVE_TYPES): a container
+    nested in another must never be taken for text, media or a program and left unsearched.
+    Each format the real tools can build is checked, under a name that says text."""
+    tree = tmp_path / "tree"
+    (tree / "etc").mkdir(parents=True)
+    (tree / "etc" / "passwd").write_text("root:x:0:0::/root:/bin/sh\n")
+    try:
+        image = pack(tree, fmt, tmp_path / "image")
+    except PackError as exc:
+        pytest.skip(f"{fmt}: {exc}")
+    head = image.read_bytes()[:4096]
+    assert classify(head, "/etc/motd.txt") in CARVE_TYPES, fmt
