@@ -211,3 +211,45 @@ def test_the_command_line_answers_key_and_executable_as_table_csv_and_json(
     assert len(lines) == 4 and "/etc/ssh/keys/root.authorized_keys" in as_csv.stdout
     table = _db("executable", portfolio.tool, "--db", url)
     assert table.returncode == 0 and "/opt/tools/check" in table.stdout and "2 rows" in table.stdout
+
+
+def test_scans_stored_before_the_inventory_keep_their_keys_through_the_migration(
+        stores: dict[str, Store], portfolio: Portfolio, request: pytest.FixtureRequest,
+        tmp_path: Path) -> None:
+    """A store at revision 0001 holding the three reports (no inventory then): upgraded, their
+    key findings are key rows, so `db key` answers as it did from the findings (the key line
+    that made no finding is not known for them), on both databases."""
+    import zlib
+
+    from alembic import command
+    from alembic.config import Config
+
+    from firmproof.store import add_report
+    from firmproof.store.open import MIGRATIONS
+    from firmproof.store.schema import ReportBlob
+
+    with stores["sqlite"].sessions() as session:
+        reports = [json.loads(zlib.decompress(blob.data)) for blob in session.query(ReportBlob)]
+    assert len(reports) == 3
+    for url in (str(tmp_path / "old.sqlite"), request.getfixturevalue("pg_url")):
+        old = open_store(url, upgrade=False)
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with old.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0001")
+        for report in reports:
+            add_report(old, report)
+        old.close()
+        store = open_store(url)
+        try:
+            rows = key(store, portfolio.shared)
+            assert [(r["image"], r["kind"], r["path"], r["rule"]) for r in rows] == [
+                ("acme-r1.bin", "authorized", "/root/.ssh/authorized_keys", "FP-KEY-004"),
+                ("globex-g2.bin", "private", "/etc/ssh/ssh_host_ed25519_key", "FP-KEY-001")]
+            assert [(r["type"], r["comment"]) for r in rows] == [("ssh-ed25519", "shared@factory"),
+                                                                ("ed25519", "shared@factory")]
+            assert [r["image"] for r in key(store, portfolio.decoy)] == ["initech-i3.bin"]
+            assert dump(store)["executables"] == []          # not known for those scans
+        finally:
+            store.close()

@@ -5,6 +5,10 @@ Typed tables rather than one (section, key, value) table: each is asked its own 
 column, with an index on that column and the scan, so that the lookup is an index scan and
 the scan's image is one join away.
 
+Scans stored before this revision have no inventory; their key findings (which carry the
+fingerprint) become key rows here, so that `firmproof db key` still finds what it found
+before. Keys that made no finding, executables and boot entries of those scans are not known.
+
 Revision ID: 0002
 Revises: 0001
 """
@@ -95,6 +99,43 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_setuid_files_sha256_scan_id"), "setuid_files", ["sha256", "scan_id"])
     op.create_index(op.f("ix_setuid_files_scan_id"), "setuid_files", ["scan_id"])
+    _keys_of_earlier_scans()
+
+
+KINDS = {"key.private": "private", "key.authorized": "authorized"}     # finding category -> kind
+BATCH = 1000
+
+
+def _keys_of_earlier_scans() -> None:
+    """The key findings of the scans already stored, as key rows (numbered by offset in the file)."""
+    findings = sa.table("findings", sa.column("scan_id", sa.Integer()), sa.column("category", sa.String()),
+                        sa.column("path", sa.Text()), sa.column("container", JSON),
+                        sa.column("evidence_offset", sa.BigInteger()), sa.column("details", JSON))
+    keys = sa.table("shipped_keys", sa.column("container", JSON), *(sa.column(name) for name in (
+        "scan_id", "fingerprint", "kind", "type", "path", "number", "offset", "comment")))
+    bind = op.get_bind()
+    query = (sa.select(findings).where(findings.c.category.in_(sorted(KINDS)))
+             .order_by(findings.c.scan_id, findings.c.path, findings.c.evidence_offset))
+    rows: list[dict[str, Any]] = []
+    last, number = None, 0
+    for found in bind.execute(query).all():         # a few per scan: read before writing
+        details = found.details or {}
+        if not details.get("fingerprint"):
+            continue
+        place = (found.scan_id, found.path, str(found.container))
+        number = number + 1 if place == last else 0
+        last = place
+        kind = KINDS[found.category]
+        rows.append({"scan_id": found.scan_id, "fingerprint": details["fingerprint"], "kind": kind,
+                     "type": str(details.get("key_type" if kind == "authorized" else "type")
+                                 or details.get("type") or "unknown")[:32],
+                     "path": found.path, "container": found.container, "number": number,
+                     "offset": found.evidence_offset, "comment": details.get("comment") or ""})
+        if len(rows) == BATCH:
+            bind.execute(keys.insert(), rows)
+            rows = []
+    if rows:
+        bind.execute(keys.insert(), rows)
 
 
 def downgrade() -> None:
