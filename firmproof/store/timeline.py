@@ -72,9 +72,11 @@ COLUMNS = ["release_date", "version", "image", "status", "findings", *SEVERITIES
 def timeline(store: Store, vendor: str, product: str) -> list[dict[str, Any]]:
     """The releases of `vendor` `product`, in order, one row each (COLUMNS; JSON gives
     `known_backdoors` as a list, and the keys new and gone as `new_keys` and `gone_keys`)."""
+    ours = select(Image.id).where(Image.vendor == vendor, Image.product == product)   # by its index
     newest = (select(Scan.image_id, func.max(Scan.id).label("scan"))
-              .where(Scan.status == "ok").group_by(Scan.image_id).subquery())
-    last = select(Scan.image_id, func.max(Scan.id).label("scan")).group_by(Scan.image_id).subquery()
+              .where(Scan.status == "ok", Scan.image_id.in_(ours)).group_by(Scan.image_id).subquery())
+    last = (select(Scan.image_id, func.max(Scan.id).label("scan")).where(Scan.image_id.in_(ours))
+            .group_by(Scan.image_id).subquery())
     with store.sessions() as session:
         images = session.execute(
             select(Image.name, Image.sha256, Image.vendor, Image.product, Image.version, Image.release_date,
