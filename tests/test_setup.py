@@ -111,7 +111,7 @@ def test_doctor_finds_everything_after_setup() -> None:
 def test_doctor_says_what_is_missing_and_fails_for_a_scan_need(tmp_path: Path) -> None:
     """With unblob's 7z and a scan's debugfs hidden (a PATH and system folders without them),
     doctor names them with their packages and exits 1."""
-    code = ("import sys; from firmproof import tools, doctor; tools.SYSTEM_PATH = ();"
+    code = ("import sys; from firmproof.host import tools, doctor; tools.SYSTEM_PATH = ();"
             "sys.exit(doctor.main(brief=True))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                           env={"PATH": str(tmp_path), "HOME": str(Path.home()), "LANG": "C.UTF-8",
