@@ -42,6 +42,7 @@ import os
 import shutil
 import signal
 import tempfile
+import threading
 import time
 import traceback
 import uuid
@@ -395,6 +396,39 @@ def _worker(conn: Connection, workdir: str, verbose: bool) -> None:
         conn.send(("done", number, scan_one(path, info, limits, share, workdir=workdir)))
 
 
+# a Dask worker's threads each keep one spawned process that scans for them (scan_apart)
+_APART: dict[int, tuple[multiprocessing.process.BaseProcess, Connection]] = {}
+
+
+def scan_apart(path: str, info: ImageInfo, limits: Limits, min_examined: float) -> Outcome:
+    """`scan_one` in a spawned process of this thread's, kept for its next image.
+
+    A Dask worker is multi-threaded, and a scan forks (its extraction and analysis children):
+    a child forked from a multi-threaded process holds every lock another thread held at that
+    moment, and may wait on it for ever. The spawned process has one thread; it forks safely."""
+    key = threading.get_ident()
+    held = _APART.get(key)
+    if held is None or not held[0].is_alive():
+        context = multiprocessing.get_context("spawn")
+        parent, child = context.Pipe()
+        spawned = context.Process(target=_worker, args=(child, tempfile.gettempdir(), False),
+                                  name="firmproof-scan", daemon=False)
+        spawned.start()
+        child.close()
+        held = _APART[key] = (spawned, parent)
+    process, conn = held
+    try:
+        conn.send((0, (path, info, limits, min_examined)))
+        while True:
+            message = conn.recv()
+            if message[0] == "done":
+                return message[2]
+    except (EOFError, OSError):
+        _APART.pop(key, None)
+        process.join(timeout=30)
+        return Outcome(path, error=f"the scanning process died (exit code {process.exitcode})")
+
+
 # ---------------------------------------------------------------- the batch, in one writer
 
 
@@ -611,13 +645,13 @@ def _connect(address: str) -> Any:
 
 
 def _dask(client: Any, args: list[tuple[Any, ...]]) -> Iterator[Outcome]:
-    """The same `scan_one` on a dask.distributed cluster (the workers read the same paths).
-    A task whose worker died is run again elsewhere by the scheduler, up to its limit of
-    tries; then its image is an error."""
+    """The same `scan_one` on a dask.distributed cluster (the workers read the same paths), in
+    a spawned process of each worker thread's (`scan_apart`). A task whose worker died is run
+    again elsewhere by the scheduler, up to its limit of tries; then its image is an error."""
     from distributed import as_completed
 
     batch = uuid.uuid4().hex[:12]
-    futures = {client.submit(scan_one, *a, pure=False, key=f"firmproof-scan-{batch}-{n}"): a[0]
+    futures = {client.submit(scan_apart, *a, pure=False, key=f"firmproof-scan-{batch}-{n}"): a[0]
                for n, a in enumerate(args)}
     for future in as_completed(futures):
         path = futures[future]

@@ -50,8 +50,11 @@ class ScanDisplay:
 
     def __enter__(self) -> ScanDisplay:
         if self.enabled and self.console.is_terminal:
+            # redrawn on each event, not by rich's refresh thread: the scan forks its extraction
+            # and analysis children, and a process that forks must have one thread
             self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"),
-                                      TimeElapsedColumn(), console=self.console, transient=True)
+                                      TimeElapsedColumn(), console=self.console, transient=True,
+                                      auto_refresh=False)
             self._progress.start()
             self._task = self._progress.add_task("unpacking", total=None)
         return self
@@ -64,7 +67,7 @@ class ScanDisplay:
     def progress(self, container: str, layers: int, files: int) -> None:
         if self._progress is not None and self._task is not None:
             self._progress.update(self._task, description=(
-                f"unpacking layer {layers} ({files} files so far): {container[-70:]}"))
+                f"unpacking layer {layers} ({files} files so far): {container[-70:]}"), refresh=True)
         elif self.enabled:
             self.console.print(f"[dim]unpacking {container}[/dim]")
 

@@ -125,6 +125,44 @@ def test_dask_gives_the_rows_of_the_local_pool(corpus: Corpus, dask: DaskCluster
     assert run_batch(items, cluster, BatchOptions(scheduler=dask.scheduler)).scanned == 0
 
 
+def _threads(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("Threads:")))
+
+
+def test_a_dask_task_scans_in_a_process_of_one_thread(corpus: Corpus) -> None:
+    """A Dask worker runs tasks in threads, and a scan forks: scan_apart scans in a spawned
+    process of the calling thread's, which has one thread when it forks, and keeps it for
+    the thread's next image."""
+    import threading
+
+    from firmproof.batch import _APART, scan_apart
+    from firmproof.config import MIN_EXAMINED, Limits
+
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)      # this process is multi-threaded, as a Dask worker is
+    other.start()
+    try:
+        assert _threads(os.getpid()) > 1
+        first = scan_apart(str(corpus.folder / "demo.bin"), ImageInfo(), Limits(), MIN_EXAMINED)
+        process, _ = _APART[threading.get_ident()]
+        assert first.error is None and first.report is not None
+        assert process.pid != os.getpid() and _threads(process.pid) == 1
+        again = scan_apart(str(corpus.folder / "clean.bin"), ImageInfo(), Limits(), MIN_EXAMINED)
+        assert again.error is None and _APART[threading.get_ident()][0] is process
+        process.kill()                              # a dead scanning process is replaced
+        process.join()
+        third = scan_apart(str(corpus.folder / "demo.bin"), ImageInfo(), Limits(), MIN_EXAMINED)
+        assert third.error is None and _APART[threading.get_ident()][0] is not process
+    finally:
+        stop.set()
+        other.join()
+        held = _APART.pop(threading.get_ident(), None)
+        if held is not None:
+            held[1].send(None)
+            held[0].join(timeout=30)
+
+
 class KillOnStart:
     """Events that SIGKILL the worker as it starts scanning the image named `victim` (once)."""
 
