@@ -82,6 +82,22 @@ else
 fi
 [ ${#sudo[@]} -gt 0 ] || say "installing Debian packages: ${missing[*]}"
 
+# A package the table names as PKG/RELEASE comes from that release of the same archive
+# (bookworm-backports): its source is added, with the URI of this release's own, if absent.
+sources() {  # sources: "URI RELEASE" of every configured source (apt's lists need not exist)
+  apt-get indextargets --no-release-info --format '$(REPO_URI) $(RELEASE)' 2>/dev/null | sort -u
+}
+for pkg in "${missing[@]}"; do
+  [[ "$pkg" == */* ]] || continue
+  release=${pkg#*/}
+  sources | grep -q " $release\$" && continue
+  uri=$(sources | awk -v s="$suite" '$2 == s { print $1; exit }')
+  [ -n "$uri" ] || { say "no source for $suite to add $release beside"; exit 1; }
+  say "adding the Debian source $release (for ${pkg%%/*})"
+  printf 'Types: deb\nURIs: %s\nSuites: %s\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+    "$uri" "$release" | "${sudo[@]}" tee "/etc/apt/sources.list.d/firmproof-$release.sources" >/dev/null
+done
+
 mkdir -p "$(dirname "$log")"
 apt=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600
      -o Acquire::Retries=3 -y -q)
