@@ -2,7 +2,8 @@
 
     app.py        the application: routers, the style sheet, how refusals read
     api.py        /api: images, scans, findings, reports (OpenAPI at /api/openapi.json)
-    pages.py      the pages: scans list, one scan, one finding (templates/, static/)
+    pages.py      the pages: scans list, one scan, one finding, the triage form (static/)
+    rendering.py  the pages' Jinja2 templates (templates/) and how a page is rendered
     access.py     who is asking: tokens for the API, sessions and CSRF tokens for the pages; login
     auth.py       the users and tokens file: scrypt password hashes, token hashes, signed sessions
     accounts.py   `firmproof user` and `firmproof token`

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Form, HTTPException, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from firmproof.web.auth import AuthFile, User, csrf_ok, csrf_token
-from firmproof.web.pages import render
+from firmproof.web.rendering import render
 
 SESSION_COOKIE = "firmproof_session"
 CSRF_COOKIE = "firmproof_csrf"

@@ -8,14 +8,17 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from firmproof.store.schema import SEVERITIES, TRIAGE_STATES
+from firmproof.store.triage import TriageError, mark_finding
 from firmproof.web import queries
-from firmproof.web.queries import NO_MARK, ScanFilters
+from firmproof.web.access import admin
+from firmproof.web.auth import User
+from firmproof.web.queries import TRIAGE_FILTERS, ScanFilters
 
 Severity = Literal[SEVERITIES]          # type: ignore[valid-type]
-TriageFilter = Literal[(*TRIAGE_STATES, NO_MARK)]   # type: ignore[valid-type]
+TriageFilter = Literal[(*TRIAGE_STATES, *TRIAGE_FILTERS)]   # type: ignore[valid-type]
 TriageState = Literal[TRIAGE_STATES]    # type: ignore[valid-type]
 
 
@@ -101,6 +104,12 @@ class MarkOut(BaseModel):
     comment: str
     who: str
     at: datetime
+    scope: str = Field(description="where the mark holds: a product ('Acme R1') or one image")
+
+
+class MarkIn(BaseModel):
+    state: TriageState
+    comment: str = Field("", max_length=4000)
 
 
 class FindingDetail(FindingOut):
@@ -141,8 +150,9 @@ def scan_filters(
         severity: Annotated[Severity | None, Query(description="a finding at this severity "
                                                                 "or above")] = None,
         category: str | None = None, rule: str | None = None,
-        triage: Annotated[TriageFilter | None, Query(description="a finding whose latest triage mark "
-                                                                 "is this ('none': unmarked)")] = None,
+        triage: Annotated[TriageFilter | None, Query(description="a finding in this triage state "
+                                                                 "('untriaged': no mark holds; 'open': "
+                                                                 "untriaged or confirmed)")] = None,
         since: Annotated[date | None, Query(description="scans started on this day or later")] = None,
         until: Annotated[date | None, Query(description="scans started on this day or earlier")] = None,
 ) -> ScanFilters:
@@ -205,3 +215,23 @@ def finding(request: Request, finding_id: int) -> dict[str, Any]:
     if row is None:
         raise HTTPException(404, f"no finding {finding_id}")
     return row
+
+
+@router.post("/findings/{finding_id}/triage", response_model=MarkOut, responses=NOT_FOUND,
+             summary="mark a finding (for every release of its product); needs the admin role")
+def triage(request: Request, finding_id: int, body: MarkIn,
+           user: Annotated[User, Depends(admin)]) -> dict[str, Any]:
+    return mark(request, finding_id, body.state, body.comment, user)
+
+
+def mark(request: Request, finding_id: int, state: str, comment: str, user: User) -> dict[str, Any]:
+    """Mark the finding with row id `finding_id` as `user` (the pages' form posts here too)."""
+    store = store_of(request)
+    row = queries.finding(store, finding_id)
+    if row is None:
+        raise HTTPException(404, f"no finding {finding_id}")
+    try:
+        done = mark_finding(store, row["scan_id"], row["finding_id"], state, comment=comment, who=user.name)
+    except TriageError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return {"state": done.state, "comment": done.comment, "who": done.who, "at": done.at, "scope": done.scope}

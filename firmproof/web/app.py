@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException
 from firmproof import __version__
 from firmproof.web import access, api, pages
 from firmproof.web.auth import AuthFile
+from firmproof.web.rendering import render
 
 if TYPE_CHECKING:
     from firmproof.store import Store
@@ -41,7 +42,7 @@ def create_app(store: Store, auth: AuthFile | None = None) -> FastAPI:
     async def refused(request: Request, exc: HTTPException) -> Response:
         if request.url.path.startswith("/api/"):
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
-        return pages.render(request, "error.html", status_code=exc.status_code, status=exc.status_code,
+        return render(request, "error.html", status_code=exc.status_code, status=exc.status_code,
                             detail=exc.detail)
 
     return app

@@ -4,25 +4,23 @@ fetched from elsewhere, so that they work offline and print as they show."""
 
 from __future__ import annotations
 
-import json
 from datetime import date
-from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.templating import Jinja2Templates
 
 from firmproof.analyzers.registry import rule_by_id
 from firmproof.store.schema import SEVERITIES, TRIAGE_STATES
 from firmproof.web import queries
+from firmproof.web.access import admin
+from firmproof.web.api import mark
+from firmproof.web.auth import User
 from firmproof.web.hexview import excerpt_bytes, hex_lines
-from firmproof.web.queries import NO_MARK, ScanFilters
+from firmproof.web.queries import TRIAGE_FILTERS, ScanFilters
+from firmproof.web.rendering import render
 
-TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
-# a detail's value as the report's JSON has it (text as itself)
-TEMPLATES.env.filters["plain"] = lambda v: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
 FILTER_FIELDS = ("q", "vendor", "product", "version", "severity", "category", "rule", "triage", "since",
                  "until")
 
@@ -31,13 +29,6 @@ router = APIRouter(include_in_schema=False)
 
 def _store(request: Request) -> Any:
     return request.app.state.store
-
-
-def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    context.setdefault("user", getattr(request.state, "user", None))
-    context.setdefault("csrf", getattr(request.state, "csrf", ""))
-    context.setdefault("sessions", request.app.state.auth is not None)
-    return TEMPLATES.TemplateResponse(request, name, context, status_code=status_code)
 
 
 def _date(text: str | None) -> date | None:
@@ -56,7 +47,7 @@ def _filters(params: dict[str, str]) -> tuple[ScanFilters, list[str]]:
         ignored.append(f"severity {severity!r}")
         severity = None
     triage = params.get("triage") or None
-    if triage is not None and triage not in (*TRIAGE_STATES, NO_MARK):
+    if triage is not None and triage not in (*TRIAGE_STATES, *TRIAGE_FILTERS):
         ignored.append(f"triage {triage!r}")
         triage = None
     dates = {}
@@ -94,7 +85,7 @@ def scans_page(request: Request) -> HTMLResponse:
 
     return render(request, "scans.html", page=found, params=params, ignored=ignored, page_url=page_url,
                   choices=queries.choices(_store(request)), severities=SEVERITIES,
-                  triage_states=(*TRIAGE_STATES, NO_MARK))
+                  triage_states=(*TRIAGE_STATES, *TRIAGE_FILTERS))
 
 
 @router.get("/scans/{scan_id}", response_class=HTMLResponse)
@@ -106,7 +97,7 @@ def scan_page(request: Request, scan_id: int) -> HTMLResponse:
     report = queries.report(store, scan_id) or {}
     return render(request, "scan.html", scan=row, findings=queries.findings(store, scan_id),
                   components=queries.components(store, scan_id), coverage=report.get("coverage"),
-                  report=report, severities=SEVERITIES)
+                  report=report, severities=SEVERITIES, triage_states=TRIAGE_STATES)
 
 
 @router.get("/findings/{finding_id}", response_class=HTMLResponse)
@@ -122,3 +113,15 @@ def finding_page(request: Request, finding_id: int) -> HTMLResponse:
                   hex=hex_lines(excerpt_bytes(evidence["excerpt"]), evidence["offset"]),
                   elsewhere=elsewhere, elsewhere_count=elsewhere_count,
                   triage_states=TRIAGE_STATES)
+
+
+@router.post("/findings/{finding_id}/triage")
+def triage_form(request: Request, finding_id: int, state: Annotated[str, Form()],
+                user: Annotated[User, Depends(admin)], comment: Annotated[str, Form()] = "",
+                back: Annotated[str, Form()] = "") -> RedirectResponse:
+    """The triage form of the scan and finding pages: mark, then back to the page it was on."""
+    if state not in TRIAGE_STATES:
+        raise HTTPException(422, f"{state!r}: a triage state is one of {', '.join(TRIAGE_STATES)}")
+    mark(request, finding_id, state, comment[:4000], user)
+    target = back if back.startswith("/") and not back.startswith("//") else f"/findings/{finding_id}"
+    return RedirectResponse(target, status_code=303)

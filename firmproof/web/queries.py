@@ -2,8 +2,9 @@
 time, one scan with its findings and components, one finding, the stored report.
 
 Rows come back as plain dicts; the API's models (`api.py`) and the templates read them alike.
-A finding's triage state is the latest mark on its key (the store's `triage` table), so that a
-mark made on one release shows on every release that has the same finding.
+A finding's triage state is the mark in force for it (`firmproof.store.triage`: the newest mark
+on its key in its product, so that a mark made on one release shows on every release of the
+product that has the same finding).
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, exists, func, or_, select
 
 from firmproof.store.schema import SEVERITIES, ComponentRow, FindingRow, Image, ReportBlob, Scan, Triage
+from firmproof.store.triage import OPEN, UNTRIAGED, Place, marks, state_of, states
 
 if TYPE_CHECKING:
     from firmproof.store import Store
 
 Row = dict[str, Any]
-NO_MARK = "none"                      # the triage filter's value for a finding nobody marked
+TRIAGE_FILTERS = (UNTRIAGED, "open")  # besides the states: no mark in force; untriaged or confirmed
 MAX_PER_PAGE = 200
 
 
@@ -38,7 +40,7 @@ class ScanFilters:
     severity: str | None = None        # this severity or above
     category: str | None = None
     rule: str | None = None
-    triage: str | None = None          # a triage state, or NO_MARK
+    triage: str | None = None          # a triage state, or one of TRIAGE_FILTERS
     since: date | None = None
     until: date | None = None
 
@@ -59,12 +61,6 @@ class Page:
         return max(1, -(-self.total // self.per_page))
 
 
-def _latest_marks() -> Any:
-    """key -> the latest triage mark's state (a subquery)."""
-    latest = select(func.max(Triage.id)).group_by(Triage.key).scalar_subquery()
-    return select(Triage.key, Triage.state).where(Triage.id.in_(latest)).subquery()
-
-
 def _finding_condition(filters: ScanFilters) -> Any:
     conditions = [FindingRow.scan_id == Scan.id]
     if filters.severity is not None:
@@ -74,12 +70,14 @@ def _finding_condition(filters: ScanFilters) -> Any:
     if filters.rule is not None:
         conditions.append(FindingRow.rule == filters.rule)
     if filters.triage is not None:
-        marks = _latest_marks()
-        marked = select(marks.c.key).where(marks.c.key == FindingRow.key)
-        if filters.triage == NO_MARK:
-            conditions.append(~exists(marked))
+        # the image is the outer query's (two levels up: say so, or it would be a FROM of its own)
+        state = state_of(FindingRow.key, Image.vendor, Image.product, Image.sha256).correlate_except(Triage)
+        if filters.triage == UNTRIAGED:
+            conditions.append(state.is_(None))
+        elif filters.triage == "open":
+            conditions.append(or_(state.is_(None), state.in_([s for s in OPEN if s != UNTRIAGED])))
         else:
-            conditions.append(exists(marked.where(marks.c.state == filters.triage)))
+            conditions.append(state == filters.triage)
     return exists(select(FindingRow.id).where(and_(*conditions)))
 
 
@@ -151,7 +149,12 @@ _FINDING_COLUMNS = (FindingRow.id, FindingRow.scan_id, FindingRow.finding_id, Fi
                     FindingRow.category, FindingRow.severity, FindingRow.title, FindingRow.path,
                     FindingRow.container, FindingRow.evidence_sha256, FindingRow.evidence_offset,
                     FindingRow.evidence_length, FindingRow.excerpt, FindingRow.details, FindingRow.references,
-                    FindingRow.key)
+                    FindingRow.key, Image.vendor, Image.product, Image.sha256)
+
+
+def _findings_query() -> Any:
+    return (select(*_FINDING_COLUMNS).join(Scan, Scan.id == FindingRow.scan_id)
+            .join(Image, Image.id == Scan.image_id))
 
 
 def _finding_row(row: Any) -> Row:
@@ -161,14 +164,14 @@ def _finding_row(row: Any) -> Row:
     return out
 
 
-def _with_triage(session: Any, rows: list[Row]) -> list[Row]:
-    keys = sorted({r["key"] for r in rows})
-    states: dict[str, str] = {}
-    if keys:
-        marks = _latest_marks()
-        states = dict(session.execute(select(marks.c.key, marks.c.state).where(marks.c.key.in_(keys))).all())
+def _with_triage(store: Store, rows: list[Row]) -> list[Row]:
+    """Each finding row (with its image's vendor, product and sha256) gets its triage state
+    (None: untriaged)."""
+    places = {r["id"]: Place(r["key"], r["vendor"], r["product"], r["sha256"]) for r in rows}
+    held = states(store, places.values())
     for row in rows:
-        row["triage"] = states.get(row["key"])
+        mark = held.get(places[row["id"]])
+        row["triage"] = mark.state if mark is not None else None
     return rows
 
 
@@ -178,23 +181,23 @@ _SEVERITY_ORDER = {s: i for i, s in enumerate(SEVERITIES)}
 def findings(store: Store, scan_id: int) -> list[Row]:
     """A scan's findings, the most severe first, then by rule, path and offset."""
     with store.sessions() as session:
-        rows = [_finding_row(r) for r in session.execute(
-            select(*_FINDING_COLUMNS).where(FindingRow.scan_id == scan_id))]
-        rows = _with_triage(session, rows)
+        found = session.execute(_findings_query().where(FindingRow.scan_id == scan_id))
+        rows = [_finding_row(r) for r in found]
+    rows = _with_triage(store, rows)
     return sorted(rows, key=lambda r: (_SEVERITY_ORDER[r["severity"]], r["rule"], r["path"],
                                        r["evidence"]["offset"], r["id"]))
 
 
 def finding(store: Store, finding_id: int) -> Row | None:
-    """One finding (by its row id), with its triage marks, newest first."""
+    """One finding (by its row id), with the triage marks that hold for it, newest first."""
     with store.sessions() as session:
-        row = session.execute(select(*_FINDING_COLUMNS).where(FindingRow.id == finding_id)).one_or_none()
-        if row is None:
-            return None
-        out = _with_triage(session, [_finding_row(row)])[0]
-        out["marks"] = [dict(r._mapping) for r in session.execute(
-            select(Triage.state, Triage.comment, Triage.who, Triage.at).where(Triage.key == out["key"])
-            .order_by(Triage.id.desc()))]
+        row = session.execute(_findings_query().where(FindingRow.id == finding_id)).one_or_none()
+    if row is None:
+        return None
+    out = _with_triage(store, [_finding_row(row)])[0]
+    place = Place(out["key"], out["vendor"], out["product"], out["sha256"])
+    out["marks"] = [{"state": m.state, "comment": m.comment, "who": m.who, "at": m.at, "scope": m.scope}
+                    for m in reversed(marks(store, out["key"])) if m.covers(place)]
     return out
 
 

@@ -9,6 +9,7 @@ scans, enough for pages of five. Nothing binds anything but loopback; each serve
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import time
@@ -149,6 +150,22 @@ def guarded(store_url: str, accounts: Accounts) -> Iterator[Server]:
     try:
         wait_ready(base, process)
         yield Server(base, process, httpx.get(f"{base}/api/openapi.json").json())
+    finally:
+        stop(process)
+
+
+@pytest.fixture
+def writable(store_url: str, accounts: Accounts, guarded: Server, tmp_path: Path) -> Iterator[Server]:
+    """A copy of the store for one test that writes (triage), served like `guarded`."""
+    copy = tmp_path / "store.sqlite"
+    shutil.copyfile(store_url.removeprefix("sqlite:///"), copy)
+    port = free_port()
+    process = serve("--db", f"sqlite:///{copy}", "--host", "127.0.0.1", "--port", str(port),
+                    "--auth", str(accounts.path))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base, process)
+        yield Server(base, process, guarded.openapi)
     finally:
         stop(process)
 

@@ -53,7 +53,8 @@ def test_filters(server: Server) -> None:
         assert total(severity="critical") == 2 * len(RULE_SETS)
         assert total(rule="FP-SVC-001", vendor="Acme") == len(RULE_SETS)
         assert total(category="service.remote-shell") == 2 * len(RULE_SETS)
-        assert total(triage="none") == len(IMAGES) * len(RULE_SETS) and total(triage="confirmed") == 0
+        assert total(triage="untriaged") == total(triage="open") == len(IMAGES) * len(RULE_SETS)
+        assert total(triage="confirmed") == 0
         assert total(until="2024-01-01") == total(since="2024-01-04") == len(IMAGES)
         assert total(since="2024-01-02", until="2024-01-03") == 2 * len(IMAGES)
 

@@ -1,7 +1,7 @@
 """A person in Debian's headless Chromium (through Playwright), against `firmproof serve` with
 authentication on: log in, the scans list, a filter chosen in the form, a scan, a finding, back,
-log out; every request the pages make stays on the server (no CDN, no script). Screenshots of
-each step are kept in the test's temporary folder."""
+log out; an admin marks a finding from the scan page. Every request the pages make stays on the
+server (no CDN, no script). Screenshots of each step are kept in the test's temporary folder."""
 
 from __future__ import annotations
 
@@ -85,3 +85,25 @@ def test_log_in_list_filter_scan_finding_log_out(guarded: Server, accounts: Acco
     assert any(url.endswith("/static/firmproof.css") for url in requests)
     assert sorted(p.name for p in shots.iterdir()) == ["1-scans.png", "2-filtered.png", "3-scan.png",
                                                        "4-finding.png"]
+
+
+def test_an_admin_marks_a_finding_from_the_scan_page(writable: Server, accounts: Accounts,
+                                                     tmp_path: Path) -> None:
+    with chromium_page(tmp_path / "profile") as page:
+        page.goto(f"{writable.base}/login")
+        page.fill("input[name=name]", "alice")
+        page.fill("input[name=password]", accounts.passwords["alice"])
+        page.click("button[type=submit]")
+        page.goto(f"{writable.base}/scans?vendor=Acme&q=demo")
+        page.locator("#scans tbody tr").first.locator("a").first.click()
+        row = page.locator("tr.finding", has_text="FP-SVC-001")
+        row.locator("select[name=state]").select_option("accepted-risk")
+        row.locator("input[name=comment]").fill("lab network only")
+        row.locator("button", has_text="Mark").click()
+        assert "#f-" in page.url                                  # back on the scan page, at the row
+        assert page.locator("tr.finding", has_text="FP-SVC-001").locator(".triage-state") \
+            .inner_text().startswith("accepted-risk")
+        page.screenshot(path=str(tmp_path / "5-marked.png"), full_page=True)
+        page.locator("tr.finding", has_text="FP-SVC-001").locator("a").first.click()
+        marks = page.locator("#marks").inner_text()
+        assert "alice" in marks and "lab network only" in marks and "Acme R1" in marks

@@ -98,7 +98,7 @@ def test_search_filters_and_pages(server: Server) -> None:
         assert "demo-router.bin" in by_rule.text and "clean-router.bin" not in by_rule.text
         assert re.search(r"(?<!\d)0 scans", visit(browser, "/scans?since=2999-01-01").text)
         assert f"{len(IMAGES) * 2} scans" in visit(browser, "/scans?since=2024-01-02&until=2024-01-03").text
-        assert f"{len(IMAGES) * len(RULE_SETS)} scans" in visit(browser, "/scans?triage=none").text
+        assert f"{len(IMAGES) * len(RULE_SETS)} scans" in visit(browser, "/scans?triage=untriaged").text
         assert re.search(r"(?<!\d)0 scans", visit(browser, "/scans?triage=confirmed").text)
         ignored = visit(browser, "/scans?severity=dire&since=yesterday")
         assert "Ignored: severity 'dire'" in ignored.text
