@@ -132,9 +132,11 @@ def main() -> int:
             finding = one["findings_list"][0]["id"]
             middle = max(1, scans["total"] // 50 // 2)          # a page of 50 halfway down
             paths = ["/scans", f"/scans?page={middle}", "/scans?vendor=Vendor07&severity=critical",
-                     "/scans?q=fw-0999", "/scans?rule=FP-SVC-001&since=2024-06-01", f"/scans/{last}",
+                     "/scans?q=fw-0999", "/scans?rule=FP-SVC-001&since=2024-06-01", "/scans?triage=open",
+                     f"/scans/{last}",
                      f"/findings/{finding}", "/api/scans", f"/api/scans?page={middle}",
-                     "/api/scans?vendor=Vendor07&severity=critical", f"/api/scans/{last}",
+                     "/api/scans?vendor=Vendor07&severity=critical", "/api/scans?triage=untriaged&page=2",
+                     f"/api/scans/{last}",
                      f"/api/scans/{last}/report", f"/api/findings/{finding}"]
             rows = measure(base, [*paths, "/api/images"], args.requests)
         finally:
