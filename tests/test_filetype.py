@@ -14,6 +14,7 @@ from firmproof.fs.filetype import (
     ELF,
     EMPTY,
     MEDIA,
+    PACKED,
     PRIVATE_KEY,
     SCRIPT,
     TEXT,
@@ -53,6 +54,26 @@ def test_system_data_files_hold_nothing_to_carve():
     assert present, "no zoneinfo, terminfo or ld.so.cache on this machine"
     for sample in present:
         assert classify(sample.read_bytes()[:4096], str(sample)) == MEDIA, sample
+
+
+def test_plain_programs_are_not_searched_upx_packed_ones_are(tmp_path: Path):
+    """Only a UPX-packed program is searched (its l_info after the program headers): every
+    other ELF file stays ELF, which the unpacker never searches. The host's own programs and
+    libraries (Debian's, of every shape: PIE, static, with and without sections) and a
+    cross-compiled MIPS program are plain; the same programs packed with upx are not."""
+    plain = sorted(p for folder in ("/usr/bin", "/usr/sbin", "/usr/lib/x86_64-linux-gnu")
+                   for p in Path(folder).iterdir() if p.is_file() and not p.is_symlink())
+    heads = [head for p in plain if (head := p.read_bytes()[:4096]).startswith(b"\x7fELF")]
+    assert len(heads) > 300
+    assert [classify(h) for h in heads].count(ELF) == len(heads)
+    source = Path(__file__).parent / "binary" / "src" / "udp_trigger.c"
+    for cc, flags in (("gcc", ()), ("gcc", ("-static",)), ("mips-linux-gnu-gcc", ("-static",))):
+        out = tmp_path / f"prog-{cc}{''.join(flags)}"
+        subprocess.run([cc, "-O2", *flags, "-o", out, source], check=True, capture_output=True)
+        assert classify(out.read_bytes()[:4096]) == ELF
+        subprocess.run(["upx", "-q", out], check=True, capture_output=True)
+        assert classify(out.read_bytes()[:4096]) == PACKED, (cc, flags)
+    assert PACKED in CARVE_TYPES and ELF not in CARVE_TYPES
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

@@ -9,6 +9,7 @@ import posixpath
 import struct
 
 ELF = "elf"
+PACKED = "packed"            # an ELF program packed with UPX: its code is compressed inside
 SCRIPT = "script"
 TEXT = "text"
 PRIVATE_KEY = "private-key"
@@ -19,8 +20,9 @@ ARCHIVE = "archive"          # zip, tar, cpio, compressed streams, file system i
 MEDIA = "media"              # images, fonts, audio, tz/terminfo data: nothing to carve or analyze
 DATA = "data"
 # types that may hold a container: the recursion searches these (APKs are zips: opening
-# them makes their assets, native libraries and certificates a layer the analyzers read)
-CARVE_TYPES = (ARCHIVE, DATA, APK)
+# them makes their assets, native libraries and certificates a layer the analyzers read; a
+# UPX-packed program is unpacked with `upx -d`, and the program it holds is the layer)
+CARVE_TYPES = (ARCHIVE, DATA, APK, PACKED)
 EMPTY = "empty"
 
 _ELF_MACHINES = {
@@ -76,7 +78,7 @@ def classify(head: bytes, path: str = "") -> str:
         return EMPTY
     name = posixpath.basename(path).lower()
     if head.startswith(b"\x7fELF"):
-        return ELF
+        return PACKED if upx_magic(head) is not None else ELF
     if head.startswith(b"PK\x03\x04"):
         return APK if name.endswith((".apk", ".apex")) else ARCHIVE
     for offset, magic in _ARCHIVE_MAGICS:
@@ -99,6 +101,46 @@ def classify(head: bytes, path: str = "") -> str:
     if _looks_like_der_private_key(head):
         return PRIVATE_KEY
     return DATA
+
+
+UPX_MAGIC = b"UPX!"
+# UPX's format numbers of Linux ELF programs (src/conf.h: linux/i386, elf386, sh386, amd64,
+# armel, mipsel, ppc64le, arm64, ppc32, armeb, mips, ppc64); 128 and up are big-endian
+_UPX_LINUX_FORMATS = frozenset({10, 12, 13, 14, 20, 22, 23, 30, 39, 42, 132, 133, 137, 139})
+# (e_phoff, e_phentsize, e_phnum, e_shnum) of an ELF header, by class and byte order
+_ELF_PH = {(1, 1): struct.Struct("<28xI10xHH2xH"), (1, 2): struct.Struct(">28xI10xHH2xH"),
+           (2, 1): struct.Struct("<32xQ14xHH2xH"), (2, 2): struct.Struct(">32xQ14xHH2xH")}
+# l_checksum, l_magic, l_lsize, l_version, l_format
+_L_INFO = {1: struct.Struct("<I4sHBB"), 2: struct.Struct(">I4sHBB")}
+
+
+def upx_l_info(head: bytes) -> tuple[int, bytes] | None:
+    """(offset, magic) of the l_info of a UPX-packed ELF program; None for any other file.
+
+    UPX writes its l_info right after the program header table, its magic `UPX!` (what
+    unblob's ELF handler checks before it runs `upx -d`). A stub whose magic was replaced (as
+    malware does, to defeat `upx -d`) is recognised by the fields around it: a UPX version
+    and a Linux format number, in a program without section headers. Reads the ELF header
+    and 12 bytes: cheap enough for every ELF file of an image."""
+    header = _ELF_PH.get((head[4], head[5])) if len(head) >= 64 else None
+    if header is None or not head.startswith(b"\x7fELF"):
+        return None
+    phoff, phentsize, phnum, shnum = header.unpack_from(head)
+    start = phoff + phnum * phentsize
+    l_info = _L_INFO[head[5]]
+    if not phnum or start + l_info.size > len(head):
+        return None
+    _checksum, magic, lsize, version, fmt = l_info.unpack_from(head, start)
+    if magic == UPX_MAGIC or (fmt in _UPX_LINUX_FORMATS and 11 <= version <= 15 and lsize and not shnum):
+        return start, magic
+    return None
+
+
+def upx_magic(head: bytes) -> bytes | None:
+    """The l_info magic of a UPX-packed ELF program (`UPX!`, or what a modified stub put in
+    its place); None for any other file."""
+    found = upx_l_info(head)
+    return found[1] if found is not None else None
 
 
 def _looks_like_der_private_key(head: bytes) -> bool:

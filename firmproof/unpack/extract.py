@@ -112,6 +112,8 @@ def _child(conn: Any, chunk: Any, handler_name: str, carved: Path, outdir: Path,
             outcome.errors.append(why)
         else:
             errors, refused = _unblob_extract(chunk, carved, outdir)
+            if fmt.closed is not None and (why := fmt.closed(carved, outdir)):
+                errors.append(why)
             from firmproof.unpack.metadata import read_metadata
 
             try:

@@ -12,7 +12,9 @@ says how a chunk of the format is unpacked:
 - `stream`: one compressed stream, decoded in process (streams.py); a file that starts with
   the stream's `magic` is first decoded whole, without unblob's search;
 - `small`: small, plain archives extracted in process (zips.py), the others in the child;
-- `refuse`: a check that keeps every extractor away from a hostile chunk (a zip bomb).
+- `refuse`: a check that keeps every extractor away from a hostile chunk (a zip bomb);
+- `closed`: a check after unblob's extractor, naming what it left closed when it wrote
+  nothing (a UPX-packed program whose stub was modified so that `upx -d` is not run).
 
 `tools` are the programs the extraction runs (`firmproof doctor` checks them); `nests` is
 False for a format whose layers hold nothing to search (a truncated container, a partition
@@ -77,6 +79,7 @@ class Format:
     stream: Stream | None = None
     small: Callable[..., ChunkOutcome | None] | None = None
     refuse: Callable[[Path], str | None] | None = None
+    closed: Callable[[Path, Path], str | None] | None = None    # (carved, outdir) -> why not examined
     nests: bool = True
 
     def __post_init__(self) -> None:
@@ -108,6 +111,31 @@ def _small_zip(carved: Path, outdir: Path, *, byte_budget: int, deadline: float)
     from firmproof.unpack import zips
 
     return zips.extract(carved, outdir, byte_budget=byte_budget, deadline=deadline)
+
+
+def _upx_left_packed(carved: Path, outdir: Path) -> str | None:
+    """Why a UPX-packed program was not examined, when unblob's ELF handler wrote nothing for
+    it: it runs `upx -d` only on an l_info magic `UPX!` whose checksum holds (a failing
+    `upx -d` is reported by unblob itself)."""
+    from firmproof.fs.filetype import UPX_MAGIC, upx_l_info
+
+    if outdir.exists():
+        return None
+    try:
+        with carved.open("rb") as handle:
+            found = upx_l_info(handle.read(4096))
+    except OSError:
+        return None
+    if found is None:
+        return None
+    offset, magic = found
+    if magic != UPX_MAGIC:
+        return (f"a UPX-packed program whose l_info magic at 0x{offset:x} is {magic!r}, not "
+                "b'UPX!' (a modified UPX stub, as malware uses against `upx -d`): not unpacked, "
+                "its code was not examined")
+    return (f"a UPX-packed program (l_info at 0x{offset:x}) whose pack unblob's ELF handler "
+            "does not accept (its trailer does not lead to the l_info: damaged or modified): "
+            "not unpacked, its code was not examined")
 
 
 SQUASHFS = Reader("firmproof's SquashFS reader", _squashfs, replaces=("sasquatch", "sasquatch-v4be"))
@@ -188,8 +216,9 @@ FORMATS: tuple[Format, ...] = (
     Format("uzip"),
     Format("qnx_deflate"),
     # executables: a kernel's initramfs is cut out, a program carved from a bigger file copied
-    # out (unblob also runs `upx -d` on a UPX-packed one, not a program firmproof's set-up installs)
-    Format("elf", ("elf32", "elf64")),
+    # out, a UPX-packed one unpacked with `upx -d` (inside a file system, only UPX-packed
+    # programs are searched: fs/filetype.py's PACKED)
+    Format("elf", ("elf32", "elf64"), tools=("upx",), closed=_upx_left_packed),
     Format("xalz"),
     # firmproof's own handlers, searched after unblob's, in this order
     Format("uimage", handler=_OWN + "uimage:UImageHandler"),

@@ -4,6 +4,8 @@ handlers themselves."""
 
 from __future__ import annotations
 
+import inspect
+import re
 from pathlib import Path
 
 import pytest
@@ -22,9 +24,25 @@ def _deps(fmt: formats.Format) -> set[str]:
     """The programs unblob's extractors of the format's handlers would run."""
     deps: set[str] = set()
     for handler in formats.handlers():
-        if handler.NAME in fmt.handlers and getattr(handler, "EXTRACTOR", None) is not None:
+        if handler.NAME not in fmt.handlers:
+            continue
+        if getattr(handler, "EXTRACTOR", None) is not None:
             deps.update(handler.EXTRACTOR.get_dependencies())
+        else:
+            deps.update(_chunk_commands(handler))
     return deps
+
+
+def _chunk_commands(handler: type) -> set[str]:
+    """The programs a handler without an extractor runs from its chunk's own `extract` (the
+    ELF handler's `upx -d` on a UPX-packed program): the `Command(...)` of its module."""
+    source = inspect.getsource(inspect.getmodule(handler))     # type: ignore[arg-type]
+    return set(re.findall(r'Command\(\s*"([^"]+)"', source))
+
+
+def test_the_elf_handler_runs_upx() -> None:
+    elf = formats.of("elf64")
+    assert elf.tools == ("upx",) and _deps(elf) == {"upx"}
 
 
 def test_every_unblob_handler_has_an_entry_and_every_name_a_handler() -> None:

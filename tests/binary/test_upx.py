@@ -1,0 +1,122 @@
+"""UPX-packed programs in a real SquashFS root: compiled with gcc, packed with upx, unpacked by
+the scan with `upx -d` (unblob's ELF handler), and read by the ELF analyzers; a stub whose
+magic was replaced with sed (as malware does against `upx -d`) leaves the scan incomplete."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import firmproof, need_tools, scan_report
+
+from firmproof.fs.filetype import ELF, PACKED, classify
+from firmproof.testing.fixtures import pack
+
+SRC = Path(__file__).resolve().parent / "src"
+PLACED = {
+    # path in the image -> program packed with upx (dynamic, -O2)
+    "usr/sbin/loginx": "login_master",      # master password: FP-HCRED-001
+    "usr/sbin/udpd": "udp_trigger",          # magic packet starts telnetd: FP-TRIG-001
+    "bin/checkpw": "login_hash",             # decoy: compares with the shadow hash
+    "usr/sbin/echod": "udp_echo",            # decoy: a UDP echo, no trigger
+}
+MODIFIED_MAGIC = "YTS\\x99"                   # sed's replacement for UPX! (a Mirai-like stub)
+
+
+def _build(out: Path, program: str) -> Path:
+    subprocess.run(["gcc", "-O2", "-o", str(out), str(SRC / f"{program}.c")], check=True,
+                   capture_output=True)
+    return out
+
+
+def _upx(src: Path, out: Path) -> Path:
+    subprocess.run(["upx", "-q", "-o", str(out), str(src)], check=True, capture_output=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def programs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Each program plain, packed, and (login_master) packed then modified with sed."""
+    need_tools("gcc", "upx", "sed", "mksquashfs")
+    folder = tmp_path_factory.mktemp("upx")
+    out: dict[str, Path] = {}
+    for program in sorted(set(PLACED.values())):
+        plain = _build(folder / program, program)
+        out[program] = plain
+        out[program + ".upx"] = _upx(plain, folder / f"{program}.upx")
+    modified = folder / "login_master.mod"
+    with modified.open("wb") as handle:
+        subprocess.run(["sed", f"s/UPX!/{MODIFIED_MAGIC}/g", str(out["login_master.upx"])],
+                       check=True, stdout=handle, env={"LC_ALL": "C", "PATH": "/usr/bin:/bin"})
+    out["login_master.mod"] = modified
+    return out
+
+
+def test_packed_programs_are_searched_plain_ones_are_not(programs: dict[str, Path]) -> None:
+    for name, path in programs.items():
+        head = path.read_bytes()[:4096]
+        assert classify(head, "/usr/sbin/x") == (PACKED if "." in name else ELF), name
+    modified = programs["login_master.mod"].read_bytes()
+    assert b"UPX!" not in modified and len(modified) == programs["login_master.upx"].stat().st_size
+
+
+def test_findings_point_into_the_unpacked_program_and_verify_holds(
+        programs: dict[str, Path], tmp_path: Path) -> None:
+    tree = tmp_path / "rootfs"
+    for rel, program in PLACED.items():
+        target = tree / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(programs[program + ".upx"].read_bytes())
+        target.chmod(0o755)
+    (tree / "etc").mkdir()
+    (tree / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
+    image = pack(tree, "squashfs-xz", tmp_path / "fw.sqfs")
+    report = scan_report(image, tmp_path)
+    assert report["coverage"]["incomplete"] == []
+    layers = {c["path"] for c in report["unpack"]["containers"]}
+    assert {f"squashfs@0x0/{rel}/elf@0x0" for rel in PLACED} <= layers
+    wanted = [f for f in report["findings"] if f["rule"] in ("FP-HCRED-001", "FP-TRIG-001")]
+    got = sorted((f["rule"], "/".join(f["container"][1:]), f["path"]) for f in wanted)
+    assert got == [("FP-HCRED-001", "squashfs@0x0//usr/sbin/loginx/elf@0x0", "/loginx.elf"),
+                   ("FP-TRIG-001", "squashfs@0x0//usr/sbin/udpd/elf@0x0", "/udpd.elf")]
+    for finding in wanted:
+        # the evidence is in the program upx -d gives back, not in the packed file
+        packed = tree / finding["container"][2].lstrip("/")
+        unpacked = tmp_path / (packed.name + ".elf")
+        subprocess.run(["upx", "-q", "-d", "-o", str(unpacked), str(packed)], check=True,
+                       capture_output=True)
+        data = unpacked.read_bytes()
+        ev = finding["evidence"]
+        assert ev["sha256"] == hashlib.sha256(data).hexdigest()
+        span = data[ev["offset"]:ev["offset"] + ev["length"]]
+        key = "literal" if finding["rule"] == "FP-HCRED-001" else "command"
+        assert span == finding["details"][key].encode()
+        assert ev["sha256"] != hashlib.sha256(packed.read_bytes()).hexdigest()
+    # the decoys, packed the same way, give nothing
+    decoys = (["/bin/checkpw"], ["/usr/sbin/echod"])
+    assert not [f for f in report["findings"] if f["container"][2:3] in decoys
+                and f["rule"].startswith(("FP-HCRED", "FP-TRIG", "FP-SVC"))]
+    (tmp_path / "r.json").write_text(json.dumps(report))
+    proc = firmproof("verify", tmp_path / "r.json", image, "--json")
+    assert proc.returncode == 0, proc.stderr
+    verdict = json.loads(proc.stdout)
+    assert verdict["holds"] and verdict["held"] == verdict["total"] == len(report["findings"])
+
+
+def test_a_stub_upx_cannot_unpack_leaves_the_scan_incomplete(
+        programs: dict[str, Path], tmp_path: Path) -> None:
+    """Today's silent clean: the modified stub was an ELF file, never searched, analyzers read
+    the stub and found nothing, and the scan said complete."""
+    tree = tmp_path / "rootfs"
+    (tree / "usr/sbin").mkdir(parents=True)
+    (tree / "usr/sbin/loginm").write_bytes(programs["login_master.mod"].read_bytes())
+    image = pack(tree, "squashfs-xz", tmp_path / "fw.sqfs")
+    report = scan_report(image, tmp_path, incomplete=True)
+    [entry] = report["coverage"]["incomplete"]
+    assert entry["kind"] == "unpack-error" and entry["path"] == "squashfs@0x0/usr/sbin/loginm/elf@0x0"
+    assert "UPX-packed program" in entry["reason"] and "not b'UPX!'" in entry["reason"]
+    assert "not examined" in entry["reason"]
+    assert not [f for f in report["findings"] if f["rule"].startswith(("FP-HCRED", "FP-TRIG"))]
