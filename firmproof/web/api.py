@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from firmproof.store.schema import SEVERITIES, TRIAGE_STATES
+from firmproof.store.timeline import timeline
 from firmproof.store.triage import TriageError, mark_finding
 from firmproof.web import queries
 from firmproof.web.access import admin
@@ -135,6 +136,26 @@ class ScanDetail(ScanOut):
     components: list[ComponentOut]
 
 
+class ReleaseOut(BaseModel):
+    release_date: date | None
+    version: str | None
+    image: str
+    image_sha256: str
+    scan: int | None = Field(description="the newest scan that gave a report (None: none did)")
+    status: str
+    error: str | None
+    findings: int | None
+    critical: int | None
+    high: int | None
+    medium: int | None
+    low: int | None
+    info: int | None
+    new: int | None = Field(description="findings (by triage key) not in the release before")
+    gone: int | None
+    open_critical_high: int | None
+    known_backdoors: list[str]
+
+
 class Problem(BaseModel):
     detail: str
 
@@ -235,3 +256,9 @@ def mark(request: Request, finding_id: int, state: str, comment: str, user: User
     except TriageError as exc:
         raise HTTPException(422, str(exc)) from None
     return {"state": done.state, "comment": done.comment, "who": done.who, "at": done.at, "scope": done.scope}
+
+
+@router.get("/timeline", response_model=list[ReleaseOut],
+            summary="a product's releases in order: findings per release, new, gone, open")
+def product_timeline(request: Request, vendor: str, product: str) -> list[dict[str, Any]]:
+    return timeline(store_of(request), vendor, product)

@@ -13,10 +13,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from firmproof.analyzers.registry import rule_by_id
 from firmproof.store.schema import SEVERITIES, TRIAGE_STATES
+from firmproof.store.timeline import timeline
 from firmproof.web import queries
 from firmproof.web.access import admin
 from firmproof.web.api import mark
 from firmproof.web.auth import User
+from firmproof.web.chart import findings_per_release
 from firmproof.web.hexview import excerpt_bytes, hex_lines
 from firmproof.web.queries import TRIAGE_FILTERS, ScanFilters
 from firmproof.web.rendering import render
@@ -125,3 +127,13 @@ def triage_form(request: Request, finding_id: int, state: Annotated[str, Form()]
     mark(request, finding_id, state, comment[:4000], user)
     target = back if back.startswith("/") and not back.startswith("//") else f"/findings/{finding_id}"
     return RedirectResponse(target, status_code=303)
+
+
+@router.get("/timeline", response_class=HTMLResponse)
+def timeline_page(request: Request, vendor: str = "", product: str = "") -> HTMLResponse:
+    """A product's releases in order, its findings per release as a chart."""
+    if not vendor or not product:
+        raise HTTPException(404, "a timeline is of one product: /timeline?vendor=V&product=P")
+    releases = timeline(_store(request), vendor, product)
+    return render(request, "timeline.html", vendor=vendor, product=product, releases=releases,
+                  chart=findings_per_release(releases), severities=SEVERITIES)

@@ -66,3 +66,16 @@ def test_refusals_are_documented_too(server: Server) -> None:
         assert server.check(api.get("/api/scans", params={"severity": "dire"})).status_code == 422
         assert server.check(api.get("/api/scans", params={"per_page": 0})).status_code == 422
         assert server.check(api.get("/api/scans", params={"since": "yesterday"})).status_code == 422
+
+
+def test_a_products_timeline(server: Server) -> None:
+    with httpx.Client(base_url=server.base) as api:
+        releases = server.check(api.get("/api/timeline", params={"vendor": "Acme", "product": "R1"})).json()
+        assert [(r["version"], r["image"]) for r in releases] == [("1.0", "demo-router.bin"),
+                                                                   ("1.1", "clean-router.bin")]
+        first, second = releases
+        assert first["new"] is None and first["findings"] == 8 and first["open_critical_high"] == 7
+        assert second["findings"] == second["info"] == 1
+        assert first["findings"] - second["gone"] + second["new"] == second["findings"]
+        assert server.check(api.get("/api/timeline", params={"vendor": "Acme", "product": "Z9"})).json() == []
+        assert server.check(api.get("/api/timeline", params={"vendor": "Acme"})).status_code == 422

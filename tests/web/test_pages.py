@@ -120,3 +120,24 @@ def test_a_missing_scan_or_finding_is_a_page_saying_so(server: Server) -> None:
             response = browser.get(url)
             assert response.status_code == 404 and "text/html" in response.headers["content-type"]
             assert "no " in Page(response.text).text
+
+
+def test_a_scan_links_to_its_products_timeline(server: Server) -> None:
+    with httpx.Client(base_url=server.base, follow_redirects=True) as browser:
+        listed = visit(browser, "/scans?q=clean-router&per_page=1")
+        scan = visit(browser, listed.hrefs(r"^/scans/\d+$")[0])
+        link = next(h for h, text in scan.links if text == "its product's timeline")
+        assert link == "/timeline?vendor=Acme&product=R1"
+        response = browser.get(link)
+        page = Page(response.text)
+        assert "Acme R1 2 releases" in page.text
+        # 1.0 (2023-01-10) before 1.1 (2023-06-01), each linked to its newest scan
+        releases = re.findall(r"<tr>\s*<td>(\d{4}-\d\d-\d\d)</td><td>([^<]*)</td>", response.text)
+        assert releases == [("2023-01-10", "1.0"), ("2023-06-01", "1.1")]
+        assert [t for _, t in page.links if t.endswith(".bin")] == ["demo-router.bin", "clean-router.bin"]
+        # the chart: one stacked bar per severity present, a title per bar
+        assert response.text.count('<svg class="timeline"') == 1
+        assert len(re.findall(r'<rect class="bar critical"', response.text)) == 1    # none in the clean one
+        assert "1.0: 5 critical" in response.text
+        assert browser.get("/timeline?vendor=Acme").status_code == 404
+        assert "No image of this product" in visit(browser, "/timeline?vendor=Acme&product=Z9").text
