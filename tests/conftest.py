@@ -92,6 +92,18 @@ def scan_report(image: Path, tmp_path: Path, *extra: str, incomplete: bool = Fal
     return json.loads(out.read_text())
 
 
+@pytest.fixture(scope="session")
+def demo_scan(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """The demo image and its JSON report as the CLI writes it, built and scanned once for the
+    tests that read them (the writers', the model's)."""
+    from firmproof.testing.demo import build_image
+
+    need_tools("mksquashfs", "mkimage", "openssl", "ssh-keygen")
+    root = tmp_path_factory.mktemp("demo-scan")
+    image = build_image(root / "demo.bin")
+    return image, scan_report(image, root)
+
+
 SHARED_ABSENT = ("shared corpus", "shared schemas", "OASIS SARIF 2.1.0 schema is absent")
 
 

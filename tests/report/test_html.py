@@ -12,23 +12,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import firmproof, need_tools, scan_report
+from conftest import firmproof, need_tools
 
 from firmproof.fs.rootfs import RootFS
 from firmproof.model import Evidence
 from firmproof.report.html import hex_view
-from firmproof.testing.demo import build_image
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
-    need_tools("mksquashfs", "mkimage", "openssl", "ssh-keygen")
+def rendered(tmp_path_factory: pytest.TempPathFactory, demo_scan: tuple[Path, dict]) -> tuple[Path, dict]:
+    image, report = demo_scan
     root = tmp_path_factory.mktemp("html")
-    image = build_image(root / "demo.bin")
-    report = scan_report(image, root)
     proc = firmproof("scan", image, "-q", "--format", "html", "-o", root / "report.html")
     assert proc.returncode == 0, proc.stderr
     return root / "report.html", report

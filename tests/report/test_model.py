@@ -7,21 +7,17 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import need_tools, scan_report
 
 from firmproof.analyzers.registry import rule_by_id
 from firmproof.model import Category
 from firmproof.report import Report, UnpackError
 from firmproof.report.file import ReportFileError
-from firmproof.testing.demo import build_image
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
-    need_tools("mksquashfs", "mkimage", "openssl", "ssh-keygen")
+def demo(tmp_path_factory: pytest.TempPathFactory, demo_scan: tuple[Path, dict]) -> tuple[Path, dict]:
+    _, report = demo_scan
     root = tmp_path_factory.mktemp("model")
-    image = build_image(root / "demo.bin")
-    report = scan_report(image, root)
     path = root / "report.json"
     path.write_text(json.dumps(report))
     return path, report

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from conftest import REPO, firmproof, need_tools, scan_report
+from conftest import REPO, firmproof
 
 from firmproof.analyzers.registry import all_rules
 from firmproof.report.sarif import FINGERPRINT, artifact_uri
-from firmproof.testing.demo import build_image
 
 # The OASIS schema, byte for byte; no PyPI package ships it (sarif-om, sarif-tools, pysarif and
 # sarif-pydantic were checked), so it is read from the shared schemas folder.
@@ -20,11 +19,9 @@ LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "not
 
 
 @pytest.fixture(scope="module")
-def reports(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, dict]:
-    need_tools("mksquashfs", "mkimage", "openssl", "ssh-keygen")
+def reports(tmp_path_factory: pytest.TempPathFactory, demo_scan: tuple[Path, dict]) -> tuple[dict, dict]:
+    image, report = demo_scan
     root = tmp_path_factory.mktemp("sarif")
-    image = build_image(root / "demo.bin")
-    report = scan_report(image, root)
     proc = firmproof("scan", image, "-q", "--format", "sarif", "-o", root / "demo.sarif")
     assert proc.returncode == 0, proc.stderr
     return report, json.loads((root / "demo.sarif").read_text())
