@@ -137,3 +137,20 @@ def timeline_page(request: Request, vendor: str = "", product: str = "") -> HTML
     releases = timeline(_store(request), vendor, product)
     return render(request, "timeline.html", vendor=vendor, product=product, releases=releases,
                   chart=findings_per_release(releases), severities=SEVERITIES)
+
+
+@router.get("/diff", response_class=HTMLResponse)
+def diff_page(request: Request, old: int = 0, new: int = 0) -> HTMLResponse:
+    """Two stored scans compared, as `firmproof diff OLD.json NEW.json --html` shows them."""
+    from firmproof.evidence.diff import Side, diff_sides
+    from firmproof.report import Report
+    from firmproof.report.html import diff_html
+
+    store = _store(request)
+    sides = []
+    for scan_id in (old, new):
+        data = queries.report(store, scan_id)
+        if data is None:
+            raise HTTPException(404, f"no report stored for scan {scan_id}: /diff?old=SCAN&new=SCAN")
+        sides.append(Side(f"scan {scan_id}", Report.from_json(data, name=f"scan {scan_id}")))
+    return HTMLResponse(diff_html(diff_sides(*sides)))

@@ -139,5 +139,14 @@ def test_a_scan_links_to_its_products_timeline(server: Server) -> None:
         assert response.text.count('<svg class="timeline"') == 1
         assert len(re.findall(r'<rect class="bar critical"', response.text)) == 1    # none in the clean one
         assert "1.0: 5 critical" in response.text
+        # the diff with the release before, and the form that compares any two
+        diff_link = next(h for h, text in page.links if text == "diff with the release before")
+        diff = visit(browser, diff_link)
+        assert "firmproof diff: demo-router.bin → clean-router.bin" in diff.text
+        assert re.search(r"\d+ appeared, \d+ vanished, \d+ changed", diff.text)
+        assert "vanished critical FP-SVC-001" in diff.text
+        scans = re.findall(r'<option value="(\d+)"', response.text)
+        assert f"/diff?old={scans[0]}&new={scans[-1]}" == diff_link.replace("&amp;", "&")
+        assert browser.get("/diff?old=999999&new=1").status_code == 404
         assert browser.get("/timeline?vendor=Acme").status_code == 404
         assert "No image of this product" in visit(browser, "/timeline?vendor=Acme&product=Z9").text
