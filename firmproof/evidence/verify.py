@@ -5,6 +5,9 @@
 there, its sha256 is `evidence.sha256`, it holds `length` bytes at `offset`, those bytes
 render to `evidence.excerpt`, and the finding id recomputes. Detection is not involved:
 a finding holds because its bytes are in the image, whatever firmproof thinks of them.
+The image's guessed identity (`image.guessed`) is checked the same way, field by field; a
+guess read from a header of the image itself (container: the image alone, path '') names
+bytes of the image file.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from firmproof.config import Limits
+from firmproof.device.identity import Guess
 from firmproof.fs.rootfs import RootFS
-from firmproof.model import Finding, excerpt_at, finding_id, in_bounds
+from firmproof.model import EXCERPT_MAX, Evidence, Finding, excerpt_at, finding_id, in_bounds
 from firmproof.report import Report
 from firmproof.report.file import ReportFileError
 from firmproof.unpack.driver import Layer, UnpackResult, unpack
@@ -52,12 +56,14 @@ class Verification:
     image_name: str
     image_reasons: list[str] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
+    identity: list[Check] = field(default_factory=list)     # image.guessed, field by field
     signature: str | None = None           # None: not asked; otherwise what the check found
     signature_ok: bool = True
 
     @property
     def holds(self) -> bool:
-        return not self.image_reasons and self.signature_ok and all(c.holds for c in self.checks)
+        return not self.image_reasons and self.signature_ok and all(c.holds for c in self.checks) \
+            and all(c.holds for c in self.identity)
 
     def to_json(self) -> dict[str, Any]:
         return {"holds": self.holds, "image": {"name": self.image_name, "holds": not self.image_reasons,
@@ -65,7 +71,8 @@ class Verification:
                 "signature": None if self.signature is None else
                 {"holds": self.signature_ok, "detail": self.signature},
                 "findings": [c.to_json() for c in self.checks],
-                "held": sum(c.holds for c in self.checks), "total": len(self.checks)}
+                "held": sum(c.holds for c in self.checks), "total": len(self.checks),
+                **({"identity": [c.to_json() for c in self.identity]} if self.identity else {})}
 
 
 def load_report(path: Path) -> Report:
@@ -113,8 +120,7 @@ def check_finding(index: int, finding: Finding, image_sha256: str, places: Place
     """Everything a finding claims, checked against the unpacked image."""
     fid, rule, path, container = finding.finding_id(image_sha256), finding.rule.id, finding.path, \
         finding.container
-    sha, offset, length, excerpt_text = (finding.evidence.sha256, finding.evidence.offset,
-                                         finding.evidence.length, finding.evidence.excerpt)
+    offset, length = finding.evidence.offset, finding.evidence.length
     check = Check(index, fid, rule, f"{chain(container)}:{path}@{offset}+{length}")
     expected_id = finding_id(image_sha256, rule, container, path, offset, length)
     if fid != expected_id:
@@ -132,16 +138,54 @@ def check_finding(index: int, finding: Finding, image_sha256: str, places: Place
     if data is None:
         check.reasons.append(f"{path} is not a regular file")
         return check
-    actual = view.sha256(view_path)    # hashed once per file, whatever the number of findings in it
+    check_bytes(check, data, view.sha256(view_path), finding.evidence)  # hashed once per file
+    return check
+
+
+def check_bytes(check: Check, data: bytes, actual: str, evidence: Evidence) -> None:
+    """The evidence's claims on the bytes of a file (`data`, hashing to `actual`)."""
+    sha, offset, length, excerpt_text = evidence.sha256, evidence.offset, evidence.length, evidence.excerpt
     if actual != sha:
         check.reasons.append(f"file sha256 is {actual}, evidence says {sha}")
     if not in_bounds(offset, length, len(data)):      # as Evidence.of, which built it, asks
         check.reasons.append(f"evidence bytes {offset}+{length} are outside the file ({len(data)} bytes)")
-        return check
+        return
     actual_excerpt = excerpt_at(data, offset, length)
     if actual_excerpt != excerpt_text:
         check.reasons.append(f"bytes at offset {offset} read {actual_excerpt[:60]!r}, "
                              f"not the excerpt {excerpt_text[:60]!r}")
+
+
+def check_guess(index: int, guess: Guess, image: Path, image_sha256: str, places: Places) -> Check:
+    """One field of `image.guessed`: its bytes are where the guess says, in the image itself
+    (a top-level header: container the image alone, path '') or in a file of a layer."""
+    ev = guess.evidence
+    check = Check(index, f"image.guessed.{guess.field}", guess.source,
+                  f"{chain(guess.container)}:{guess.path}@{ev.offset}+{ev.length}")
+    if len(guess.container) == 1 and not guess.path:
+        if ev.sha256 != image_sha256:
+            check.reasons.append(f"image sha256 is {image_sha256}, evidence says {ev.sha256}")
+        size = image.stat().st_size
+        if not in_bounds(ev.offset, ev.length, size):
+            check.reasons.append(f"evidence bytes {ev.offset}+{ev.length} are outside the image "
+                                 f"({size} bytes)")
+            return check
+        with image.open("rb") as handle:          # the bytes the excerpt shows, no more
+            handle.seek(ev.offset)
+            shown = excerpt_at(handle.read(min(ev.length, EXCERPT_MAX + 1)), 0, ev.length)
+        if shown != ev.excerpt:
+            check.reasons.append(f"bytes at offset {ev.offset} read {shown[:60]!r}, "
+                                 f"not the excerpt {ev.excerpt[:60]!r}")
+        return check
+    if not places.has_layer(guess.container):
+        check.reasons.append(f"no container {chain(guess.container[1:]) or '(image)'} in the image")
+        return check
+    found = places.find(guess.container, guess.path)
+    content = None if found is None else found[0].read(found[1])
+    if found is None or content is None:
+        check.reasons.append(f"no file {guess.path} in {chain(guess.container[1:])}")
+        return check
+    check_bytes(check, content, found[0].sha256(found[1]), ev)
     return check
 
 
@@ -175,6 +219,7 @@ def verify(report: Report, image: Path, *, limits: Limits | None = None,
         for i in _by_file(findings):
             checks[i] = check_finding(i, findings[i], claimed.sha256, places)
         result.checks = [c for c in checks if c is not None]
+        result.identity = [check_guess(i, g, image, image_sha, places) for i, g in enumerate(claimed.guessed)]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return result

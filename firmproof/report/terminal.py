@@ -188,6 +188,13 @@ def print_verification(result: Verification) -> None:
         out.print(table)
     if len(result.checks) > len(shown):
         out.print(f"… {len(result.checks) - len(shown)} more findings not listed (--json lists them all)")
+    for check in result.identity:
+        if not check.holds:
+            out.print(f"[bold red]guessed {escape(check.id.rsplit('.', 1)[-1])} does not hold:[/] "
+                      f"{escape(check.place)}: {escape('; '.join(check.reasons))}")
+    if result.identity:
+        out.print(f"{sum(c.holds for c in result.identity)} of {len(result.identity)} guessed "
+                  "identity fields hold")
     held = sum(c.holds for c in result.checks)
     style = "bold green" if result.holds else "bold red"
     out.print(f"[{style}]{held} of {len(result.checks)} findings hold"
