@@ -113,10 +113,17 @@ def test_a_stub_upx_cannot_unpack_leaves_the_scan_incomplete(
     tree = tmp_path / "rootfs"
     (tree / "usr/sbin").mkdir(parents=True)
     (tree / "usr/sbin/loginm").write_bytes(programs["login_master.mod"].read_bytes())
+    # a damaged download: 64 bytes of the compressed body flipped, UPX! left in place
+    damaged = bytearray(programs["login_master.upx"].read_bytes())
+    middle = len(damaged) // 2
+    damaged[middle:middle + 64] = bytes(b ^ 0x5A for b in damaged[middle:middle + 64])
+    (tree / "usr/sbin/loginc").write_bytes(damaged)
     image = pack(tree, "squashfs-xz", tmp_path / "fw.sqfs")
     report = scan_report(image, tmp_path, incomplete=True)
-    [entry] = report["coverage"]["incomplete"]
-    assert entry["kind"] == "unpack-error" and entry["path"] == "squashfs@0x0/usr/sbin/loginm/elf@0x0"
-    assert "UPX-packed program" in entry["reason"] and "not b'UPX!'" in entry["reason"]
-    assert "not examined" in entry["reason"]
+    entries = {e["path"]: e for e in report["coverage"]["incomplete"]}
+    assert set(entries) == {"squashfs@0x0/usr/sbin/loginm/elf@0x0", "squashfs@0x0/usr/sbin/loginc/elf@0x0"}
+    assert {e["kind"] for e in entries.values()} == {"unpack-error"}
+    modified = entries["squashfs@0x0/usr/sbin/loginm/elf@0x0"]["reason"]
+    assert "UPX-packed program" in modified and "not b'UPX!'" in modified and "not examined" in modified
+    assert "UPX checksum" in entries["squashfs@0x0/usr/sbin/loginc/elf@0x0"]["reason"]
     assert not [f for f in report["findings"] if f["rule"].startswith(("FP-HCRED", "FP-TRIG"))]
