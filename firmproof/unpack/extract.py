@@ -138,8 +138,10 @@ def _child(conn: Any, chunk: Any, handler_name: str, carved: Path, outdir: Path,
             outcome.errors.append(f"extraction stopped: byte limit of {budget:,} bytes reached "
                                   "while writing a file")
         else:
-            outcome.errors.append(str(exc) if isinstance(exc, TruncatedContainer)
-                                  else failure(handler_name, exc))
+            text = str(exc) if isinstance(exc, TruncatedContainer) else failure(handler_name, exc)
+            if fmt.closed is not None and (why := fmt.closed(carved, outdir)):
+                text = f"{why} ({text})"
+            outcome.errors.append(text)
         if outcome.meta is None and fmt.reader is None:
             # what the archive declares still names the files left short
             from firmproof.unpack.metadata import read_metadata

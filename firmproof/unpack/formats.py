@@ -115,8 +115,9 @@ def _small_zip(carved: Path, outdir: Path, *, byte_budget: int, deadline: float)
 
 def _upx_left_packed(carved: Path, outdir: Path) -> str | None:
     """Why a UPX-packed program was not examined, when unblob's ELF handler wrote nothing for
-    it: it runs `upx -d` only on an l_info magic `UPX!` whose checksum holds (a failing
-    `upx -d` is reported by unblob itself)."""
+    it (or raised: the extraction child adds the handler's own words, 'Invalid UPX checksum'):
+    it runs `upx -d` only on an l_info magic `UPX!` whose checksum holds (a failing `upx -d`
+    is reported by unblob itself)."""
     from firmproof.fs.filetype import UPX_MAGIC, upx_l_info
 
     if outdir.exists():
@@ -133,9 +134,8 @@ def _upx_left_packed(carved: Path, outdir: Path) -> str | None:
         return (f"a UPX-packed program whose l_info magic at 0x{offset:x} is {magic!r}, not "
                 "b'UPX!' (a modified UPX stub, as malware uses against `upx -d`): not unpacked, "
                 "its code was not examined")
-    return (f"a UPX-packed program (l_info at 0x{offset:x}) whose pack unblob's ELF handler "
-            "does not accept (its trailer does not lead to the l_info: damaged or modified): "
-            "not unpacked, its code was not examined")
+    return (f"a UPX-packed program (l_info at 0x{offset:x}) that unblob's ELF handler did not "
+            "unpack with `upx -d` (a damaged or modified pack): its code was not examined")
 
 
 SQUASHFS = Reader("firmproof's SquashFS reader", _squashfs, replaces=("sasquatch", "sasquatch-v4be"))
