@@ -15,7 +15,7 @@ from pathlib import Path
 from firmproof.analyzers.schedule import Analysis
 from firmproof.config import ScanConfig
 from firmproof.device.components import merge
-from firmproof.device.identity import identify
+from firmproof.device.identity import Place, headers, identify
 from firmproof.fs.examined import Skipped
 from firmproof.report import Container, Image, Report, Unpacked
 from firmproof.report.coverage import Coverage, Searched, build
@@ -105,7 +105,8 @@ def scan(config: ScanConfig, progress: Callable[[str, int, int], None] | None = 
         report.errors = list(analysis.errors)
         report.coverage = coverage_of(config, report, result, analysis.skips).to_json()
         views = [view for layer in result.layers for view in layer.index.views]
-        report.image = replace(report.image, guessed=identify(views))
+        report.image = replace(report.image, guessed=identify(
+            views, headers(image, report.image.sha256, header_places(result.layers))))
         if unpacked is not None:
             unpacked(result)
     except BaseException:
@@ -116,6 +117,15 @@ def scan(config: ScanConfig, progress: Callable[[str, int, int], None] | None = 
             shutil.rmtree(workdir, ignore_errors=True)
     report.seconds = time.monotonic() - started
     return report
+
+
+def header_places(layers: list[Layer]) -> list[Place]:
+    """Each layer's container chain, format and offset, with the tree of the layer that holds the
+    file it was found in (None: the image): where its header is read."""
+    trees = {layer.container: layer.index.tree for layer in layers}
+    return [(layer.container, layer.format, layer.offset,
+             None if len(layer.container) == 2 else trees.get(layer.container[:-2]))
+            for layer in layers if len(layer.container) == 2 or layer.container[:-2] in trees]
 
 
 def coverage_of(config: ScanConfig, report: Report, unpacked: UnpackResult,
