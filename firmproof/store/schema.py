@@ -47,8 +47,51 @@ TRIAGE_STATES = ("confirmed", "false-positive", "accepted-risk", "fixed")
 SCAN_STATUSES = ("ok", "error")
 KEY_KINDS = ("private", "authorized")
 
-# JSON columns: jsonb on PostgreSQL (indexable, compared by value), JSON text on SQLite
-Json = JSON().with_variant(JSONB(), "postgresql")
+NUL = "\x00"
+
+
+def without_nul(value: Any) -> Any:
+    """`value` with every NUL character of its strings (and keys) written as the four
+    characters `\\x00`, as report excerpts write it: PostgreSQL's jsonb and text refuse NUL,
+    and both databases must hold the same rows. The report itself is kept whole (ReportBlob)."""
+    if isinstance(value, str):
+        return value.replace(NUL, "\\x00") if NUL in value else value
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [without_nul(v) for v in value]
+    return value
+
+
+class _Json(TypeDecorator[Any]):
+    """JSON columns: jsonb on PostgreSQL (indexable, compared by value), JSON text on SQLite;
+    strings stored without NUL (`without_nul`)."""
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        return dialect.type_descriptor(JSONB() if dialect.name == "postgresql" else JSON())
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return without_nul(value)
+
+
+Json = _Json()
+
+
+class _Text(TypeDecorator[str]):
+    """Text read from the image (a command line, a key's comment, a title quoting a file):
+    stored without NUL (`without_nul`), which PostgreSQL's text refuses."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return without_nul(value)
+
+
+ImageText = _Text()
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -93,11 +136,11 @@ class Image(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
-    name: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(ImageText)
     size: Mapped[int] = mapped_column(BigInteger)
-    vendor: Mapped[str | None] = mapped_column(Text, index=True)
-    product: Mapped[str | None] = mapped_column(Text, index=True)
-    version: Mapped[str | None] = mapped_column(Text)
+    vendor: Mapped[str | None] = mapped_column(ImageText, index=True)
+    product: Mapped[str | None] = mapped_column(ImageText, index=True)
+    version: Mapped[str | None] = mapped_column(ImageText)
     release_date: Mapped[date | None] = mapped_column(Date)
     vendor_guessed: Mapped[bool] = mapped_column(Boolean, default=False)
     product_guessed: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -134,7 +177,7 @@ class Scan(Base):
     errors: Mapped[int] = mapped_column(Integer, default=0)          # analyzer and unpack errors
     findings_count: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(8), default="ok")
-    error: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(ImageText)
 
     image: Mapped[Image] = relationship(back_populates="scans")
     findings: Mapped[list[FindingRow]] = relationship(back_populates="scan", cascade="all, delete-orphan",
@@ -167,13 +210,13 @@ class FindingRow(Base):
     rule: Mapped[str] = mapped_column(String(32), index=True)
     category: Mapped[str] = mapped_column(String(64))
     severity: Mapped[str] = mapped_column(String(8))
-    title: Mapped[str] = mapped_column(Text)
-    path: Mapped[str] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(ImageText)
+    path: Mapped[str] = mapped_column(ImageText)
     container: Mapped[list[str]] = mapped_column(Json)
     evidence_sha256: Mapped[str] = mapped_column(String(64), index=True)
     evidence_offset: Mapped[int] = mapped_column(BigInteger)
     evidence_length: Mapped[int] = mapped_column(BigInteger)
-    excerpt: Mapped[str] = mapped_column(Text)
+    excerpt: Mapped[str] = mapped_column(ImageText)
     details: Mapped[dict[str, Any]] = mapped_column(Json)
     references: Mapped[list[str]] = mapped_column(Json)
     key: Mapped[str] = mapped_column(String(64), index=True)
@@ -189,12 +232,12 @@ class ComponentRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id", ondelete="CASCADE"), index=True)
-    name: Mapped[str] = mapped_column(Text)
-    version: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(ImageText)
+    version: Mapped[str] = mapped_column(ImageText)
     source: Mapped[str] = mapped_column(String(16))         # binary, opkg, dpkg, android, apk
-    cpe: Mapped[str | None] = mapped_column(Text)
-    purl: Mapped[str] = mapped_column(Text)
-    path: Mapped[str] = mapped_column(Text)
+    cpe: Mapped[str | None] = mapped_column(ImageText)
+    purl: Mapped[str] = mapped_column(ImageText)
+    path: Mapped[str] = mapped_column(ImageText)
     container: Mapped[list[str]] = mapped_column(Json)
     version_from: Mapped[str] = mapped_column(String(16))   # content, file name
     evidence_sha256: Mapped[str] = mapped_column(String(64), index=True)
@@ -216,12 +259,12 @@ class Triage(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(64), index=True)
-    vendor: Mapped[str | None] = mapped_column(Text)
-    product: Mapped[str | None] = mapped_column(Text)
+    vendor: Mapped[str | None] = mapped_column(ImageText)
+    product: Mapped[str | None] = mapped_column(ImageText)
     image_sha256: Mapped[str | None] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(16))
-    comment: Mapped[str] = mapped_column(Text, default="")
-    who: Mapped[str] = mapped_column(Text)
+    comment: Mapped[str] = mapped_column(ImageText, default="")
+    who: Mapped[str] = mapped_column(ImageText)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -236,11 +279,11 @@ class ShippedKeyRow(Base):
     fingerprint: Mapped[str | None] = mapped_column(String(80))   # 'SHA256:…'; None: sealed
     kind: Mapped[str] = mapped_column(String(16))                 # private, authorized
     type: Mapped[str] = mapped_column(String(32))                 # rsa-2048, ssh-ed25519…
-    path: Mapped[str] = mapped_column(Text)
+    path: Mapped[str] = mapped_column(ImageText)
     container: Mapped[list[str]] = mapped_column(Json)
     number: Mapped[int] = mapped_column(Integer)                  # the n-th key of the file
     offset: Mapped[int] = mapped_column(BigInteger)
-    comment: Mapped[str] = mapped_column(Text, default="")
+    comment: Mapped[str] = mapped_column(ImageText, default="")
 
 
 class ExecutableRow(Base):
@@ -252,7 +295,7 @@ class ExecutableRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id", ondelete="CASCADE"), index=True)
     sha256: Mapped[str] = mapped_column(String(64))
-    path: Mapped[str] = mapped_column(Text)
+    path: Mapped[str] = mapped_column(ImageText)
     container: Mapped[list[str]] = mapped_column(Json)
     size: Mapped[int] = mapped_column(BigInteger)
 
@@ -265,11 +308,11 @@ class BootEntryRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id", ondelete="CASCADE"), index=True)
-    file: Mapped[str] = mapped_column(Text)                       # the file that holds the line
+    file: Mapped[str] = mapped_column(ImageText)                       # the file that holds the line
     offset: Mapped[int] = mapped_column(BigInteger)
-    command: Mapped[str] = mapped_column(Text)
-    name: Mapped[str] = mapped_column(Text)                       # argv[0]'s base name
-    binary: Mapped[str | None] = mapped_column(Text)              # the file that runs, if shipped
+    command: Mapped[str] = mapped_column(ImageText)
+    name: Mapped[str] = mapped_column(ImageText)                       # argv[0]'s base name
+    binary: Mapped[str | None] = mapped_column(ImageText)              # the file that runs, if shipped
     binary_sha256: Mapped[str | None] = mapped_column(String(64))
     via: Mapped[str] = mapped_column(String(16))                  # inittab, script, systemd, cron…
     chain: Mapped[list[str]] = mapped_column(Json)                # how boot reaches `file`
@@ -286,7 +329,7 @@ class SetuidFileRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id", ondelete="CASCADE"), index=True)
-    path: Mapped[str] = mapped_column(Text)
+    path: Mapped[str] = mapped_column(ImageText)
     container: Mapped[list[str]] = mapped_column(Json)
     mode: Mapped[int] = mapped_column(Integer)
     uid: Mapped[int | None] = mapped_column(Integer)

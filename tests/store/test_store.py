@@ -198,6 +198,24 @@ def test_a_report_that_cannot_be_stored_leaves_nothing_behind(store: Store,
     assert counts(store)["findings"] == len(broken["findings"])
 
 
+def test_a_nul_character_read_from_the_image_is_stored_on_both_databases(
+        scanned: dict[str, Scanned], tmp_path: Path, pg_url: str) -> None:
+    """A literal of a vendor's binary may hold NUL (a real TP-Link report's FP-KNOWN finding
+    does): PostgreSQL's jsonb and text refuse it. Both databases store it as the text `\\x00`,
+    the same rows; the report blob keeps it as it was."""
+    report = copy.deepcopy(scanned["demo-router"].report)
+    report["findings"][0]["details"]["literal"] = "master\x00key"
+    report["findings"][0]["title"] += " \x00"
+    lite, pg = open_store(str(tmp_path / "store.sqlite")), open_store(pg_url)
+    for store in (lite, pg):
+        add_report(store, report)
+    rows = dump(lite)
+    assert rows == dump(pg)
+    stored = next(f for f in rows["findings"] if f["details"].get("literal", "").startswith("master"))
+    assert stored["details"]["literal"] == "master\\x00key" and stored["title"].endswith(" \\x00")
+    assert rows["reports"][0]["report"]["findings"][0]["details"]["literal"] == "master\x00key"
+
+
 def test_the_migrations_build_exactly_the_models(store: Store) -> None:
     with store.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
