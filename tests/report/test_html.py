@@ -3,23 +3,17 @@ and its filters working."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from conftest import firmproof, need_tools
+from conftest import firmproof
 
 from firmproof.fs.rootfs import RootFS
 from firmproof.model import Evidence
 from firmproof.report.html import hex_view
-
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+from tests.browser import chromium_page
 
 
 @pytest.fixture(scope="module")
@@ -57,19 +51,6 @@ def test_hex_view_marks_the_evidence_bytes():
     assert hex_view(Evidence("ab" * 32, 40, 3, "x")) is None    # evidence read back from a report
 
 
-@contextlib.contextmanager
-def chromium_page(profile: Path) -> Iterator[Any]:
-    """A page of the system's chromium, headless, with a fresh profile; closed after."""
-    need_tools("chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(profile), executable_path=shutil.which("chromium"), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
 
 
 def test_html_renders_in_chromium_and_filters(rendered: tuple[Path, dict], tmp_path: Path):

@@ -5,32 +5,10 @@ server (no CDN, no script). Screenshots of each step are kept in the test's temp
 
 from __future__ import annotations
 
-import contextlib
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-from conftest import need_tools
-
+from tests.browser import chromium_page
 from tests.web.conftest import RULE_SETS, Accounts, Server
-
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-@contextlib.contextmanager
-def chromium_page(profile: Path) -> Iterator[Any]:
-    need_tools("chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(profile), executable_path=shutil.which("chromium"), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
 
 
 def test_log_in_list_filter_scan_finding_log_out(guarded: Server, accounts: Accounts, tmp_path: Path) -> None:
