@@ -5,7 +5,7 @@ every response is one of the models below, so the document describes exactly wha
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
@@ -160,8 +160,18 @@ class Problem(BaseModel):
     detail: str
 
 
+T = TypeVar("T")
+
+
 def store_of(request: Request) -> Any:
     return request.app.state.store
+
+
+def found(value: T | None, missing: str) -> T:
+    """`value`, or a 404 saying what is `missing` (for the API and the pages alike)."""
+    if value is None:
+        raise HTTPException(404, missing)
+    return value
 
 
 def scan_filters(
@@ -213,9 +223,7 @@ def scans(request: Request, filters: Filters, page: PageNumber = 1, per_page: Pe
             summary="one scan with its findings and components")
 def scan(request: Request, scan_id: int) -> dict[str, Any]:
     store = store_of(request)
-    row = queries.scan(store, scan_id)
-    if row is None:
-        raise HTTPException(404, f"no scan {scan_id}")
+    row = found(queries.scan(store, scan_id), f"no scan {scan_id}")
     return {**row, "findings_list": queries.findings(store, scan_id),
             "components": queries.components(store, scan_id)}
 
@@ -223,18 +231,14 @@ def scan(request: Request, scan_id: int) -> dict[str, Any]:
 @router.get("/scans/{scan_id}/report", response_model=dict[str, Any], responses=NOT_FOUND,
             summary="the report (firmproof.report/1 JSON) stored with the scan")
 def report(request: Request, scan_id: int) -> dict[str, Any]:
-    data = queries.report(store_of(request), scan_id)
-    if data is None:
-        raise HTTPException(404, f"no report for scan {scan_id}")
+    data = found(queries.report(store_of(request), scan_id), f"no report for scan {scan_id}")
     return data
 
 
 @router.get("/findings/{finding_id}", response_model=FindingDetail, responses=NOT_FOUND,
             summary="one finding with its triage marks")
 def finding(request: Request, finding_id: int) -> dict[str, Any]:
-    row = queries.finding(store_of(request), finding_id)
-    if row is None:
-        raise HTTPException(404, f"no finding {finding_id}")
+    row = found(queries.finding(store_of(request), finding_id), f"no finding {finding_id}")
     return row
 
 
@@ -248,9 +252,7 @@ def triage(request: Request, finding_id: int, body: MarkIn,
 def mark(request: Request, finding_id: int, state: str, comment: str, user: User) -> dict[str, Any]:
     """Mark the finding with row id `finding_id` as `user` (the pages' form posts here too)."""
     store = store_of(request)
-    row = queries.finding(store, finding_id)
-    if row is None:
-        raise HTTPException(404, f"no finding {finding_id}")
+    row = found(queries.finding(store, finding_id), f"no finding {finding_id}")
     try:
         done = mark_finding(store, row["scan_id"], row["finding_id"], state, comment=comment, who=user.name)
     except TriageError as exc:

@@ -5,7 +5,7 @@ fetched from elsewhere, so that they work offline and print as they show."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
@@ -16,7 +16,7 @@ from firmproof.store.schema import SEVERITIES, TRIAGE_STATES
 from firmproof.store.timeline import timeline
 from firmproof.web import queries
 from firmproof.web.access import admin
-from firmproof.web.api import mark
+from firmproof.web.api import found, mark, store_of
 from firmproof.web.auth import User
 from firmproof.web.chart import findings_per_release
 from firmproof.web.hexview import excerpt_bytes, hex_lines
@@ -27,10 +27,6 @@ FILTER_FIELDS = ("q", "vendor", "product", "version", "severity", "category", "r
                  "until")
 
 router = APIRouter(include_in_schema=False)
-
-
-def _store(request: Request) -> Any:
-    return request.app.state.store
 
 
 def _date(text: str | None) -> date | None:
@@ -76,26 +72,24 @@ def home() -> RedirectResponse:
 def scans_page(request: Request) -> HTMLResponse:
     params = {k: v for k, v in request.query_params.items() if k in (*FILTER_FIELDS, "page", "per_page")}
     filters, ignored = _filters(params)
-    found = queries.scans(_store(request), filters, _number(params.get("page"), 1),
-                          _number(params.get("per_page"), 50))
+    listed = queries.scans(store_of(request), filters, _number(params.get("page"), 1),
+                           _number(params.get("per_page"), 50))
     kept = {k: v for k, v in params.items() if k in FILTER_FIELDS and v}
-    if found.per_page != 50:
-        kept["per_page"] = str(found.per_page)
+    if listed.per_page != 50:
+        kept["per_page"] = str(listed.per_page)
 
     def page_url(number: int) -> str:
         return "/scans?" + urlencode({**kept, "page": number})
 
-    return render(request, "scans.html", page=found, params=params, ignored=ignored, page_url=page_url,
-                  choices=queries.choices(_store(request)), severities=SEVERITIES,
+    return render(request, "scans.html", page=listed, params=params, ignored=ignored, page_url=page_url,
+                  choices=queries.choices(store_of(request)), severities=SEVERITIES,
                   triage_states=(*TRIAGE_STATES, *TRIAGE_FILTERS))
 
 
 @router.get("/scans/{scan_id}", response_class=HTMLResponse)
 def scan_page(request: Request, scan_id: int) -> HTMLResponse:
-    store = _store(request)
-    row = queries.scan(store, scan_id)
-    if row is None:
-        raise HTTPException(404, f"no scan {scan_id}")
+    store = store_of(request)
+    row = found(queries.scan(store, scan_id), f"no scan {scan_id}")
     report = queries.report(store, scan_id) or {}
     return render(request, "scan.html", scan=row, findings=queries.findings(store, scan_id),
                   components=queries.components(store, scan_id), coverage=report.get("coverage"),
@@ -104,10 +98,8 @@ def scan_page(request: Request, scan_id: int) -> HTMLResponse:
 
 @router.get("/findings/{finding_id}", response_class=HTMLResponse)
 def finding_page(request: Request, finding_id: int) -> HTMLResponse:
-    store = _store(request)
-    row = queries.finding(store, finding_id)
-    if row is None:
-        raise HTTPException(404, f"no finding {finding_id}")
+    store = store_of(request)
+    row = found(queries.finding(store, finding_id), f"no finding {finding_id}")
     evidence = row["evidence"]
     elsewhere_count, elsewhere = queries.same_finding_elsewhere(store, row["key"], finding_id)
     return render(request, "finding.html", finding=row, scan=queries.scan(store, row["scan_id"]),
@@ -134,7 +126,7 @@ def timeline_page(request: Request, vendor: str = "", product: str = "") -> HTML
     """A product's releases in order, its findings per release as a chart."""
     if not vendor or not product:
         raise HTTPException(404, "a timeline is of one product: /timeline?vendor=V&product=P")
-    releases = timeline(_store(request), vendor, product)
+    releases = timeline(store_of(request), vendor, product)
     return render(request, "timeline.html", vendor=vendor, product=product, releases=releases,
                   chart=findings_per_release(releases), severities=SEVERITIES)
 
@@ -146,11 +138,10 @@ def diff_page(request: Request, old: int = 0, new: int = 0) -> HTMLResponse:
     from firmproof.report import Report
     from firmproof.report.html import diff_html
 
-    store = _store(request)
+    store = store_of(request)
     sides = []
     for scan_id in (old, new):
-        data = queries.report(store, scan_id)
-        if data is None:
-            raise HTTPException(404, f"no report stored for scan {scan_id}: /diff?old=SCAN&new=SCAN")
+        data = found(queries.report(store, scan_id),
+                     f"no report stored for scan {scan_id}: /diff?old=SCAN&new=SCAN")
         sides.append(Side(f"scan {scan_id}", Report.from_json(data, name=f"scan {scan_id}")))
     return HTMLResponse(diff_html(diff_sides(*sides)))
