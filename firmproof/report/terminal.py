@@ -49,9 +49,11 @@ class ScanDisplay:
         self._task: TaskID | None = None
 
     def __enter__(self) -> ScanDisplay:
-        if self.enabled and self.console.is_terminal:
+        if self.enabled and self.console.is_terminal and not self.console.is_dumb_terminal:
             # redrawn on each event, not by rich's refresh thread: the scan forks its extraction
-            # and analysis children, and a process that forks must have one thread
+            # and analysis children, and a process that forks must have one thread. A dumb
+            # terminal (TERM=dumb, as in an editor's shell or a CI log) cannot redraw a line in
+            # place: it gets a line per layer, as a pipe does
             self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"),
                                       TimeElapsedColumn(), console=self.console, transient=True,
                                       auto_refresh=False)
@@ -269,7 +271,7 @@ class BatchDisplay:
     def __enter__(self) -> BatchDisplay:
         from rich.progress import BarColumn, MofNCompleteColumn, TimeRemainingColumn
 
-        if self.enabled and self.console.is_terminal:
+        if self.enabled and self.console.is_terminal and not self.console.is_dumb_terminal:
             self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                                       MofNCompleteColumn(), TextColumn("{task.fields[findings]} findings"),
                                       TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),

@@ -6,12 +6,15 @@ from __future__ import annotations
 import io
 import threading
 
+import pytest
 from rich.console import Console
 
-from firmproof.report.terminal import ScanDisplay
+from firmproof.batch import Outcome
+from firmproof.report.terminal import BatchDisplay, ScanDisplay
 
 
-def test_the_progress_display_starts_no_thread():
+def test_the_progress_display_starts_no_thread(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("TERM", "xterm-256color")
     before = threading.active_count()
     display = ScanDisplay(enabled=True)
     screen = io.StringIO()
@@ -21,3 +24,31 @@ def test_the_progress_display_starts_no_thread():
         display.progress("squashfs@0x0", 1, 42)
         assert threading.active_count() == before
     assert "unpacking layer 1 (42 files so far): squashfs@0x0" in screen.getvalue()
+
+
+def test_a_dumb_terminal_gets_a_line_per_layer(monkeypatch: pytest.MonkeyPatch):
+    # TERM=dumb cannot redraw a line in place: the live display would show nothing at all
+    monkeypatch.setenv("TERM", "dumb")
+    display = ScanDisplay(enabled=True)
+    screen = io.StringIO()
+    display.console = Console(file=screen, force_terminal=True, width=120)
+    with display:
+        assert display._progress is None
+        display.progress("squashfs@0x0", 1, 42)
+        display.progress("gzip@0x40", 2, 43)
+    assert screen.getvalue().count("unpacking ") == 2
+    assert "squashfs@0x0" in screen.getvalue() and "gzip@0x40" in screen.getvalue()
+
+
+def test_a_batch_on_a_dumb_terminal_gets_a_line_per_image(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("TERM", "dumb")
+    display = BatchDisplay(enabled=True)
+    screen = io.StringIO()
+    display.console = Console(file=screen, force_terminal=True, width=120)
+    with display:
+        assert display._progress is None
+        display.planned(2, 0)
+        display.finished(Outcome(path="a.bin"), 3)
+        display.finished(Outcome(path="b.bin", error="truncated squashfs"), 0)
+    assert "[1/2] scanned a.bin: 3 findings" in screen.getvalue()
+    assert "[2/2] failed b.bin: truncated squashfs" in screen.getvalue()
