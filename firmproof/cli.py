@@ -143,6 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--auth", type=Path, metavar="FILE",
                        help="users and tokens (made by `firmproof user add`; default: the user config "
                             "folder's firmproof/users.json where it exists)")
+    serve.add_argument("--data-dir", type=Path, metavar="DIR",
+                       help="where the server keeps what it is given (uploaded images, under "
+                            "images/ by their sha256; default: the user data folder)")
     _add_accounts(verbs)
 
     vulndb = verbs.add_parser("vulndb", help="the offline vulnerability database")
@@ -329,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.verb == "serve":
             from firmproof.web.serve import serve
 
-            return serve(args.db, args.host, args.port, args.auth)
+            return serve(args.db, args.host, args.port, args.auth, args.data_dir)
         if args.verb in ("user", "token"):
             return _accounts(args)
         if args.verb == "rules":

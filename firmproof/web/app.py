@@ -25,12 +25,15 @@ OPENAPI_URL = "/api/openapi.json"
 STATIC = Path(__file__).resolve().parent / "static"
 
 
-def create_app(store: Store, auth: AuthFile | None = None) -> FastAPI:
-    """The application over `store`; without `auth`, everyone is the local admin (loopback)."""
+def create_app(store: Store, auth: AuthFile | None = None, data_dir: Path | None = None) -> FastAPI:
+    """The application over `store`; without `auth`, everyone is the local admin (loopback).
+    `data_dir` is where the server keeps what it is given: images under `images/`, named by
+    their sha256 (`kept_image`); nothing is written there until something is given."""
     app = FastAPI(title="firmproof", version=__version__, openapi_url=OPENAPI_URL, docs_url=None,
                   redoc_url=None, description="The results store of firmproof: images, scans, findings.")
     app.state.store = store
     app.state.auth = auth
+    app.state.data_dir = data_dir
     app.state.secret = auth.secret if auth is not None else secrets.token_bytes(32)   # signs CSRF tokens
     app.middleware("http")(access.middleware)
     app.include_router(api.router)
@@ -46,3 +49,18 @@ def create_app(store: Store, auth: AuthFile | None = None) -> FastAPI:
                             detail=exc.detail)
 
     return app
+
+
+def images_dir(app: FastAPI) -> Path | None:
+    """The folder of the images the server keeps (None: the server keeps none)."""
+    data_dir: Path | None = app.state.data_dir
+    return data_dir / "images" if data_dir is not None else None
+
+
+def kept_image(app: FastAPI, sha256: str) -> Path | None:
+    """The kept copy of the image whose sha256 this is, where the server holds one."""
+    folder = images_dir(app)
+    if folder is None or len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+        return None
+    path = folder / sha256
+    return path if path.is_file() and not path.is_symlink() else None

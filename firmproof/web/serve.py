@@ -35,7 +35,15 @@ def load_auth(path: Path | None) -> AuthFile | None:
     return auth if auth.configured else None
 
 
-def serve(db: str | None, host: str, port: int, auth_path: Path | None = None) -> int:
+def default_data_dir() -> Path:
+    """The user data folder (platformdirs), where the default store lives too."""
+    from platformdirs import user_data_path
+
+    return user_data_path("firmproof")
+
+
+def serve(db: str | None, host: str, port: int, auth_path: Path | None = None,
+          data_dir: Path | None = None) -> int:
     """Serve until stopped; the exit code."""
     try:
         auth = load_auth(auth_path)
@@ -57,7 +65,8 @@ def serve(db: str | None, host: str, port: int, auth_path: Path | None = None) -
         print(f"firmproof: {exc}", file=sys.stderr)
         return EXIT_REFUSED
     try:
-        uvicorn.run(create_app(store, auth), host=host, port=port, log_level="warning")
+        app = create_app(store, auth, data_dir or default_data_dir())
+        uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
         store.close()
     return EXIT_OK
