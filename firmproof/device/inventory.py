@@ -2,8 +2,11 @@
 
 Accounts (and a digest of each password field), commands started at boot, listening
 daemons, setuid/setgid files, key fingerprints, ELF executables and every regular file by
-sha256. Each section maps a stable key (the path inside the root file system, or the user
-name) to a short value, so that two inventories compare key by key.
+sha256. A UPX-packed program is an executable at its path in the file system, by the sha256
+of its packed bytes, with the sha256 of the program `upx -d` gave back (or marked not
+unpacked); the layer that holds the unpacked program is not listed again. Each section maps
+a stable key (the path inside the root file system, or the user name) to a short value, so
+that two inventories compare key by key.
 
 Paths of the main root file system (the biggest view that looks like a root) are keyed as
 they are; files of any other view are keyed with the container chain in brackets.
@@ -21,10 +24,11 @@ from typing import Any
 
 from firmproof.device.bootchain import walk
 from firmproof.device.keymaterial import load_pem_block
+from firmproof.device.packed import PACKER, Unpacked, unpacked_programs
 from firmproof.device.parsers.passwd import parse_passwd, parse_shadow
 from firmproof.device.parsers.pem import find_pem_blocks
 from firmproof.device.parsers.sshkey import fingerprint, parse_authorized_keys
-from firmproof.fs.filetype import ELF, PRIVATE_KEY, PUBLIC_KEY, SCRIPT, TEXT
+from firmproof.fs.filetype import ELF, PACKED, PRIVATE_KEY, PUBLIC_KEY, SCRIPT, TEXT
 from firmproof.fs.rootfs import FILE, FileEntry, RootFS
 from firmproof.unpack.driver import Layer, chain_label
 
@@ -59,11 +63,22 @@ def inventory(layers: Iterable[Layer]) -> Inventory:
     main = _main_root(views)
     # files that were unpacked further: their content is compared inside, not as one blob
     unpacked = {(layer.container[:-2], layer.container[-2]) for layer in layers if len(layer.container) > 2}
+    programs = unpacked_programs(views)
+    listed = {id(p.view) for p in programs.values()}      # listed at the packed file's path
     inv = Inventory()
     for view in views:
+        if id(view) in listed:
+            continue
         prefix = "" if view is main else f"[{chain_label(view.container)}{_view_prefix(view)}] "
-        _collect(view, prefix, inv, unpacked)
+        _collect(view, prefix, inv, unpacked, programs)
     return inv
+
+
+def packed_value(digest: str, program: Unpacked | None) -> str:
+    """A packed program's value in the executables section: both hashes, or not unpacked."""
+    if program is None:
+        return f"{digest} {PACKER}-packed, not unpacked"
+    return f"{digest} {PACKER}-packed, unpacked {program.sha256}"
 
 
 def _view_prefix(view: RootFS) -> str:
@@ -71,10 +86,16 @@ def _view_prefix(view: RootFS) -> str:
     return entry.report_path.rstrip("/") if entry is not None and entry.report_path != "/" else ""
 
 
-def _collect(fs: RootFS, prefix: str, inv: Inventory, unpacked: set[tuple[tuple[str, ...], str]]) -> None:
+def _collect(fs: RootFS, prefix: str, inv: Inventory, unpacked: set[tuple[tuple[str, ...], str]],
+             programs: dict[tuple[tuple[str, ...], str], Unpacked]) -> None:
     sec = inv.sections
     for entry in fs.entries():
-        if entry.kind == FILE and (fs.container, entry.report_path) not in unpacked:
+        if entry.kind == FILE and entry.ftype == PACKED:
+            digest = fs.sha256(entry.path)
+            sec["files"][prefix + entry.path] = digest
+            sec["executables"][prefix + entry.path] = packed_value(
+                digest, programs.get((fs.container, entry.report_path)))
+        elif entry.kind == FILE and (fs.container, entry.report_path) not in unpacked:
             digest = fs.sha256(entry.path)
             sec["files"][prefix + entry.path] = digest
             if entry.ftype == ELF:
@@ -156,12 +177,16 @@ class ShippedKey:
 
 @dataclass(frozen=True)
 class Executable:
-    """An ELF file (not unpacked further), by its bytes."""
+    """An ELF file (not unpacked further), by its bytes. A packed program (`packer` 'upx') is
+    the file in the file system, by its packed bytes; `unpacked_sha256` is the program
+    `upx -d` gave back for it, None when it could not be unpacked."""
 
     sha256: str
     path: str
     container: tuple[str, ...]
     size: int
+    packer: str | None = None
+    unpacked_sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -207,11 +232,14 @@ def holdings(layers: Iterable[Layer]) -> Holdings:
     """What every view of every layer holds, with paths and containers as findings have them."""
     layers = list(layers)
     unpacked = {(layer.container[:-2], layer.container[-2]) for layer in layers if len(layer.container) > 2}
+    views = [view for layer in layers for view in layer.index.views]
+    programs = unpacked_programs(views)
+    listed = {id(p.view) for p in programs.values()}      # listed at the packed file's path
     keys: list[ShippedKey] = []
     executables: list[Executable] = []
     boot: list[BootEntry] = []
     setuid: list[SetuidFile] = []
-    for view in (view for layer in layers for view in layer.index.views):
+    for view in (v for v in views if id(v) not in listed):
         def where(path: str, fs: RootFS = view) -> tuple[tuple[str, ...], str]:
             entry = fs.entry(path)
             container, report_path = fs.relocate(entry.report_path if entry is not None else path)
@@ -221,7 +249,11 @@ def holdings(layers: Iterable[Layer]) -> Holdings:
             if entry.kind != FILE:
                 continue
             container, path = where(entry.path)
-            if entry.ftype == ELF and (view.container, entry.report_path) not in unpacked:
+            if entry.ftype == PACKED:
+                program = programs.get((view.container, entry.report_path))
+                executables.append(Executable(view.sha256(entry.path), path, container, entry.size, PACKER,
+                                              program.sha256 if program is not None else None))
+            elif entry.ftype == ELF and (view.container, entry.report_path) not in unpacked:
                 executables.append(Executable(view.sha256(entry.path), path, container, entry.size))
             if entry.is_setuid or entry.is_setgid:
                 setuid.append(SetuidFile(path, container, entry.mode, entry.uid, entry.gid,

@@ -13,8 +13,11 @@ from pathlib import Path
 import pytest
 from conftest import firmproof, need_tools, scan_report
 
+from firmproof.config import Limits
+from firmproof.device.inventory import holdings, inventory
 from firmproof.fs.filetype import ELF, PACKED, classify
 from firmproof.testing.fixtures import pack
+from firmproof.unpack.driver import unpack
 
 SRC = Path(__file__).resolve().parent / "src"
 PLACED = {
@@ -130,3 +133,47 @@ def test_a_stub_upx_cannot_unpack_leaves_the_scan_incomplete(
     assert re.match(r"a UPX-packed program \(l_info at 0x[0-9a-f]+\) that unblob's ELF handler", broken)
     assert "its code was not examined (InvalidInputFormat: Invalid UPX checksum)" in broken
     assert not [f for f in report["findings"] if f["rule"].startswith(("FP-HCRED", "FP-TRIG"))]
+
+
+def test_the_inventory_lists_each_packed_program_once_at_its_path(
+        programs: dict[str, Path], tmp_path: Path) -> None:
+    """A packed program unpacked is one executable at its path in the file system, by its packed
+    bytes and the unpacked program's; one upx cannot unpack is listed too, marked not unpacked
+    (it was missing: a PACKED file is no ELF file); a plain program is listed as before."""
+    tree = tmp_path / "rootfs"
+    placed = {"usr/sbin/udpd": programs["udp_trigger.upx"], "usr/sbin/loginm": programs["login_master.mod"],
+              "bin/checkpw": programs["login_hash"]}
+    for rel, source in placed.items():
+        (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tree / rel).write_bytes(source.read_bytes())
+    (tree / "etc").mkdir()
+    (tree / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
+    image = pack(tree, "squashfs-xz", tmp_path / "fw.sqfs")
+    sha = {rel: hashlib.sha256(source.read_bytes()).hexdigest() for rel, source in placed.items()}
+    unpacked = tmp_path / "udpd.elf"
+    subprocess.run(["upx", "-q", "-d", "-o", str(unpacked), str(programs["udp_trigger.upx"])], check=True,
+                   capture_output=True)
+    plain = hashlib.sha256(unpacked.read_bytes()).hexdigest()
+    assert plain not in sha.values()
+    work = tmp_path / "work"
+    work.mkdir()
+    result = unpack(image, work, Limits())
+    assert "squashfs@0x0/usr/sbin/udpd/elf@0x0" in {c["path"] for c in result.containers()}
+
+    sections = inventory(result.layers).sections
+    assert sections["executables"] == {
+        "/usr/sbin/udpd": f"{sha['usr/sbin/udpd']} upx-packed, unpacked {plain}",
+        "/usr/sbin/loginm": f"{sha['usr/sbin/loginm']} upx-packed, not unpacked",
+        "/bin/checkpw": sha["bin/checkpw"]}
+    assert {k: v for k, v in sections["files"].items() if k != "/etc/passwd"} == {
+        f"/{rel}": digest for rel, digest in sha.items()}
+
+    held = holdings(result.layers).executables
+    got = sorted((e.path, e.container[1:], e.sha256, e.packer, e.unpacked_sha256, e.size) for e in held)
+    assert got == sorted([
+        ("/usr/sbin/udpd", ("squashfs@0x0",), sha["usr/sbin/udpd"], "upx", plain,
+         programs["udp_trigger.upx"].stat().st_size),
+        ("/usr/sbin/loginm", ("squashfs@0x0",), sha["usr/sbin/loginm"], "upx", None,
+         programs["login_master.mod"].stat().st_size),
+        ("/bin/checkpw", ("squashfs@0x0",), sha["bin/checkpw"], None, None,
+         programs["login_hash"].stat().st_size)])
