@@ -426,7 +426,34 @@ def scan_apart(path: str, info: ImageInfo, limits: Limits, min_examined: float) 
     except (EOFError, OSError):
         _APART.pop(key, None)
         process.join(timeout=30)
+        for left in Path(tempfile.gettempdir()).glob(f"firmproof-batch-{process.pid}-*"):
+            shutil.rmtree(left, ignore_errors=True)        # its work folder, had it no time to remove it
         return Outcome(path, error=f"the scanning process died (exit code {process.exitcode})")
+
+
+def end_apart(thread: int | None = None, *, kill: bool = False) -> None:
+    """End the scanning process `scan_apart` keeps for `thread` (default: the calling one):
+    asked to end when it is idle, or killed (`kill`, from another thread: the `scan_apart`
+    waiting on it returns its death as the image's error, and removes its work folder)."""
+    key = threading.get_ident() if thread is None else thread
+    held = _APART.get(key)
+    if held is None:
+        return
+    process, conn = held
+    if kill:
+        if process.is_alive():
+            process.kill()                              # its scan's children die with it (PDEATHSIG)
+        return
+    _APART.pop(key, None)
+    try:
+        conn.send(None)
+    except OSError:
+        pass
+    process.join(timeout=30)
+    if process.is_alive():
+        process.kill()
+        process.join(timeout=30)
+    conn.close()
 
 
 # ---------------------------------------------------------------- the batch, in one writer
@@ -533,6 +560,32 @@ class _Pool:
                                                        "wall-clock guard): stopped")
 
 
+def store_outcome(store: Store, outcome: Outcome, info: ImageInfo, name: str, sha256: str, size: int,
+                  rules: str) -> tuple[int, Outcome]:
+    """Add what a worker handed back for one image to the store, the one writer's way: its
+    report with its components and inventory, or, where there is none or the store refuses it,
+    its error (`name`, `sha256` and `size` where the outcome has none). The scan's id, and the
+    outcome as stored (a refused report becomes its error). Raises StoreError when not even the
+    error can be written."""
+    report = outcome.report
+    if report is not None:
+        try:
+            return add_report(store, report, info, outcome.components, started=outcome.started,
+                              rules=rules, inventory=outcome.inventory), outcome
+        except SQLAlchemyError as exc:           # this report refused: its image's row says why
+            why = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            outcome = replace(outcome, report=None, error=f"the store refused its report: {why}")
+    try:
+        scan_id = add_error(store, sha256=outcome.sha256 or sha256, name=info.name or name,
+                            size=outcome.size or size, error=outcome.error or "failed",
+                            tool_version=__version__, image=info, started=outcome.started,
+                            seconds=outcome.seconds, rules=rules)
+    except SQLAlchemyError as exc:
+        why = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise StoreError(f"{store.url}: cannot write: {why}") from None
+    return scan_id, outcome
+
+
 def _hash(path: Path) -> tuple[str, int]:
     from firmproof.scan import sha256_file
 
@@ -586,29 +639,15 @@ def _run(items: Iterable[Item], store: Store, options: BatchOptions, events: Eve
 
     def record(outcome: Outcome) -> None:
         item, digest, size = planned[outcome.path]
-        report = outcome.report
-        if report is not None:
-            try:
-                add_report(store, report, item.info, outcome.components, started=outcome.started,
-                           rules=rules, inventory=outcome.inventory)
-            except SQLAlchemyError as exc:       # this report refused: its image's row says why
-                why = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-                outcome = replace(outcome, report=None, error=f"the store refused its report: {why}")
-            else:
-                found = len(report["findings"])
-                result.scanned += 1
-                result.findings += found
-                events.finished(outcome, found)
-                return
-        try:
-            add_error(store, sha256=outcome.sha256 or digest, name=item.info.name or item.path.name,
-                      size=outcome.size or size, error=outcome.error or "failed", tool_version=__version__,
-                      image=item.info, started=outcome.started, seconds=outcome.seconds, rules=rules)
-        except SQLAlchemyError as exc:
-            why = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-            raise StoreError(f"{store.url}: cannot write: {why}") from None
-        result.failed.append((outcome.path, outcome.error or "failed"))
-        events.finished(outcome, 0)
+        _, outcome = store_outcome(store, outcome, item.info, item.path.name, digest, size, rules)
+        if outcome.report is not None:
+            found = len(outcome.report["findings"])
+            result.scanned += 1
+            result.findings += found
+            events.finished(outcome, found)
+        else:
+            result.failed.append((outcome.path, outcome.error or "failed"))
+            events.finished(outcome, 0)
 
     if todo:
         try:
