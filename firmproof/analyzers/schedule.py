@@ -27,9 +27,10 @@ from firmproof.analyzers.base import Analyzer
 from firmproof.analyzers.registry import analyzers
 from firmproof.device.bootchain import WELL_KNOWN_MOUNTS, copies, mount_points, referenced_paths, walk
 from firmproof.device.components import COMPONENTS, Component, identify_cached
+from firmproof.device.packed import PACKER, Key, Unpacked, packed_entry, unpacked_programs
 from firmproof.device.parsers.passwd import kind_of_name
 from firmproof.fs import examined
-from firmproof.fs.rootfs import DIR, SYMLINK, RootFS, normalize
+from firmproof.fs.rootfs import DIR, SYMLINK, FileEntry, RootFS, normalize
 from firmproof.host.children import check, child_setup
 from firmproof.model import AnalyzerError, Category, Finding, NoEvidence
 from firmproof.unpack.driver import chain_label
@@ -150,14 +151,53 @@ def _mount_of(root: RootFS, part: RootFS, candidates: list[str], refs: list[str]
     return same[0] if len(same) == 1 else None
 
 
-def device(root: RootFS, partitions: list[RootFS]) -> tuple[RootFS, list[str]] | None:
+def device(root: RootFS, partitions: list[RootFS],
+           unpacked: dict[Key, Unpacked] | None = None) -> tuple[RootFS, list[str]] | None:
     """`root` with the file systems beside it that it mounts laid at their mount points (from
-    its `mount` lines and /etc/fstab, the well-known ones, the paths its boot chain names) and
-    the account databases boot copies into /etc made there; and the paths of those copies.
-    None when the root mounts none of them."""
+    its `mount` lines and /etc/fstab, the well-known ones, the paths its boot chain names), its
+    UPX-packed programs (and those of the file systems it mounts) replaced by the programs
+    `upx -d` gave back (`unpacked`: what runs at boot is the unpacked program) and the account
+    databases boot copies into /etc made there; and the paths of those copies. None when the
+    root mounts none of them and has no unpacked program."""
     candidates = [p for p in partitions if not nested(p.container, root.container)]
-    if not candidates:
+    mounts = _mounts(root, candidates) if candidates else []
+    programs = _programs(root, mounts, unpacked or {})
+    if not mounts and not programs:
         return None
+    mounted = root.device(mounts, programs=programs)
+    linked = _account_links(mounted)
+    wanted = []
+    for source, dest in copied(mounted, walk(mounted)):
+        folder, name = dest.rsplit("/", 1)
+        folder = mounted.resolve(folder or "/") or folder
+        entry = mounted.stat(folder)
+        if (folder in ACCOUNT_FOLDERS or (entry is not None and entry.kind == DIR
+                and folder.endswith("/etc"))) and kind_of_name(name) is not None:
+            wanted.append((source, f"{folder}/{name}"))
+        elif f"{folder}/{name}" in linked:      # /etc/shadow -> /tmp/shadow, filled at boot
+            wanted.append((source, linked[f"{folder}/{name}"]))
+    if not wanted:
+        return mounted, []
+    return root.device(mounts, wanted, programs), [dest for _, dest in wanted]
+
+
+def _programs(root: RootFS, mounts: list[tuple[str, RootFS]],
+              unpacked: dict[Key, Unpacked]) -> list[tuple[str, RootFS, FileEntry]]:
+    """(path on the device, view, entry) of each program unpacked from a packed file of `root`
+    or of a file system it mounts; the entry's `detail` names the packed file."""
+    out = []
+    for point, fs in [("", root), *mounts]:
+        for (container, report_path), program in sorted(unpacked.items(), key=lambda kv: kv[0]):
+            packed = packed_entry(fs, report_path) if container == fs.container else None
+            if packed is None:
+                continue
+            detail = {**program.entry.detail, "packed": PACKER, "packed_sha256": fs.sha256(packed.path)}
+            out.append((point + packed.path, program.view, replace(program.entry, detail=detail)))
+    return out
+
+
+def _mounts(root: RootFS, candidates: list[RootFS]) -> list[tuple[str, RootFS]]:
+    """Where `root` mounts each of the file systems `candidates` it mounts."""
     chain = walk(root)
     refs = referenced_paths(chain)
     typed = mount_points(root, chain)
@@ -174,23 +214,7 @@ def device(root: RootFS, partitions: list[RootFS]) -> tuple[RootFS, list[str]] |
         point = _mount_of(root, part, free, refs, [t for t in typed if t[0] in free])
         if point is not None:
             mounts.append((point, part))
-    if not mounts:
-        return None
-    mounted = root.device(mounts)
-    linked = _account_links(mounted)
-    wanted = []
-    for source, dest in copied(mounted, walk(mounted)):
-        folder, name = dest.rsplit("/", 1)
-        folder = mounted.resolve(folder or "/") or folder
-        entry = mounted.stat(folder)
-        if (folder in ACCOUNT_FOLDERS or (entry is not None and entry.kind == DIR
-                and folder.endswith("/etc"))) and kind_of_name(name) is not None:
-            wanted.append((source, f"{folder}/{name}"))
-        elif f"{folder}/{name}" in linked:      # /etc/shadow -> /tmp/shadow, filled at boot
-            wanted.append((source, linked[f"{folder}/{name}"]))
-    if not wanted:
-        return mounted, []
-    return root.device(mounts, wanted), [dest for _, dest in wanted]
+    return mounts
 
 
 MAX_COPIED = 5000      # files one boot chain's copies may make on the device
@@ -520,19 +544,21 @@ class Analysis:
         self._small.clear()
 
     def _devices(self) -> None:
-        """The findings held for the device: a root that mounts file systems beside it has its
-        boot chain (and the account databases boot copies) read on the device it makes; a file
-        system beside a root has the scripts that no init reaches dropped (the root's boot
-        chain says which of its scripts run); any other view keeps what it found."""
+        """The findings held for the device: a root that mounts file systems beside it, or holds
+        UPX-packed programs that were unpacked, has its boot chain (and the account databases
+        boot copies) read on the device it makes; a file system beside a root has the scripts
+        that no init reaches dropped (the root's boot chain says which of its scripts run); any
+        other view keeps what it found."""
         family = self.family or analyzers()
         roots = [v for v in self._views if v.is_root]
         partitions = [v for v in self._views if beside(v, roots)]
+        unpacked = unpacked_programs(self._views)
         for view in self._views:
             held = self._held.pop(id(view), [])
             if view in partitions:
                 self.findings.extend(f for f in held if f.details.get("reached") is not False)
                 continue
-            made = device(view, partitions) if view.is_root and partitions else None
+            made = device(view, partitions, unpacked) if view.is_root and (partitions or unpacked) else None
             if made is None:
                 self.findings.extend(held)
                 continue

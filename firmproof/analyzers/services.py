@@ -289,8 +289,13 @@ class Services(Analyzer):
             found = self._bind_shell_binary(fs, step.binary, binaries)
             if found is not None:
                 r = CONNECT_BACK_PROGRAM if found.get("shape") == "connect-back" else BIND_SHELL_PROGRAM
+                # a packed program: the device view reads the program unpacked from it, and
+                # names the packed file's bytes too
+                entry = fs.stat(step.binary)
+                packed: dict[str, Any] = {k: v for k, v in (entry.detail if entry is not None else {}).items()
+                                          if k in ("packed", "packed_sha256")}
                 yield self._at(r, fs, step, binary=step.program or step.binary,
-                               binary_sha256=fs.sha256(step.binary), **found)
+                               binary_sha256=fs.sha256(step.binary), **packed, **found)
 
     def _common(self, step: Step) -> dict[str, Any]:
         details: dict[str, Any] = {"chain": list(step.full_chain), "via": step.via,

@@ -354,13 +354,16 @@ class RootFS:
     # -- a device: several file systems -------------------------------------------------
 
     def device(self, mounts: Iterable[tuple[str, RootFS]] = (),
-               copies: Iterable[tuple[str, str]] = ()) -> RootFS:
+               copies: Iterable[tuple[str, str]] = (),
+               programs: Iterable[tuple[str, RootFS, FileEntry]] = ()) -> RootFS:
         """The device this root boots: each view of `mounts` laid at its mount point (what the
-        root holds below a mount point is hidden, as by the kernel), then each (source,
-        destination) of `copies` made at its destination (a file copied into /etc at boot).
-        Analysers read it as one file system; the entries that come from another file system
-        have a report path of their own, which `origins` maps back to where their bytes are
-        (findings are moved there by `relocate`)."""
+        root holds below a mount point is hidden, as by the kernel), each (path, view, entry)
+        of `programs` in place of the file at `path` (a packed program replaced by the program
+        unpacked from it, which is what runs; it keeps the packed file's mode and owner), then
+        each (source, destination) of `copies` made at its destination (a file copied into
+        /etc at boot). Analysers read it as one file system; the entries that come from
+        another file system have a report path of their own, which `origins` maps back to
+        where their bytes are (findings are moved there by `relocate`)."""
         entries: dict[str, FileEntry] = {}
         loaders: dict[str, tuple[Callable[[FileEntry], bytes], FileEntry]] = {}
         origins: dict[str, tuple[tuple[str, ...], str]] = dict(self.origins)
@@ -387,8 +390,16 @@ class RootFS:
             while parent not in entries:
                 entries[parent] = FileEntry(parent, parent, DIR, 0o755, 0, 0, 0)
                 parent = posixpath.dirname(parent)
-        # what boot copies: the file at the destination, its bytes those of the source
         own = self._loader
+        for path, view, program in programs:
+            path = normalize(path)
+            packed = entries.get(path)
+            if packed is None or packed.kind != FILE:
+                continue
+            foreign(path, program, view._loader, view.container)
+            entries[path] = replace(entries[path], mode=packed.mode, uid=packed.uid, gid=packed.gid,
+                                    meta_source=packed.meta_source)
+        # what boot copies: the file at the destination, its bytes those of the source
         mounted = RootFS(entries.values(), container=self.container, loader=own, physical=False)
         for source, dest in copies:
             found = mounted.stat(source)

@@ -177,3 +177,77 @@ def test_the_inventory_lists_each_packed_program_once_at_its_path(
          programs["login_master.mod"].stat().st_size),
         ("/bin/checkpw", ("squashfs@0x0",), sha["bin/checkpw"], None, None,
          programs["login_hash"].stat().st_size)])
+
+
+BIND_SHELL = """#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+static char table[65536] = {1};     /* room for upx to pack */
+int main(void)
+{
+    struct sockaddr_in a;
+    int c, s = socket(AF_INET, SOCK_STREAM, 0);
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons(table[0] + 31336);
+    bind(s, (struct sockaddr *)&a, sizeof a);
+    listen(s, 1);
+    c = accept(s, 0, 0);
+    dup2(c, 0); dup2(c, 1); dup2(c, 2);
+    execl("/bin/sh", "sh", (char *)0);
+    return 0;
+}
+"""
+
+
+def _boot_image(tmp_path: Path, name: str, daemons: dict[str, bytes]) -> Path:
+    """A root whose rcS starts each of `daemons` (path -> program) in the background."""
+    tree = tmp_path / name
+    for path, data in daemons.items():
+        (tree / path.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+        (tree / path.lstrip("/")).write_bytes(data)
+        (tree / path.lstrip("/")).chmod(0o755)
+    (tree / "etc/init.d").mkdir(parents=True)
+    (tree / "etc/inittab").write_text("::sysinit:/etc/init.d/rcS\n")
+    (tree / "etc/init.d/rcS").write_text("#!/bin/sh\n" + "".join(f"{p} &\n" for p in daemons))
+    (tree / "etc/init.d/rcS").chmod(0o755)
+    (tree / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
+    (tree / "bin").mkdir()
+    return pack(tree, "squashfs-xz", tmp_path / f"{name}.sqfs")
+
+
+def test_a_packed_program_started_at_boot_is_judged_by_what_it_unpacks_to(
+        programs: dict[str, Path], tmp_path: Path) -> None:
+    """The boot chain's rules read the program upx gives back, not the packed bytes: a packed
+    bind shell started by rcS is the finding its plain build gives (FP-SVC-008 at the line of
+    rcS), naming the packed file's sha256 beside the program's; a packed UDP echo daemon
+    started the same way stays silent."""
+    source = tmp_path / "bindshell.c"
+    source.write_text(BIND_SHELL)
+    plain = tmp_path / "bindshell"
+    subprocess.run(["gcc", "-O2", "-o", str(plain), str(source)], check=True, capture_output=True)
+    subprocess.run(["strip", str(plain)], check=True, capture_output=True)
+    packed = _upx(plain, tmp_path / "bindshell.upx")
+    daemons = {"/usr/sbin/netd": plain.read_bytes(), "/usr/sbin/echod": programs["udp_echo"].read_bytes()}
+    daemons_packed = {"/usr/sbin/netd": packed.read_bytes(),
+                      "/usr/sbin/echod": programs["udp_echo.upx"].read_bytes()}
+
+    def remote_shells(image: Path) -> list[dict]:
+        report = scan_report(image, tmp_path / image.stem)
+        assert report["coverage"]["incomplete"] == []
+        return [f for f in report["findings"] if f["category"] == "service.remote-shell"]
+
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "packed").mkdir()
+    before = remote_shells(_boot_image(tmp_path / "plain", "plain", daemons))
+    after = remote_shells(_boot_image(tmp_path / "packed", "packed", daemons_packed))
+    assert [(f["rule"], f["path"], f["evidence"]["excerpt"]) for f in before] == \
+        [("FP-SVC-008", "/etc/init.d/rcS", "/usr/sbin/netd &")]
+    assert [(f["rule"], f["path"], f["container"][1:], f["evidence"]) for f in after] == \
+        [(f["rule"], f["path"], f["container"][1:], f["evidence"]) for f in before]
+    details = after[0]["details"]
+    assert details["binary_sha256"] == before[0]["details"]["binary_sha256"]    # what runs
+    assert details["packed"] == "upx"
+    assert details["packed_sha256"] == hashlib.sha256(packed.read_bytes()).hexdigest()
+    assert {k: v for k, v in details.items() if not k.startswith("packed")} == before[0]["details"]

@@ -2,6 +2,9 @@
 headers written in C in several styles, compiled at test time by the real (cross) compilers
 Debian ships (x86-64 gcc and musl-gcc, mipsel, mips, armel, aarch64, i686) at -O0, -Os and -O2,
 dynamic and static, always stripped, and started at boot by an init script of the stock root.
+Each member and each decoy is also built once packed with the real `upx` (as IoT malware ships):
+what the scan must find in it is what it finds in the plain program, read in the program
+`upx -d` gives back.
 Static programs import nothing: the rules name their libc calls by the system calls of the
 wrappers (firmproof.device.binary.syscalls).
 Beside them, decoys of the same shape: a UDP echo server, a remote-management daemon whose
@@ -429,29 +432,40 @@ DECOY_PLAN: tuple[tuple[str, str, bool], ...] = (
     ("armel", "-O2", False), ("aarch64", "-O2", True), ("i686", "-Os", True),
 )
 
+# (toolchain, optimisation, static) of the packed variants, one per member in turn: upx packs
+# none of the small dynamic MIPS and ARM programs (NotCompressibleException), so those are static
+PACKED_PLAN: tuple[tuple[str, str, bool], ...] = (
+    ("x86-64", "-O2", False), ("mipsel", "-Os", True), ("armel", "-O0", True),
+    ("aarch64", "-O2", False), ("i686", "-Os", True), ("musl", "-O0", True),
+)
+
+
 class Program(os.PathLike[str]):
     """A C program compiled on first use (when the corpus copies it), cached on disk by the
-    hash of its source, compiler and flags."""
+    hash of its source, compiler and flags; with `packed`, packed with upx after stripping."""
 
-    def __init__(self, source: str, toolchain: str, opt: str, static: bool) -> None:
+    def __init__(self, source: str, toolchain: str, opt: str, static: bool, packed: bool = False) -> None:
         self.source, self.toolchain, self.opt, self.static = source, toolchain, opt, static
+        self.packed = packed
 
     def __repr__(self) -> str:
-        return f"Program({self.toolchain}{self.opt}{' static' if self.static else ''})"
+        return (f"Program({self.toolchain}{self.opt}{' static' if self.static else ''}"
+                f"{' upx' if self.packed else ''})")
 
     def flags(self) -> list[str]:
         return [self.opt, *(["-static"] if self.static else [])]
 
     def __fspath__(self) -> str:
         cc, strip = TOOLCHAINS[self.toolchain]
-        missing = [t for t in (cc, strip) if which(t) is None]
+        missing = [t for t in (cc, strip, *(["upx"] if self.packed else [])) if which(t) is None]
         if missing:
             message = missing_message(missing)
             if os.environ.get("PYTEST_CURRENT_TEST"):
                 import pytest
                 pytest.skip(message)
             raise FileNotFoundError(message)
-        key = hashlib.sha256("\0".join([self.source, cc, *self.flags()]).encode()).hexdigest()[:20]
+        packer = ["upx"] if self.packed else []
+        key = hashlib.sha256("\0".join([self.source, cc, *self.flags(), *packer]).encode()).hexdigest()[:20]
         out = CACHE / key / "prog"
         if out.is_file():
             return str(out)
@@ -462,19 +476,21 @@ class Program(os.PathLike[str]):
         subprocess.run([cc, *self.flags(), "-o", str(work / "prog"), str(work / "prog.c")],
                        check=True, capture_output=True)
         subprocess.run([strip, str(work / "prog")], check=True, capture_output=True)
+        if self.packed:
+            subprocess.run(["upx", "-q", str(work / "prog")], check=True, capture_output=True)
         os.replace(work / "prog", out)      # atomic: two workers may build the same program
         shutil.rmtree(work, ignore_errors=True)
         return str(out)
 
 
-def _variant(member: str, toolchain: str, opt: str, static: bool) -> Variant:
-    name = f"{member}.{toolchain}{opt}{'.static' if static else ''}"
+def _variant(member: str, toolchain: str, opt: str, static: bool, packed: bool = False) -> Variant:
+    name = f"{member}.{toolchain}{opt}{'.static' if static else ''}{'.upx' if packed else ''}"
     daemon = f"/usr/sbin/{member}"
     script = SCRIPT.format(name=member)
     files = {script: f"#!/bin/sh\ncase \"$1\" in\n  start) {daemon} & ;;\nesac\n"}
     if member == "config-secret":
         files["/etc/config/mgmt.key"] = "s3cr3t-from-config\n"
-    program = cast(Path, Program(SOURCES[member], toolchain, opt, static))
+    program = cast(Path, Program(SOURCES[member], toolchain, opt, static, packed))
     if member in DECOYS:
         # the REBOOT daemon is reported, at low severity (a fixed harmless action from the
         # network is worth a look, not an alarm): only a remote shell would be wrong there
@@ -500,3 +516,5 @@ def variants() -> Iterator[Variant]:
     for member in DECOYS:
         for toolchain, opt, static in DECOY_PLAN:
             yield _variant(member, toolchain, opt, static)
+    for i, member in enumerate([*CATEGORY, *DECOYS]):
+        yield _variant(member, *PACKED_PLAN[i % len(PACKED_PLAN)], packed=True)
