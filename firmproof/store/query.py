@@ -126,7 +126,7 @@ def key(store: Store, fingerprint: str) -> list[Row]:
     'SHA256:…', with or without the prefix), as a private key or an authorized one, from the
     scan's key rows: a key that made no finding is there too (`rule` empty). A fingerprint is
     the same whatever the key's format, so the same key stored as PEM and in authorized_keys
-    comes back from both."""
+    comes back from both. Each row names its scan (`scan`) and the key's offset in its file."""
     wanted = fingerprint if fingerprint.startswith("SHA256:") else f"SHA256:{fingerprint}"
     # the rule of a finding on the same key in the same file of the same scan, if one fired
     rule = (select(func.min(FindingRow.rule))
@@ -136,7 +136,8 @@ def key(store: Store, fingerprint: str) -> list[Row]:
     query = (select(Image.name.label("image"), Image.vendor, Image.product, Image.version,
                     Image.release_date, ShippedKeyRow.kind, ShippedKeyRow.type, ShippedKeyRow.path,
                     ShippedKeyRow.container, ShippedKeyRow.comment, rule.label("rule"),
-                    ShippedKeyRow.fingerprint, Image.sha256.label("image_sha256"))
+                    ShippedKeyRow.fingerprint, Image.sha256.label("image_sha256"), ShippedKeyRow.offset,
+                    Scan.id.label("scan"))
              .join(Scan, Scan.id == ShippedKeyRow.scan_id).join(Image, Image.id == Scan.image_id)
              .where(ShippedKeyRow.fingerprint == wanted, Scan.id.in_(_newest_scans()))
              .order_by(Image.vendor, Image.product, Image.release_date, Image.name, ShippedKeyRow.path,
@@ -148,7 +149,7 @@ def executable(store: Store, sha256: str) -> list[Row]:
     """Every image (newest scan) that ships the ELF file with these bytes, at every path."""
     query = (select(Image.name.label("image"), Image.vendor, Image.product, Image.version,
                     Image.release_date, ExecutableRow.path, ExecutableRow.container, ExecutableRow.size,
-                    ExecutableRow.sha256, Image.sha256.label("image_sha256"))
+                    ExecutableRow.sha256, Image.sha256.label("image_sha256"), Scan.id.label("scan"))
              .join(Scan, Scan.id == ExecutableRow.scan_id).join(Image, Image.id == Scan.image_id)
              .where(ExecutableRow.sha256 == sha256.strip().lower(), Scan.id.in_(_newest_scans()))
              .order_by(Image.vendor, Image.product, Image.release_date, Image.name, ExecutableRow.path))
@@ -168,7 +169,8 @@ def component(store: Store, name: str, version: str | None = None) -> list[Row]:
     query = (select(Image.name.label("image"), Image.vendor, Image.product, Image.version,
                     Image.release_date, ComponentRow.name.label("component"),
                     ComponentRow.version.label("component_version"), ComponentRow.path,
-                    ComponentRow.source, ComponentRow.purl, Image.sha256.label("image_sha256"))
+                    ComponentRow.source, ComponentRow.purl, Image.sha256.label("image_sha256"),
+                    ComponentRow.evidence_offset.label("offset"), Scan.id.label("scan"))
              .join(Scan, Scan.id == ComponentRow.scan_id).join(Image, Image.id == Scan.image_id)
              .where(Scan.id.in_(_newest_scans()), func.lower(ComponentRow.name) == name.lower())
              .order_by(Image.vendor, Image.product, Image.release_date, Image.name, ComponentRow.path))
