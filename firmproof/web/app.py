@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from firmproof import __version__
-from firmproof.web import access, api, pages, search
+from firmproof.web import access, api, pages, search, vendors
 from firmproof.web.auth import AuthFile
 from firmproof.web.rendering import render
 
@@ -39,6 +39,8 @@ def create_app(store: Store, auth: AuthFile | None = None, data_dir: Path | None
     app.include_router(api.router)
     app.include_router(access.router)
     app.include_router(pages.router)
+    app.include_router(vendors.api)
+    app.include_router(vendors.router)
     app.include_router(search.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
