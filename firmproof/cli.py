@@ -134,7 +134,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = verbs.add_parser("serve", help="web pages and a JSON API over the results store",
                              description="Serve the results store: pages for people, a JSON API "
-                                         "(OpenAPI at /api/openapi.json). Bound to loopback by default.")
+                                         "(OpenAPI at /api/openapi.json). Bound to loopback by default. "
+                                         "An admin may upload an image to scan (the page /upload, or "
+                                         "POST /api/uploads): it is kept in the data folder's images/ "
+                                         "under its sha256, queued, and scanned one at a time in a "
+                                         "process of its own; /uploads/ID shows its progress, then its "
+                                         "scan.")
     serve.add_argument("--db", metavar="URL", help="the store (default: SQLite in the user data folder)")
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default 127.0.0.1); any other than loopback needs "
@@ -146,6 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir", type=Path, metavar="DIR",
                        help="where the server keeps what it is given (uploaded images, under "
                             "images/ by their sha256; default: the user data folder)")
+    serve.add_argument("--upload-limit", type=_size, metavar="SIZE",
+                       help="the largest image an upload may be, e.g. 512M (default 1G); a larger "
+                            "one is refused (413) as soon as it is")
     _add_accounts(verbs)
 
     vulndb = verbs.add_parser("vulndb", help="the offline vulnerability database")
@@ -332,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.verb == "serve":
             from firmproof.web.serve import serve
 
-            return serve(args.db, args.host, args.port, args.auth, args.data_dir)
+            return serve(args.db, args.host, args.port, args.auth, args.data_dir, args.upload_limit)
         if args.verb in ("user", "token"):
             return _accounts(args)
         if args.verb == "rules":

@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from firmproof import __version__
-from firmproof.web import access, api, pages, search, vendors
+from firmproof.web import access, api, pages, search, uploads
 from firmproof.web.auth import AuthFile
 from firmproof.web.rendering import render
 
@@ -25,22 +25,26 @@ OPENAPI_URL = "/api/openapi.json"
 STATIC = Path(__file__).resolve().parent / "static"
 
 
-def create_app(store: Store, auth: AuthFile | None = None, data_dir: Path | None = None) -> FastAPI:
+def create_app(store: Store, auth: AuthFile | None = None, data_dir: Path | None = None,
+               upload_limit: int = uploads.DEFAULT_LIMIT) -> FastAPI:
     """The application over `store`; without `auth`, everyone is the local admin (loopback).
     `data_dir` is where the server keeps what it is given: images under `images/`, named by
-    their sha256 (`kept_image`); nothing is written there until something is given."""
+    their sha256 (`kept_image`); nothing is written there until something is given (an upload
+    of at most `upload_limit` bytes, scanned by the uploads' scanner while the server runs)."""
     app = FastAPI(title="firmproof", version=__version__, openapi_url=OPENAPI_URL, docs_url=None,
-                  redoc_url=None, description="The results store of firmproof: images, scans, findings.")
+                  redoc_url=None, description="The results store of firmproof: images, scans, findings.",
+                  lifespan=uploads.lifespan)
     app.state.store = store
     app.state.auth = auth
     app.state.data_dir = data_dir
+    app.state.upload_limit = upload_limit
     app.state.secret = auth.secret if auth is not None else secrets.token_bytes(32)   # signs CSRF tokens
     app.middleware("http")(access.middleware)
     app.include_router(api.router)
     app.include_router(access.router)
     app.include_router(pages.router)
-    app.include_router(vendors.api)
-    app.include_router(vendors.router)
+    app.include_router(uploads.api)
+    app.include_router(uploads.pages)
     app.include_router(search.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

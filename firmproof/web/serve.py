@@ -43,7 +43,7 @@ def default_data_dir() -> Path:
 
 
 def serve(db: str | None, host: str, port: int, auth_path: Path | None = None,
-          data_dir: Path | None = None) -> int:
+          data_dir: Path | None = None, upload_limit: int | None = None) -> int:
     """Serve until stopped; the exit code."""
     try:
         auth = load_auth(auth_path)
@@ -65,7 +65,8 @@ def serve(db: str | None, host: str, port: int, auth_path: Path | None = None,
         print(f"firmproof: {exc}", file=sys.stderr)
         return EXIT_REFUSED
     try:
-        app = create_app(store, auth, data_dir or default_data_dir())
+        app = create_app(store, auth, data_dir or default_data_dir(),
+                         **({"upload_limit": upload_limit} if upload_limit is not None else {}))
         uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
         store.close()

@@ -17,16 +17,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 import jsonschema
 import pytest
 
 from tests.servers import free_port
-
-if TYPE_CHECKING:
-    from tests.web.vendor_store import VendorStore
 
 START_SECONDS = 60
 RULE_SETS = ("", "rules-b", "rules-c", "rules-d")     # "" is this firmproof's own rules version
@@ -173,27 +170,6 @@ def writable(store_url: str, accounts: Accounts, guarded: Server, tmp_path: Path
         stop(process)
 
 
-@pytest.fixture(scope="session")
-def vendor_store(tmp_path_factory: pytest.TempPathFactory) -> VendorStore:
-    """Two vendors' images sharing a key, one finding marked (tests/web/vendor_store.py)."""
-    from tests.web.vendor_store import build
-
-    return build(tmp_path_factory.mktemp("vendors"))
-
-
-@pytest.fixture(scope="session")
-def vendor_server(vendor_store: VendorStore) -> Iterator[Server]:
-    """`vendor_store` served on 127.0.0.1 without authentication, for the vendor view."""
-    port = free_port()
-    process = serve("--db", vendor_store.url, "--host", "127.0.0.1", "--port", str(port))
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(base, process)
-        yield Server(base, process, httpx.get(f"{base}/api/openapi.json").json())
-    finally:
-        stop(process)
-
-
 # ---------------------------------------------------------------- responses against the document
 
 def _operation(openapi: dict[str, Any], method: str, path: str) -> dict[str, Any]:
@@ -220,3 +196,23 @@ def check_against_openapi(openapi: dict[str, Any], response: httpx.Response) -> 
     assert response.headers["content-type"].startswith("application/json")
     jsonschema.Draft202012Validator({**schema, "components": openapi["components"]},
                                     format_checker=jsonschema.FormatChecker()).validate(response.json())
+
+
+UPLOAD_LIMIT = 2 * 1024 ** 2     # the `uploading` server's --upload-limit (the demo image is under 1 MiB)
+
+
+@pytest.fixture
+def uploading(accounts: Accounts, tmp_path: Path) -> Iterator[Server]:
+    """An empty store served like `guarded` that takes uploads: kept in the test's
+    `tmp_path / "data"` (--data-dir), stored in `tmp_path / "uploads.sqlite"`, at most UPLOAD_LIMIT
+    bytes each."""
+    port = free_port()
+    process = serve("--db", f"sqlite:///{tmp_path / 'uploads.sqlite'}", "--host", "127.0.0.1",
+                    "--port", str(port), "--auth", str(accounts.path), "--data-dir", str(tmp_path / "data"),
+                    "--upload-limit", str(UPLOAD_LIMIT))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base, process)
+        yield Server(base, process, httpx.get(f"{base}/api/openapi.json").json())
+    finally:
+        stop(process)
