@@ -8,6 +8,7 @@
     auth.py       the users and tokens file: scrypt password hashes, token hashes, signed sessions
     accounts.py   `firmproof user` and `firmproof token`
     queries.py    what they read from the store (read only)
+    vendors.py    the vendor view for procurement: /api/vendors, /vendors, its CSV and print form
     hexview.py    evidence bytes as a hex editor shows them
     serve.py      the server on one address, refusing a public one without authentication
 """

@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from firmproof import __version__
-from firmproof.web import access, api, pages, search, uploads
+from firmproof.web import access, api, pages, search, uploads, vendors
 from firmproof.web.auth import AuthFile
 from firmproof.web.rendering import render
 
@@ -45,6 +45,8 @@ def create_app(store: Store, auth: AuthFile | None = None, data_dir: Path | None
     app.include_router(pages.router)
     app.include_router(uploads.api)
     app.include_router(uploads.pages)
+    app.include_router(vendors.api)
+    app.include_router(vendors.router)
     app.include_router(search.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

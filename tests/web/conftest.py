@@ -17,13 +17,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import jsonschema
 import pytest
 
 from tests.servers import free_port
+
+if TYPE_CHECKING:
+    from tests.web.vendor_store import VendorStore
 
 START_SECONDS = 60
 RULE_SETS = ("", "rules-b", "rules-c", "rules-d")     # "" is this firmproof's own rules version
@@ -166,6 +169,27 @@ def writable(store_url: str, accounts: Accounts, guarded: Server, tmp_path: Path
     try:
         wait_ready(base, process)
         yield Server(base, process, guarded.openapi)
+    finally:
+        stop(process)
+
+
+@pytest.fixture(scope="session")
+def vendor_store(tmp_path_factory: pytest.TempPathFactory) -> VendorStore:
+    """Two vendors' images sharing a key, one finding marked (tests/web/vendor_store.py)."""
+    from tests.web.vendor_store import build
+
+    return build(tmp_path_factory.mktemp("vendors"))
+
+
+@pytest.fixture(scope="session")
+def vendor_server(vendor_store: VendorStore) -> Iterator[Server]:
+    """`vendor_store` served on 127.0.0.1 without authentication, for the vendor view."""
+    port = free_port()
+    process = serve("--db", vendor_store.url, "--host", "127.0.0.1", "--port", str(port))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base, process)
+        yield Server(base, process, httpx.get(f"{base}/api/openapi.json").json())
     finally:
         stop(process)
 

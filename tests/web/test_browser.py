@@ -5,10 +5,14 @@ server (no CDN, no script). Screenshots of each step are kept in the test's temp
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 from pathlib import Path
 
 from tests.browser import chromium_page
 from tests.web.conftest import RULE_SETS, Accounts, Server
+from tests.web.vendor_store import VendorStore
 
 
 def test_log_in_list_filter_scan_finding_log_out(guarded: Server, accounts: Accounts, tmp_path: Path) -> None:
@@ -85,3 +89,67 @@ def test_an_admin_marks_a_finding_from_the_scan_page(writable: Server, accounts:
         page.locator("tr.finding", has_text="FP-SVC-001").locator("a").first.click()
         marks = page.locator("#marks").inner_text()
         assert "alice" in marks and "lab network only" in marks and "Acme R1" in marks
+
+
+def _pdf_title_and_pages(pdf: bytes) -> tuple[str, int]:
+    """The document title chromium writes in a PDF's information dictionary (UTF-16 when not
+    ASCII), and its number of pages."""
+    found = re.search(rb"/Title\s*(?:<FEFF([0-9A-Fa-f]*)>|\(([^)]*)\))", pdf)
+    assert found is not None, "the PDF has no title"
+    if found[1] is not None:
+        return bytes.fromhex(found[1].decode()).decode("utf-16-be"), _pages(pdf)
+    return found[2].decode(), _pages(pdf)
+
+
+def _pages(pdf: bytes) -> int:
+    return len(re.findall(rb"/Type\s*/Page(?![s\w])", pdf))
+
+
+def test_the_vendor_view_from_the_navigation_to_its_csv_and_its_pdf(vendor_server: Server,
+                                                                   vendor_store: VendorStore,
+                                                                   tmp_path: Path) -> None:
+    """Procurement's walk: Vendors in the navigation, Acme, the key it shares with Globex and its
+    open findings on the page, the CSV downloaded and read, the printable page printed to PDF."""
+    base = vendor_server.base
+    requests: list[str] = []
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    with chromium_page(tmp_path / "profile") as page:
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(f"{base}/scans")
+        page.locator("header nav a", has_text="Vendors").click()
+        assert page.url == f"{base}/vendors"
+        assert page.locator("#vendors tbody tr").count() == 2
+        page.locator("#vendors a", has_text="Acme").click()
+        assert page.url == f"{base}/vendors/Acme"
+        keys = page.locator("#keys").inner_text()
+        assert vendor_store.shared in keys and "Globex G2 2.0: globex-g2-2.0.bin" in keys
+        assert vendor_store.decoy not in page.locator("main").inner_text()
+        opened = page.locator("#open").inner_text()
+        assert "FP-KNOWN-014" in opened and "FP-SVC-001" not in opened     # telnetd: marked false positive
+        assert "2 of 3" in page.locator("#backdoors tr.backdoor").inner_text()
+        page.screenshot(path=str(shots / "1-vendor.png"), full_page=True)
+
+        with page.expect_download() as downloading:
+            page.locator("#csv").click()
+        download = downloading.value
+        assert download.suggested_filename == "firmproof-vendor-Acme.csv"
+        rows = list(csv.DictReader(io.StringIO(Path(download.path()).read_text(encoding="utf-8"))))
+        assert {r["item"] for r in rows if r["section"] == "key"} == {vendor_store.shared}
+        assert all("Globex G2 2.0" in r["elsewhere"] for r in rows if r["section"] == "key")
+        assert [r["item"] for r in rows if r["section"] == "backdoor"] == ["FP-KNOWN-014"]
+        findings = [r for r in rows if r["section"] == "finding"]
+        assert len(findings) == page.locator("#open tr.finding").count() > 0
+
+        page.locator("#printable").click()
+        assert page.url == f"{base}/vendors/Acme?print=1"
+        assert not page.locator("header.top").is_visible() and not page.locator("#exports").is_visible()
+        page.screenshot(path=str(shots / "2-printable.png"), full_page=True)
+        pdf = page.pdf(path=str(shots / "3-vendor.pdf"), format="A4")
+    assert pdf.startswith(b"%PDF-")
+    title, pages = _pdf_title_and_pages(pdf)
+    assert title.startswith("Acme: vendor view") and pages >= 1
+    assert all(url.startswith(base + "/") for url in requests), \
+        [u for u in requests if not u.startswith(base)]
+    assert sorted(p.name for p in shots.iterdir()) == ["1-vendor.png", "2-printable.png", "3-vendor.pdf"]
+

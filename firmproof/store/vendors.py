@@ -1,0 +1,233 @@
+"""A vendor as procurement reads it (issue 15): its products and releases, the critical and high
+findings still open, how long each known backdoor stayed, and the keys and executables it
+shares with another product or another vendor.
+
+Every image is read through its newest scan that gave a report (as `timeline` and `firmproof
+db` read them). Releases, their counts and their known backdoors are each product's
+`timeline` rows; a finding is open when the triage mark in force for it (`triage.state_of`,
+so a mark set on one release holds on the product's other releases) is none or 'confirmed';
+a key (by fingerprint) or an executable (by sha256) is shared when the newest scans of images
+of more than one product (of this vendor or another, or an image naming none) hold it.
+
+    vendors(store)                   # one row per vendor: images, products, releases, scans
+    vendor(store, "Acme")            # the view (None: no image names this vendor)
+    csv_rows(view)                   # its rows for a spreadsheet, CSV_COLUMNS in this order
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any, cast
+
+from sqlalchemy import distinct, func, or_, select
+
+from firmproof.store.schema import ExecutableRow, FindingRow, Image, Scan, ShippedKeyRow
+from firmproof.store.timeline import release_order, timeline
+from firmproof.store.triage import OPEN, UNTRIAGED, state_of
+
+if TYPE_CHECKING:
+    from firmproof.store.open import Store
+
+Row = dict[str, Any]
+SERIOUS = ("critical", "high")
+
+# The CSV's columns, in order. `section` says what a row is:
+#   finding     an open critical or high finding of a release's newest scan (item: its triage key)
+#   backdoor    a known-backdoor rule in a product's releases (item: the rule; first_seen,
+#               last_seen: versions; releases: how many releases held it; in_latest: still there)
+#   key         a shipped key of this vendor also shipped by another product (item: its
+#               fingerprint; elsewhere: every other product's image and path holding it)
+#   executable  an ELF file of this vendor also shipped by another product (item: its sha256)
+CSV_COLUMNS = ["section", "vendor", "product", "version", "release_date", "image", "severity", "rule",
+               "title", "path", "triage", "item", "type", "first_seen", "last_seen", "releases",
+               "in_latest", "elsewhere"]
+
+
+def _product_label(vendor: str | None, product: str | None) -> str:
+    return f"{vendor or '(no vendor)'} {product or '(no product)'}"
+
+
+def vendors(store: Store) -> list[Row]:
+    """Every vendor the images name, by name (any case): how many images, products, releases
+    (product and version pairs; an image naming no version is a release of its own) and scans,
+    and the newest release date known."""
+    query = (select(Image.id, Image.vendor, Image.product, Image.version, Image.release_date,
+                    func.count(Scan.id).label("scans"))
+             .outerjoin(Scan, Scan.image_id == Image.id).where(Image.vendor.is_not(None))
+             .group_by(Image.id, Image.vendor, Image.product, Image.version, Image.release_date))
+    grouped: dict[str, Row] = {}
+    with store.sessions() as session:
+        for row in session.execute(query):
+            out = grouped.setdefault(row.vendor, {"vendor": row.vendor, "images": 0, "scans": 0,
+                                                  "products": set(), "releases": set(),
+                                                  "latest_release": None})
+            out["images"] += 1
+            out["scans"] += row.scans
+            out["products"].add(row.product)
+            out["releases"].add((row.product, row.version) if row.version is not None else row.id)
+            if row.release_date is not None and (out["latest_release"] is None
+                                                 or row.release_date > out["latest_release"]):
+                out["latest_release"] = row.release_date
+    return [{**row, "products": len(row["products"]), "releases": len(row["releases"])}
+            for row in sorted(grouped.values(), key=lambda r: (r["vendor"].casefold(), r["vendor"]))]
+
+
+def _newest(vendor: str | None = None) -> Any:
+    """The newest scan that gave a report of each image (of `vendor`'s images only, if given)."""
+    query = select(func.max(Scan.id)).where(Scan.status == "ok").group_by(Scan.image_id)
+    if vendor is not None:
+        query = query.where(Scan.image_id.in_(select(Image.id).where(Image.vendor == vendor)))
+    return query
+
+
+def vendor(store: Store, name: str) -> Row | None:
+    """The view of the vendor `name` (exactly as the images have it), or None where no image
+    names it: `products` (each with its `releases`, `timeline` rows with the newest scan's
+    start as `scanned`), `open_findings`, `backdoors`, `shared_keys`, `shared_executables`."""
+    with store.sessions() as session:
+        names = [p for p in session.scalars(select(Image.product).where(Image.vendor == name).distinct())]
+    if not names:
+        return None
+    products: list[Row] = []
+    for named in sorted(names, key=lambda p: (p is None, (p or "").casefold(), p or "")):
+        # an image naming no product: the timeline's query compares with IS NULL
+        products.append({"product": named, "releases": timeline(store, name, cast(str, named))})
+    scan_ids = [r["scan"] for p in products for r in p["releases"] if r["scan"] is not None]
+    with store.sessions() as session:
+        found = session.execute(select(Scan.id, Scan.started).where(Scan.id.in_(scan_ids)))
+        started = {scan_id: at for scan_id, at in found}
+    for product in products:
+        for release in product["releases"]:
+            release["scanned"] = started.get(release["scan"])
+    return {"vendor": name, "products": products, "open_findings": _open_findings(store, name),
+            "backdoors": _backdoors(name, products),
+            "shared_keys": _shared(store, name, ShippedKeyRow.fingerprint),
+            "shared_executables": _shared(store, name, ExecutableRow.sha256)}
+
+
+def _open_findings(store: Store, name: str) -> list[Row]:
+    """The critical and high findings of the newest scan of each of the vendor's images whose
+    triage state in force is open (none, or 'confirmed'), by product, release, severity, rule."""
+    held = func.coalesce(state_of(FindingRow.key, Image.vendor, Image.product, Image.sha256), UNTRIAGED)
+    query = (select(FindingRow.id, FindingRow.scan_id.label("scan"), FindingRow.finding_id, FindingRow.rule,
+                    FindingRow.severity, FindingRow.title, FindingRow.path,
+                    FindingRow.evidence_offset.label("offset"), FindingRow.key, held.label("triage"),
+                    Image.product, Image.version, Image.release_date, Image.name.label("image"),
+                    Image.sha256.label("image_sha256"))
+             .join(Scan, Scan.id == FindingRow.scan_id).join(Image, Image.id == Scan.image_id)
+             .where(Image.vendor == name, FindingRow.scan_id.in_(_newest(name)),
+                    FindingRow.severity.in_(SERIOUS), held.in_(OPEN)))
+    with store.sessions() as session:
+        rows = [dict(r._mapping) for r in session.execute(query)]
+    return sorted(rows, key=lambda r: ((r["product"] is None, r["product"] or ""), release_order(r),
+                                       SERIOUS.index(r["severity"]), r["rule"], r["path"], r["offset"]))
+
+
+def _backdoors(name: str, products: list[Row]) -> list[Row]:
+    """Each known-backdoor rule of each product (as its timeline finds them, a finding's own
+    rule or one it absorbed): the releases that held it, how many, the first and the last, and
+    whether the product's newest scanned release still does."""
+    from firmproof.analyzers.registry import rule_by_id
+
+    out = []
+    for product in products:
+        scanned = [r for r in product["releases"] if r["scan"] is not None]
+        held: dict[str, list[Row]] = defaultdict(list)
+        for release in scanned:
+            for rule in release["known_backdoors"]:
+                held[rule].append(release)
+        for rule, releases in sorted(held.items()):
+            known = rule_by_id(rule)
+            out.append({"vendor": name, "product": product["product"], "rule": rule,
+                        "title": known.title if known is not None else rule,
+                        "releases": len(releases), "of_releases": len(scanned),
+                        "first_seen": releases[0]["version"] or releases[0]["image"],
+                        "first_date": releases[0]["release_date"],
+                        "last_seen": releases[-1]["version"] or releases[-1]["image"],
+                        "last_date": releases[-1]["release_date"],
+                        "in_latest": releases[-1] is scanned[-1],
+                        "versions": [r["version"] or r["image"] for r in releases]})
+    return out
+
+
+def _shared(store: Store, name: str, column: Any) -> list[Row]:
+    """The keys (`ShippedKeyRow.fingerprint`) or executables (`ExecutableRow.sha256`) of the
+    vendor's images that the newest scans of images of more than one product hold: one row each,
+    with `here` (the vendor's images and paths holding it) and `elsewhere` (every other
+    product's, other vendors' first)."""
+    table = column.class_
+    newest = _newest()
+    ours = (select(column).where(table.scan_id.in_(_newest(name)), column.is_not(None)).distinct())
+    places = (select(column).join(Scan, Scan.id == table.scan_id).join(Image, Image.id == Scan.image_id)
+              .where(column.in_(ours), table.scan_id.in_(newest)).group_by(column)
+              .having(or_(func.count(distinct(func.coalesce(Image.vendor, ""))) > 1,
+                          func.count(distinct(func.coalesce(Image.product, ""))) > 1)))
+    extra = ((ShippedKeyRow.kind, ShippedKeyRow.type, ShippedKeyRow.comment) if table is ShippedKeyRow
+             else (ExecutableRow.size,))
+    query = (select(column.label("item"), table.path, *extra, Image.vendor, Image.product, Image.version,
+                    Image.release_date, Image.name.label("image"), Scan.id.label("scan"))
+             .join(Scan, Scan.id == table.scan_id).join(Image, Image.id == Scan.image_id)
+             .where(column.in_(places), table.scan_id.in_(newest)))
+    with store.sessions() as session:
+        rows = [dict(r._mapping) for r in session.execute(query)]
+    items: dict[str, Row] = {}
+    for row in rows:
+        item = items.setdefault(row["item"], {"item": row["item"], "here": [], "elsewhere": []})
+        if table is ShippedKeyRow:
+            item.setdefault("type", row["type"])
+            if row["comment"] and not item.get("comment"):
+                item["comment"] = row["comment"]
+        else:
+            item["size"] = row["size"]
+        (item["here"] if row["vendor"] == name else item["elsewhere"]).append(row)
+
+    def place_order(row: Row) -> tuple[Any, ...]:
+        return (row["vendor"] == name, (row["vendor"] or "").casefold(), row["product"] or "",
+                release_order(row), row["path"])
+
+    out = []
+    for item in items.values():
+        for side in ("here", "elsewhere"):
+            item[side] = [{k: v for k, v in r.items() if k not in ("item", "type", "comment", "size")}
+                          for r in sorted(item[side], key=place_order)]
+        item.setdefault("comment", "")
+        item["products"] = sorted({_product_label(r["vendor"], r["product"]) for r in item["here"]})
+        item["vendors"] = sorted({r["vendor"] or "(no vendor)" for r in item["elsewhere"]
+                                  if r["vendor"] != name})
+        out.append(item)
+    # what other vendors ship too first, then by how many places hold it
+    return sorted(out, key=lambda i: (not i["vendors"], -len(i["elsewhere"]), i["item"]))
+
+
+def _where(place: Row) -> str:
+    text = f"{_product_label(place['vendor'], place['product'])} {place['version'] or ''}".rstrip()
+    kind = f" ({place['kind']})" if place.get("kind") else ""
+    return f"{text}: {place['image']} {place['path']}{kind}"
+
+
+def csv_rows(view: Row) -> list[Row]:
+    """The view as rows of CSV_COLUMNS: the open findings, the backdoors, then one row per place
+    of this vendor holding a shared key or executable (`elsewhere`: where else, '; ' between)."""
+    name = view["vendor"]
+    rows: list[Row] = []
+    for f in view["open_findings"]:
+        rows.append({"section": "finding", "vendor": name, **{k: f[k] for k in (
+            "product", "version", "release_date", "image", "severity", "rule", "title", "path", "triage")},
+            "item": f["key"]})
+    for b in view["backdoors"]:
+        rows.append({"section": "backdoor", "vendor": name, "product": b["product"], "rule": b["rule"],
+                     "title": b["title"], "item": b["rule"], "first_seen": b["first_seen"],
+                     "last_seen": b["last_seen"], "releases": b["releases"],
+                     "in_latest": "yes" if b["in_latest"] else "no"})
+    for section, items in (("key", view["shared_keys"]), ("executable", view["shared_executables"])):
+        for item in items:
+            for here in item["here"]:
+                others = [p for p in item["here"] + item["elsewhere"]
+                          if (p["vendor"], p["product"]) != (here["vendor"], here["product"])]
+                rows.append({"section": section, "vendor": name, "product": here["product"],
+                             "version": here["version"], "release_date": here["release_date"],
+                             "image": here["image"], "path": here["path"], "item": item["item"],
+                             "type": f"{item['type']} {here['kind']}" if section == "key" else "elf",
+                             "elsewhere": "; ".join(_where(p) for p in others)})
+    return rows
+

@@ -1,0 +1,191 @@
+"""The vendor view for procurement (issue 15): the API (checked against the OpenAPI document),
+the pages and the CSV, on the web tests' store and on `vendor_store` (two vendors' images
+built and scanned at test time that ship the same key; see tests/web/vendor_store.py)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from typing import Any
+
+import httpx
+
+from firmproof.store.vendors import CSV_COLUMNS
+from firmproof.web.vendors import to_csv
+from tests.store.test_triage import HUAWEI, TELNETD
+from tests.web.conftest import RULE_SETS, Accounts, Server
+from tests.web.test_pages import Page, visit
+from tests.web.vendor_store import MARKED, VendorStore
+
+
+def _view(server: Server, vendor: str) -> dict[str, Any]:
+    with httpx.Client(base_url=server.base) as api:
+        return dict(server.check(api.get(f"/api/vendors/{vendor}")).json())
+
+
+def _csv(server: Server, vendor: str) -> list[dict[str, str]]:
+    response = httpx.get(f"{server.base}/vendors/{vendor}.csv")
+    assert response.status_code == 200, response.text[:300]
+    assert response.headers["content-type"].startswith("text/csv")
+    assert response.headers["content-disposition"] == f'attachment; filename="firmproof-vendor-{vendor}.csv"'
+    reader = csv.DictReader(io.StringIO(response.text))
+    assert reader.fieldnames == CSV_COLUMNS
+    return list(reader)
+
+
+def test_vendors_and_a_vendor_on_the_web_tests_store(server: Server) -> None:
+    with httpx.Client(base_url=server.base) as api:
+        listed = server.check(api.get("/api/vendors")).json()
+        assert [(v["vendor"], v["products"], v["releases"], v["images"], v["scans"]) for v in listed] == [
+            ("Acme", 1, 2, 2, 2 * len(RULE_SETS)), ("Globex", 1, 1, 1, len(RULE_SETS))]
+        assert listed[0]["latest_release"] == "2023-06-01" and listed[1]["latest_release"] is None
+        timeline = server.check(api.get("/api/timeline", params={"vendor": "Acme", "product": "R1"})).json()
+        assert server.check(api.get("/api/vendors/Nope")).status_code == 404
+        empty = api.get("/api/vendors/")        # (the checker would take it for /api/vendors)
+        assert (empty.status_code, empty.json()) == (404, {"detail": "no image of vendor '' in the store"})
+    acme = _view(server, "Acme")
+    [r1] = acme["products"]
+    # the product's releases are its timeline's rows, each with its newest scan's start
+    assert r1["product"] == "R1" and [r["version"] for r in r1["releases"]] == ["1.0", "1.1"]
+    for release, same in zip(r1["releases"], timeline, strict=True):
+        assert {k: release[k] for k in same} == same
+        assert release["scanned"].startswith(f"2024-01-0{len(RULE_SETS)}T12:00:00")
+    # the open critical and high findings are those the timeline counts, release by release
+    opened = acme["open_findings"]
+    assert len(opened) == sum(r["open_critical_high"] for r in timeline) == 7
+    assert {f["severity"] for f in opened} == {"critical", "high"}
+    assert {f["triage"] for f in opened} == {"untriaged"}
+    assert {f["scan"] for f in opened} == {timeline[0]["scan"]}
+    assert acme["backdoors"] == []
+
+
+def test_the_key_two_vendors_ship_is_shared_and_the_decoy_is_not(vendor_server: Server,
+                                                                 vendor_store: VendorStore) -> None:
+    acme = _view(vendor_server, "Acme")
+    [key] = acme["shared_keys"]
+    assert (key["item"], key["type"]) == (vendor_store.shared, "ssh-ed25519")
+    assert key["comment"] == "shared@factory"
+    assert (key["vendors"], key["products"]) == (["Globex"], ["Acme R1"])
+    assert [(p["version"], p["path"], p["kind"]) for p in key["here"]] == [
+        ("1.0", "/root/.ssh/authorized_keys", "authorized"),
+        ("1.1", "/root/.ssh/authorized_keys", "authorized")]
+    assert [(p["vendor"], p["product"], p["version"], p["image"], p["path"], p["kind"])
+            for p in key["elsewhere"]] == [
+        ("Globex", "G2", "2.0", "globex-g2-2.0.bin", "/etc/ssh/ssh_host_ed25519_key", "private")]
+    # the decoy is in two releases of one product: reused by nobody
+    assert vendor_store.decoy not in str(acme["shared_keys"])
+    # and from the other side
+    [key] = _view(vendor_server, "Globex")["shared_keys"]
+    assert (key["item"], key["vendors"]) == (vendor_store.shared, ["Acme"])
+    assert [p["version"] for p in key["elsewhere"]] == ["1.0", "1.1"]
+    # the executables the images were built from (the same BusyBox) are shared too
+    assert any(e["here"][0]["path"] == "/bin/busybox" and e["vendors"] == ["Globex"]
+               for e in acme["shared_executables"])
+
+    page = visit(httpx.Client(base_url=vendor_server.base), "/vendors/Acme")
+    assert vendor_store.shared in page.text and vendor_store.decoy not in page.text
+    assert "Globex G2 2.0: globex-g2-2.0.bin /etc/ssh/ssh_host_ed25519_key (private)" in page.text
+
+    rows = _csv(vendor_server, "Acme")
+    keys = [r for r in rows if r["section"] == "key"]
+    assert [(r["version"], r["path"], r["item"], r["type"]) for r in keys] == [
+        ("1.0", "/root/.ssh/authorized_keys", vendor_store.shared, "ssh-ed25519 authorized"),
+        ("1.1", "/root/.ssh/authorized_keys", vendor_store.shared, "ssh-ed25519 authorized")]
+    assert {r["elsewhere"] for r in keys} == {
+        "Globex G2 2.0: globex-g2-2.0.bin /etc/ssh/ssh_host_ed25519_key (private)"}
+    assert not any(vendor_store.decoy in value for r in rows for value in r.values())
+
+
+def test_a_false_positive_is_not_open_on_any_release_of_its_product(vendor_server: Server,
+                                                                    vendor_store: VendorStore) -> None:
+    acme = _view(vendor_server, "Acme")
+    opened = acme["open_findings"]
+    assert TELNETD not in {f["rule"] for f in opened}
+    assert [f["key"] for f in opened if f["key"] == vendor_store.telnetd_key] == []
+    # marked on 1.0, it is closed on 1.1 and 1.2 too: 1.2's one critical finding is not open
+    [r1] = acme["products"]
+    latest = r1["releases"][-1]
+    assert (latest["version"], latest["critical"], latest["open_critical_high"]) == ("1.2", 1, 0)
+    assert [r["open_critical_high"] for r in r1["releases"]] == [
+        sum(1 for f in opened if f["version"] == r["version"]) for r in r1["releases"]]
+    with httpx.Client(base_url=vendor_server.base) as api:
+        scan = vendor_server.check(api.get(f"/api/scans/{latest['scan']}")).json()
+        [telnetd] = [f for f in scan["findings_list"] if f["rule"] == TELNETD]
+        assert telnetd["key"] == vendor_store.telnetd_key and telnetd["triage"] == "false-positive"
+        marks = vendor_server.check(api.get(f"/api/findings/{telnetd['id']}")).json()["marks"]
+        assert [(m["comment"], m["scope"]) for m in marks] == [(MARKED, "Acme R1")]
+    # the mark is Acme R1's: the same line in Globex G2 stays open
+    globex = _view(vendor_server, "Globex")["open_findings"]
+    assert [(f["rule"], f["key"], f["triage"]) for f in globex if f["rule"] == TELNETD] == [
+        (TELNETD, vendor_store.telnetd_key, "untriaged")]
+    rows = _csv(vendor_server, "Acme")
+    assert TELNETD not in {r["rule"] for r in rows if r["section"] == "finding"}
+    assert len([r for r in rows if r["section"] == "finding"]) == len(opened)
+
+
+def test_how_long_a_known_backdoor_stayed(vendor_server: Server) -> None:
+    acme = _view(vendor_server, "Acme")
+    assert [(b["product"], b["rule"], b["releases"], b["of_releases"], b["first_seen"], b["last_seen"],
+             b["first_date"], b["last_date"], b["in_latest"], b["versions"]) for b in acme["backdoors"]] == [
+        ("R1", HUAWEI, 2, 3, "1.0", "1.1", "2023-01-10", "2023-06-01", False, ["1.0", "1.1"])]
+    assert "telecomadmin" in acme["backdoors"][0]["title"]
+    assert {f["rule"] for f in acme["open_findings"] if f["version"] in ("1.0", "1.1")} >= {HUAWEI}
+    assert _view(vendor_server, "Globex")["backdoors"] == []
+    [row] = [r for r in _csv(vendor_server, "Acme") if r["section"] == "backdoor"]
+    assert [row[c] for c in ("product", "item", "first_seen", "last_seen", "releases", "in_latest")] == [
+        "R1", HUAWEI, "1.0", "1.1", "2", "no"]
+
+
+def test_the_pages_link_to_the_view_and_it_links_to_its_csv_and_printable_form(vendor_server: Server) -> None:
+    with httpx.Client(base_url=vendor_server.base, follow_redirects=True) as browser:
+        scans = visit(browser, "/scans")
+        assert "/vendors" in scans.hrefs(r"^/vendors$")                  # the navigation
+        listed = visit(browser, "/vendors")
+        assert listed.hrefs(r"^/vendors/") == ["/vendors/Acme", "/vendors/Globex"]
+        scan = visit(browser, scans.hrefs(r"^/scans/\d+$")[0])
+        assert scan.hrefs(r"^/vendors/") in (["/vendors/Acme"], ["/vendors/Globex"])
+        timeline = visit(browser, "/timeline?vendor=Acme&product=R1")
+        assert timeline.hrefs(r"^/vendors/") == ["/vendors/Acme"]
+        view = browser.get("/vendors/Acme")
+        page = Page(view.text)
+        assert ("/vendors/Acme?print=1", "Printable") in page.links
+        assert ("/vendors/Acme.csv", "CSV") in page.links
+        assert "/timeline?vendor=Acme&product=R1" in page.hrefs("^/timeline")
+        assert page.scripts == [] and 'class="vendor-view"' in view.text
+        printable = browser.get("/vendors/Acme?print=1")
+        assert 'class="vendor-view printable"' in printable.text
+        assert "Back to the page" in Page(printable.text).text
+        missing = browser.get("/vendors/Initech")
+        assert missing.status_code == 404 and "no image of vendor" in Page(missing.text).text
+        assert browser.get("/vendors/Initech.csv").status_code == 404
+        css = browser.get("/static/firmproof.css").text
+        assert "@media print" in css and ".vendor-view tr" in css
+
+
+def test_a_csv_cell_a_spreadsheet_would_run_is_quoted() -> None:
+    view = {"vendor": "=cmd", "open_findings": [], "shared_keys": [], "shared_executables": [],
+            "backdoors": [{"product": "+R1", "rule": "FP-KNOWN-014", "title": "@SUM(A1)", "releases": 1,
+                           "first_seen": "-1", "last_seen": "1.0", "in_latest": True}]}
+    [row] = list(csv.DictReader(io.StringIO(to_csv(view))))
+    assert (row["vendor"], row["product"], row["title"], row["first_seen"], row["last_seen"]) == (
+        "'=cmd", "'+R1", "'@SUM(A1)", "'-1", "1.0")
+
+
+def test_the_read_role_suffices(guarded: Server, accounts: Accounts) -> None:
+    with httpx.Client(base_url=guarded.base) as api:
+        assert guarded.check(api.get("/api/vendors")).status_code == 401
+        read = {"Authorization": f"Bearer {accounts.tokens['read']}"}
+        assert [v["vendor"] for v in guarded.check(api.get("/api/vendors", headers=read)).json()] == ["Acme",
+                                                                                                      "Globex"]
+        assert guarded.check(api.get("/api/vendors/Globex", headers=read)).json()["vendor"] == "Globex"
+    with httpx.Client(base_url=guarded.base) as browser:
+        refused = browser.get("/vendors/Globex.csv")
+        assert (refused.status_code, refused.headers["location"]) == (303, "/login?next=/vendors/Globex.csv")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', browser.get("/login").text)
+        assert csrf is not None
+        login = browser.post("/login", data={"name": "bob", "password": accounts.passwords["bob"],
+                                             "csrf": csrf[1]})
+        assert login.status_code == 303                                       # bob: the read role
+        exported = browser.get("/vendors/Globex.csv")
+        assert exported.status_code == 200 and exported.text.startswith(",".join(CSV_COLUMNS))

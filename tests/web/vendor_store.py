@@ -1,0 +1,84 @@
+"""The store behind the vendor view's tests: two vendors' images built at test time with the real
+tools (ssh-keygen, mksquashfs, mkfs.ext4), scanned for real with their inventory, one finding
+marked false positive through the store's triage, as `firmproof db triage` marks it.
+
+    Acme R1 1.0, 1.1   telnetd at boot; root's authorized_keys holds the shared key and the decoy
+                       key; the Huawei 'telecomadmin' account (a known backdoor, FP-KNOWN-014)
+    Acme R1 1.2        telnetd at boot, nothing else: the backdoor and both keys are gone
+    Globex G2 2.0      telnetd at boot; the shared key's private half as its SSH host key (ext4)
+
+The telnetd finding is marked false-positive on Acme R1 1.0: the mark holds on 1.1 and 1.2 (the
+same product), not on Globex G2. The decoy key is in two releases of one product only: shared
+with nobody.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from firmproof.store import ImageInfo, add_report, open_store
+from firmproof.store.triage import mark
+from tests.store.test_inventory_rows import _fp, _keygen, _put
+from tests.store.test_triage import HUAWEI, HUAWEI_CTREE, TELNETD
+
+# name: (vendor, product, version, release date, file system, what it holds besides telnetd)
+IMAGES = {
+    "acme-r1-1.0": ("Acme", "R1", "1.0", date(2023, 1, 10), "squashfs-xz", ("keys", "backdoor")),
+    "acme-r1-1.1": ("Acme", "R1", "1.1", date(2023, 6, 1), "squashfs-xz", ("keys", "backdoor")),
+    "acme-r1-1.2": ("Acme", "R1", "1.2", date(2024, 2, 1), "squashfs-xz", ()),
+    "globex-g2-2.0": ("Globex", "G2", "2.0", date(2023, 3, 5), "ext4", ("host-key",)),
+}
+MARKED = "lab-only debug shell, removed from the shipped build"
+
+
+@dataclass(frozen=True)
+class VendorStore:
+    url: str
+    shared: str          # fingerprint of the key in Acme R1 (authorized) and Globex G2 (host key)
+    decoy: str           # fingerprint of the key in Acme R1 only
+    telnetd_key: str     # the triage key of the telnetd finding (marked false-positive on Acme R1)
+
+
+def build(folder: Path) -> VendorStore:
+    from firmproof.batch import scan_with_inventory
+    from firmproof.config import ScanConfig
+    from firmproof.testing.demo import build_rootfs
+    from firmproof.testing.fixtures import pack
+
+    private, shared = _keygen(folder, "shared")
+    _, decoy = _keygen(folder, "decoy")
+    url = f"sqlite:///{folder / 'vendors.sqlite'}"
+    store = open_store(url)
+    telnetd_key = ""
+    try:
+        for name, (vendor, product, version, released, fmt, holds) in IMAGES.items():
+            tree = build_rootfs(folder / name, plants=("telnetd-shell",), decoys=())
+            _put(tree, "/etc/version", f"{product} {version}\n")
+            if "keys" in holds:
+                _put(tree, "/root/.ssh/authorized_keys", shared + decoy, 0o600)
+            if "backdoor" in holds:
+                _put(tree, "/etc/wap/hw_default_ctree.xml", HUAWEI_CTREE)
+            if "host-key" in holds:
+                _put(tree, "/etc/ssh/ssh_host_ed25519_key", private.read_bytes(), 0o600)
+            image = pack(tree, fmt, folder / f"{name}.bin")
+            report, inventory = scan_with_inventory(ScanConfig(image=image))
+            rules = {f.rule.id for f in report.findings}
+            assert TELNETD in rules and (HUAWEI in rules) == ("backdoor" in holds), (name, sorted(rules))
+            add_report(store, report, ImageInfo(vendor=vendor, product=product, version=version,
+                                                release_date=released),
+                       inventory=inventory, started=datetime(2024, 3, 1, 12, tzinfo=UTC))
+        telnetd_key = mark(store, _telnetd_key(report), "false-positive", comment=MARKED, who="carol",
+                           vendor="Acme", product="R1").key
+    finally:
+        store.close()
+    return VendorStore(url, _fp(shared), _fp(decoy), telnetd_key)
+
+
+def _telnetd_key(report: object) -> str:
+    from firmproof.store import evidence_key
+
+    data = report.to_json()       # type: ignore[attr-defined]
+    [found] = [f for f in data["findings"] if f["rule"] == TELNETD]
+    return evidence_key(TELNETD, found["path"], found["evidence"])
