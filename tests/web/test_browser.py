@@ -10,6 +10,7 @@ import io
 import re
 from pathlib import Path
 
+from firmproof.testing.demo import build_image
 from tests.browser import chromium_page
 from tests.web.conftest import RULE_SETS, Accounts, Server
 from tests.web.vendor_store import VendorStore
@@ -153,3 +154,35 @@ def test_the_vendor_view_from_the_navigation_to_its_csv_and_its_pdf(vendor_serve
         [u for u in requests if not u.startswith(base)]
     assert sorted(p.name for p in shots.iterdir()) == ["1-vendor.png", "2-printable.png", "3-vendor.pdf"]
 
+
+def test_an_admin_uploads_an_image_and_waits_for_its_scan(uploading: Server, accounts: Accounts,
+                                                           tmp_path: Path) -> None:
+    """Issue 15's walk-through ends here: an admin logs in, uploads an image from the form, and
+    the status page (it reloads itself, no script) turns into the scan page when the scan ends."""
+    image = build_image(tmp_path / "router-fw.bin")
+    requests: list[str] = []
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    with chromium_page(tmp_path / "profile") as page:
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(f"{uploading.base}/login")
+        page.fill("input[name=name]", "alice")
+        page.fill("input[name=password]", accounts.passwords["alice"])
+        page.click("button[type=submit]")
+        page.locator("header nav a", has_text="Upload").click()
+        assert page.url == f"{uploading.base}/upload"
+        page.set_input_files("input[name=file]", str(image))
+        page.fill("input[name=vendor]", "Acme")
+        page.fill("input[name=product]", "R9")
+        page.screenshot(path=str(shots / "1-upload.png"), full_page=True)
+        page.click("form.upload button[type=submit]")
+        assert "/uploads/" in page.url
+        assert page.locator("#state").inner_text().startswith(("queued", "scanning"))
+        page.screenshot(path=str(shots / "2-status.png"), full_page=True)
+        page.wait_for_url(f"{uploading.base}/scans/*", timeout=300_000)
+        assert page.locator("h1").inner_text().startswith("router-fw.bin")
+        assert page.locator("#findings tr.finding", has_text="FP-SVC-001").count() == 1
+        page.screenshot(path=str(shots / "3-scan.png"), full_page=True)
+    assert all(url.startswith(uploading.base + "/") for url in requests), \
+        [u for u in requests if not u.startswith(uploading.base)]
+    assert sorted(p.name for p in shots.iterdir()) == ["1-upload.png", "2-status.png", "3-scan.png"]
