@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import posixpath
 import struct
+from collections.abc import Callable
+
+# (offset, length) -> the file's bytes there: what classify may read past the head of a file
+Read = Callable[[int, int], bytes]
 
 ELF = "elf"
 PACKED = "packed"            # an ELF program packed with UPX: its code is compressed inside
@@ -57,6 +61,11 @@ _TEXT_BYTES = bytes(range(0x20, 0x7F)) + b"\t\n\r\f\x1b"
 _TEXT_OR_HIGH = _TEXT_BYTES + bytes(range(0x80, 0x100))
 
 
+def reader_of(data: bytes) -> Read:
+    """`Read` over a file held in memory."""
+    return lambda offset, length: data[offset:offset + length]
+
+
 def is_text(head: bytes) -> bool:
     if not head:
         return False
@@ -72,13 +81,15 @@ def is_text(head: bytes) -> bool:
     return unprintable <= 0.05 * len(head)
 
 
-def classify(head: bytes, path: str = "") -> str:
-    """Type of a file from its first bytes (4 KiB are plenty) and its name."""
+def classify(head: bytes, path: str = "", read: Read | None = None, size: int = 0) -> str:
+    """Type of a file from its first bytes (4 KiB are plenty) and its name. With `read` and
+    the file's `size`, a shared library without section headers also has its last 36 bytes
+    read (where UPX says where a packed library's l_info is: see `upx_l_info`)."""
     if not head:
         return EMPTY
     name = posixpath.basename(path).lower()
     if head.startswith(b"\x7fELF"):
-        return PACKED if upx_magic(head) is not None else ELF
+        return PACKED if upx_l_info(head, read, size) is not None else ELF
     if head.startswith(b"PK\x03\x04"):
         return APK if name.endswith((".apk", ".apex")) else ARCHIVE
     for offset, magic in _ARCHIVE_MAGICS:
@@ -107,39 +118,76 @@ UPX_MAGIC = b"UPX!"
 # UPX's format numbers of Linux ELF programs (src/conf.h: linux/i386, elf386, sh386, amd64,
 # armel, mipsel, ppc64le, arm64, ppc32, armeb, mips, ppc64); 128 and up are big-endian
 _UPX_LINUX_FORMATS = frozenset({10, 12, 13, 14, 20, 22, 23, 30, 39, 42, 132, 133, 137, 139})
-# (e_phoff, e_phentsize, e_phnum, e_shnum) of an ELF header, by class and byte order
-_ELF_PH = {(1, 1): struct.Struct("<28xI10xHH2xH"), (1, 2): struct.Struct(">28xI10xHH2xH"),
-           (2, 1): struct.Struct("<32xQ14xHH2xH"), (2, 2): struct.Struct(">32xQ14xHH2xH")}
+# (e_type, e_phoff, e_phentsize, e_phnum, e_shnum) of an ELF header, by class and byte order
+_ELF_PH = {(1, 1): struct.Struct("<16xH10xI10xHH2xH"), (1, 2): struct.Struct(">16xH10xI10xHH2xH"),
+           (2, 1): struct.Struct("<16xH14xQ14xHH2xH"), (2, 2): struct.Struct(">16xH14xQ14xHH2xH")}
+ET_DYN = 3
 # l_checksum, l_magic, l_lsize, l_version, l_format
 _L_INFO = {1: struct.Struct("<I4sHBB"), 2: struct.Struct(">I4sHBB")}
+# the end of a packed file: UPX's PackHeader (magic, version, format, method, level, … and a
+# checksum of its bytes after the magic, modulo 251), then the offset of the end of l_info
+_PACK_TRAILER = 36
+_OVERLAY = {1: struct.Struct("<I"), 2: struct.Struct(">I")}
 
 
-def upx_l_info(head: bytes) -> tuple[int, bytes] | None:
+def _is_l_info(magic: bytes, lsize: int, version: int, fmt: int) -> bool:
+    return magic == UPX_MAGIC or (fmt in _UPX_LINUX_FORMATS and 11 <= version <= 15 and lsize > 0)
+
+
+def upx_l_info(head: bytes, read: Read | None = None, size: int = 0) -> tuple[int, bytes] | None:
     """(offset, magic) of the l_info of a UPX-packed ELF program; None for any other file.
 
-    UPX writes its l_info right after the program header table, its magic `UPX!` (what
-    unblob's ELF handler checks before it runs `upx -d`). A stub whose magic was replaced (as
-    malware does, to defeat `upx -d`) is recognised by the fields around it: a UPX version
-    and a Linux format number, in a program without section headers. Reads the ELF header
-    and 12 bytes: cheap enough for every ELF file of an image."""
+    UPX writes a program's l_info right after the program header table, its magic `UPX!`
+    (what unblob's ELF handler checks before it runs `upx -d`). A stub whose magic was
+    replaced (as malware does, to defeat `upx -d`) is recognised by the fields around it: a
+    UPX version and a Linux format number, in a program without section headers. Reads the
+    ELF header and 12 bytes: cheap enough for every ELF file of an image.
+
+    A packed shared library keeps its first pages (dynamic symbols, relocations) as they
+    were and has its l_info after them; UPX, and `upx -d`, find it from the file's end: the
+    last 4 bytes are the offset of the end of l_info (in the target's byte order), after the
+    PackHeader. With `read` and `size`, a shared object without section headers whose head
+    holds no l_info has its last 36 bytes read: a PackHeader whose checksum holds (its magic
+    may be modified too) and an l_info of the same version and format where it points."""
     header = _ELF_PH.get((head[4], head[5])) if len(head) >= 64 else None
     if header is None or not head.startswith(b"\x7fELF"):
         return None
-    phoff, phentsize, phnum, shnum = header.unpack_from(head)
+    e_type, phoff, phentsize, phnum, shnum = header.unpack_from(head)
     start = phoff + phnum * phentsize
     l_info = _L_INFO[head[5]]
-    if not phnum or start + l_info.size > len(head):
+    if phnum and start + l_info.size <= len(head):
+        _checksum, magic, lsize, version, fmt = l_info.unpack_from(head, start)
+        if magic == UPX_MAGIC or (not shnum and _is_l_info(magic, lsize, version, fmt)):
+            return start, magic
+    if read is None or e_type != ET_DYN or shnum or size < _PACK_TRAILER + l_info.size:
         return None
-    _checksum, magic, lsize, version, fmt = l_info.unpack_from(head, start)
-    if magic == UPX_MAGIC or (fmt in _UPX_LINUX_FORMATS and 11 <= version <= 15 and lsize and not shnum):
+    return _l_info_from_end(read, size, l_info, _OVERLAY[head[5]])
+
+
+def _l_info_from_end(read: Read, size: int, l_info: struct.Struct,
+                     overlay: struct.Struct) -> tuple[int, bytes] | None:
+    tail = read(size - _PACK_TRAILER, _PACK_TRAILER)
+    if len(tail) != _PACK_TRAILER:
+        return None
+    version, fmt = tail[4], tail[5]
+    if not (11 <= version <= 15 and fmt in _UPX_LINUX_FORMATS and sum(tail[4:31]) % 251 == tail[31]):
+        return None
+    start = overlay.unpack_from(tail, 32)[0] - l_info.size
+    if not 0 < start <= size - _PACK_TRAILER - l_info.size:
+        return None
+    found = read(start, l_info.size)
+    if len(found) != l_info.size:
+        return None
+    _checksum, magic, lsize, l_version, l_format = l_info.unpack(found)
+    if (l_version, l_format) == (version, fmt) and _is_l_info(magic, lsize, l_version, l_format):
         return start, magic
     return None
 
 
-def upx_magic(head: bytes) -> bytes | None:
+def upx_magic(head: bytes, read: Read | None = None, size: int = 0) -> bytes | None:
     """The l_info magic of a UPX-packed ELF program (`UPX!`, or what a modified stub put in
     its place); None for any other file."""
-    found = upx_l_info(head)
+    found = upx_l_info(head, read, size)
     return found[1] if found is not None else None
 
 

@@ -15,7 +15,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from firmproof.fs.filetype import classify
+from firmproof.fs.filetype import classify, reader_of
 from firmproof.fs.rootfs import DIR, FILE, SYMLINK, FileEntry, FileMeta, RootFS, host_loader, kind_of_mode
 
 HEAD_BYTES = 4096
@@ -115,9 +115,10 @@ def _classify(host_path: str, path: str, size: int) -> str:
         return "data"
     try:
         head = os.read(fd, HEAD_BYTES)
+        # a shared library without section headers may be UPX-packed: its end is read too
+        return classify(head, path, lambda offset, length: os.pread(fd, length, offset), size)
     finally:
         os.close(fd)
-    return classify(head, path)
 
 
 def find_roots(tree: RootFS) -> list[str]:
@@ -152,7 +153,8 @@ def index_blob(name: str, data: bytes, container: tuple[str, ...], ftype: str | 
     its type, when the caller has classified it already)."""
     path = "/" + name
     entry = FileEntry(path=path, report_path=path, kind=FILE, mode=0o666 & ~_umask(), uid=os.getuid(),
-                      gid=os.getgid(), size=len(data), ftype=ftype or classify(data[:HEAD_BYTES], path))
+                      gid=os.getgid(), size=len(data),
+                      ftype=ftype or classify(data[:HEAD_BYTES], path, reader_of(data), len(data)))
     tree = RootFS([entry], container=container, loader=lambda _entry: data, is_root=False)
     return TreeIndex(tree=tree, views=[tree])
 

@@ -161,7 +161,7 @@ class RootFS:
                    links: dict[str, str] | None = None,
                    container: tuple[str, ...] = ("memory",)) -> RootFS:
         """An in-memory view for tests: {"/etc/passwd": b"root:x:0:0::/root:/bin/sh\\n"}."""
-        from firmproof.fs.filetype import classify
+        from firmproof.fs.filetype import classify, reader_of
 
         modes, owners, links = modes or {}, owners or {}, links or {}
         blobs: dict[str, bytes] = {}
@@ -179,7 +179,8 @@ class RootFS:
             blobs[path] = data
             uid, gid = owners.get(path, (0, 0))
             entries[path] = FileEntry(path, path, FILE, modes.get(path, 0o644), uid, gid,
-                                      len(data), ftype=classify(data[:4096], path),
+                                      len(data), ftype=classify(data[:4096], path, reader_of(data),
+                                                                len(data)),
                                       meta_source="fs")
             add_dirs(path)
         for raw_path, target in links.items():

@@ -104,6 +104,7 @@ class _Job:
     host_file: Path
     container: tuple[str, ...]     # chain down to (and including) this file
     depth: int                     # depth of the layers found inside it
+    ftype: str = ""                # its file type (fs/filetype.py), '' for the image
 
 
 
@@ -199,7 +200,7 @@ def _unpack(image: Path, workdir: Path, limits: Limits, keep: bool) -> Generator
                 result.identical.append((chain_label(job.container), first))
                 continue
         searched = Searched(chain_label(job.container), job.host_file, _size(job.host_file))
-        whole = streams.sniff(job.host_file)
+        whole = streams.sniff(job.host_file) or formats.whole_chunk(job.host_file, job.ftype)
         if whole is not None:
             chunks: deque[Any] = deque([whole])
         else:
@@ -294,7 +295,7 @@ def _unpack(image: Path, workdir: Path, limits: Limits, keep: bool) -> Generator
                 continue
             for entry in index.tree.files(*CARVE_TYPES):
                 if entry.size >= limits.carve_min_size and entry.host is not None:
-                    queue.append(_Job(entry.host, (*container, entry.path), job.depth + 1))
+                    queue.append(_Job(entry.host, (*container, entry.path), job.depth + 1, entry.ftype))
         if searched.regions or job.depth == 1:
             searched.measure()      # the file is still there: the unknown bytes are read now
             result.searched.append(searched)

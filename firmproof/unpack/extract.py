@@ -139,9 +139,11 @@ def _child(conn: Any, chunk: Any, handler_name: str, carved: Path, outdir: Path,
                                   "while writing a file")
         else:
             text = str(exc) if isinstance(exc, TruncatedContainer) else failure(handler_name, exc)
+            wrote = outdir.exists()
             if fmt.closed is not None and (why := fmt.closed(carved, outdir)):
                 text = f"{why} ({text})"
-            outcome.errors.append(text)
+            if wrote or not outdir.exists():    # not opened by `closed` after all
+                outcome.errors.append(text)
         if outcome.meta is None and fmt.reader is None:
             # what the archive declares still names the files left short
             from firmproof.unpack.metadata import read_metadata
@@ -198,8 +200,8 @@ def _unblob_extract(chunk: Any, carved: Path, outdir: Path) -> tuple[list[str], 
         links = _refused_links(report)
         if links:
             refused.extend(links)
-        else:
-            errors.append(_describe(report))
+        else:       # the extractor's words name the file it read by its name, not its host path
+            errors.append(_describe(report).replace(str(carved), carved.name))
     return errors, refused
 
 

@@ -13,8 +13,14 @@ says how a chunk of the format is unpacked:
   the stream's `magic` is first decoded whole, without unblob's search;
 - `small`: small, plain archives extracted in process (zips.py), the others in the child;
 - `refuse`: a check that keeps every extractor away from a hostile chunk (a zip bomb);
-- `closed`: a check after unblob's extractor, naming what it left closed when it wrote
-  nothing (a UPX-packed program whose stub was modified so that `upx -d` is not run).
+- `whole`: a file of type `whole[0]` (fs/filetype.py) that `whole[1]` accepts is one chunk
+  of the format, the whole file, without unblob's search (a UPX-packed program: the ELF
+  handler's chunk, from the program headers, may stop short of the packed data at its end,
+  and it finds none in a packed shared library);
+- `closed`: a step after unblob's extractor for what it left closed (wrote nothing for, or
+  raised on): it may open it with the entry's own `tools` (a UPX-packed program that unblob's
+  handler does not unpack: a big-endian one, a shared library), else it names why it stays
+  closed (a stub whose magic was modified so that `upx -d` refuses it).
 
 `tools` are the programs the extraction runs (`firmproof doctor` checks them); `nests` is
 False for a format whose layers hold nothing to search (a truncated container, a partition
@@ -30,6 +36,9 @@ import bz2
 import gzip
 import importlib
 import lzma
+import os
+import shutil
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -38,6 +47,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import zstandard
 
+from firmproof.fs.filetype import PACKED
 from firmproof.fs.rootfs import FileMeta
 from firmproof.unpack.archives import zip_overlap
 from firmproof.unpack.meta import cpio, cramfs, extfs, jffs2, tar, ubifs
@@ -80,6 +90,7 @@ class Format:
     small: Callable[..., ChunkOutcome | None] | None = None
     refuse: Callable[[Path], str | None] | None = None
     closed: Callable[[Path, Path], str | None] | None = None    # (carved, outdir) -> why not examined
+    whole: tuple[str, Callable[[Path], Any | None]] | None = None  # (file type, file -> its chunk or None)
     nests: bool = True
 
     def __post_init__(self) -> None:
@@ -113,18 +124,57 @@ def _small_zip(carved: Path, outdir: Path, *, byte_budget: int, deadline: float)
     return zips.extract(carved, outdir, byte_budget=byte_budget, deadline=deadline)
 
 
+def _upx_program(path: Path) -> Any | None:
+    """A UPX-packed program (fs/filetype.py's reading of its l_info) as one chunk of unblob's
+    ELF handler, the whole file: the handler extracts it as it would its own chunk."""
+    from firmproof.fs.filetype import upx_l_info
+
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4096)
+            size = path.stat().st_size
+            found = upx_l_info(head, lambda at, n: os.pread(handle.fileno(), n, at), size)
+    except OSError:
+        return None
+    if found is None:
+        return None
+    from unblob.handlers.executable.elf import ELF32Handler, ELF64Handler, ElfChunk
+
+    chunk = ElfChunk(start_offset=0, end_offset=size)
+    chunk.handler = ELF64Handler() if head[4] == 2 else ELF32Handler()
+    return chunk
+
+
+def whole_chunk(path: Path, ftype: str) -> Any | None:
+    """The file (of type `ftype`) as one chunk of the first format whose `whole` accepts it,
+    or None."""
+    for fmt in FORMATS:
+        if fmt.whole is not None and fmt.whole[0] == ftype and (chunk := fmt.whole[1](path)) is not None:
+            return chunk
+    return None
+
+
+UPX_SECONDS = 120           # one `upx -d` (the extraction's own time limit still holds)
+
+
 def _upx_left_packed(carved: Path, outdir: Path) -> str | None:
-    """Why a UPX-packed program was not examined, when unblob's ELF handler wrote nothing for
-    it (or raised: the extraction child adds the handler's own words, 'Invalid UPX checksum'):
-    it runs `upx -d` only on an l_info magic `UPX!` whose checksum holds (a failing `upx -d`
-    is reported by unblob itself)."""
+    """A UPX-packed program unblob's ELF handler left packed, unpacked here with `upx -d`
+    (the entry's declared tool), or why it was not examined.
+
+    unblob runs `upx -d` only where it reads UPX's trailer little-endian (not on a big-endian
+    MIPS or PowerPC program) and its checksum test holds (it fails for a packed shared
+    library); firmproof's own reading of the l_info (fs/filetype.py) knows both, so the
+    program is unpacked into the layer unblob would have written, `<name>.elf`. Nothing is
+    run on a stub whose l_info magic is not `UPX!` (upx refuses it): its reason names the
+    magic. Returns None when the program was unpacked or is no UPX program."""
     from firmproof.fs.filetype import UPX_MAGIC, upx_l_info
 
     if outdir.exists():
         return None
     try:
         with carved.open("rb") as handle:
-            found = upx_l_info(handle.read(4096))
+            size = carved.stat().st_size
+            found = upx_l_info(handle.read(4096), lambda at, n: os.pread(handle.fileno(), n, at), size)
     except OSError:
         return None
     if found is None:
@@ -134,8 +184,36 @@ def _upx_left_packed(carved: Path, outdir: Path) -> str | None:
         return (f"a UPX-packed program whose l_info magic at 0x{offset:x} is {magic!r}, not "
                 "b'UPX!' (a modified UPX stub, as malware uses against `upx -d`): not unpacked, "
                 "its code was not examined")
-    return (f"a UPX-packed program (l_info at 0x{offset:x}) that unblob's ELF handler did not "
-            "unpack with `upx -d` (a damaged or modified pack): its code was not examined")
+    why = _upx_d(carved, outdir)
+    if why is None:
+        return None
+    return f"a UPX-packed program (l_info at 0x{offset:x}) that `upx -d` did not unpack ({why}): " \
+           "its code was not examined"
+
+
+def _upx_d(carved: Path, outdir: Path) -> str | None:
+    """Run `upx -d` on `carved` into `outdir/<stem>.elf`; None when it did, else upx's words."""
+    from firmproof.host.tools import which
+
+    upx = which("upx")
+    if upx is None:
+        return "upx is not installed"
+    outdir.mkdir(parents=True)
+    target = outdir / f"{carved.stem}.elf"
+    try:
+        proc = subprocess.run([upx, "-q", "-d", "-o", str(target), str(carved)], capture_output=True,
+                              text=True, errors="replace", timeout=UPX_SECONDS, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        proc = None
+        words = f"{type(exc).__name__}: {exc}"
+    if proc is not None and proc.returncode == 0 and target.is_file():
+        return None
+    shutil.rmtree(outdir, ignore_errors=True)
+    if proc is not None:
+        lines = [line.strip() for line in (proc.stderr or proc.stdout).splitlines() if line.strip()]
+        words = lines[-1] if lines else f"exit code {proc.returncode}"
+        words = words.removeprefix("upx: ").replace(str(carved), carved.name)
+    return words[:300]
 
 
 SQUASHFS = Reader("firmproof's SquashFS reader", _squashfs, replaces=("sasquatch", "sasquatch-v4be"))
@@ -218,7 +296,8 @@ FORMATS: tuple[Format, ...] = (
     # executables: a kernel's initramfs is cut out, a program carved from a bigger file copied
     # out, a UPX-packed one unpacked with `upx -d` (inside a file system, only UPX-packed
     # programs are searched: fs/filetype.py's PACKED)
-    Format("elf", ("elf32", "elf64"), tools=("upx",), closed=_upx_left_packed),
+    Format("elf", ("elf32", "elf64"), tools=("upx",), closed=_upx_left_packed,
+           whole=(PACKED, _upx_program)),
     Format("xalz"),
     # firmproof's own handlers, searched after unblob's, in this order
     Format("uimage", handler=_OWN + "uimage:UImageHandler"),

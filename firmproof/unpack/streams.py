@@ -90,7 +90,7 @@ def decode_small(handler_name: str, carved: Path, container: tuple[str, ...], *,
     gzip'd script or key), decoded in memory into a one-file layer: no folder, no file, no
     walk, for what a root file system holds a thousand of. None sends the stream to
     `decompress` (bigger, corrupt, over `limit`, or a type the recursion must carve)."""
-    from firmproof.fs.filetype import CARVE_TYPES, classify
+    from firmproof.fs.filetype import CARVE_TYPES, classify, reader_of
     from firmproof.fs.index import HEAD_BYTES, index_blob
 
     if limit <= 0:
@@ -105,7 +105,7 @@ def decode_small(handler_name: str, carved: Path, container: tuple[str, ...], *,
     except ERRORS:
         return None
     name = Path(_name(handler_name, carved)).name
-    ftype = classify(data[:HEAD_BYTES], "/" + name)
+    ftype = classify(data[:HEAD_BYTES], "/" + name, reader_of(data), len(data))
     if ftype in CARVE_TYPES:
         return None
     return index_blob(name, data, container, ftype)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
+import os
 import subprocess
 from pathlib import Path
 
@@ -15,7 +15,7 @@ from conftest import firmproof, need_tools, scan_report
 
 from firmproof.config import Limits
 from firmproof.device.inventory import holdings, inventory
-from firmproof.fs.filetype import ELF, PACKED, classify
+from firmproof.fs.filetype import ELF, PACKED, classify, upx_l_info
 from firmproof.testing.fixtures import pack
 from firmproof.unpack.driver import unpack
 
@@ -117,11 +117,21 @@ def test_a_stub_upx_cannot_unpack_leaves_the_scan_incomplete(
     tree = tmp_path / "rootfs"
     (tree / "usr/sbin").mkdir(parents=True)
     (tree / "usr/sbin/loginm").write_bytes(programs["login_master.mod"].read_bytes())
-    # a damaged download: 64 bytes of the compressed body flipped, UPX! left in place
-    damaged = bytearray(programs["login_master.upx"].read_bytes())
-    middle = len(damaged) // 2
-    damaged[middle:middle + 64] = bytes(b ^ 0x5A for b in damaged[middle:middle + 64])
+    # a damaged download: 64 bytes of the compressed program flipped (just past UPX's headers
+    # after the l_info), UPX! left in place
+    packed = programs["login_master.upx"].read_bytes()
+    found = upx_l_info(packed[:4096])
+    assert found is not None
+    damaged = bytearray(packed)
+    body = found[0] + 48
+    damaged[body:body + 64] = bytes(b ^ 0x5A for b in damaged[body:body + 64])
     (tree / "usr/sbin/loginc").write_bytes(damaged)
+    # the loader stub altered (bytes flipped in its middle): unblob's checksum of the stub
+    # refuses it, `upx -d` (which does not need the stub) gives the program back whole
+    stub = bytearray(packed)
+    middle = len(stub) // 2
+    stub[middle:middle + 64] = bytes(b ^ 0x5A for b in stub[middle:middle + 64])
+    (tree / "usr/sbin/loginl").write_bytes(stub)
     image = pack(tree, "squashfs-xz", tmp_path / "fw.sqfs")
     report = scan_report(image, tmp_path, incomplete=True)
     entries = {e["path"]: e for e in report["coverage"]["incomplete"]}
@@ -130,9 +140,13 @@ def test_a_stub_upx_cannot_unpack_leaves_the_scan_incomplete(
     modified = entries["squashfs@0x0/usr/sbin/loginm/elf@0x0"]["reason"]
     assert "UPX-packed program" in modified and "not b'UPX!'" in modified and "not examined" in modified
     broken = entries["squashfs@0x0/usr/sbin/loginc/elf@0x0"]["reason"]
-    assert re.match(r"a UPX-packed program \(l_info at 0x[0-9a-f]+\) that unblob's ELF handler", broken)
-    assert "its code was not examined (InvalidInputFormat: Invalid UPX checksum)" in broken
-    assert not [f for f in report["findings"] if f["rule"].startswith(("FP-HCRED", "FP-TRIG"))]
+    assert broken == "upx exited 1: upx: loginc: Exception: compressed data violation"
+    layers = {c["path"] for c in report["unpack"]["containers"]}
+    assert "squashfs@0x0/usr/sbin/loginl/elf@0x0" in layers
+    (hit,) = [f for f in report["findings"] if f["rule"] == "FP-HCRED-001"]
+    assert hit["container"][2:] == ["/usr/sbin/loginl", "elf@0x0"]
+    assert not [f for f in report["findings"] if f["rule"].startswith(("FP-HCRED", "FP-TRIG"))
+                and f["container"][2:3] != ["/usr/sbin/loginl"]]
 
 
 def test_the_inventory_lists_each_packed_program_once_at_its_path(
@@ -251,3 +265,116 @@ def test_a_packed_program_started_at_boot_is_judged_by_what_it_unpacks_to(
     assert details["packed"] == "upx"
     assert details["packed_sha256"] == hashlib.sha256(packed.read_bytes()).hexdigest()
     assert {k: v for k, v in details.items() if not k.startswith("packed")} == before[0]["details"]
+
+
+def _library(folder: Path, functions: int = 200) -> Path:
+    """A shared library (-shared -fPIC) with `functions` exported functions: its dynamic symbols
+    put the l_info UPX writes after them past the first 4 KiB."""
+    source = folder / "libauth.c"
+    body = "".join(f"int auth_step_{n}(int x) {{ return x * {n + 3} ^ table[x & 4095]; }}\n"
+                   for n in range(functions))
+    source.write_text("#include <string.h>\nstatic int table[4096] = {1, 2, 3};\n"
+                      "int auth_check(const char *p) { return strcmp(p, \"Xm4st3r_k3y!2017\") == 0; }\n"
+                      + body)
+    out = folder / "libauth.so"
+    subprocess.run(["gcc", "-O2", "-shared", "-fPIC", "-o", str(out), str(source)], check=True,
+                   capture_output=True)
+    return out
+
+
+def _sed_magic(src: Path, out: Path) -> Path:
+    with out.open("wb") as handle:
+        subprocess.run(["sed", f"s/UPX!/{MODIFIED_MAGIC}/g", str(src)], check=True, stdout=handle,
+                       env={"LC_ALL": "C", "PATH": "/usr/bin:/bin"})
+    return out
+
+
+def _classify_file(path: Path, head: bytes | None = None) -> str:
+    """classify as the index does: the head, and the file's end when it asks for it."""
+    with path.open("rb") as handle:
+        real = handle.read(4096)
+        return classify(head if head is not None else real, str(path),
+                        lambda offset, length: os.pread(handle.fileno(), length, offset), path.stat().st_size)
+
+
+def test_a_packed_shared_library_is_unpacked_and_one_with_a_modified_magic_is_named(tmp_path: Path) -> None:
+    """UPX keeps a shared library's first pages and puts its l_info after them, found from the
+    file's end (as `upx -d` finds it): packed, it is unpacked (unblob's ELF handler finds no
+    chunk in it: it was never searched); its magic sed-modified, it is PACKED and the scan
+    incomplete, naming the magic."""
+    need_tools("gcc", "upx", "sed", "mksquashfs")
+    library = _library(tmp_path)
+    packed = _upx(library, tmp_path / "libauth.upx.so")
+    modified = _sed_magic(packed, tmp_path / "libauth.mod.so")
+    head = packed.read_bytes()[:4096]
+    assert upx_l_info(head) is None                # not after the program headers, not in the head
+    assert classify(head, "/usr/lib/libauth.so") == ELF       # the head alone cannot tell
+    assert _classify_file(library) == ELF
+    assert _classify_file(packed) == PACKED and _classify_file(modified) == PACKED
+    assert b"UPX!" not in modified.read_bytes()
+
+    tree = tmp_path / "rootfs"
+    (tree / "usr/lib").mkdir(parents=True)
+    (tree / "usr/lib/libauth.so").write_bytes(packed.read_bytes())
+    (tree / "usr/lib/libauthm.so").write_bytes(modified.read_bytes())
+    (tree / "usr/lib/libplain.so").write_bytes(library.read_bytes())
+    (tree / "etc").mkdir()
+    (tree / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
+    report = scan_report(pack(tree, "squashfs-xz", tmp_path / "fw.sqfs"), tmp_path, incomplete=True)
+    layers = {c["path"] for c in report["unpack"]["containers"]}
+    assert layers == {"squashfs@0x0", "squashfs@0x0/usr/lib/libauth.so/elf@0x0"}
+    (entry,) = report["coverage"]["incomplete"]
+    assert entry["path"] == "squashfs@0x0/usr/lib/libauthm.so/elf@0x0"
+    assert "l_info magic at 0x" in entry["reason"] and "not b'UPX!'" in entry["reason"]
+
+
+def test_the_shared_libraries_of_this_machine_stay_elf_with_or_without_section_headers() -> None:
+    """Decoys: every shared library of /usr/lib is ELF; and with its section headers dropped (as
+    OpenWrt's sstrip does, which sends it to the check of the file's end) it still is."""
+    libraries = [p for p in sorted(Path("/usr/lib").rglob("*.so*"))
+                 if p.is_file() and not p.is_symlink() and p.stat().st_size >= 64]
+    checked = 0
+    for path in libraries:
+        with path.open("rb") as handle:
+            head = handle.read(4096)
+        if not head.startswith(b"\x7fELF") or head[16] != 3:
+            continue
+        checked += 1
+        assert _classify_file(path) == ELF, path
+        bits = head[4] == 2
+        header = bytearray(head)
+        # e_shoff, e_shnum, e_shstrndx zeroed
+        shoff, shnum = (0x28, 0x3C) if bits else (0x20, 0x30)
+        header[shoff:shoff + (8 if bits else 4)] = bytes(8 if bits else 4)
+        header[shnum:shnum + 4] = bytes(4)
+        assert _classify_file(path, bytes(header)) == ELF, path
+    assert checked > 50, checked
+
+
+def test_a_big_endian_mips_program_is_unpacked(programs: dict[str, Path], tmp_path: Path) -> None:
+    """unblob reads UPX's trailer little-endian and leaves a big-endian program packed; the ELF
+    entry's own `upx -d` unpacks it (a MIPS BE program packed by upx), and the ELF analyzers
+    read it. Its decoy (a program comparing with the shadow hash,
+    packed the same way) stays silent."""
+    need_tools("mips-linux-gnu-gcc", "upx", "mksquashfs")
+    tree = tmp_path / "rootfs"
+    (tree / "usr/sbin").mkdir(parents=True)
+    # dynamic (FP-HCRED-001 reads a MIPS program's libc imports), with 64 KiB of data beside
+    # it: upx refuses a program too small to gain from packing
+    room = tmp_path / "room.c"
+    room.write_text("char upx_room[65536] = {1};\n")
+    for program, name in (("login_master", "loginx"), ("login_hash", "checkpw")):
+        plain = tmp_path / f"{program}.mips"
+        subprocess.run(["mips-linux-gnu-gcc", "-O2", "-o", str(plain), str(SRC / f"{program}.c"), str(room)],
+                       check=True, capture_output=True)
+        packed = _upx(plain, tmp_path / f"{program}.mips.upx")
+        assert packed.read_bytes()[5] == 2 and _classify_file(packed) == PACKED   # ELFDATA2MSB
+        (tree / "usr/sbin" / name).write_bytes(packed.read_bytes())
+    (tree / "etc").mkdir()
+    (tree / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
+    report = scan_report(pack(tree, "squashfs-xz", tmp_path / "fw.sqfs"), tmp_path)
+    assert report["coverage"]["incomplete"] == []
+    layers = {c["path"] for c in report["unpack"]["containers"]}
+    assert {"squashfs@0x0/usr/sbin/loginx/elf@0x0", "squashfs@0x0/usr/sbin/checkpw/elf@0x0"} <= layers
+    hits = [(f["container"][2:], f["path"]) for f in report["findings"] if f["rule"] == "FP-HCRED-001"]
+    assert hits == [(["/usr/sbin/loginx", "elf@0x0"], "/loginx.elf")]
