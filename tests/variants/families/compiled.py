@@ -437,6 +437,7 @@ DECOY_PLAN: tuple[tuple[str, str, bool], ...] = (
 PACKED_PLAN: tuple[tuple[str, str, bool], ...] = (
     ("x86-64", "-O2", False), ("mipsel", "-Os", True), ("armel", "-O0", True),
     ("aarch64", "-O2", False), ("i686", "-Os", True), ("musl", "-O0", True),
+    ("mips", "-O2", True),      # big-endian: unblob leaves it packed, the elf entry's upx -d does not
 )
 
 
