@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import distinct, func, or_, select
+from sqlalchemy import case, distinct, func, or_, select
 
 from firmproof.store.schema import ExecutableRow, FindingRow, Image, Scan, ShippedKeyRow
 from firmproof.store.timeline import release_order, timeline
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 Row = dict[str, Any]
 SERIOUS = ("critical", "high")
+MAX_PLACES = 50          # places listed per shared key or executable, on each side (totals are given)
 
 # The CSV's columns, in order. `section` says what a row is:
 #   finding     an open critical or high finding of a release's newest scan (item: its triage key)
@@ -153,53 +154,70 @@ def _backdoors(name: str, products: list[Row]) -> list[Row]:
 def _shared(store: Store, name: str, column: Any) -> list[Row]:
     """The keys (`ShippedKeyRow.fingerprint`) or executables (`ExecutableRow.sha256`) of the
     vendor's images that the newest scans of images of more than one product hold: one row each,
-    with `here` (the vendor's images and paths holding it) and `elsewhere` (every other
-    product's, other vendors' first)."""
+    with the vendor's `products` and the other `vendors` holding it, and the places: `here` (the
+    vendor's images and paths) and `elsewhere` (every other vendor's, and images naming none),
+    each the first MAX_PLACES of `here_total` and `elsewhere_total` (BusyBox may be in
+    thousands of images)."""
     table = column.class_
     newest = _newest()
-    ours = (select(column).where(table.scan_id.in_(_newest(name)), column.is_not(None)).distinct())
-    places = (select(column).join(Scan, Scan.id == table.scan_id).join(Image, Image.id == Scan.image_id)
+    ours = select(column).where(table.scan_id.in_(_newest(name)), column.is_not(None)).distinct()
+    shared = (select(column).join(Scan, Scan.id == table.scan_id).join(Image, Image.id == Scan.image_id)
               .where(column.in_(ours), table.scan_id.in_(newest)).group_by(column)
               .having(or_(func.count(distinct(func.coalesce(Image.vendor, ""))) > 1,
                           func.count(distinct(func.coalesce(Image.product, ""))) > 1)))
+    owners = (select(column, Image.vendor, Image.product).distinct()
+              .join(Scan, Scan.id == table.scan_id).join(Image, Image.id == Scan.image_id)
+              .where(column.in_(shared), table.scan_id.in_(newest)))
+    side = case((Image.vendor == name, 0), else_=1)
     extra = ((ShippedKeyRow.kind, ShippedKeyRow.type, ShippedKeyRow.comment) if table is ShippedKeyRow
              else (ExecutableRow.size,))
-    query = (select(column.label("item"), table.path, *extra, Image.vendor, Image.product, Image.version,
-                    Image.release_date, Image.name.label("image"), Scan.id.label("scan"))
-             .join(Scan, Scan.id == table.scan_id).join(Image, Image.id == Scan.image_id)
-             .where(column.in_(places), table.scan_id.in_(newest)))
+    ranked = (select(column.label("item"), table.path, *extra, Image.vendor, Image.product, Image.version,
+                     Image.release_date, Image.name.label("image"), Scan.id.label("scan"), side.label("side"),
+                     func.row_number().over(partition_by=(column, side), order_by=(
+                         Image.vendor, Image.product, Image.release_date, Image.version, Image.name,
+                         table.path, table.id)).label("n"),
+                     func.count().over(partition_by=(column, side)).label("total"))
+              .join(Scan, Scan.id == table.scan_id).join(Image, Image.id == Scan.image_id)
+              .where(column.in_(shared), table.scan_id.in_(newest))).subquery()
     with store.sessions() as session:
-        rows = [dict(r._mapping) for r in session.execute(query)]
+        held: dict[str, list[tuple[str | None, str | None]]] = defaultdict(list)
+        for item, vendor_, product in session.execute(owners):
+            held[item].append((vendor_, product))
+        rows = [dict(r._mapping) for r in session.execute(select(ranked).where(ranked.c.n <= MAX_PLACES))]
     items: dict[str, Row] = {}
+    for key, owners_ in held.items():
+        items[key] = {"item": key, "here": [], "elsewhere": [], "here_total": 0, "elsewhere_total": 0,
+                      "products": sorted({_product_label(v, p) for v, p in owners_ if v == name}),
+                      "vendors": sorted({v or "(no vendor)" for v, _ in owners_ if v != name})}
     for row in rows:
-        item = items.setdefault(row["item"], {"item": row["item"], "here": [], "elsewhere": []})
+        item = items[row["item"]]
         if table is ShippedKeyRow:
             item.setdefault("type", row["type"])
             if row["comment"] and not item.get("comment"):
                 item["comment"] = row["comment"]
         else:
             item["size"] = row["size"]
-        (item["here"] if row["vendor"] == name else item["elsewhere"]).append(row)
+        where = "here" if row["side"] == 0 else "elsewhere"
+        item[where].append({k: v for k, v in row.items() if k not in _NOT_PLACE})
+        item[f"{where}_total"] = row["total"]
 
     def place_order(row: Row) -> tuple[Any, ...]:
-        return (row["vendor"] == name, (row["vendor"] or "").casefold(), row["product"] or "",
-                release_order(row), row["path"])
+        return ((row["vendor"] or "").casefold(), row["product"] or "", release_order(row), row["path"])
 
-    out = []
     for item in items.values():
-        for side in ("here", "elsewhere"):
-            item[side] = [{k: v for k, v in r.items() if k not in ("item", "type", "comment", "size")}
-                          for r in sorted(item[side], key=place_order)]
         item.setdefault("comment", "")
-        item["products"] = sorted({_product_label(r["vendor"], r["product"]) for r in item["here"]})
-        item["vendors"] = sorted({r["vendor"] or "(no vendor)" for r in item["elsewhere"]
-                                  if r["vendor"] != name})
-        out.append(item)
+        item["here"].sort(key=place_order)
+        item["elsewhere"].sort(key=place_order)
     # what other vendors ship too first, then by how many places hold it
-    return sorted(out, key=lambda i: (not i["vendors"], -len(i["elsewhere"]), i["item"]))
+    return sorted(items.values(), key=lambda i: (not i["vendors"], -i["elsewhere_total"], i["item"]))
+
+
+_NOT_PLACE = frozenset({"item", "type", "comment", "size", "side", "n", "total"})
 
 
 def _where(place: Row) -> str:
+    if "more" in place:
+        return f"and {place['more']} more places (the view lists {MAX_PLACES} a side)"
     text = f"{_product_label(place['vendor'], place['product'])} {place['version'] or ''}".rstrip()
     kind = f" ({place['kind']})" if place.get("kind") else ""
     return f"{text}: {place['image']} {place['path']}{kind}"
@@ -224,6 +242,10 @@ def csv_rows(view: Row) -> list[Row]:
             for here in item["here"]:
                 others = [p for p in item["here"] + item["elsewhere"]
                           if (p["vendor"], p["product"]) != (here["vendor"], here["product"])]
+                hidden = (item["here_total"] + item["elsewhere_total"]
+                          - len(item["here"]) - len(item["elsewhere"]))
+                if hidden:
+                    others.append({"more": hidden})
                 rows.append({"section": section, "vendor": name, "product": here["product"],
                              "version": here["version"], "release_date": here["release_date"],
                              "image": here["image"], "path": here["path"], "item": item["item"],

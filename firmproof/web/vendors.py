@@ -86,8 +86,11 @@ class PlaceOut(BaseModel):
 
 class SharedOut(BaseModel):
     item: str = Field(description="a key's fingerprint (SHA256:…) or an executable's sha256")
-    here: list[PlaceOut] = Field(description="this vendor's images holding it")
-    elsewhere: list[PlaceOut] = Field(description="other vendors' images (and images naming none)")
+    here: list[PlaceOut] = Field(description="this vendor's images holding it (the first 50)")
+    elsewhere: list[PlaceOut] = Field(description="other vendors' images and images naming none "
+                                                  "(the first 50)")
+    here_total: int = Field(description="how many places of this vendor's images hold it")
+    elsewhere_total: int
     products: list[str] = Field(description="this vendor's products holding it")
     vendors: list[str] = Field(description="the other vendors holding it")
 

@@ -136,8 +136,8 @@ def test_the_vendor_view_from_the_navigation_to_its_csv_and_its_pdf(vendor_serve
         download = downloading.value
         assert download.suggested_filename == "firmproof-vendor-Acme.csv"
         rows = list(csv.DictReader(io.StringIO(Path(download.path()).read_text(encoding="utf-8"))))
-        assert {r["item"] for r in rows if r["section"] == "key"} == {vendor_store.shared}
-        assert all("Globex G2 2.0" in r["elsewhere"] for r in rows if r["section"] == "key")
+        assert {r["item"] for r in rows if r["section"] == "key"} == {vendor_store.shared, vendor_store.fleet}
+        assert all("Globex G2 2.0" in r["elsewhere"] for r in rows if r["item"] == vendor_store.shared)
         assert [r["item"] for r in rows if r["section"] == "backdoor"] == ["FP-KNOWN-014"]
         findings = [r for r in rows if r["section"] == "finding"]
         assert len(findings) == page.locator("#open tr.finding").count() > 0

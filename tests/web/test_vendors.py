@@ -10,8 +10,10 @@ import re
 from typing import Any
 
 import httpx
+import pytest
 
-from firmproof.store.vendors import CSV_COLUMNS
+from firmproof.store import open_store, vendors
+from firmproof.store.vendors import CSV_COLUMNS, csv_rows, vendor
 from firmproof.web.vendors import to_csv
 from tests.store.test_triage import HUAWEI, TELNETD
 from tests.web.conftest import RULE_SETS, Accounts, Server
@@ -63,7 +65,7 @@ def test_vendors_and_a_vendor_on_the_web_tests_store(server: Server) -> None:
 def test_the_key_two_vendors_ship_is_shared_and_the_decoy_is_not(vendor_server: Server,
                                                                  vendor_store: VendorStore) -> None:
     acme = _view(vendor_server, "Acme")
-    [key] = acme["shared_keys"]
+    key, fleet = acme["shared_keys"]                  # what another vendor ships too comes first
     assert (key["item"], key["type"]) == (vendor_store.shared, "ssh-ed25519")
     assert key["comment"] == "shared@factory"
     assert (key["vendors"], key["products"]) == (["Globex"], ["Acme R1"])
@@ -73,12 +75,19 @@ def test_the_key_two_vendors_ship_is_shared_and_the_decoy_is_not(vendor_server: 
     assert [(p["vendor"], p["product"], p["version"], p["image"], p["path"], p["kind"])
             for p in key["elsewhere"]] == [
         ("Globex", "G2", "2.0", "globex-g2-2.0.bin", "/etc/ssh/ssh_host_ed25519_key", "private")]
+    assert (key["here_total"], key["elsewhere_total"]) == (2, 1)
+    # the fleet key: two products of one vendor
+    assert (fleet["item"], fleet["products"], fleet["vendors"], fleet["elsewhere"]) == (
+        vendor_store.fleet, ["Acme R1", "Acme R2"], [], [])
+    assert [(p["product"], p["version"], p["path"]) for p in fleet["here"]] == [
+        ("R1", "1.2", "/etc/ssh/keys/root.authorized_keys"),
+        ("R2", "1.0", "/etc/ssh/keys/root.authorized_keys")]
     # the decoy is in two releases of one product: reused by nobody
     assert vendor_store.decoy not in str(acme["shared_keys"])
-    # and from the other side
+    # and from the other side: Acme's own fleet key is not Globex's business
     [key] = _view(vendor_server, "Globex")["shared_keys"]
-    assert (key["item"], key["vendors"]) == (vendor_store.shared, ["Acme"])
-    assert [p["version"] for p in key["elsewhere"]] == ["1.0", "1.1"]
+    assert (key["item"], key["vendors"], key["products"]) == (vendor_store.shared, ["Acme"], ["Globex G2"])
+    assert [(p["product"], p["version"]) for p in key["elsewhere"]] == [("R1", "1.0"), ("R1", "1.1")]
     # the executables the images were built from (the same BusyBox) are shared too
     assert any(e["here"][0]["path"] == "/bin/busybox" and e["vendors"] == ["Globex"]
                for e in acme["shared_executables"])
@@ -89,11 +98,16 @@ def test_the_key_two_vendors_ship_is_shared_and_the_decoy_is_not(vendor_server: 
 
     rows = _csv(vendor_server, "Acme")
     keys = [r for r in rows if r["section"] == "key"]
-    assert [(r["version"], r["path"], r["item"], r["type"]) for r in keys] == [
-        ("1.0", "/root/.ssh/authorized_keys", vendor_store.shared, "ssh-ed25519 authorized"),
-        ("1.1", "/root/.ssh/authorized_keys", vendor_store.shared, "ssh-ed25519 authorized")]
-    assert {r["elsewhere"] for r in keys} == {
-        "Globex G2 2.0: globex-g2-2.0.bin /etc/ssh/ssh_host_ed25519_key (private)"}
+    assert [(r["product"], r["version"], r["path"], r["item"], r["type"]) for r in keys] == [
+        ("R1", "1.0", "/root/.ssh/authorized_keys", vendor_store.shared, "ssh-ed25519 authorized"),
+        ("R1", "1.1", "/root/.ssh/authorized_keys", vendor_store.shared, "ssh-ed25519 authorized"),
+        ("R1", "1.2", "/etc/ssh/keys/root.authorized_keys", vendor_store.fleet, "ssh-ed25519 authorized"),
+        ("R2", "1.0", "/etc/ssh/keys/root.authorized_keys", vendor_store.fleet, "ssh-ed25519 authorized")]
+    assert [r["elsewhere"] for r in keys] == [
+        "Globex G2 2.0: globex-g2-2.0.bin /etc/ssh/ssh_host_ed25519_key (private)",
+        "Globex G2 2.0: globex-g2-2.0.bin /etc/ssh/ssh_host_ed25519_key (private)",
+        "Acme R2 1.0: acme-r2-1.0.bin /etc/ssh/keys/root.authorized_keys (authorized)",
+        "Acme R1 1.2: acme-r1-1.2.bin /etc/ssh/keys/root.authorized_keys (authorized)"]
     assert not any(vendor_store.decoy in value for r in rows for value in r.values())
 
 
@@ -104,11 +118,13 @@ def test_a_false_positive_is_not_open_on_any_release_of_its_product(vendor_serve
     assert TELNETD not in {f["rule"] for f in opened}
     assert [f["key"] for f in opened if f["key"] == vendor_store.telnetd_key] == []
     # marked on 1.0, it is closed on 1.1 and 1.2 too: 1.2's one critical finding is not open
-    [r1] = acme["products"]
+    r1, r2 = acme["products"]
+    assert (r1["product"], r2["product"], [r["version"] for r in r2["releases"]]) == ("R1", "R2", ["1.0"])
     latest = r1["releases"][-1]
     assert (latest["version"], latest["critical"], latest["open_critical_high"]) == ("1.2", 1, 0)
     assert [r["open_critical_high"] for r in r1["releases"]] == [
-        sum(1 for f in opened if f["version"] == r["version"]) for r in r1["releases"]]
+        sum(1 for f in opened if (f["product"], f["version"]) == ("R1", r["version"]))
+        for r in r1["releases"]]
     with httpx.Client(base_url=vendor_server.base) as api:
         scan = vendor_server.check(api.get(f"/api/scans/{latest['scan']}")).json()
         [telnetd] = [f for f in scan["findings_list"] if f["rule"] == TELNETD]
@@ -189,3 +205,26 @@ def test_the_read_role_suffices(guarded: Server, accounts: Accounts) -> None:
         assert login.status_code == 303                                       # bob: the read role
         exported = browser.get("/vendors/Globex.csv")
         assert exported.status_code == 200 and exported.text.startswith(",".join(CSV_COLUMNS))
+
+
+def test_a_place_list_stops_at_its_bound_and_says_how_many_more(vendor_store: VendorStore,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """BusyBox may be in thousands of images: each side lists MAX_PLACES places and the total."""
+    store = open_store(vendor_store.url)
+    try:
+        whole = vendor(store, "Acme")
+        monkeypatch.setattr(vendors, "MAX_PLACES", 1)
+        cut = vendor(store, "Acme")
+    finally:
+        store.close()
+    assert whole is not None and cut is not None
+    [busybox] = [e for e in whole["shared_executables"] if e["here"][0]["path"] == "/bin/busybox"]
+    [short] = [e for e in cut["shared_executables"] if e["item"] == busybox["item"]]
+    assert (busybox["here_total"], len(busybox["here"]), busybox["elsewhere_total"]) == (4, 4, 1)
+    assert (short["here_total"], short["here"]) == (4, busybox["here"][:1])
+    assert short["elsewhere"] == busybox["elsewhere"]
+    assert (short["products"], short["vendors"]) == (busybox["products"], busybox["vendors"]) == (
+        ["Acme R1", "Acme R2"], ["Globex"])
+    [row] = [r for r in csv_rows(cut) if r["section"] == "executable"]
+    assert row["elsewhere"] == ("Globex G2 2.0: globex-g2-2.0.bin /bin/busybox; "
+                                "and 3 more places (the view lists 1 a side)")
