@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
 from firmproof.store.schema import SEVERITIES, TRIAGE_STATES
@@ -193,8 +194,12 @@ def scan_filters(
 
 
 Filters = Annotated[ScanFilters, Depends(scan_filters)]
-PageNumber = Annotated[int, Query(ge=1)]
+# bounds the database can take (a row id or an offset past 2**63 - 1 was a server error)
+MAX_PAGE = 10**6
+PageNumber = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 PerPage = Annotated[int, Query(ge=1, le=queries.MAX_PER_PAGE)]
+ScanId = Annotated[int, PathParam(ge=1, le=2**63 - 1)]
+FindingId = Annotated[int, PathParam(ge=1, le=2**63 - 1)]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem}}
 
 REFUSED: dict[int | str, dict[str, Any]] = {
@@ -221,7 +226,7 @@ def scans(request: Request, filters: Filters, page: PageNumber = 1, per_page: Pe
 
 @router.get("/scans/{scan_id}", response_model=ScanDetail, responses=NOT_FOUND,
             summary="one scan with its findings and components")
-def scan(request: Request, scan_id: int) -> dict[str, Any]:
+def scan(request: Request, scan_id: ScanId) -> dict[str, Any]:
     store = store_of(request)
     row = found(queries.scan(store, scan_id), f"no scan {scan_id}")
     return {**row, "findings_list": queries.findings(store, scan_id),
@@ -230,21 +235,32 @@ def scan(request: Request, scan_id: int) -> dict[str, Any]:
 
 @router.get("/scans/{scan_id}/report", response_model=dict[str, Any], responses=NOT_FOUND,
             summary="the report (firmproof.report/1 JSON) stored with the scan")
-def report(request: Request, scan_id: int) -> dict[str, Any]:
+def report(request: Request, scan_id: ScanId) -> dict[str, Any]:
     data = found(queries.report(store_of(request), scan_id), f"no report for scan {scan_id}")
     return data
 
 
 @router.get("/findings/{finding_id}", response_model=FindingDetail, responses=NOT_FOUND,
             summary="one finding with its triage marks")
-def finding(request: Request, finding_id: int) -> dict[str, Any]:
+def finding(request: Request, finding_id: FindingId) -> dict[str, Any]:
     row = found(queries.finding(store_of(request), finding_id), f"no finding {finding_id}")
     return row
 
 
-@router.post("/findings/{finding_id}/triage", response_model=MarkOut, responses=NOT_FOUND,
+# a mark's refusals: a body that is not JSON (400); one that is not a mark (422, the validation
+# error) or that the store refuses (422, a Problem)
+MARK_REFUSED: dict[int | str, dict[str, Any]] = {
+    **NOT_FOUND,
+    400: {"model": Problem, "description": "the body is not JSON"},
+    422: {"description": "the body is not a mark, or the store refused the mark",
+          "content": {"application/json": {"schema": {"anyOf": [
+              {"$ref": "#/components/schemas/HTTPValidationError"},
+              {"$ref": "#/components/schemas/Problem"}]}}}}}
+
+
+@router.post("/findings/{finding_id}/triage", response_model=MarkOut, responses=MARK_REFUSED,
              summary="mark a finding (for every release of its product); needs the admin role")
-def triage(request: Request, finding_id: int, body: MarkIn,
+def triage(request: Request, finding_id: FindingId, body: MarkIn,
            user: Annotated[User, Depends(admin)]) -> dict[str, Any]:
     return mark(request, finding_id, body.state, body.comment, user)
 

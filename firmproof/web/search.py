@@ -351,7 +351,8 @@ def _kept(request: Request) -> Callable[[str], Path | None]:
                                                                   "(empty, a malformed hash or pattern)"}},
                 summary="images holding a key, an executable, a component or a string")
 def search_api(request: Request, kind: Kind,
-               q: Annotated[str, Query(max_length=MAX_QUERY, description=Q_HELP)]) -> dict[str, Any]:
+               q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY, description=Q_HELP)]
+               ) -> dict[str, Any]:
     try:
         return search(store_of(request), kind, q, _kept(request)).out()
     except SearchError as exc:
