@@ -562,13 +562,17 @@ async def upload_api(request: Request, user: Annotated[User, Depends(admin)]) ->
                         headers={"Location": f"/api/uploads/{job.id}"})
 
 
-@api.get("/uploads", response_model=list[UploadOut], summary="this server's uploads, newest first")
+NO_UPLOADS: dict[int | str, dict[str, Any]] = {503: UPLOAD_REFUSED[503]}
+
+
+@api.get("/uploads", response_model=list[UploadOut], responses=NO_UPLOADS,
+         summary="this server's uploads, newest first")
 def uploads_api(request: Request) -> list[dict[str, Any]]:
     scanner = scanner_of(request)
     return [_out(scanner, j) for j in sorted(scanner.jobs.values(), key=lambda j: j.created, reverse=True)]
 
 
-@api.get("/uploads/{upload_id}", response_model=UploadOut, responses={404: {"model": Problem}},
+@api.get("/uploads/{upload_id}", response_model=UploadOut, responses={404: {"model": Problem}, **NO_UPLOADS},
          summary="one upload: queued (its place), scanning (for how long), done (its scan) or failed (why)")
 def upload_state(request: Request, upload_id: str) -> dict[str, Any]:
     return _out(scanner_of(request), job_of(request, upload_id))

@@ -11,9 +11,11 @@ import hashlib
 import os
 import re
 import secrets
+import signal
 import sqlite3
 import time
 from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -271,3 +273,59 @@ def test_the_upload_form_wants_an_admin_and_its_csrf_token(uploading: Server, ac
         scan = alice.get(status.headers["location"]).text
         assert "demo.bin" in scan and "FP-SVC-001" in scan
         assert "demo.bin" in alice.get("/upload").text                 # listed under the form
+
+
+def _scanning_processes(server: Server) -> list[int]:
+    """The server's spawned scanning processes (its children running multiprocessing's spawn)."""
+    pids = []
+    for task in Path(f"/proc/{server.process.pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            with suppress(OSError):
+                if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    pids.append(int(child))
+    return pids
+
+
+def _wait_scanning(api: httpx.Client, server: Server, headers: dict[str, str], upload_id: str) -> list[int]:
+    deadline = time.monotonic() + SCAN_SECONDS
+    while time.monotonic() < deadline:
+        state = server_state(api, server, headers, upload_id)
+        assert state["state"] in ("queued", "scanning"), state
+        scanning = _scanning_processes(server)
+        if state["state"] == "scanning" and scanning:
+            return scanning
+        time.sleep(0.2)
+    raise AssertionError(f"upload {upload_id} never started scanning")
+
+
+def test_a_scan_that_dies_fails_alone_and_the_server_stops_its_scan_when_it_stops(
+        uploading: Server, accounts: Accounts, images: dict[str, Path], tmp_path: Path) -> None:
+    admin, read = _bearer(accounts, "admin"), _bearer(accounts, "read")
+    with httpx.Client(base_url=uploading.base, timeout=60) as api:
+        doomed = upload(api, uploading, admin, images["demo"].read_bytes(), b"doomed.bin").json()
+        (scanner,) = _wait_scanning(api, uploading, read, doomed["id"])
+        os.kill(scanner, signal.SIGKILL)            # as a hostile image's crash would
+        failed = wait_ended(api, uploading, read, doomed["id"])
+        assert failed["state"] == "failed" and failed["error"] == "the scanning process died (exit code -9)"
+        # a new scanning process takes the next image
+        after = upload(api, uploading, admin, images["clean"].read_bytes(), b"after.bin").json()
+        assert wait_ended(api, uploading, read, after["id"])["state"] == "done"
+        # stopping the server while it scans: the scan is killed with it, nothing left running
+        last = upload(api, uploading, admin, images["demo"].read_bytes(), b"last.bin").json()
+        scanning = _wait_scanning(api, uploading, read, last["id"])
+    started = time.monotonic()
+    uploading.process.terminate()
+    uploading.process.wait(timeout=30)
+    assert time.monotonic() - started < 15
+    for pid in scanning:
+        assert not _running(pid), f"scanning process {pid} outlived the server"
+    # the scan it stopped is not stored: the demo image's one scan is still the killed one's error
+    assert _rows(tmp_path / "uploads.sqlite", "select s.status from scans s join images i "
+                 "on i.id = s.image_id where i.sha256 = ?", doomed["sha256"]) == [("error",)]
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
