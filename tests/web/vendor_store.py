@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 from firmproof.store import ImageInfo, add_report, open_store
 from firmproof.store.triage import mark
@@ -45,7 +46,19 @@ class VendorStore:
     telnetd_key: str     # the triage key of the telnetd finding (marked false-positive on Acme R1)
 
 
-def build(folder: Path) -> VendorStore:
+@dataclass(frozen=True)
+class Scanned:
+    """The images' scans, to store in any number of stores (`fill`)."""
+
+    reports: list[tuple[ImageInfo, Any, Any]]       # (what is known of the image, report, inventory)
+    shared: str
+    decoy: str
+    fleet: str
+    telnetd_key: str
+
+
+def scan_images(folder: Path) -> Scanned:
+    """Build the images of IMAGES in `folder` and scan them with their inventory."""
     from firmproof.batch import scan_with_inventory
     from firmproof.config import ScanConfig
     from firmproof.testing.demo import build_rootfs
@@ -54,35 +67,46 @@ def build(folder: Path) -> VendorStore:
     private, shared = _keygen(folder, "shared")
     _, decoy = _keygen(folder, "decoy")
     _, fleet = _keygen(folder, "fleet")
-    url = f"sqlite:///{folder / 'vendors.sqlite'}"
-    store = open_store(url)
+    reports = []
     telnetd_key = ""
+    for name, (vendor, product, version, released, fmt, holds) in IMAGES.items():
+        tree = build_rootfs(folder / name, plants=("telnetd-shell",) if "telnetd" in holds else (), decoys=())
+        _put(tree, "/etc/version", f"{product} {version}\n")
+        if "keys" in holds:
+            _put(tree, "/root/.ssh/authorized_keys", shared + decoy, 0o600)
+        if "backdoor" in holds:
+            _put(tree, "/etc/wap/hw_default_ctree.xml", HUAWEI_CTREE)
+        if "fleet" in holds:
+            _put(tree, "/etc/ssh/keys/root.authorized_keys", fleet)
+        if "host-key" in holds:
+            _put(tree, "/etc/ssh/ssh_host_ed25519_key", private.read_bytes(), 0o600)
+        image = pack(tree, fmt, folder / f"{name}.bin")
+        report, inventory = scan_with_inventory(ScanConfig(image=image))
+        rules = {f.rule.id for f in report.findings}
+        assert (TELNETD in rules, HUAWEI in rules) == ("telnetd" in holds, "backdoor" in holds), name
+        info = ImageInfo(vendor=vendor, product=product, version=version, release_date=released)
+        reports.append((info, report, inventory))
+        if name == "acme-r1-1.0":
+            telnetd_key = _telnetd_key(report)
+    return Scanned(reports, _fp(shared), _fp(decoy), _fp(fleet), telnetd_key)
+
+
+def fill(url: str, scanned: Scanned) -> VendorStore:
+    """A store at `url` holding the scans, the telnetd finding marked false-positive on Acme R1."""
+    store = open_store(url)
     try:
-        for name, (vendor, product, version, released, fmt, holds) in IMAGES.items():
-            tree = build_rootfs(folder / name, plants=("telnetd-shell",) if "telnetd" in holds else (),
-                                decoys=())
-            _put(tree, "/etc/version", f"{product} {version}\n")
-            if "keys" in holds:
-                _put(tree, "/root/.ssh/authorized_keys", shared + decoy, 0o600)
-            if "backdoor" in holds:
-                _put(tree, "/etc/wap/hw_default_ctree.xml", HUAWEI_CTREE)
-            if "fleet" in holds:
-                _put(tree, "/etc/ssh/keys/root.authorized_keys", fleet)
-            if "host-key" in holds:
-                _put(tree, "/etc/ssh/ssh_host_ed25519_key", private.read_bytes(), 0o600)
-            image = pack(tree, fmt, folder / f"{name}.bin")
-            report, inventory = scan_with_inventory(ScanConfig(image=image))
-            rules = {f.rule.id for f in report.findings}
-            assert (TELNETD in rules, HUAWEI in rules) == ("telnetd" in holds, "backdoor" in holds), name
-            add_report(store, report, ImageInfo(vendor=vendor, product=product, version=version,
-                                                release_date=released),
-                       inventory=inventory, started=datetime(2024, 3, 1, 12, tzinfo=UTC))
-            if name == "acme-r1-1.0":
-                telnetd_key = _telnetd_key(report)
-        mark(store, telnetd_key, "false-positive", comment=MARKED, who="carol", vendor="Acme", product="R1")
+        for info, report, inventory in scanned.reports:
+            add_report(store, report, info, inventory=inventory, started=datetime(2024, 3, 1, 12, tzinfo=UTC))
+        mark(store, scanned.telnetd_key, "false-positive", comment=MARKED, who="carol", vendor="Acme",
+             product="R1")
     finally:
         store.close()
-    return VendorStore(url, _fp(shared), _fp(decoy), _fp(fleet), telnetd_key)
+    return VendorStore(url, scanned.shared, scanned.decoy, scanned.fleet, scanned.telnetd_key)
+
+
+def build(folder: Path) -> VendorStore:
+    """The images built, scanned and stored in a SQLite store in `folder`."""
+    return fill(f"sqlite:///{folder / 'vendors.sqlite'}", scan_images(folder))
 
 
 def _telnetd_key(report: object) -> str:
