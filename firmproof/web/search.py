@@ -96,15 +96,17 @@ def key_fingerprint(text: str) -> str:
                       "it, or the SHA-256 in hex (64 digits, colons allowed)")
 
 
+_SHA256_HEX = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{64}(?![0-9a-fA-F])")
+
+
 def executable_sha256(text: str) -> str:
     """The SHA-256 (64 hex digits, lower case) of what a user pastes: the hash, or a line of
-    sha256sum's output."""
-    first = text.strip().split(maxsplit=1)[0] if text.strip() else ""
-    digits = _hex_digits(first)
-    if digits is None or len(digits) != 64:
+    sha256sum's output (either style: `HASH  PATH`, `SHA256 (PATH) = HASH`)."""
+    found = _SHA256_HEX.findall(text)
+    if len(found) != 1:
         raise SearchError(f"{_shown(text)} is not a SHA-256: give the file's 64 hex digits "
                           "(sha256sum prints them)")
-    return digits
+    return str(found[0]).lower()
 
 
 def component_name(text: str) -> tuple[str, str | None]:

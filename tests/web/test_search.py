@@ -130,7 +130,8 @@ def test_an_executable_by_its_hash(searching: Server) -> None:
     found = _search(searching, "executable", false)
     assert _vendors(found) == ["Initech"]
     assert [p["path"] for p in found["images"][0]["places"]] == ["/usr/bin/false"]
-    assert _search(searching, "executable", f"{false.upper()}  /usr/bin/false")["images"] == found["images"]
+    for form in (f"{false.upper()}  /usr/bin/false", f"SHA256 (/usr/bin/false) = {false}"):
+        assert _search(searching, "executable", form)["images"] == found["images"]
     true = _search(searching, "executable", hashlib.sha256(TRUE.read_bytes()).hexdigest())
     assert _vendors(true) == ["Acme", "Globex"]
     assert _search(searching, "executable", "0" * 64)["images"] == []
@@ -222,6 +223,7 @@ def test_the_bounds_cut_a_string_search_short_and_say_so(corpus: Corpus) -> None
     ("key", "not a fingerprint", "is not a key fingerprint"),
     ("executable", "12ab", "is not a SHA-256"),
     ("executable", "z" * 64, "is not a SHA-256"),
+    ("executable", "a" * 65, "is not a SHA-256"),
     ("component", "busybox 1.36.1 extra", "its version"),
     ("string", "ab", "at least 3 known bytes"),
     ("string", "{?? ?? ??}", "at least 3 known bytes"),
