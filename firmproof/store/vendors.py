@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import case, distinct, func, or_, select
 
-from firmproof.store.schema import ExecutableRow, FindingRow, Image, Scan, ShippedKeyRow
+from firmproof.store.schema import NUL, ExecutableRow, FindingRow, Image, Scan, ShippedKeyRow
 from firmproof.store.timeline import release_order, timeline
 from firmproof.store.triage import OPEN, UNTRIAGED, state_of
 
@@ -84,7 +84,10 @@ def _newest(vendor: str | None = None) -> Any:
 def vendor(store: Store, name: str) -> Row | None:
     """The view of the vendor `name` (exactly as the images have it), or None where no image
     names it: `products` (each with its `releases`, `timeline` rows with the newest scan's
-    start as `scanned`), `open_findings`, `backdoors`, `shared_keys`, `shared_executables`."""
+    start as `scanned`), `open_findings`, `backdoors`, `shared_keys`, `shared_executables`.
+    A name holding NUL names no image (they are stored without it; PostgreSQL would refuse it)."""
+    if NUL in name:
+        return None
     with store.sessions() as session:
         names = [p for p in session.scalars(select(Image.product).where(Image.vendor == name).distinct())]
     if not names:

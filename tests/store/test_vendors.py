@@ -24,7 +24,7 @@ def _read(url: str) -> dict[str, Any]:
     store = open_store(url)
     try:
         return {"vendors": vendors.vendors(store),
-                **{name: vendor(store, name) for name in ("Acme", "Globex", "Initech")}}
+                **{name: vendor(store, name) for name in ("Acme", "Globex", "Initech", "Ac\x00me")}}
     finally:
         store.close()
 
@@ -35,7 +35,7 @@ def test_sqlite_and_postgresql_give_the_same_view(vendor_scans: Scanned, tmp_pat
     pg = fill(pg_url, vendor_scans).url
     seen = _read(lite)
     assert _read(pg) == seen
-    assert seen["Initech"] is None
+    assert seen["Initech"] is None and seen["Ac\x00me"] is None          # (PostgreSQL refuses NUL in text)
     assert [(v["vendor"], v["products"], v["releases"]) for v in seen["vendors"]] == [("Acme", 2, 4),
                                                                                        ("Globex", 1, 1)]
     acme = seen["Acme"]
