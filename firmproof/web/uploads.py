@@ -361,15 +361,20 @@ class Scanner:
     def submit(self, job: Job) -> Job:
         """Queue `job`, or, where the store already holds a good scan of its image by this
         firmproof and rules version, finish it with that scan."""
-        self.jobs[job.id] = job
         known = self._stored(job.sha256)
         with self.lock:
+            self.jobs[job.id] = job
             if known is not None:
                 job.state, job.scan_id, job.seconds = "done", known, 0.0
             else:
                 self.waiting.append(job.id)
                 self.lock.notify_all()
         return job
+
+    def listing(self) -> list[Job]:
+        """The jobs remembered, newest first."""
+        with self.lock:
+            return sorted(self.jobs.values(), key=lambda j: j.created, reverse=True)
 
     def position(self, job: Job) -> int | None:
         """Where a queued job stands: 1 is scanned next."""
@@ -569,7 +574,7 @@ NO_UPLOADS: dict[int | str, dict[str, Any]] = {503: UPLOAD_REFUSED[503]}
          summary="this server's uploads, newest first")
 def uploads_api(request: Request) -> list[dict[str, Any]]:
     scanner = scanner_of(request)
-    return [_out(scanner, j) for j in sorted(scanner.jobs.values(), key=lambda j: j.created, reverse=True)]
+    return [_out(scanner, j) for j in scanner.listing()]
 
 
 @api.get("/uploads/{upload_id}", response_model=UploadOut, responses={404: {"model": Problem}, **NO_UPLOADS},
@@ -585,9 +590,8 @@ pages = APIRouter(include_in_schema=False)
 
 def _form(request: Request, status: int = 200, problem: str | None = None) -> HTMLResponse:
     scanner = scanner_of(request)
-    jobs = sorted(scanner.jobs.values(), key=lambda j: j.created, reverse=True)
     return render(request, "upload.html", status_code=status, problem=problem, limit=_size(scanner.limit),
-                  jobs=[_out(scanner, j) for j in jobs])
+                  jobs=[_out(scanner, j) for j in scanner.listing()])
 
 
 @pages.get("/upload", response_class=HTMLResponse)
