@@ -41,6 +41,7 @@ import multiprocessing
 import os
 import shutil
 import signal
+import socket
 import tempfile
 import threading
 import time
@@ -112,6 +113,7 @@ class BatchOptions:
     image_timeout: float | None = None    # per-image wall clock of a pool worker; None: default
     retry_errors: bool = False
     workdir: Path | None = None           # where the workers' folders go (default: temporary)
+    vulndb: Path | None = None            # the vulnerability database the workers read (default: theirs)
 
     def guard(self) -> float:
         if self.image_timeout is not None:
@@ -335,9 +337,11 @@ def scan_with_inventory(config: ScanConfig) -> tuple[Report, Holdings]:
 
 
 def scan_one(path: str, info: ImageInfo, limits: Limits, min_examined: float,
-             workdir: str | None = None) -> Outcome:
+             workdir: str | None = None, vulndb_path: str | None = None) -> Outcome:
     """Scan one image where this runs (a pool worker, a Dask worker): its report's JSON and
-    components, or the error that stopped it, one line. Opens no database."""
+    components, or the error that stopped it, one line. Opens no database but the vulnerability
+    database `vulndb_path` (given to the batch), which must be readable where this runs: on a
+    cluster, at the same path on every worker."""
     from firmproof.host.tools import use_tool_path
     from firmproof.scan import ImageError, sha256_file
     from firmproof.unpack.driver import UnpackFailed
@@ -348,6 +352,10 @@ def scan_one(path: str, info: ImageInfo, limits: Limits, min_examined: float,
     started = datetime.now(UTC)
     clock = time.monotonic()
     digest, size = None, 0
+    if vulndb_path is not None and not _use_vulndb(Path(vulndb_path)):
+        return Outcome(path, error=f"the vulnerability database {vulndb_path} is not readable on "
+                                   f"{socket.gethostname()} (every worker must see it at that path)",
+                       started=started)
     with tempfile.TemporaryDirectory(prefix=f"firmproof-batch-{os.getpid()}-", dir=workdir) as work:
         try:
             size = image.stat().st_size
@@ -364,6 +372,17 @@ def scan_one(path: str, info: ImageInfo, limits: Limits, min_examined: float,
             where = traceback.extract_tb(exc.__traceback__)[-1]
             error = f"{type(exc).__name__}: {exc} (at {Path(where.filename).name}:{where.lineno})"
     return Outcome(path, digest, size, error=error, started=started, seconds=time.monotonic() - clock)
+
+
+def _use_vulndb(path: Path) -> bool:
+    """Scan with the database at `path` from now on, where it is readable here."""
+    from firmproof.device.components import vulndb
+
+    if not vulndb.available(path):
+        return False
+    if vulndb.default_path() != path:
+        vulndb.configure(path)
+    return True
 
 
 def _quiet() -> None:
@@ -391,16 +410,18 @@ def _worker(conn: Connection, workdir: str, verbose: bool) -> None:
             return
         if task is None:
             return
-        number, (path, info, limits, share) = task
+        number, (path, info, limits, share, *vulndb_path) = task
         conn.send(("started", number, os.getpid()))
-        conn.send(("done", number, scan_one(path, info, limits, share, workdir=workdir)))
+        conn.send(("done", number, scan_one(path, info, limits, share, workdir=workdir,
+                                            vulndb_path=vulndb_path[0] if vulndb_path else None)))
 
 
 # a Dask worker's threads each keep one spawned process that scans for them (scan_apart)
 _APART: dict[int, tuple[multiprocessing.process.BaseProcess, Connection]] = {}
 
 
-def scan_apart(path: str, info: ImageInfo, limits: Limits, min_examined: float) -> Outcome:
+def scan_apart(path: str, info: ImageInfo, limits: Limits, min_examined: float,
+               vulndb_path: str | None = None) -> Outcome:
     """`scan_one` in a spawned process of this thread's, kept for its next image.
 
     A Dask worker is multi-threaded, and a scan forks (its extraction and analysis children):
@@ -418,7 +439,7 @@ def scan_apart(path: str, info: ImageInfo, limits: Limits, min_examined: float) 
         held = _APART[key] = (spawned, parent)
     process, conn = held
     try:
-        conn.send((0, (path, info, limits, min_examined)))
+        conn.send((0, (path, info, limits, min_examined, vulndb_path)))
         while True:
             message = conn.recv()
             if message[0] == "done":
@@ -656,7 +677,9 @@ def _run(items: Iterable[Item], store: Store, options: BatchOptions, events: Eve
             raise BatchError(f"cannot make a work folder in {options.workdir or tempfile.gettempdir()}: "
                              f"{exc.strerror or exc}") from None
         try:
-            args = [(str(item.path), item.info, options.limits, options.min_examined) for item, _, _ in todo]
+            vulndb_path = str(options.vulndb) if options.vulndb is not None else None
+            args = [(str(item.path), item.info, options.limits, options.min_examined, vulndb_path)
+                    for item, _, _ in todo]
             if client is not None:
                 for outcome in _dask(client, args):
                     record(outcome)

@@ -477,14 +477,17 @@ def _batch(args: argparse.Namespace) -> int:
         return EXIT_UNREADABLE
     if not _workdir_made(args):
         return EXIT_UNREADABLE
-    if args.vulndb is not None:        # the workers read it from the environment
-        os.environ["FIRMPROOF_VULNDB"] = str(args.vulndb.resolve())
+    if args.vulndb is not None and args.scheduler is None and not vulndb.available(args.vulndb):
+        print(f"firmproof: --vulndb {args.vulndb}: no vulnerability database there "
+              "(firmproof vulndb import FILE… --db PATH makes one)", file=sys.stderr)
+        return EXIT_UNREADABLE
     vulndb.configure(args.vulndb)
     options = BatchOptions(limits=_limits(args), jobs=args.jobs, scheduler=args.scheduler,
                            min_examined=args.min_examined if args.min_examined is not None
                            else _settings(args).min_examined,
                            image_timeout=args.image_timeout, retry_errors=args.retry_errors,
-                           workdir=args.workdir)
+                           workdir=args.workdir,
+                           vulndb=args.vulndb.resolve() if args.vulndb is not None else None)
     try:
         items = collect(args.input)
         store = open_store(args.db)

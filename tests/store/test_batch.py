@@ -326,3 +326,46 @@ def test_the_batch_killed_midway_keeps_what_it_wrote_and_a_rerun_completes_the_r
     assert {name for name, (status, _) in statuses(store).items() if status == "ok"} == \
         {"clean.bin", "demo.bin"}
     store.close()
+
+
+def test_the_vulnerability_database_given_to_the_batch_reaches_the_dask_workers(
+        corpus: Corpus, dask: DaskCluster, tmp_path: Path) -> None:
+    """`--vulndb` is the batch's to give: the Dask workers (other processes, started elsewhere)
+    scan with it too, and one that cannot read it says so for each image, naming the path."""
+    from firmproof.device.components import vulndb
+    from firmproof.store.query import component
+    from firmproof.store.schema import FindingRow
+
+    reference = open_store(str(corpus.reference))
+    try:
+        versions = {row["component_version"] for row in component(reference, "busybox")}
+    finally:
+        reference.close()
+    assert len(versions) == 1                  # the BusyBox the demo image ships, as its scan read it
+    record = {"id": "FIRMPROOF-TEST-0001", "modified": "2026-01-01T00:00:00Z", "aliases": ["CVE-2099-0001"],
+              "summary": "a record naming the demo's BusyBox", "affected": [
+                  {"package": {"ecosystem": "Debian", "name": "busybox"}, "versions": sorted(versions)}]}
+    (tmp_path / "record.json").write_text(json.dumps(record))
+    database = tmp_path / "vulndb.sqlite"
+    vulndb.import_files([tmp_path / "record.json"], database)
+    demo = [Item(corpus.folder / "demo.bin", DEMO)]
+
+    store = open_store(str(tmp_path / "given.sqlite"))
+    try:
+        result = run_batch(demo, store, BatchOptions(scheduler=dask.scheduler, vulndb=database))
+        assert (result.scanned, result.failed) == (1, [])
+        with store.sessions() as session:
+            rules = set(session.scalars(select(FindingRow.rule)))
+        assert "FP-VULN-001" in rules
+    finally:
+        store.close()
+
+    missing = tmp_path / "nowhere" / "vulndb.sqlite"
+    store = open_store(str(tmp_path / "missing.sqlite"))
+    try:
+        result = run_batch(demo, store, BatchOptions(scheduler=dask.scheduler, vulndb=missing))
+        ((path, why),) = result.failed
+        assert path == str(corpus.folder / "demo.bin") and result.scanned == 0
+        assert f"the vulnerability database {missing} is not readable on" in why
+    finally:
+        store.close()
