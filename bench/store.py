@@ -59,6 +59,9 @@ BULK = 200
 SDK_KEYS = 4
 
 
+QUERY_INDEXES = ("ix_components_lower_name_version", "ix_scans_status_image_id_id")
+
+
 def _h(*parts: object) -> str:
     return hashlib.sha256(repr(parts).encode()).hexdigest()
 
@@ -416,6 +419,15 @@ def _print(results: dict[str, Any], args: argparse.Namespace, shapes_: list[Shap
     for n, (what, _, _, rows) in enumerate(first):
         cells = " | ".join(f"{r['queries'][n][1]:.0f} / {r['queries'][n][2]:.0f}" for r in results.values())
         print(f"| `{what}` | {rows:,} | {cells} |")
+    if all("queries_before" in r for r in results.values()):
+        heads = " | ".join(f"{db} without / with (ratio)" for db in results)
+        print(f"\n| query, median ms, without and with the 0004 indexes | {heads} |")
+        print("|---|" + "---:|" * len(results))
+        for n, (what, _, _, _) in enumerate(first):
+            cells = " | ".join(f"{r['queries_before'][n][1]:.0f} / {r['queries'][n][1]:.0f} "
+                               f"({r['queries_before'][n][1] / max(r['queries'][n][1], 0.001):.1f}×)"
+                               for r in results.values())
+            print(f"| `{what}` | {cells} |")
     sys.stdout.flush()
 
 
@@ -428,8 +440,25 @@ def _measure(store: Any, path: Path | None, args: argparse.Namespace, shapes_: l
 
         with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("ANALYZE"))
-    result = dict(fill=filled, counts=counts(store), size=size_of(store, path),
-                  queries=queries(store, args.runs))
+    result = dict(fill=filled, counts=counts(store), size=size_of(store, path))
+    if args.compare_indexes:
+        # the same store without the query indexes of migration 0004, then with them again
+        from sqlalchemy import text
+
+        print("  without the query indexes (0004):", file=sys.stderr)
+        with store.engine.begin() as conn:
+            for index in QUERY_INDEXES:
+                conn.execute(text(f"DROP INDEX {index}"))
+        result["queries_before"] = queries(store, args.runs)
+        from firmproof.store.schema import Base
+
+        with store.engine.begin() as conn:
+            for table in Base.metadata.sorted_tables:
+                for index in table.indexes:
+                    if index.name in QUERY_INDEXES:
+                        index.create(conn)
+        print("  with them:", file=sys.stderr)
+    result["queries"] = queries(store, args.runs)
     store.close()
     return result
 
@@ -549,6 +578,8 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=50)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--part", choices=("store", "batch", "all"), default="all")
+    parser.add_argument("--compare-indexes", action="store_true",
+                        help="also time the queries without the query indexes (migration 0004)")
     args = parser.parse_args()
     _quiet()
     print(f"# bench/store.py {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")

@@ -36,6 +36,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -159,6 +161,7 @@ class Scan(Base):
     __table_args__ = (
         UniqueConstraint("image_id", "tool_version", "rules_version"),
         _one_of("status", SCAN_STATUSES),
+        Index(None, "status", "image_id", "id"),        # each image's newest ok scan (query._newest_scans)
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -228,7 +231,9 @@ class ComponentRow(Base):
     """A component (SBOM entry) a scan identified: what, which version, where, read how."""
 
     __tablename__ = "components"
-    __table_args__ = (Index(None, "name", "version"),)
+    __table_args__ = (Index(None, "name", "version"),
+                      # `db component NAME` matches the name in any case
+                      Index("ix_components_lower_name_version", func.lower(text("name")), "version"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id", ondelete="CASCADE"), index=True)
