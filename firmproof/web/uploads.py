@@ -153,7 +153,7 @@ class _Receiver:
         name = options.get(b"name", b"").decode("latin-1")
         if name == "file":
             if self.temp is not None:
-                raise Refused(400, "one file an upload")
+                raise Refused(400, "one file per upload")
             if self.before_file is not None:
                 self.before_file(self.fields)
             self.name = display_name(options.get(b"filename"))
