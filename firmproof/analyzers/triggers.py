@@ -108,20 +108,22 @@ class Triggers(ElfAnalyzer):
         yield from self._check(fs, path, exe)
 
     def _check(self, fs: RootFS, path: str, exe: binary.Executable) -> Iterator[Finding]:
-        if exe.bounded() and (sites := exe.quick_calls(RUN | RECEIVE | COMPARE | {"htons"})) is not None:
-            exe = exe.focused(sites)        # only the functions that receive, compare or run commands
-        code = exe.code
-        # read() counts only in a program that has no socket receive call: it reads files too
-        sockets = RECEIVE - {"read"} if exe.names() & (RECEIVE - {"read"}) else RECEIVE
-        received: dict[int | None, list[int]] = {}      # function -> its receive call sites
-        for c in exe.calls(*sockets):
-            received.setdefault(exe.function_of(c.site), []).append(c.site)
+        whole = exe
+        sites = exe.quick_calls(RUN | RECEIVE | COMPARE | {"htons"}) if exe.bounded() else None
+        if sites is not None:
+            exe = whole.focused(sites)      # only the functions that receive, compare or run commands
+        code, received, handlers = _received(exe)
+        if sites is not None and code is not None:
+            # and the functions those call after receiving (a helper that compares the input
+            # byte by byte calls nothing: no call site of the first focus is in it)
+            focused = {whole.bounds_of(site) for site in sites}
+            more = sorted({c.target for c in code.calls if c.callee is None and c.target in handlers
+                           and whole.bounds_of(c.target) not in focused})
+            if more:
+                exe = whole.focused([*sites, *more])
+                code, received, handlers = _received(exe)
         if code is None or not received:
             return
-        # functions that handle what was received: those they call after receiving
-        handlers = {c.target for c in code.calls
-                    if c.target is not None and (function := exe.function_of(c.site)) in received
-                    and c.site > min(received[function])}
         ports = sorted({a for c in exe.calls("htons") for a in c.args[:1]
                         if isinstance(a, int) and 0 < a < 65536})
         compares = compare_sites(exe, code)
@@ -156,6 +158,25 @@ class Triggers(ElfAnalyzer):
                 magic=magic, compare=how, compare_site=f"0x{where:x}", run=call.callee,
                 run_site=f"0x{call.site:x}", command=command.text, gives=gives,
                 port=ports[0] if ports else None, arch=exe.arch, endian=exe.endian)
+
+
+def _received(exe: binary.Executable,
+              ) -> tuple[binary.CodeFacts | None, dict[int | None, list[int]], set[int]]:
+    """The program's code facts; the functions that receive from the network, each with its
+    receive call sites; and the functions that handle what was received: those they call
+    after receiving."""
+    code = exe.code
+    # read() counts only in a program that has no socket receive call: it reads files too
+    sockets = RECEIVE - {"read"} if exe.names() & (RECEIVE - {"read"}) else RECEIVE
+    received: dict[int | None, list[int]] = {}      # function -> its receive call sites
+    for c in exe.calls(*sockets):
+        received.setdefault(exe.function_of(c.site), []).append(c.site)
+    if code is None:
+        return None, received, set()
+    handlers = {c.target for c in code.calls
+                if c.target is not None and (function := exe.function_of(c.site)) in received
+                and c.site > min(received[function])}
+    return code, received, handlers
 
 
 def compare_sites(exe: binary.Executable, code: binary.CodeFacts) -> list[tuple[int, str, str, int | None]]:

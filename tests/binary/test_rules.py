@@ -198,9 +198,7 @@ def test_fp_trig_001_fixed_harmless_action_is_low(tmp_path, opt):
     assert finding.details["command"] == "reboot"
 
 
-@pytest.mark.parametrize("opt", [
-    pytest.param("-O0", marks=pytest.mark.xfail(strict=True, reason="x86-64 -O0 byte compares in a "
-                                                "helper are not joined yet")), "-Os", "-O2"])
+@pytest.mark.parametrize("opt", ["-O0", "-Os", "-O2"])
 def test_fp_trig_001_magic_compared_byte_by_byte_in_a_helper(tmp_path, opt):
     """The magic compared one character at a time (no call, no word), in a helper function
     at -O0: still the trigger, and a shell is critical."""
@@ -213,6 +211,22 @@ def test_fp_trig_001_magic_compared_byte_by_byte_in_a_helper(tmp_path, opt):
     (finding,) = Triggers().run(fs)
     assert finding.severity is Severity.CRITICAL and finding.details["magic"] == "kN0ck"
     assert finding.details["command"] == "/bin/sh"
+
+
+@pytest.mark.parametrize("opt", ["-O0", "-O2"])
+def test_fp_trig_001_byte_compare_helper_whose_answer_runs_nothing(tmp_path, opt):
+    """Decoy: a UDP daemon checks each packet's version byte by byte in a helper and answers;
+    the one command it runs (a log script at start-up, before it receives anything) does not
+    depend on what arrives."""
+    source = UDP_HEAD + """static int version_ok(const unsigned char *b)
+        { return b[0] == 'V' && b[1] == 'E' && b[2] == 'R' && b[3] == '2' && b[4] == '.'; }
+        int main(void) { unsigned char b[64]; struct sockaddr_in from; socklen_t n = sizeof from;
+        int s = udp(4000); system("/bin/sh /etc/udpd-start.sh");
+        for (;;) { ssize_t got = recvfrom(s, b, sizeof b, 0, (struct sockaddr *)&from, &n);
+                   if (got >= 5 && version_ok(b))
+                       sendto(s, "OK", 2, 0, (struct sockaddr *)&from, n); } }"""
+    fs = RootFS.from_files({"/usr/sbin/verd": gcc_build(tmp_path, source, opt, "-s")})
+    assert list(Triggers().run(fs)) == []
 
 
 def test_fp_trig_001_power_of_the_command():
