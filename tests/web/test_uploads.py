@@ -264,7 +264,11 @@ def test_the_upload_form_wants_an_admin_and_its_csrf_token(uploading: Server, ac
         assert sent.status_code == 303 and sent.headers["location"].startswith("/uploads/")
         status = alice.get(sent.headers["location"])
         assert status.status_code == 200 and '<meta http-equiv="refresh" content="2">' in status.text
-        assert re.search(r'id="state">(queued|scanning)', status.text)
+        assert re.search(r'id="state">scanning: \d+ s so far', status.text)
+        # noise sent while the demo is scanned: it waits its turn, then fails, and its page says why
+        body, types = multipart([("csrf", None, token.encode()), ("file", b"noise.bin", os.urandom(5000))])
+        noise = alice.post("/upload", content=body, headers=types).headers["location"]
+        assert 'id="state">queued: 1 in the queue' in alice.get(noise).text
         deadline = time.monotonic() + SCAN_SECONDS
         while status.status_code == 200 and time.monotonic() < deadline:
             time.sleep(0.5)
@@ -272,7 +276,15 @@ def test_the_upload_form_wants_an_admin_and_its_csrf_token(uploading: Server, ac
         assert status.status_code == 303 and re.fullmatch(r"/scans/\d+", status.headers["location"])
         scan = alice.get(status.headers["location"]).text
         assert "demo.bin" in scan and "FP-SVC-001" in scan
-        assert "demo.bin" in alice.get("/upload").text                 # listed under the form
+        failed = alice.get(noise)
+        while 'http-equiv="refresh"' in failed.text and time.monotonic() < deadline:
+            time.sleep(0.5)
+            failed = alice.get(noise)
+        assert failed.status_code == 200 and 'http-equiv="refresh"' not in failed.text
+        assert re.search(r'id="state">failed after [\d.]+ s', failed.text)
+        assert 'id="error">noise.bin: no known container or file system found' in failed.text
+        listed = alice.get("/upload").text                               # listed under the form
+        assert "demo.bin" in listed and "noise.bin" in listed
 
 
 def _scanning_processes(server: Server) -> list[int]:
