@@ -194,12 +194,11 @@ def scan_filters(
 
 
 Filters = Annotated[ScanFilters, Depends(scan_filters)]
-# bounds the database can take (a row id or an offset past 2**63 - 1 was a server error)
-MAX_PAGE = 10**6
-PageNumber = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+# bounds the database can take, documented (queries.MAX_PAGE, MAX_ID)
+PageNumber = Annotated[int, Query(ge=1, le=queries.MAX_PAGE)]
 PerPage = Annotated[int, Query(ge=1, le=queries.MAX_PER_PAGE)]
-ScanId = Annotated[int, PathParam(ge=1, le=2**63 - 1)]
-FindingId = Annotated[int, PathParam(ge=1, le=2**63 - 1)]
+ScanId = Annotated[int, PathParam(ge=1, le=queries.MAX_ID)]
+FindingId = Annotated[int, PathParam(ge=1, le=queries.MAX_ID)]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem}}
 
 REFUSED: dict[int | str, dict[str, Any]] = {

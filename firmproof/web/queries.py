@@ -26,6 +26,15 @@ if TYPE_CHECKING:
 Row = dict[str, Any]
 TRIAGE_FILTERS = (UNTRIAGED, "open")  # besides the states: no mark in force; untriaged or confirmed
 MAX_PER_PAGE = 200
+# what the database can take: a row id past 2**63 - 1 (or an offset of a page that far) was a
+# server error on every page and endpoint that took one from the address
+MAX_PAGE = 10**6
+MAX_ID = 2**63 - 1
+
+
+def _row_id(value: int) -> bool:
+    """`value` can be a row's id (anything else names no row)."""
+    return 1 <= value <= MAX_ID
 
 
 @dataclass(frozen=True)
@@ -109,7 +118,7 @@ def scans(store: Store, filters: ScanFilters = ScanFilters(), page: int = 1, per
     """The scans matching `filters`, newest first, one page of them with the count of every
     finding by severity."""
     per_page = max(1, min(per_page, MAX_PER_PAGE))
-    page = max(1, page)
+    page = max(1, min(page, MAX_PAGE))
     base = select(*_SCAN_COLUMNS).join(Image, Image.id == Scan.image_id)
     with store.sessions() as session:
         total = session.scalar(_where(select(func.count(Scan.id)).join(Image, Image.id == Scan.image_id),
@@ -135,6 +144,8 @@ def _severity_counts(session: Any, scan_ids: list[int]) -> dict[int, dict[str, i
 
 def scan(store: Store, scan_id: int) -> Row | None:
     """One scan with its image, or None."""
+    if not _row_id(scan_id):
+        return None
     with store.sessions() as session:
         row = session.execute(select(*_SCAN_COLUMNS).join(Image, Image.id == Scan.image_id)
                               .where(Scan.id == scan_id)).one_or_none()
@@ -180,6 +191,8 @@ _SEVERITY_ORDER = {s: i for i, s in enumerate(SEVERITIES)}
 
 def findings(store: Store, scan_id: int) -> list[Row]:
     """A scan's findings, the most severe first, then by rule, path and offset."""
+    if not _row_id(scan_id):
+        return []
     with store.sessions() as session:
         found = session.execute(_findings_query().where(FindingRow.scan_id == scan_id))
         rows = [_finding_row(r) for r in found]
@@ -190,6 +203,8 @@ def findings(store: Store, scan_id: int) -> list[Row]:
 
 def finding(store: Store, finding_id: int) -> Row | None:
     """One finding (by its row id), with the triage marks that hold for it, newest first."""
+    if not _row_id(finding_id):
+        return None
     with store.sessions() as session:
         row = session.execute(_findings_query().where(FindingRow.id == finding_id)).one_or_none()
     if row is None:
@@ -230,6 +245,8 @@ def components(store: Store, scan_id: int) -> list[Row]:
 
 def report(store: Store, scan_id: int) -> dict[str, Any] | None:
     """The report JSON stored with a scan (None: no such scan, or a scan that failed)."""
+    if not _row_id(scan_id):
+        return None
     with store.sessions() as session:
         data = session.scalar(select(ReportBlob.data).where(ReportBlob.scan_id == scan_id))
     if data is None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -72,8 +73,16 @@ class Server:
         return response
 
 
+# where servers started without --data-dir keep what they are given: never the user's data
+# folder (its kept images would be searched, its stale uploads cleared); removed at exit
+_DATA = tempfile.TemporaryDirectory(prefix="firmproof-web-data-")
+
+
 def serve(*args: str) -> subprocess.Popen[str]:
-    """`firmproof serve ARGS` in a child process that dies with the test run."""
+    """`firmproof serve ARGS` in a child process that dies with the test run; a data folder of
+    its own unless ARGS name one."""
+    if "--data-dir" not in args:
+        args = (*args, "--data-dir", tempfile.mkdtemp(dir=_DATA.name))
     return subprocess.Popen(["setpriv", "--pdeathsig=TERM", "--", sys.executable, "-m", "firmproof.cli",
                              "serve", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 

@@ -116,10 +116,15 @@ def test_search_filters_and_pages(server: Server) -> None:
 
 def test_a_missing_scan_or_finding_is_a_page_saying_so(server: Server) -> None:
     with httpx.Client(base_url=server.base) as browser:
-        for url in ("/scans/999999", "/findings/999999"):
+        # ids past what the database holds (2**63 - 1) name no row either: not a server error
+        huge = "9" * 20
+        for url in ("/scans/999999", "/findings/999999", f"/scans/{huge}", f"/findings/{huge}",
+                    f"/diff?old={huge}&new=1", "/scans/0"):
             response = browser.get(url)
-            assert response.status_code == 404 and "text/html" in response.headers["content-type"]
+            assert response.status_code == 404 and "text/html" in response.headers["content-type"], url
             assert "no " in Page(response.text).text
+        far = browser.get(f"/scans?page={huge}")             # a page past the last: an empty one
+        assert far.status_code == 200 and "text/html" in far.headers["content-type"]
 
 
 def test_a_scan_links_to_its_products_timeline(server: Server) -> None:
