@@ -9,6 +9,7 @@ scans, enough for pages of five. Nothing binds anything but loopback; each serve
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -249,3 +250,16 @@ def uploading(accounts: Accounts, tmp_path: Path) -> Iterator[Server]:
         yield Server(base, process, httpx.get(f"{base}/api/openapi.json").json())
     finally:
         stop(process)
+
+
+ARTEFACTS = Path(__file__).resolve().parents[2] / "build" / "test-artifacts" / "web"
+
+
+@pytest.fixture
+def shots(request: pytest.FixtureRequest) -> Path:
+    """Where a browser test keeps its screenshots (and PDFs), kept after the run as test
+    artefacts: build/test-artifacts/web/TEST/, emptied when the test starts."""
+    folder = ARTEFACTS / re.sub(r"[^\w.-]+", "_", request.node.name)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder

@@ -1,7 +1,8 @@
 """A person in Debian's headless Chromium (through Playwright), against `firmproof serve` with
 authentication on: log in, the scans list, a filter chosen in the form, a scan, a finding, back,
 log out; an admin marks a finding from the scan page. Every request the pages make stays on the
-server (no CDN, no script). Screenshots of each step are kept in the test's temporary folder."""
+server (no CDN, no script). Screenshots of each step are kept as test artefacts, in
+build/test-artifacts/web/TEST/ (the `shots` fixture)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,9 @@ from tests.web.conftest import RULE_SETS, Accounts, Server
 from tests.web.vendor_store import VendorStore
 
 
-def test_log_in_list_filter_scan_finding_log_out(guarded: Server, accounts: Accounts, tmp_path: Path) -> None:
+def test_log_in_list_filter_scan_finding_log_out(guarded: Server, accounts: Accounts, tmp_path: Path,
+                                                 shots: Path) -> None:
     requests: list[str] = []
-    shots = tmp_path / "screenshots"
-    shots.mkdir()
     with chromium_page(tmp_path / "profile") as page:
         page.on("request", lambda r: requests.append(r.url))
         page.goto(f"{guarded.base}/scans")
@@ -70,8 +70,8 @@ def test_log_in_list_filter_scan_finding_log_out(guarded: Server, accounts: Acco
                                                        "4-finding.png"]
 
 
-def test_an_admin_marks_a_finding_from_the_scan_page(writable: Server, accounts: Accounts,
-                                                     tmp_path: Path) -> None:
+def test_an_admin_marks_a_finding_then_reads_the_timeline_and_a_diff(writable: Server, accounts: Accounts,
+                                                                    tmp_path: Path, shots: Path) -> None:
     with chromium_page(tmp_path / "profile") as page:
         page.goto(f"{writable.base}/login")
         page.fill("input[name=name]", "alice")
@@ -86,10 +86,26 @@ def test_an_admin_marks_a_finding_from_the_scan_page(writable: Server, accounts:
         assert "#f-" in page.url                                  # back on the scan page, at the row
         assert page.locator("tr.finding", has_text="FP-SVC-001").locator(".triage-state") \
             .inner_text().startswith("accepted-risk")
-        page.screenshot(path=str(tmp_path / "5-marked.png"), full_page=True)
+        page.screenshot(path=str(shots / "1-marked.png"), full_page=True)
         page.locator("tr.finding", has_text="FP-SVC-001").locator("a").first.click()
         marks = page.locator("#marks").inner_text()
         assert "alice" in marks and "lab network only" in marks and "Acme R1" in marks
+        # the product's timeline, from the scan: a chart of its two releases
+        page.go_back()
+        page.locator("#timeline").click()
+        assert "/timeline?" in page.url
+        assert page.locator("svg").count() >= 1
+        body = page.locator("main").inner_text()
+        assert "1.0" in body and "1.1" in body
+        page.screenshot(path=str(shots / "2-timeline.png"), full_page=True)
+        # the diff of 1.1 (clean) with the release before (all the plants): they are gone
+        page.locator("a.diff").first.click()
+        assert "/diff?" in page.url
+        gone = page.locator("tr.removed", has_text="FP-SVC-001")
+        assert gone.count() >= 1 and gone.first.locator("td").first.inner_text() == "vanished"
+        assert page.locator("tr.added").count() == 0          # the clean release adds nothing
+        page.screenshot(path=str(shots / "3-diff.png"), full_page=True)
+    assert sorted(p.name for p in shots.iterdir()) == ["1-marked.png", "2-timeline.png", "3-diff.png"]
 
 
 def _pdf_title_and_pages(pdf: bytes) -> tuple[str, int]:
@@ -108,13 +124,11 @@ def _pages(pdf: bytes) -> int:
 
 def test_the_vendor_view_from_the_navigation_to_its_csv_and_its_pdf(vendor_server: Server,
                                                                    vendor_store: VendorStore,
-                                                                   tmp_path: Path) -> None:
+                                                                   tmp_path: Path, shots: Path) -> None:
     """Procurement's walk: Vendors in the navigation, Acme, the key it shares with Globex and its
     open findings on the page, the CSV downloaded and read, the printable page printed to PDF."""
     base = vendor_server.base
     requests: list[str] = []
-    shots = tmp_path / "screenshots"
-    shots.mkdir()
     with chromium_page(tmp_path / "profile") as page:
         page.on("request", lambda r: requests.append(r.url))
         page.goto(f"{base}/scans")
@@ -156,13 +170,11 @@ def test_the_vendor_view_from_the_navigation_to_its_csv_and_its_pdf(vendor_serve
 
 
 def test_an_admin_uploads_an_image_and_waits_for_its_scan(uploading: Server, accounts: Accounts,
-                                                           tmp_path: Path) -> None:
+                                                           tmp_path: Path, shots: Path) -> None:
     """Issue 15's walk-through ends here: an admin logs in, uploads an image from the form, and
     the status page (it reloads itself, no script) turns into the scan page when the scan ends."""
     image = build_image(tmp_path / "router-fw.bin")
     requests: list[str] = []
-    shots = tmp_path / "screenshots"
-    shots.mkdir()
     with chromium_page(tmp_path / "profile") as page:
         page.on("request", lambda r: requests.append(r.url))
         page.goto(f"{uploading.base}/login")

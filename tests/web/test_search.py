@@ -258,9 +258,7 @@ def test_the_read_role_may_search_and_nobody_else(guarded: Server, accounts: Acc
 
 
 def test_a_person_searches_a_key_from_the_nav(searching: Server, portfolio: Portfolio,  # noqa: F811
-                                              tmp_path: Path) -> None:
-    shots = tmp_path / "screenshots"
-    shots.mkdir()
+                                              tmp_path: Path, shots: Path) -> None:
     requests: list[str] = []
     with chromium_page(tmp_path / "profile") as page:
         page.on("request", lambda r: requests.append(r.url))
