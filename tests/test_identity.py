@@ -159,10 +159,10 @@ def test_a_uimage_name_names_the_product_at_its_bytes_and_verify_rechecks_them(t
     ev = guess.evidence
     assert (ev.offset, ev.length, ev.excerpt) == (32, len(name), name)      # ih_name, at byte 32
     assert ev.sha256 == report.image.sha256 and image.read_bytes()[32:32 + len(name)] == name.encode()
-    assert set(_guessed(report)) == {"product"}
+    assert set(_guessed(report)) == {"product", "release_date"}
     assert Report.from_json(report.to_json()).image.guessed == report.image.guessed
     result = verify(report, image)
-    assert result.holds and [c.holds for c in result.identity] == [True]
+    assert result.holds and [c.holds for c in result.identity] == [True, True]
     # a report that moves the guess by one byte, or claims another file, does not hold
     moved = replace(guess, evidence=replace(ev, offset=33))
     elsewhere = replace(guess, evidence=replace(ev, sha256="0" * 64))
@@ -180,7 +180,45 @@ def test_a_uimage_name_of_kernel_and_generic_words_or_binary_junk_names_nothing(
                                                                                  name: str | bytes):
     report = _scan(_uimage(tmp_path, name))
     assert any(c.format == "uimage" for c in report.unpack.containers)
-    assert report.image.guessed == ()
+    assert "product" not in _guessed(report)
+
+
+def _dated_uimage(tmp_path: Path, epoch: int) -> Path:
+    """mkimage's uImage made at `epoch` (it writes SOURCE_DATE_EPOCH, where set, as ih_time)."""
+    need_tools("mkimage")
+    inner, out = _tiny_root(tmp_path, None), tmp_path / f"fw-{epoch}.bin"
+    subprocess.run(["mkimage", "-A", "arm", "-O", "linux", "-T", "filesystem", "-C", "none", "-a", "0",
+                    "-e", "0", "-n", "Acme AR-100", "-d", str(inner), str(out)], check=True,
+                   capture_output=True, env={"PATH": "/usr/bin:/bin", "SOURCE_DATE_EPOCH": str(epoch)})
+    return out
+
+
+@pytest.mark.parametrize(("epoch", "day"), [(1_673_308_800, "2023-01-10"), (946_684_799, "1999-12-31"),
+                                            (1_530_000_000, "2018-06-26")])
+def test_a_uimage_time_is_the_release_date_at_its_four_bytes(tmp_path: Path, epoch: int, day: str):
+    image = _dated_uimage(tmp_path, epoch)
+    report = _scan(image)
+    guess = _guessed(report)["release_date"]
+    assert (guess.value, guess.source, guess.path) == (day, "U-Boot image header", "")
+    assert (guess.evidence.offset, guess.evidence.length) == (8, 4)        # ih_time, big-endian
+    assert image.read_bytes()[8:12] == epoch.to_bytes(4, "big")
+    assert all(c.holds for c in verify(report, image).identity)
+
+
+@pytest.mark.parametrize("epoch", [0, 1, 631_152_000, 4_102_444_800])   # 1970, 1990, 2100
+def test_a_uimage_time_nobody_set_or_in_the_future_names_no_release(tmp_path: Path, epoch: int):
+    report = _scan(_dated_uimage(tmp_path, epoch))
+    assert "release_date" not in _guessed(report) and "product" in _guessed(report)
+
+
+def test_android_build_date_names_the_release_day_and_a_zero_gives_way():
+    props = BUILD_PROP + "ro.build.date=Tue Jun 26 08:00:00 UTC 2018\nro.build.date.utc=0\n"
+    assert "release_date" not in said({"/system/build.prop": props})
+    props += "ro.system.build.date.utc=1530000000\n"
+    assert said({"/system/build.prop": props})["release_date"] == ("2018-06-26", "/system/build.prop",
+                                                                    "1530000000")
+    for junk in ("153000000O", "-1530000000", "99999999999999", ""):
+        assert "release_date" not in said({"/system/build.prop": f"ro.build.date.utc={junk}\n"})
 
 
 def test_a_file_inside_wins_over_the_header_and_the_user_over_both(tmp_path: Path):
@@ -245,7 +283,9 @@ def test_an_android_boot_header_names_the_board_and_the_release(tmp_path: Path, 
     # mktplinkfw v1 header: vendor_name, hw_id/hw_rev; 'ver. 1.0' is the tool's default
     ("tplink_tl-wr841n-v10_en_3.16.9_150310_up_boot.bin",
      {"vendor": ("TP-LINK Technologies", 4, "TP-LINK Technologies"),
-      "product": ("TP-Link hardware 08410010 v1", 64, "\\x08A\\x00\\x10\\x00\\x00\\x00\\x01")}),
+      "product": ("TP-Link hardware 08410010 v1", 64, "\\x08A\\x00\\x10\\x00\\x00\\x00\\x01"),
+      # the kernel's uImage ih_time: the day the file name says (…_150310_…)
+      "release_date": ("2015-03-10", 14808, "T\\xfe\\x96\\x97")}),
     # the v2/v3 header (mktplinkfw2): no vendor field
     ("tplink_tl-wr841n-v14-eu_stock_2023.bin",
      {"product": ("TP-Link hardware 08410014 v1", 0x34, "\\x08A\\x00\\x14\\x00\\x00\\x00\\x01")}),

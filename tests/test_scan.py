@@ -69,9 +69,9 @@ def test_report_follows_the_contract_and_is_deterministic(images: dict[str, Path
     assert first["schema"] == "firmproof.report/1"
     assert set(first) == {"schema", "tool", "image", "unpack", "findings", "errors", "coverage", "stats"}
     # the contract's image fields, and firmproof's own `guessed`: what the image says it is
-    # (here the uImage header's name), each with its bytes
+    # (here the uImage header's name and time), each with its bytes
     assert set(first["image"]) == {"name", "sha256", "size", "vendor", "product", "version", "guessed"}
-    assert set(first["image"]["guessed"]) == {"product"}
+    assert set(first["image"]["guessed"]) == {"product", "release_date"}
     assert set(first["unpack"]) == {"files", "bytes", "depth", "containers", "errors"}
     assert first["findings"] == second["findings"]
     assert [f["id"] for f in first["findings"]] == [f["id"] for f in second["findings"]]

@@ -1,5 +1,5 @@
-"""What an image says it is: vendor, product and version read from the files and the container
-headers that name them.
+"""What an image says it is: vendor, product, version and release date read from the files and
+the container headers that name them.
 
 A lab scanning a corpus rarely has a clean manifest; the image often says what it is in its
 build files. Each source is declared once below: the files that carry it (first found wins),
@@ -10,7 +10,8 @@ user gives on the command line always wins over it.
 
 Sources (their formats as the programs that read them define them):
 - Android property files (build.prop and friends, property_service's `key=value`): the
-  manufacturer, the model, the build's display id;
+  manufacturer, the model, the build's display id, and the build's date (ro.build.date.utc,
+  seconds since the epoch, as the build system writes it);
 - OpenWrt's /etc/openwrt_release (shell assignments, sourced by its scripts): the
   distribution and its release;
 - os-release (freedesktop, shell-compatible assignments): NAME and VERSION_ID.
@@ -27,7 +28,8 @@ a generic tool's default):
   'ver. 1.0' names no release);
 - U-Boot legacy image header (include/image.h): its 32-byte ih_name as product, unless it names
   no product ('Linux-3.10.14', 'MIPS Linux', 'u-boot image': kernel, architecture and generic
-  words only);
+  words only); its ih_time (big-endian seconds since the epoch, when mkimage ran) as the
+  release date;
 - Android boot image header (bootimg.h): the board name (v0-v2) as product and the packed
   os_version (Android release and security patch month) as version.
 """
@@ -37,7 +39,8 @@ from __future__ import annotations
 import re
 import struct
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -47,9 +50,29 @@ from firmproof.device.parsers.androidprops import last_values, parse_props
 from firmproof.fs.rootfs import FILE, RootFS
 from firmproof.model import Evidence, NoEvidence, excerpt_at, in_bounds
 
-FIELDS = ("vendor", "product", "version")
+FIELDS = ("vendor", "product", "version", "release_date")
 MAX_BYTES = 256 * 1024          # an identity file larger than this is no identity file
 MAX_VALUE = 120                 # characters of a value: longer is not a name or a version
+
+
+# A release date is a day (ISO 8601, UTC) a build tool wrote down. One before the first Linux
+# firmware of this kind or after the scan's day is a clock nobody set (an epoch of 0, a
+# board's RTC reset, SOURCE_DATE_EPOCH left at 1) and names no release.
+EARLIEST_RELEASE = date(1995, 1, 1)
+
+
+def _day(seconds: int) -> str | None:
+    """The UTC day of `seconds` since the epoch, where it can be a release's."""
+    try:
+        day = datetime.fromtimestamp(seconds, UTC).date()
+    except (OverflowError, OSError, ValueError):
+        return None
+    return day.isoformat() if EARLIEST_RELEASE <= day <= datetime.now(UTC).date() else None
+
+
+def _epoch_text(text: str) -> str | None:
+    """A property's decimal seconds since the epoch ('1530000000') as a day."""
+    return _day(int(text)) if text.isascii() and text.isdigit() and len(text) <= 12 else None
 
 
 @dataclass(frozen=True)
@@ -57,6 +80,8 @@ class Source:
     name: str
     paths: tuple[str, ...]                      # the first of them a view holds is read
     keys: dict[str, tuple[str, ...]]            # field -> keys naming it, preferred first
+    values: dict[str, Callable[[str], str | None]] = field(default_factory=dict)   # field -> its
+    # value from the text of the key (None: the text names nothing); absent: the text itself
 
 
 SOURCES = (
@@ -68,7 +93,10 @@ SOURCES = (
             "product": ("ro.product.model", "ro.product.system.model", "ro.product.vendor.model",
                         "ro.product.name"),
             "version": ("ro.build.display.id", "ro.build.version.incremental",
-                        "ro.vendor.build.version.incremental")}),
+                        "ro.vendor.build.version.incremental"),
+            "release_date": ("ro.build.date.utc", "ro.system.build.date.utc", "ro.vendor.build.date.utc",
+                             "ro.bootimage.build.date.utc")},
+           {"release_date": _epoch_text}),
     Source("OpenWrt release", ("/etc/openwrt_release",),
            {"product": ("DISTRIB_ID",), "version": ("DISTRIB_RELEASE",)}),
     Source("os-release", ("/etc/os-release", "/usr/lib/os-release"),
@@ -145,6 +173,12 @@ def _tplink_hardware(raw: bytes) -> Value | None:
     return f"TP-Link hardware {hw_id:08x} v{hw_rev}", 0, len(raw)
 
 
+def _epoch_be(raw: bytes) -> Value | None:
+    """A big-endian 32-bit time_t (uImage ih_time) as a day."""
+    day = _day(struct.unpack(">I", raw)[0])
+    return None if day is None else (day, 0, len(raw))
+
+
 def _android_os(raw: bytes) -> Value | None:
     """bootimg.h's os_version: A.B.C in 7 bits each above the patch level's year - 2000 (7 bits)
     and month (4 bits)."""
@@ -179,7 +213,7 @@ HEADERS = (
     Header("TP-Link firmware header v2", (), 0x7C, _tplink((b"\2\0\0\0", b"\3\0\0\0"), 0x70),
            (Field("product", 0x34, 8, _tplink_hardware), Field("version", 4, 48, _release))),
     Header("U-Boot image header", ("uimage",), 64, lambda raw: raw[:4] == b"\x27\x05\x19\x56",
-           (Field("product", 32, 32, _product_name),)),
+           (Field("product", 32, 32, _product_name), Field("release_date", 8, 4, _epoch_be))),
     Header("Android boot image header", ("android_boot",), 64,
            lambda raw: 0 <= _android_version(raw) <= 2,
            (Field("product", 48, 16, _product_name), Field("version", 44, 4, _android_os))),
@@ -322,21 +356,34 @@ def _read(source: Source, view: RootFS) -> list[Guess]:
             continue
         values = _assignments(data.decode("latin-1"))
         guesses = []
-        for field, keys in source.keys.items():
-            key = next((k for k in keys if k in values), None)
-            if key is None:
-                continue
-            start, end = values[key]
-            value = data[start:end].decode("utf-8", "replace")
-            try:
-                evidence = Evidence.of(view, path, start, end - start, owner="identity", window=False)
-            except NoEvidence:
-                continue
-            named = view.entry(path)         # the name read, as findings name it (Rule.at)
-            guesses.append(Guess(field, value, source.name, named.report_path if named else path,
-                                 view.container, evidence))
+        for name, keys in source.keys.items():
+            guess = _first_value(source, name, keys, values, data, view, path)
+            if guess is not None:
+                guesses.append(guess)
         return guesses
     return []
+
+
+def _first_value(source: Source, name: str, keys: tuple[str, ...], values: dict[str, tuple[int, int]],
+                 data: bytes, view: RootFS, path: str) -> Guess | None:
+    """The first of `keys` whose value names `name` (a key whose text names nothing, such as a
+    date of 0, gives way to the next)."""
+    for key in keys:
+        if key not in values:
+            continue
+        start, end = values[key]
+        text = data[start:end].decode("utf-8", "replace")
+        value = source.values[name](text) if name in source.values else text
+        if value is None:
+            continue
+        try:
+            evidence = Evidence.of(view, path, start, end - start, owner="identity", window=False)
+        except NoEvidence:
+            continue
+        named = view.entry(path)         # the name read, as findings name it (Rule.at)
+        return Guess(name, value, source.name, named.report_path if named else path, view.container,
+                     evidence)
+    return None
 
 
 def _assignments(text: str) -> dict[str, tuple[int, int]]:

@@ -58,9 +58,10 @@ class Image:
                    guessed=tuple(g for g in guesses if g is not None))
 
     def said(self, field: str) -> tuple[str | None, bool]:
-        """The image's `field` (vendor, product or version): as the user gave it, else as the
-        image's files say it; and whether it is guessed."""
-        given = getattr(self, field)
+        """The image's `field` (vendor, product, version or release_date): as the user gave it,
+        else as the image's files say it; and whether it is guessed. (A release date is never
+        given to a scan: the store takes it from the command line or the manifest.)"""
+        given = getattr(self, field, None)
         if given is not None:
             return given, False
         guess = next((g for g in self.guessed if g.field == field), None)

@@ -133,6 +133,15 @@ def _scan(session: Session, image_id: int, tool_version: str, rules: str) -> Sca
                                               Scan.rules_version == rules)).one_or_none()
 
 
+def _day(text: str | None) -> date | None:
+    """A guessed release date as the report says it (ISO 8601); a report is anyone's input, so
+    a malformed one is no date."""
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
 def _image(session: Session, sha256: str, name: str, size: int, info: ImageInfo) -> Image:
     """The image's row, made or completed: a given value fills an unknown or guessed one; a
     guess fills only an unknown one."""
@@ -165,7 +174,13 @@ def _add(session: Session, report: dict[str, Any], info: ImageInfo, components: 
             values[name], guess = said.said(name)
             if guess:
                 guessed.add(name)
-    given = ImageInfo(**values, release_date=info.release_date, guessed=frozenset(guessed))
+    released = info.release_date
+    if released is None:
+        day, guess = said.said("release_date")
+        released = _day(day)
+        if guess and released is not None:
+            guessed.add("release_date")
+    given = ImageInfo(**values, release_date=released, guessed=frozenset(guessed))
     row = _image(session, image["sha256"], info.name or image["name"], image["size"], given)
     tool_version = report["tool"]["version"]
     existing = _scan(session, row.id, tool_version, rules)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 from conftest import need_tools
@@ -48,5 +49,13 @@ def test_a_product_the_uimage_header_names_lands_in_the_images_table_marked_gues
         assert (row["product"], row["product_guessed"]) == ("OpenWrt r23497 (Linux 5.15)", True)  # the header
         assert (row["vendor"], row["vendor_guessed"]) == ("Acme Networks", False)                 # given
         assert (row["version"], row["version_guessed"]) == (None, False)                          # unsaid
+        assert (row["release_date"], row["release_date_guessed"]) == (date(2023, 11, 14), True)   # ih_time
+    finally:
+        store.close()
+    store = open_store(str(tmp_path / "given.sqlite"))
+    try:                                                   # a date given to the store wins over ih_time
+        add_report(store, report, ImageInfo(release_date=date(2024, 2, 29)))
+        row = dump(store)["images"][0]
+        assert (row["release_date"], row["release_date_guessed"]) == (date(2024, 2, 29), False)
     finally:
         store.close()
