@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 
 from firmproof.web.auth import AuthFile, User, csrf_ok, csrf_token
 from firmproof.web.rendering import render
+from firmproof.web.throttle import LoginThrottle
 
 SESSION_COOKIE = "firmproof_session"
 CSRF_COOKIE = "firmproof_csrf"
@@ -109,10 +110,20 @@ def login(request: Request, name: Annotated[str, Form()], password: Annotated[st
     auth = _auth(request)
     if auth is None:
         return RedirectResponse(_next(next), status_code=303)
+    throttle: LoginThrottle = request.app.state.throttle
+    address = request.client.host if request.client else None
+    wait = throttle.wait(name, address)
+    if wait:
+        refused = render(request, "login.html", status_code=429, next=_next(next),
+                         problem=f"Too many failed logins: try again in {wait} s.")
+        refused.headers["Retry-After"] = str(wait)
+        return refused
     user = auth.login(name, password)
     if user is None:
+        throttle.failed(name, address)
         return render(request, "login.html", status_code=401, next=_next(next),
                       problem="Wrong name or password.")
+    throttle.succeeded(name)
     response = RedirectResponse(_next(next), status_code=303)
     response.set_cookie(SESSION_COOKIE, auth.session_cookie(user), httponly=True, samesite="lax",
                         secure=request.url.scheme == "https", max_age=None)

@@ -17,6 +17,7 @@ from firmproof import __version__
 from firmproof.web import access, api, pages, search, uploads, vendors
 from firmproof.web.auth import AuthFile
 from firmproof.web.rendering import render
+from firmproof.web.throttle import LoginThrottle
 
 if TYPE_CHECKING:
     from firmproof.store import Store
@@ -37,6 +38,7 @@ def create_app(store: Store, auth: AuthFile | None = None, data_dir: Path | None
     app.state.store = store
     app.state.auth = auth
     app.state.data_dir = data_dir
+    app.state.throttle = LoginThrottle()
     app.state.upload_limit = upload_limit
     app.state.secret = auth.secret if auth is not None else secrets.token_bytes(32)   # signs CSRF tokens
     app.middleware("http")(access.middleware)
