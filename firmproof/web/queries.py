@@ -168,8 +168,19 @@ def _findings_query() -> Any:
             .join(Image, Image.id == Scan.image_id))
 
 
+def _by_key(value: Any) -> Any:
+    """`value` with every object's keys in order of name: PostgreSQL's jsonb keeps no key order
+    (SQLite keeps the report's), and a page must read the same whichever database it came from."""
+    if isinstance(value, dict):
+        return {k: _by_key(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_by_key(v) for v in value]
+    return value
+
+
 def _finding_row(row: Any) -> Row:
     out = dict(row._mapping)
+    out["details"] = _by_key(out.get("details"))
     out["evidence"] = {"sha256": out.pop("evidence_sha256"), "offset": out.pop("evidence_offset"),
                        "length": out.pop("evidence_length"), "excerpt": out.pop("excerpt")}
     return out

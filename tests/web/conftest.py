@@ -41,25 +41,41 @@ IMAGES = {   # name: (build options, vendor, product, version, release date)
 
 
 @pytest.fixture(scope="session")
-def store_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def scanned(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Any, Any]]:
+    """The reports of IMAGES (scanned once) with what is said of each image."""
     from firmproof.config import ScanConfig
     from firmproof.scan import scan
-    from firmproof.store import ImageInfo, add_report, open_store
+    from firmproof.store import ImageInfo
     from firmproof.testing.demo import build_image
 
-    folder = tmp_path_factory.mktemp("web")
-    url = f"sqlite:///{folder / 'store.sqlite'}"
+    folder = tmp_path_factory.mktemp("web-images")
+    out = []
+    for name, (options, vendor, product, version, released) in IMAGES.items():
+        report = scan(ScanConfig(image=build_image(folder / f"{name}.bin", **options)))
+        info = ImageInfo(vendor=vendor, product=product, version=version, release_date=released)
+        out.append((report, info))
+    return out
+
+
+def fill(url: str, scanned: list[tuple[Any, Any]]) -> str:
+    """The web tests' store at `url`: each report added again as by three other rule sets (one a
+    day), in one order, so that every database gets the same rows and ids."""
+    from firmproof.store import add_report, open_store
+
     store = open_store(url)
     try:
-        for name, (options, vendor, product, version, released) in IMAGES.items():
-            report = scan(ScanConfig(image=build_image(folder / f"{name}.bin", **options)))
-            info = ImageInfo(vendor=vendor, product=product, version=version, release_date=released)
+        for report, info in scanned:
             for day, rules in enumerate(RULE_SETS, start=1):      # rule set n scanned on 2024-01-0n
                 add_report(store, report, info, rules=rules or None,
                            started=datetime(2024, 1, day, 12, tzinfo=UTC))
     finally:
         store.close()
     return url
+
+
+@pytest.fixture(scope="session")
+def store_url(tmp_path_factory: pytest.TempPathFactory, scanned: list[tuple[Any, Any]]) -> str:
+    return fill(f"sqlite:///{tmp_path_factory.mktemp('web') / 'store.sqlite'}", scanned)
 
 
 @dataclass
