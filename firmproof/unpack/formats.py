@@ -212,8 +212,9 @@ def _upx_d(carved: Path, outdir: Path) -> str | None:
     if proc is not None:
         lines = [line.strip() for line in (proc.stderr or proc.stdout).splitlines() if line.strip()]
         words = lines[-1] if lines else f"exit code {proc.returncode}"
-        words = words.removeprefix("upx: ").replace(str(carved), carved.name)
-    return words[:300]
+        words = words.removeprefix("upx: ")
+    # upx's words name the files by their names, not their host paths
+    return words.replace(str(target), target.name).replace(str(carved), carved.name)[:300]
 
 
 SQUASHFS = Reader("firmproof's SquashFS reader", _squashfs, replaces=("sasquatch", "sasquatch-v4be"))

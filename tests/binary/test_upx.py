@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -370,10 +371,20 @@ def test_a_big_endian_mips_program_is_unpacked(programs: dict[str, Path], tmp_pa
         packed = _upx(plain, tmp_path / f"{program}.mips.upx")
         assert packed.read_bytes()[5] == 2 and _classify_file(packed) == PACKED   # ELFDATA2MSB
         (tree / "usr/sbin" / name).write_bytes(packed.read_bytes())
+    # its compressed program damaged: upx -d (run by firmproof, not unblob) refuses it
+    damaged = bytearray((tree / "usr/sbin/loginx").read_bytes())
+    found = upx_l_info(bytes(damaged[:4096]))
+    assert found is not None
+    body = found[0] + 48
+    damaged[body:body + 64] = bytes(b ^ 0x5A for b in damaged[body:body + 64])
+    (tree / "usr/sbin/loginy").write_bytes(damaged)
     (tree / "etc").mkdir()
     (tree / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
-    report = scan_report(pack(tree, "squashfs-xz", tmp_path / "fw.sqfs"), tmp_path)
-    assert report["coverage"]["incomplete"] == []
+    report = scan_report(pack(tree, "squashfs-xz", tmp_path / "fw.sqfs"), tmp_path, incomplete=True)
+    (entry,) = report["coverage"]["incomplete"]
+    assert entry["path"] == "squashfs@0x0/usr/sbin/loginy/elf@0x0"
+    assert re.fullmatch(r"a UPX-packed program \(l_info at 0x94\) that `upx -d` did not unpack \(loginy: "
+                        r"[A-Za-z]*Exception: [^/]+\): its code was not examined", entry["reason"]), entry
     layers = {c["path"] for c in report["unpack"]["containers"]}
     assert {"squashfs@0x0/usr/sbin/loginx/elf@0x0", "squashfs@0x0/usr/sbin/checkpw/elf@0x0"} <= layers
     hits = [(f["container"][2:], f["path"]) for f in report["findings"] if f["rule"] == "FP-HCRED-001"]
