@@ -9,6 +9,7 @@ scans, enough for pages of five. Nothing binds anything but loopback; each serve
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import subprocess
@@ -126,17 +127,25 @@ def stop(process: subprocess.Popen[str]) -> None:
         process.wait()
 
 
-@pytest.fixture(scope="session")
-def server(store_url: str) -> Iterator[Server]:
-    """The store served on 127.0.0.1 without authentication (the loopback default)."""
+@contextlib.contextmanager
+def running(*args: str) -> Iterator[Server]:
+    """`firmproof serve ARGS` on 127.0.0.1 (a free port) until the block ends, ready to answer,
+    with the OpenAPI document it publishes."""
     port = free_port()
-    process = serve("--db", store_url, "--host", "127.0.0.1", "--port", str(port))
+    process = serve(*args, "--host", "127.0.0.1", "--port", str(port))
     base = f"http://127.0.0.1:{port}"
     try:
         wait_ready(base, process)
         yield Server(base, process, httpx.get(f"{base}/api/openapi.json").json())
     finally:
         stop(process)
+
+
+@pytest.fixture(scope="session")
+def server(store_url: str) -> Iterator[Server]:
+    """The store served on 127.0.0.1 without authentication (the loopback default)."""
+    with running("--db", store_url) as server:
+        yield server
 
 
 @dataclass(frozen=True)
@@ -172,31 +181,17 @@ def accounts(tmp_path_factory: pytest.TempPathFactory) -> Accounts:
 @pytest.fixture(scope="session")
 def guarded(store_url: str, accounts: Accounts) -> Iterator[Server]:
     """The same store served on 127.0.0.1 with authentication configured (--auth)."""
-    port = free_port()
-    process = serve("--db", store_url, "--host", "127.0.0.1", "--port", str(port),
-                    "--auth", str(accounts.path))
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(base, process)
-        yield Server(base, process, httpx.get(f"{base}/api/openapi.json").json())
-    finally:
-        stop(process)
+    with running("--db", store_url, "--auth", str(accounts.path)) as server:
+        yield server
 
 
 @pytest.fixture
-def writable(store_url: str, accounts: Accounts, guarded: Server, tmp_path: Path) -> Iterator[Server]:
+def writable(store_url: str, accounts: Accounts, tmp_path: Path) -> Iterator[Server]:
     """A copy of the store for one test that writes (triage), served like `guarded`."""
     copy = tmp_path / "store.sqlite"
     shutil.copyfile(store_url.removeprefix("sqlite:///"), copy)
-    port = free_port()
-    process = serve("--db", f"sqlite:///{copy}", "--host", "127.0.0.1", "--port", str(port),
-                    "--auth", str(accounts.path))
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(base, process)
-        yield Server(base, process, guarded.openapi)
-    finally:
-        stop(process)
+    with running("--db", f"sqlite:///{copy}", "--auth", str(accounts.path)) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
@@ -210,14 +205,8 @@ def vendor_store(tmp_path_factory: pytest.TempPathFactory) -> VendorStore:
 @pytest.fixture(scope="session")
 def vendor_server(vendor_store: VendorStore) -> Iterator[Server]:
     """`vendor_store` served on 127.0.0.1 without authentication, for the vendor view."""
-    port = free_port()
-    process = serve("--db", vendor_store.url, "--host", "127.0.0.1", "--port", str(port))
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(base, process)
-        yield Server(base, process, httpx.get(f"{base}/api/openapi.json").json())
-    finally:
-        stop(process)
+    with running("--db", vendor_store.url) as server:
+        yield server
 
 
 # ---------------------------------------------------------------- responses against the document
@@ -256,16 +245,9 @@ def uploading(accounts: Accounts, tmp_path: Path) -> Iterator[Server]:
     """An empty store served like `guarded` that takes uploads: kept in the test's
     `tmp_path / "data"` (--data-dir), stored in `tmp_path / "uploads.sqlite"`, at most UPLOAD_LIMIT
     bytes each."""
-    port = free_port()
-    process = serve("--db", f"sqlite:///{tmp_path / 'uploads.sqlite'}", "--host", "127.0.0.1",
-                    "--port", str(port), "--auth", str(accounts.path), "--data-dir", str(tmp_path / "data"),
-                    "--upload-limit", str(UPLOAD_LIMIT))
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(base, process)
-        yield Server(base, process, httpx.get(f"{base}/api/openapi.json").json())
-    finally:
-        stop(process)
+    with running("--db", f"sqlite:///{tmp_path / 'uploads.sqlite'}", "--auth", str(accounts.path),
+                 "--data-dir", str(tmp_path / "data"), "--upload-limit", str(UPLOAD_LIMIT)) as server:
+        yield server
 
 
 ARTEFACTS = Path(__file__).resolve().parents[2] / "build" / "test-artifacts" / "web"

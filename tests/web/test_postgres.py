@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.servers import ServerError, free_port, postgres
-from tests.web.conftest import Server, fill, serve, stop, wait_ready
+from tests.servers import ServerError, postgres
+from tests.web.conftest import Server, fill, running
 
 CSRF = re.compile(r'name="csrf" value="[^"]*"')
 
@@ -22,15 +22,8 @@ CSRF = re.compile(r'name="csrf" value="[^"]*"')
 def pg_server(scanned: list[tuple[Any, Any]]) -> Iterator[Server]:
     try:
         with postgres() as database:
-            url = fill(database.create_database("web"), scanned)
-            port = free_port()
-            process = serve("--db", url, "--host", "127.0.0.1", "--port", str(port))
-            base = f"http://127.0.0.1:{port}"
-            try:
-                wait_ready(base, process)
-                yield Server(base, process, httpx.get(f"{base}/api/openapi.json").json())
-            finally:
-                stop(process)
+            with running("--db", fill(database.create_database("web"), scanned)) as server:
+                yield server
     except ServerError as exc:
         pytest.fail(str(exc), pytrace=False)
 

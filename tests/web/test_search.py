@@ -25,9 +25,8 @@ from firmproof.store import open_store
 from firmproof.store.query import images as images_of
 from firmproof.web.search import Limits, search, string_pattern
 from tests.browser import chromium_page
-from tests.servers import free_port
 from tests.store.test_inventory_rows import FALSE, TRUE, Portfolio, portfolio  # noqa: F401 (a fixture)
-from tests.web.conftest import Accounts, Server, serve, stop, wait_ready
+from tests.web.conftest import Accounts, Server, running
 
 BANNER = 'say "hi" \\ {not hex} } condition: true } rule x { strings: $a = "'
 
@@ -80,15 +79,8 @@ def corpus(portfolio: Portfolio, tmp_path_factory: pytest.TempPathFactory) -> Co
 @pytest.fixture(scope="module")
 def searching(corpus: Corpus) -> Iterator[Server]:
     """`firmproof serve --data-dir` over the corpus, on 127.0.0.1 without authentication."""
-    port = free_port()
-    process = serve("--db", corpus.url, "--host", "127.0.0.1", "--port", str(port),
-                    "--data-dir", str(corpus.data_dir))
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(base, process)
-        yield Server(base, process, httpx.get(f"{base}/api/openapi.json").json())
-    finally:
-        stop(process)
+    with running("--db", corpus.url, "--data-dir", str(corpus.data_dir)) as server:
+        yield server
 
 
 def _search(server: Server, kind: str, q: str, status: int = 200) -> Any:

@@ -17,8 +17,7 @@ from firmproof.web.throttle import (
     WINDOW,
     LoginThrottle,
 )
-from tests.servers import free_port
-from tests.web.conftest import Accounts, Server, serve, stop, wait_ready
+from tests.web.conftest import Accounts, Server, running
 
 
 class Clock:
@@ -64,15 +63,8 @@ def test_an_address_trying_many_names_waits_and_a_success_clears_only_the_accoun
 
 @pytest.fixture
 def own_server(store_url: str, accounts: Accounts) -> Iterator[Server]:
-    port = free_port()
-    process = serve("--db", store_url, "--host", "127.0.0.1", "--port", str(port),
-                    "--auth", str(accounts.path))
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(base, process)
-        yield Server(base, process)
-    finally:
-        stop(process)
+    with running("--db", store_url, "--auth", str(accounts.path)) as server:
+        yield server
 
 
 def _login(browser: httpx.Client, name: str, password: str) -> httpx.Response:
