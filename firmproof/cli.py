@@ -523,7 +523,7 @@ DB_COLUMNS = {
 DB_COLUMNS["key"] = ["image", "vendor", "product", "version", "release_date", "kind", "type", "path",
                      "inside", "comment", "rule", "fingerprint", "image_sha256"]
 DB_COLUMNS["executable"] = ["image", "vendor", "product", "version", "release_date", "path", "inside",
-                            "size", "sha256", "image_sha256"]
+                            "packer", "size", "sha256", "image_sha256"]
 
 
 def _db(args: argparse.Namespace) -> int:

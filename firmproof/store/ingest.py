@@ -222,7 +222,8 @@ def _add_inventory(session: Session, scan_id: int, held: Holdings) -> None:
                               path=k.path, container=list(k.container), number=k.number,
                               offset=k.offset, comment=k.comment) for k in held.keys]),
         (ExecutableRow, [dict(scan_id=scan_id, sha256=e.sha256, path=e.path, container=list(e.container),
-                              size=e.size) for e in held.executables]),
+                              size=e.size, packer=e.packer, unpacked_sha256=e.unpacked_sha256)
+                         for e in held.executables]),
         (BootEntryRow, [dict(scan_id=scan_id, file=b.file, offset=b.offset, command=b.command, name=b.name,
                              binary=b.binary, binary_sha256=b.binary_sha256, via=b.via, chain=list(b.chain),
                              port=b.port, listener=b.listener, container=list(b.container))

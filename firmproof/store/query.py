@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union_all
 
 from firmproof.store import triage
 from firmproof.store.schema import (
@@ -146,13 +146,20 @@ def key(store: Store, fingerprint: str) -> list[Row]:
 
 
 def executable(store: Store, sha256: str) -> list[Row]:
-    """Every image (newest scan) that ships the ELF file with these bytes, at every path."""
-    query = (select(Image.name.label("image"), Image.vendor, Image.product, Image.version,
-                    Image.release_date, ExecutableRow.path, ExecutableRow.container, ExecutableRow.size,
-                    ExecutableRow.sha256, Image.sha256.label("image_sha256"), Scan.id.label("scan"))
-             .join(Scan, Scan.id == ExecutableRow.scan_id).join(Image, Image.id == Scan.image_id)
-             .where(ExecutableRow.sha256 == sha256.strip().lower(), Scan.id.in_(_newest_scans()))
-             .order_by(Image.vendor, Image.product, Image.release_date, Image.name, ExecutableRow.path))
+    """Every image (newest scan) that ships the ELF file with these bytes, at every path: as it
+    is, or packed (a UPX-packed program whose unpacked program has these bytes)."""
+    wanted = sha256.strip().lower()
+    columns = (Image.name.label("image"), Image.vendor, Image.product, Image.version, Image.release_date,
+               ExecutableRow.path, ExecutableRow.container, ExecutableRow.size, ExecutableRow.sha256,
+               ExecutableRow.packer, ExecutableRow.unpacked_sha256, Image.sha256.label("image_sha256"),
+               Scan.id.label("scan"))
+    # one indexed search per column (an OR of the two would read the table on SQLite)
+    queries = [select(*columns).join(Scan, Scan.id == ExecutableRow.scan_id)
+               .join(Image, Image.id == Scan.image_id).where(column == wanted, Scan.id.in_(_newest_scans()))
+               for column in (ExecutableRow.sha256, ExecutableRow.unpacked_sha256)]
+    both = union_all(*queries).subquery()
+    query = select(both).order_by(both.c.vendor, both.c.product, both.c.release_date, both.c.image,
+                                  both.c.path)
     return _inside(_rows(store, query))
 
 

@@ -292,10 +292,12 @@ class ShippedKeyRow(Base):
 
 
 class ExecutableRow(Base):
-    """An ELF file a scan saw, by its bytes."""
+    """An ELF file a scan saw, by its bytes. A packed program (`packer` 'upx') is the file the
+    file system holds, by its packed bytes; `unpacked_sha256` the program unpacked from it (None:
+    it could not be unpacked)."""
 
     __tablename__ = "executables"
-    __table_args__ = (Index(None, "sha256", "scan_id"),)
+    __table_args__ = (Index(None, "sha256", "scan_id"), Index(None, "unpacked_sha256", "scan_id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id", ondelete="CASCADE"), index=True)
@@ -303,6 +305,8 @@ class ExecutableRow(Base):
     path: Mapped[str] = mapped_column(ImageText)
     container: Mapped[list[str]] = mapped_column(Json)
     size: Mapped[int] = mapped_column(BigInteger)
+    packer: Mapped[str | None] = mapped_column(String(16))
+    unpacked_sha256: Mapped[str | None] = mapped_column(String(64))
 
 
 class BootEntryRow(Base):

@@ -193,6 +193,28 @@ def test_the_inventory_lists_each_packed_program_once_at_its_path(
         ("/bin/checkpw", ("squashfs@0x0",), sha["bin/checkpw"], None, None,
          programs["login_hash"].stat().st_size)])
 
+    # the store keeps both hashes: `db executable` finds the image by the packed bytes or by the
+    # program they unpack to; a program no image ships finds nothing
+    from firmproof.batch import scan_with_inventory
+    from firmproof.config import ScanConfig
+    from firmproof.store import add_report, open_store
+    from firmproof.store.query import executable
+
+    report, held_by_scan = scan_with_inventory(ScanConfig(image=image, workdir=work))
+    store = open_store(f"sqlite:///{tmp_path / 'store.sqlite'}")
+    try:
+        add_report(store, report, inventory=held_by_scan)
+        for wanted in (sha["usr/sbin/udpd"], plain.upper()):
+            rows = executable(store, wanted)
+            assert [(r["path"], r["packer"], r["sha256"], r["unpacked_sha256"]) for r in rows] == \
+                [("/usr/sbin/udpd", "upx", sha["usr/sbin/udpd"], plain)]
+        assert [(r["path"], r["unpacked_sha256"]) for r in executable(store, sha["usr/sbin/loginm"])] == \
+            [("/usr/sbin/loginm", None)]
+        assert [r["packer"] for r in executable(store, sha["bin/checkpw"])] == [None]
+        assert executable(store, hashlib.sha256(b"no such program").hexdigest()) == []
+    finally:
+        store.close()
+
 
 BIND_SHELL = """#include <netinet/in.h>
 #include <string.h>
