@@ -2,7 +2,7 @@
 
     python bench/web_pages.py [--scans 10000] [--requests 60] [--store PATH]
 
-The store: the demo router image built and scanned once (firmproof.testing.demo), its report
+The store: the demo router image built and scanned once (firmproof.testing.demo), its report and inventory
 added again as the scan of N synthetic images (their own sha256, name, vendor, product, version
 and day; 20 vendors of 5 products each), through `add_report`, as a batch would add them. With
 --store an existing file is reused (and filled up to N scans first).
@@ -25,6 +25,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -36,9 +37,9 @@ def fill(url: str, scans: int) -> None:
     import structlog
 
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.CRITICAL))
+    from firmproof.batch import scan_with_inventory
     from firmproof.config import ScanConfig
     from firmproof.host.tools import use_tool_path
-    from firmproof.scan import scan
     from firmproof.store import ImageInfo, add_report, open_store
     from firmproof.store.schema import Scan
     from firmproof.testing.demo import build_image
@@ -51,7 +52,7 @@ def fill(url: str, scans: int) -> None:
         store.close()
         return
     with tempfile.TemporaryDirectory() as tmp:
-        result = scan(ScanConfig(image=build_image(Path(tmp) / "demo.bin")))
+        result, held = scan_with_inventory(ScanConfig(image=build_image(Path(tmp) / "demo.bin")))
     report, components = result.to_json(), list(result.components)
     start = time.perf_counter()
     for i in range(have, scans):
@@ -62,7 +63,7 @@ def fill(url: str, scans: int) -> None:
         info = ImageInfo(vendor=vendor, product=f"P{(i // len(VENDORS)) % 5}",
                          version=f"1.{i // 100}.{i % 100}")
         add_report(store, synthetic, info, components,
-                   started=datetime(2024, 1, 1, tzinfo=UTC) + timedelta(hours=i))
+                   started=datetime(2024, 1, 1, tzinfo=UTC) + timedelta(hours=i), inventory=held)
         if (i + 1) % 1000 == 0:
             print(f"  {i + 1} scans stored ({time.perf_counter() - start:.0f} s)", file=sys.stderr)
     store.close()
@@ -138,6 +139,17 @@ def main() -> int:
                      "/api/scans?vendor=Vendor07&severity=critical", "/api/scans?triage=untriaged&page=2",
                      f"/api/scans/{last}",
                      f"/api/scans/{last}/report", f"/api/findings/{finding}"]
+            # the vendor view, search and upload form (every image holds the demo's two keys and
+            # executables: the vendor view's worst case, each shared by all 20 vendors)
+            details = [httpx.get(f"{base}/api/findings/{f['id']}").json().get("details") or {}
+                       for f in one["findings_list"] if f["rule"].startswith("FP-KEY")]
+            fingerprint = next((d["fingerprint"] for d in details if d.get("fingerprint")), None)
+            paths += ["/vendors", "/vendors/Vendor07", "/vendors/Vendor07.csv", "/api/vendors",
+                      "/api/vendors/Vendor07", "/timeline?vendor=Vendor07&product=P2",
+                      "/search?kind=component&q=busybox", "/api/search?kind=component&q=busybox",
+                      "/upload"]
+            if fingerprint:
+                paths.append(f"/api/search?kind=key&q={quote(fingerprint, safe='')}")
             rows = measure(base, [*paths, "/api/images"], args.requests)
         finally:
             server.terminate()
