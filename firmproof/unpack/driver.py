@@ -29,7 +29,7 @@ from firmproof.host.children import check
 from firmproof.host.tools import use_tool_path
 from firmproof.model import UnpackError
 from firmproof.report.coverage import LIMIT, Region, Searched
-from firmproof.unpack import formats, streams
+from firmproof.unpack import formats, quiet_unblob_logs, streams
 from firmproof.unpack.extract import ChunkOutcome, Idle, extract_chunk
 
 log = logging.getLogger(__name__)
@@ -172,6 +172,7 @@ def unpack(image: Path, workdir: Path, limits: Limits, *, keep: bool = False) ->
 
 def _unpack(image: Path, workdir: Path, limits: Limits, keep: bool) -> Generator[Event, None, UnpackResult]:
     use_tool_path()     # unblob looks its extractors up on PATH
+    quiet_unblob_logs()
     started = time.monotonic()
     deadline = started + limits.max_seconds
     image_size = image.stat().st_size
