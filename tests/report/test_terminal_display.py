@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import threading
+from typing import TypeVar
 
 import pytest
 from rich.console import Console
@@ -12,13 +13,20 @@ from rich.console import Console
 from firmproof.batch import Outcome
 from firmproof.report.terminal import BatchDisplay, ScanDisplay
 
+D = TypeVar("D", ScanDisplay, BatchDisplay)
+
+
+def _on_a_screen(display: D) -> tuple[D, io.StringIO]:
+    """`display` drawing on a terminal of 120 columns (as TERM says it is) kept in memory."""
+    screen = io.StringIO()
+    display.console = Console(file=screen, force_terminal=True, width=120)
+    return display, screen
+
 
 def test_the_progress_display_starts_no_thread(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("TERM", "xterm-256color")
     before = threading.active_count()
-    display = ScanDisplay(enabled=True)
-    screen = io.StringIO()
-    display.console = Console(file=screen, force_terminal=True, width=120)
+    display, screen = _on_a_screen(ScanDisplay(enabled=True))
     with display:
         assert display._progress is not None            # a terminal: the live display is on
         display.progress("squashfs@0x0", 1, 42)
@@ -29,9 +37,7 @@ def test_the_progress_display_starts_no_thread(monkeypatch: pytest.MonkeyPatch):
 def test_a_dumb_terminal_gets_a_line_per_layer(monkeypatch: pytest.MonkeyPatch):
     # TERM=dumb cannot redraw a line in place: the live display would show nothing at all
     monkeypatch.setenv("TERM", "dumb")
-    display = ScanDisplay(enabled=True)
-    screen = io.StringIO()
-    display.console = Console(file=screen, force_terminal=True, width=120)
+    display, screen = _on_a_screen(ScanDisplay(enabled=True))
     with display:
         assert display._progress is None
         display.progress("squashfs@0x0", 1, 42)
@@ -42,9 +48,7 @@ def test_a_dumb_terminal_gets_a_line_per_layer(monkeypatch: pytest.MonkeyPatch):
 
 def test_a_batch_on_a_dumb_terminal_gets_a_line_per_image(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("TERM", "dumb")
-    display = BatchDisplay(enabled=True)
-    screen = io.StringIO()
-    display.console = Console(file=screen, force_terminal=True, width=120)
+    display, screen = _on_a_screen(BatchDisplay(enabled=True))
     with display:
         assert display._progress is None
         display.planned(2, 0)
