@@ -28,3 +28,11 @@ def chromium_page(profile: Path) -> Iterator[Any]:
             yield context.new_page()
         finally:
             context.close()
+
+
+def follow(target: Any) -> None:
+    """Click a link or a submit button (a Playwright locator) and wait until the page it opens has
+    loaded. A click returns once the navigation has committed, when the new document may not be
+    parsed yet: a count taken then can read 0 rows of a page that has 2."""
+    target.click()
+    target.page.wait_for_load_state("load")

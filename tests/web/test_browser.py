@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from firmproof.testing.demo import build_image
-from tests.browser import chromium_page
+from tests.browser import chromium_page, follow
 from tests.web.conftest import RULE_SETS, Accounts, Server
 from tests.web.vendor_store import VendorStore
 
@@ -26,11 +26,11 @@ def test_log_in_list_filter_scan_finding_log_out(guarded: Server, accounts: Acco
         assert page.url.startswith(f"{guarded.base}/login")
         page.fill("input[name=name]", "bob")
         page.fill("input[name=password]", "wrong password")
-        page.click("button[type=submit]")
+        follow(page.locator("button[type=submit]"))
         assert page.locator("#problem").inner_text() == "Wrong name or password."
         page.fill("input[name=name]", "bob")
         page.fill("input[name=password]", accounts.passwords["bob"])
-        page.click("button[type=submit]")
+        follow(page.locator("button[type=submit]"))
         assert page.url == f"{guarded.base}/scans"
         assert "bob (read)" in page.locator("header").inner_text()
         page.screenshot(path=str(shots / "1-scans.png"), full_page=True)
@@ -38,19 +38,19 @@ def test_log_in_list_filter_scan_finding_log_out(guarded: Server, accounts: Acco
 
         page.select_option("select[name=vendor]", "Globex")
         page.select_option("select[name=severity]", "critical")
-        page.click("form.filters button[type=submit]")
+        follow(page.locator("form.filters button[type=submit]"))
         assert "vendor=Globex" in page.url and "severity=critical" in page.url
         assert page.locator("#total").inner_text().startswith(f"{len(RULE_SETS)} scans")
         assert page.locator("select[name=vendor]").input_value() == "Globex"      # the form keeps it
         page.screenshot(path=str(shots / "2-filtered.png"), full_page=True)
 
-        page.locator("#scans tbody tr").first.locator("a").first.click()
+        follow(page.locator("#scans tbody tr").first.locator("a").first)
         assert "/scans/" in page.url
         assert page.locator("h1").inner_text().startswith("ext4-router.bin")
         assert page.locator("#coverage .verdict").inner_text().startswith("complete")
         page.screenshot(path=str(shots / "3-scan.png"), full_page=True)
 
-        page.locator("#findings a", has_text="telnetd").first.click()
+        follow(page.locator("#findings a", has_text="telnetd").first)
         assert "/findings/" in page.url
         assert "FP-SVC-001" in page.locator("main").inner_text()
         assert "/usr/sbin/telnetd -l /bin/sh" in page.locator("#excerpt").inner_text()
@@ -59,7 +59,7 @@ def test_log_in_list_filter_scan_finding_log_out(guarded: Server, accounts: Acco
 
         page.go_back()
         assert "/scans/" in page.url
-        page.click("header button[type=submit]")                 # log out
+        follow(page.locator("header button[type=submit]"))      # log out
         assert page.url.startswith(f"{guarded.base}/login")
         page.goto(f"{guarded.base}/scans")
         assert page.url.startswith(f"{guarded.base}/login")
@@ -76,30 +76,30 @@ def test_an_admin_marks_a_finding_then_reads_the_timeline_and_a_diff(writable: S
         page.goto(f"{writable.base}/login")
         page.fill("input[name=name]", "alice")
         page.fill("input[name=password]", accounts.passwords["alice"])
-        page.click("button[type=submit]")
+        follow(page.locator("button[type=submit]"))
         page.goto(f"{writable.base}/scans?vendor=Acme&q=demo")
-        page.locator("#scans tbody tr").first.locator("a").first.click()
+        follow(page.locator("#scans tbody tr").first.locator("a").first)
         row = page.locator("tr.finding", has_text="FP-SVC-001")
         row.locator("select[name=state]").select_option("accepted-risk")
         row.locator("input[name=comment]").fill("lab network only")
-        row.locator("button", has_text="Mark").click()
+        follow(row.locator("button", has_text="Mark"))
         assert "#f-" in page.url                                  # back on the scan page, at the row
         assert page.locator("tr.finding", has_text="FP-SVC-001").locator(".triage-state") \
             .inner_text().startswith("accepted-risk")
         page.screenshot(path=str(shots / "1-marked.png"), full_page=True)
-        page.locator("tr.finding", has_text="FP-SVC-001").locator("a").first.click()
+        follow(page.locator("tr.finding", has_text="FP-SVC-001").locator("a").first)
         marks = page.locator("#marks").inner_text()
         assert "alice" in marks and "lab network only" in marks and "Acme R1" in marks
         # the product's timeline, from the scan: a chart of its two releases
         page.go_back()
-        page.locator("#timeline").click()
+        follow(page.locator("#timeline"))
         assert "/timeline?" in page.url
         assert page.locator("svg").count() >= 1
         body = page.locator("main").inner_text()
         assert "1.0" in body and "1.1" in body
         page.screenshot(path=str(shots / "2-timeline.png"), full_page=True)
         # the diff of 1.1 (clean) with the release before (all the plants): they are gone
-        page.locator("a.diff").first.click()
+        follow(page.locator("a.diff").first)
         assert "/diff?" in page.url
         gone = page.locator("tr.removed", has_text="FP-SVC-001")
         assert gone.count() >= 1 and gone.first.locator("td").first.inner_text() == "vanished"
@@ -132,10 +132,10 @@ def test_the_vendor_view_from_the_navigation_to_its_csv_and_its_pdf(vendor_serve
     with chromium_page(tmp_path / "profile") as page:
         page.on("request", lambda r: requests.append(r.url))
         page.goto(f"{base}/scans")
-        page.locator("header nav a", has_text="Vendors").click()
+        follow(page.locator("header nav a", has_text="Vendors"))
         assert page.url == f"{base}/vendors"
         assert page.locator("#vendors tbody tr").count() == 2
-        page.locator("#vendors a", has_text="Acme").click()
+        follow(page.locator("#vendors a", has_text="Acme"))
         assert page.url == f"{base}/vendors/Acme"
         keys = page.locator("#keys").inner_text()
         assert vendor_store.shared in keys and "Globex G2 2.0: globex-g2-2.0.bin" in keys
@@ -156,7 +156,7 @@ def test_the_vendor_view_from_the_navigation_to_its_csv_and_its_pdf(vendor_serve
         findings = [r for r in rows if r["section"] == "finding"]
         assert len(findings) == page.locator("#open tr.finding").count() > 0
 
-        page.locator("#printable").click()
+        follow(page.locator("#printable"))
         assert page.url == f"{base}/vendors/Acme?print=1"
         assert not page.locator("header.top").is_visible() and not page.locator("#exports").is_visible()
         page.screenshot(path=str(shots / "2-printable.png"), full_page=True)
@@ -180,14 +180,14 @@ def test_an_admin_uploads_an_image_and_waits_for_its_scan(uploading: Server, acc
         page.goto(f"{uploading.base}/login")
         page.fill("input[name=name]", "alice")
         page.fill("input[name=password]", accounts.passwords["alice"])
-        page.click("button[type=submit]")
-        page.locator("header nav a", has_text="Upload").click()
+        follow(page.locator("button[type=submit]"))
+        follow(page.locator("header nav a", has_text="Upload"))
         assert page.url == f"{uploading.base}/upload"
         page.set_input_files("input[name=file]", str(image))
         page.fill("input[name=vendor]", "Acme")
         page.fill("input[name=product]", "R9")
         page.screenshot(path=str(shots / "1-upload.png"), full_page=True)
-        page.click("form.upload button[type=submit]")
+        follow(page.locator("form.upload button[type=submit]"))
         assert "/uploads/" in page.url
         assert page.locator("#state").inner_text().startswith(("queued", "scanning"))
         page.screenshot(path=str(shots / "2-status.png"), full_page=True)

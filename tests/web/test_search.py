@@ -24,7 +24,7 @@ import pytest
 from firmproof.store import open_store
 from firmproof.store.query import images as images_of
 from firmproof.web.search import Limits, search, string_pattern
-from tests.browser import chromium_page
+from tests.browser import chromium_page, follow
 from tests.store.test_inventory_rows import FALSE, TRUE, Portfolio, portfolio  # noqa: F401 (a fixture)
 from tests.web.conftest import Accounts, Server, running
 
@@ -255,18 +255,18 @@ def test_a_person_searches_a_key_from_the_nav(searching: Server, portfolio: Port
     with chromium_page(tmp_path / "profile") as page:
         page.on("request", lambda r: requests.append(r.url))
         page.goto(f"{searching.base}/scans")
-        page.click("header nav a:text('Search')")
+        follow(page.locator("header nav a:text('Search')"))
         assert page.url == f"{searching.base}/search"
         page.select_option("select[name=kind]", "key")
         page.fill("input[name=q]", portfolio.shared)
-        page.click("form.filters button[type=submit]")
+        follow(page.locator("form.filters button[type=submit]"))
         assert "kind=key" in page.url
         rows = page.locator("#hits tr.hit")
         assert rows.count() == 2
         assert "acme-r1.bin" in rows.nth(0).inner_text() and "globex-g2.bin" in rows.nth(1).inner_text()
         assert page.locator("#summary").inner_text().startswith("2 images, 3 places")
         page.screenshot(path=str(shots / "1-key.png"), full_page=True)
-        rows.nth(1).locator("a").first.click()
+        follow(rows.nth(1).locator("a").first)
         assert "/scans/" in page.url and page.locator("h1").inner_text().startswith("globex-g2.bin")
         page.screenshot(path=str(shots / "2-scan.png"), full_page=True)
     assert requests and all(url.startswith(searching.base + "/") for url in requests)
