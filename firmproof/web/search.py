@@ -5,9 +5,11 @@ both answering with images (newest scan of each) and where in each.
 Keys, executables and components are the store's own questions (`firmproof.store.query`, as
 `firmproof db key|executable|component` asks them). A string is searched for in the kept copies
 of the stored images (`kept_image`: `<data dir>/images/<sha256>`) by a yara-x rule made from it,
-its bytes written as a hex pattern (no text of the user's ever reaches the rule's source), within
-a time budget and a bound on images and matches; the answer says when a bound cut it short and
-how many images have no kept copy, so that silence is not mistaken for absence.
+its bytes written as hex patterns (no text of the user's ever reaches the rule's source): its
+UTF-8 bytes and, for text without hex bytes in braces, its UTF-16LE and UTF-16BE bytes too, each
+match saying which; within a time budget and a bound on images and matches; the answer says when
+a bound cut it short and how many images have no kept copy, so that silence is not mistaken for
+absence.
 """
 
 from __future__ import annotations
@@ -143,14 +145,38 @@ def string_pattern(text: str) -> list[str]:
     return tokens
 
 
-def string_rule(tokens: list[str]) -> yara_x.Rules:
-    """The yara-x rule matching these hex-pattern tokens (checked again: nothing else gets in)."""
-    if not tokens or not all(_HEX_TOKEN.fullmatch(t) for t in tokens):
+Encoding = Literal["utf-8", "utf-16le", "utf-16be"]
+ENCODING_LABELS = {"utf-8": "UTF-8", "utf-16le": "UTF-16LE", "utf-16be": "UTF-16BE"}
+_UTF16: tuple[Encoding, ...] = ("utf-16le", "utf-16be")
+
+
+def string_forms(text: str) -> dict[Encoding, list[str]]:
+    """The hex-pattern tokens of a string search by the encoding they are in: 'utf-8' always
+    (`string_pattern`: the text's UTF-8 bytes and the hex bytes given in braces); where the
+    text holds no hex bytes in braces, its UTF-16LE and UTF-16BE bytes too (Windows-made and
+    wide-character firmware strings), so that no ?? stands for half a character."""
+    forms: dict[Encoding, list[str]] = {"utf-8": string_pattern(text)}
+    if not _HEX_GROUP.search(text):
+        for encoding in _UTF16:
+            forms[encoding] = [f"{b:02x}" for b in text.encode(encoding)]
+    return forms
+
+
+def string_rule(forms: dict[Encoding, list[str]]) -> yara_x.Rules:
+    """The yara-x rule matching any of these hex patterns, each a string named by its encoding
+    (checked again: hex bytes and ?? only get in)."""
+    if not forms or not all(tokens and all(_HEX_TOKEN.fullmatch(t) for t in tokens)
+                            for tokens in forms.values()):
         raise SearchError("a string pattern is made of hex bytes and ?? only")
+    strings = " ".join(f"${_identifier(e)} = {{ {' '.join(t)} }}" for e, t in forms.items())
     try:
-        return yara_x.compile(f"rule search {{ strings: $s = {{ {' '.join(tokens)} }} condition: $s }}")
+        return yara_x.compile(f"rule search {{ strings: {strings} condition: any of them }}")
     except yara_x.CompileError as exc:
         raise SearchError(f"the pattern cannot be searched: {str(exc).splitlines()[0]}") from None
+
+
+def _identifier(encoding: Encoding) -> str:
+    return encoding.replace("-", "_")
 
 
 def _shown(text: str, most: int = 80) -> str:
@@ -227,8 +253,7 @@ def search(store: Store, kind: str, text: str, kept: Callable[[str], Path | None
                            query.component(store, name, version),
                            lambda r: f"{r['component']} {r['component_version']} ({r['source']})", limits)
     elif kind == "string":
-        tokens = string_pattern(text)
-        found = search_bytes(store, tokens, kept, limits)
+        found = search_bytes(store, string_forms(text), kept, limits)
     else:
         raise SearchError(f"{kind!r}: a search is of one of {', '.join(KINDS)}")
     found.seconds = time.monotonic() - started
@@ -246,18 +271,41 @@ def _stored_images(store: Store) -> list[dict[str, Any]]:
         return [dict(r._mapping) for r in session.execute(rows)]
 
 
-def _excerpt(data: bytes) -> str:
-    """Bytes as text: printable ASCII as itself, anything else as \\xNN."""
-    return "".join(chr(b) if 0x20 <= b < 0x7f and b != 0x5c else f"\\x{b:02x}" for b in data)
+def _excerpt(data: bytes, encoding: Encoding = "utf-8") -> str:
+    """Matched bytes as text: printable ASCII as itself, anything else as \\xNN (UTF-8), or
+    the UTF-16 characters, printable ASCII as itself, any other as \\uNNNN."""
+    if encoding == "utf-8":
+        return "".join(chr(b) if 0x20 <= b < 0x7f and b != 0x5c else f"\\x{b:02x}" for b in data)
+    text = data[:len(data) // 2 * 2].decode(encoding, "surrogatepass")
+    return "".join(c if 0x20 <= ord(c) < 0x7f and c != "\\" else f"\\u{ord(c):04x}" for c in text)
 
 
-def search_bytes(store: Store, tokens: list[str], kept: Callable[[str], Path | None],
+def _spans(results: yara_x.ScanResults) -> list[tuple[int, int, Encoding]]:
+    """(offset, length, encoding) of each match, by offset. ASCII text in UTF-16 reads as both
+    byte orders one byte apart (LE 'a\\0b\\0' holds BE '\\0a\\0b' where a NUL comes before it,
+    as BE holds LE where one comes after): of such a pair only the match at an even offset is
+    kept, UTF-16 text being kept 2-byte aligned in files and in the structures that hold it."""
+    by_name = {f"${_identifier(e)}": e for e in ("utf-8", *_UTF16)}
+    spans = sorted((m.offset, m.length, by_name[pattern.identifier]) for rule in results.matching_rules
+                   for pattern in rule.patterns for m in pattern.matches)
+    matched = set(spans)
+    other: dict[Encoding, tuple[Encoding, int]] = {"utf-16le": ("utf-16be", -1), "utf-16be": ("utf-16le", 1)}
+
+    def shadow(offset: int, length: int, encoding: Encoding) -> bool:
+        pair = other.get(encoding)
+        return pair is not None and offset % 2 == 1 and (offset + pair[1], length, pair[0]) in matched
+
+    return [span for span in spans if not shadow(*span)]
+
+
+def search_bytes(store: Store, forms: dict[Encoding, list[str]], kept: Callable[[str], Path | None],
                  limits: Limits = LIMITS) -> Found:
-    """The kept images (of the store's images) holding the pattern, each match's offset in the
-    image and its bytes; bounded by `limits` (the answer's `cut` says which bound stopped it)."""
+    """The kept images (of the store's images) holding the pattern in any of its forms (by
+    encoding: `string_forms`), each match's offset in the image, encoding and bytes; bounded by
+    `limits` (the answer's `cut` says which bound stopped it)."""
     started = time.monotonic()
-    rules = string_rule(tokens)
-    found = Found("string", "{ " + " ".join(tokens) + " }", searched=0)
+    rules = string_rule(forms)
+    found = Found("string", "{ " + " ".join(forms["utf-8"]) + " }", searched=0)
     images = _stored_images(store)
     paths = [(row, kept(row["image_sha256"])) for row in images]
     to_search = [(row, path) for row, path in paths if path is not None]
@@ -284,16 +332,17 @@ def search_bytes(store: Store, tokens: list[str], kept: Callable[[str], Path | N
             found.cut = f"{row['image']}: its kept copy could not be read ({exc})"
             continue
         found.searched = (found.searched or 0) + 1
-        spans = sorted((m.offset, m.length) for rule in results.matching_rules for pattern in rule.patterns
-                       for m in pattern.matches)
+        spans = _spans(results)
         if len(spans) >= limits.matches_per_image:
             found.cut = found.cut or (f"at most {limits.matches_per_image} matches are listed per image "
                                       f"({row['image']} has {limits.matches_per_image} or more)")
+        listed = spans[:min(limits.matches_per_image, limits.matches - found.places)]
         with path.open("rb") as image:
-            for offset, length in spans[:limits.matches - found.places]:
+            for offset, length, encoding in listed:
                 image.seek(offset)
+                what = _excerpt(image.read(min(length, EXCERPT_BYTES)), encoding)
                 found.add(_image_of(row), {"path": "", "inside": "", "offset": offset, "length": length,
-                                           "what": _excerpt(image.read(min(length, EXCERPT_BYTES)))})
+                                           "encoding": encoding, "what": what})
     return found
 
 
@@ -306,7 +355,11 @@ class PlaceOut(BaseModel):
     offset: int | None = Field(description="where in the file (in the image when path is ''), when known")
     length: int | None
     what: str = Field(description="what is there: the key's kind, type, comment and rule; the "
-                                  "component's name, version and source; the matched bytes")
+                                  "component's name, version and source; the matched bytes (UTF-16: "
+                                  "its characters)")
+    encoding: Encoding | None = Field(default=None, description="string: the form that matched (the "
+                                      "text's UTF-8 bytes, with any hex bytes given; or its UTF-16LE "
+                                      "or UTF-16BE bytes)")
 
 
 class ImageHitOut(BaseModel):
@@ -324,8 +377,9 @@ class ImageHitOut(BaseModel):
 class SearchOut(BaseModel):
     kind: Kind
     query: str = Field(description="what was searched: the fingerprint as SHA256:…, the SHA-256 in "
-                                   "lower case, the component's name and version, the string's bytes "
-                                   "as a yara-x hex pattern")
+                                   "lower case, the component's name and version, the string's UTF-8 "
+                                   "bytes as a yara-x hex pattern (text without hex bytes is searched "
+                                   "in UTF-16LE and UTF-16BE too)")
     images: list[ImageHitOut]
     places: int
     complete: bool = Field(description="false: a bound cut the search short (`cut` says which)")
@@ -372,7 +426,8 @@ def search_page(request: Request, kind: str = "key", q: str = "") -> HTMLRespons
         except SearchError as exc:
             problem = str(exc)
     return render(request, "search.html", status_code=400 if problem else 200, kind=kind, q=q,
-                  kinds=KIND_LABELS, found=found, problem=problem, limits=LIMITS)
+                  kinds=KIND_LABELS, found=found, problem=problem, limits=LIMITS,
+                  encodings=ENCODING_LABELS)
 
 
 router = APIRouter()

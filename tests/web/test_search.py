@@ -1,8 +1,9 @@
 """Search across the corpus (/search and /api/search): a key, an executable, a component, a
 string in the kept images. The store is the inventory tests' portfolio (tests/store: a key
 planted in Acme's and Globex's images, a decoy key in Initech's, /bin/false in Initech's only)
-plus Hooli's ext4 image holding a banner of quotes, backslashes and braces, all built with the
-real tools and scanned by a real batch; `firmproof serve --data-dir` keeps copies of Acme's,
+plus Hooli's ext4 image holding a banner of quotes, backslashes and braces, a secret kept in
+UTF-16LE and in UTF-16BE (a file each) and a decoy of the secret's characters out of order, all
+built with the real tools and scanned by a real batch; `firmproof serve --data-dir` keeps copies of Acme's,
 Globex's and Hooli's images (not Initech's) under images/<sha256>."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -23,12 +25,14 @@ import pytest
 
 from firmproof.store import open_store
 from firmproof.store.query import images as images_of
-from firmproof.web.search import Limits, search, string_pattern
+from firmproof.web.search import Limits, search, string_forms, string_pattern
 from tests.browser import chromium_page, follow
 from tests.store.test_inventory_rows import FALSE, TRUE, Portfolio, portfolio  # noqa: F401 (a fixture)
 from tests.web.conftest import Accounts, Server, running
 
 BANNER = 'say "hi" \\ {not hex} } condition: true } rule x { strings: $a = "'
+WIDE = "Wide-Secret-7Q"         # in Hooli's image in UTF-16 only, each byte order in a file
+DECOY = "".join(sorted(WIDE)) + "-".join(WIDE)      # its characters, never in sequence
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,9 @@ def corpus(portfolio: Portfolio, tmp_path_factory: pytest.TempPathFactory) -> Co
     root = tmp_path_factory.mktemp("search")
     tree = build_rootfs(root / "hooli", plants=(), decoys=())
     (tree / "etc/banner").write_text(BANNER + "\n")
+    for name, text, encoding in (("wide-le", WIDE, "utf-16-le"), ("wide-be", WIDE, "utf-16-be"),
+                                 ("decoy-le", DECOY, "utf-16-le"), ("decoy-be", DECOY, "utf-16-be")):
+        (tree / "etc" / name).write_bytes(text.encode(encoding) + "\0\n".encode(encoding))
     hooli = pack(tree, "ext4", root / "hooli-h4.bin")
     folder = portfolio.manifest.parent
     images = {"Acme": folder / "acme-r1.bin", "Globex": folder / "globex-g2.bin",
@@ -167,6 +174,39 @@ def test_quotes_backslashes_and_braces_are_searched_as_bytes_not_rule_text(
     injected = _search(searching, "string", '" condition: true } rule all { condition: true } //')
     assert injected["images"] == [] and injected["complete"]
     assert string_pattern('a"\\}') == ["61", "22", "5c", "7d"]
+
+
+def _aligned(image: bytes, text: bytes) -> list[int]:
+    """The even offsets `text` is at in `image`."""
+    return [m.start() for m in re.finditer(re.escape(text), image) if m.start() % 2 == 0]
+
+
+def test_text_is_found_in_utf16_of_either_byte_order_and_each_match_says_which(
+        searching: Server, corpus: Corpus) -> None:
+    found = _search(searching, "string", WIDE)
+    assert _vendors(found) == ["Hooli"] and found["complete"], found
+    image = corpus.images["Hooli"].read_bytes()
+    places = [(p["offset"], p["length"], p["encoding"], p["what"]) for p in found["images"][0]["places"]]
+    # one match per file, at its first byte (ext4 keeps a file's data in 4 KiB blocks); the other
+    # byte order one byte off each (where a NUL is next to it) is the same bytes, not listed
+    (le,), (be,) = (_aligned(image, WIDE.encode(encoding)) for encoding in ("utf-16-le", "utf-16-be"))
+    assert places == sorted([(le, 28, "utf-16le", WIDE), (be, 28, "utf-16be", WIDE)])
+    assert le % 4096 == 0 and be % 4096 == 0
+    assert DECOY.encode("utf-16-le") in image and DECOY.encode("utf-16-be") in image
+    assert WIDE.encode() not in image
+    page = httpx.get(f"{searching.base}/search", params={"kind": "string", "q": WIDE})
+    assert page.status_code == 200
+    assert re.findall(r"at <code>0x([0-9a-f]+)</code> <small class=\"encoding\">in (UTF-16[LB]E)</small>: "
+                      + WIDE, page.text) == sorted([(f"{le:x}", "UTF-16LE"), (f"{be:x}", "UTF-16BE")])
+    # text in UTF-8 says so; hex bytes in braces are searched as given, in no other form
+    assert {p["encoding"] for p in _search(searching, "string", "shared@factory")["images"][0]["places"]} \
+        == {"utf-8"}
+    given = _search(searching, "string", "W{00}i{00}d{00}e{00}")
+    # (the bytes as given are in the BE file too, one byte on)
+    assert [(p["offset"], p["encoding"]) for p in given["images"][0]["places"]] == \
+        sorted([(le, "utf-8"), (be + 1, "utf-8")])
+    assert string_forms("W{00}ide").keys() == {"utf-8"}
+    assert string_forms("Wi\u00df")["utf-16be"] == ["00", "57", "00", "69", "00", "df"]
 
 
 def test_a_page_says_what_was_not_searched(searching: Server, server: Server) -> None:
