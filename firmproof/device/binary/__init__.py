@@ -14,6 +14,8 @@ Stable API for rules (FP-ELF, FP-HCRED, FP-TRIG, and whoever needs code facts)::
     exe.xrefs(string_offset)                               # code addresses that load that string
     exe.calls("strcmp", "strncmp")                         # [Call(site, callee, target, args)]
     exe.calls_with_string({"strcmp"})                      # [(Call, arg index, StringRef)]
+    exe.compares_with_string()                             # static: the same, compares known by
+                                                           # what they do (no name)
     exe.function_of(call.site)                             # start of the enclosing function
     exe.offset_of(vaddr)                                   # file offset of an address
     exe.static, exe.syscall_names()                        # static program; its syscalls, no sweep
@@ -141,11 +143,12 @@ class Executable:
         With `words` (lower case; every match of `pattern` lies in one NUL-terminated string
         holding one of them, in any case), the regex runs only on the strings around those
         words' occurrences: a regex of many alternatives is slow across megabytes of data,
-        finding literals is not."""
-        data = self._data
+        finding literals is not. `^` matches where a section starts (a string at the start of
+        .rodata, as musl's linker puts a program's first one)."""
+        data, view = self._data, memoryview(self._data)
         for start, end in self.headers.data:
             if not words:
-                if pattern.search(data, start, end):
+                if pattern.search(view[start:end]):
                     return True
                 continue
             lowered = data[start:end].lower()
@@ -156,7 +159,7 @@ class Executable:
                     right = data.find(b"\x00", start + at, end)
                     low = left if left >= 0 else start
                     high = right + 1 if right >= 0 else end
-                    if pattern.search(data, low, high):
+                    if pattern.search(view[low:high]):
                         return True
                     at = lowered.find(word, high - start)
         return False
@@ -413,6 +416,27 @@ class Executable:
         for call in self.calls(*names):
             for index, value in enumerate(call.args):
                 if isinstance(value, int) and (ref := self.string_at(value)) is not None:
+                    out.append((call, index, ref))
+        return out
+
+    def compares_with_string(self) -> list[tuple[Call, int, StringRef]]:
+        """A static program's compares with a string literal, known by what they do, not by
+        a name: calls into one of its own functions reaching no system call (`pure`) with a
+        literal as one of the first two arguments and no literal as the other (the input; the
+        sweep may hold a stale small constant for it, from a path that branched away), as
+        strcmp(input, "literal"), memcmp and strstr are; fopen(path) reaches open and is not
+        one. The calls' `callee` is None. Empty for a program that imports its libc."""
+        code = self.code
+        if code is None or not self.static:
+            return []
+        out = []
+        for call in code.calls:
+            if call.callee is not None or call.target is None or len(call.args) < 2:
+                continue
+            for index in (0, 1):
+                value, other = call.args[index], call.args[1 - index]
+                if isinstance(value, int) and not (isinstance(other, int) and self._is_string(other)) \
+                        and (ref := self.string_at(value)) is not None and self.pure(call.target):
                     out.append((call, index, ref))
         return out
 
