@@ -154,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--upload-limit", type=_size, metavar="SIZE",
                        help="the largest image an upload may be, e.g. 512M (default 1G); a larger "
                             "one is refused (413) as soon as it is")
+    _add_limits(serve)                  # an uploaded image is scanned under these, as `scan` would
     _add_accounts(verbs)
 
     vulndb = verbs.add_parser("vulndb", help="the offline vulnerability database")
@@ -340,7 +341,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.verb == "serve":
             from firmproof.web.serve import serve
 
-            return serve(args.db, args.host, args.port, args.auth, args.data_dir, args.upload_limit)
+            return serve(args.db, args.host, args.port, args.auth, args.data_dir, args.upload_limit,
+                         _limits(args), _settings(args).min_examined)
         if args.verb in ("user", "token"):
             return _accounts(args)
         if args.verb == "rules":

@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from firmproof import __version__
+from firmproof.config import MIN_EXAMINED, Limits
 from firmproof.web import access, api, pages, search, uploads, vendors
 from firmproof.web.auth import AuthFile
 from firmproof.web.rendering import render
@@ -27,11 +28,13 @@ STATIC = Path(__file__).resolve().parent / "static"
 
 
 def create_app(store: Store, auth: AuthFile | None = None, data_dir: Path | None = None,
-               upload_limit: int = uploads.DEFAULT_LIMIT) -> FastAPI:
+               upload_limit: int = uploads.DEFAULT_LIMIT, scan_limits: Limits | None = None,
+               min_examined: float = MIN_EXAMINED) -> FastAPI:
     """The application over `store`; without `auth`, everyone is the local admin (loopback).
     `data_dir` is where the server keeps what it is given: images under `images/`, named by
     their sha256 (`kept_image`); nothing is written there until something is given (an upload
-    of at most `upload_limit` bytes, scanned by the uploads' scanner while the server runs)."""
+    of at most `upload_limit` bytes, scanned by the uploads' scanner while the server runs,
+    under `scan_limits` and `min_examined` as `scan` would be)."""
     app = FastAPI(title="firmproof", version=__version__, openapi_url=OPENAPI_URL, docs_url=None,
                   redoc_url=None, description="The results store of firmproof: images, scans, findings.",
                   lifespan=uploads.lifespan)
@@ -40,6 +43,8 @@ def create_app(store: Store, auth: AuthFile | None = None, data_dir: Path | None
     app.state.data_dir = data_dir
     app.state.throttle = LoginThrottle()
     app.state.upload_limit = upload_limit
+    app.state.scan_limits = scan_limits or Limits()
+    app.state.min_examined = min_examined
     app.state.secret = auth.secret if auth is not None else secrets.token_bytes(32)   # signs CSRF tokens
     app.middleware("http")(access.middleware)
     app.include_router(api.router)

@@ -10,6 +10,7 @@ import ipaddress
 import sys
 from pathlib import Path
 
+from firmproof.config import MIN_EXAMINED, Limits
 from firmproof.web.auth import AuthError, AuthFile, default_path
 
 EXIT_OK, EXIT_REFUSED = 0, 2
@@ -43,8 +44,10 @@ def default_data_dir() -> Path:
 
 
 def serve(db: str | None, host: str, port: int, auth_path: Path | None = None,
-          data_dir: Path | None = None, upload_limit: int | None = None) -> int:
-    """Serve until stopped; the exit code."""
+          data_dir: Path | None = None, upload_limit: int | None = None, limits: Limits | None = None,
+          min_examined: float = MIN_EXAMINED) -> int:
+    """Serve until stopped; the exit code. Uploaded images are scanned under `limits` and
+    `min_examined` (the configuration file's and `serve`'s flags, as `scan` takes them)."""
     try:
         auth = load_auth(auth_path)
     except AuthError as exc:
@@ -66,7 +69,8 @@ def serve(db: str | None, host: str, port: int, auth_path: Path | None = None,
         return EXIT_REFUSED
     try:
         app = create_app(store, auth, data_dir or default_data_dir(),
-                         **({"upload_limit": upload_limit} if upload_limit is not None else {}))
+                         **({"upload_limit": upload_limit} if upload_limit is not None else {}),
+                         scan_limits=limits, min_examined=min_examined)
         uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
         store.close()

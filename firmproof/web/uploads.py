@@ -3,7 +3,8 @@ and the page `/upload` (an admin's session and the form's CSRF token).
 
 One scanner thread takes the jobs in turn and scans each image with `batch.scan_apart`, in a
 spawned process of its own (a scan forks; a hostile image can kill that process, not the
-server), under the batch's per-image wall-clock guard, and stores what it hands back through
+server), under `serve`'s limits (its `scan` options and configuration file) and the batch's
+per-image wall-clock guard, and stores what it hands back through
 the batch's one writer path (`batch.store_outcome`: the report with its components and
 inventory, or the error). An image the store already holds a good scan of, by this firmproof
 and rules version, goes straight to that scan. A job is queued, scanning, done (its scan) or
@@ -237,7 +238,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """The scanner runs while the server does."""
     from firmproof.web.app import images_dir
 
-    scanner = Scanner(app.state.store, images_dir(app), getattr(app.state, "upload_limit", DEFAULT_LIMIT))
+    state = app.state
+    scanner = Scanner(state.store, images_dir(app), getattr(state, "upload_limit", DEFAULT_LIMIT),
+                      getattr(state, "scan_limits", None), getattr(state, "min_examined", MIN_EXAMINED))
     app.state.uploads = scanner
     scanner.start()
     try:

@@ -8,6 +8,7 @@ with its reason, and the server goes on. Images are built at test time (`build_i
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import secrets
@@ -24,7 +25,7 @@ import pytest
 
 from firmproof.testing.demo import build_image, build_rootfs
 from firmproof.testing.fixtures import pack
-from tests.web.conftest import UPLOAD_LIMIT, Accounts, Server
+from tests.web.conftest import UPLOAD_LIMIT, Accounts, Server, firmproof_cli, running
 
 SCAN_SECONDS = 300
 DEMO_RULES = {"FP-SVC-001", "FP-CON-001", "FP-CRED-002", "FP-SUID-001", "FP-SVC-006", "FP-KEY-002"}
@@ -342,3 +343,35 @@ def _running(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_an_upload_is_scanned_under_serves_limits_as_scan_would_be(
+        accounts: Accounts, images: dict[str, Path], tmp_path: Path) -> None:
+    """`serve` takes `scan`'s limit options and the configuration file's [limits] and [scan]:
+    a file limit of 3 entries from the file, a depth from the flag; the upload's scan ends
+    incomplete ("limit") exactly as `scan` under the same file and flag reports it."""
+    config = tmp_path / "config.toml"
+    config.write_text("[limits]\nmax_files = 3\n[scan]\nmin_examined = 0.95\n")
+    limits = ("--config", str(config), "--max-depth", "5")
+    admin, read = _bearer(accounts, "admin"), _bearer(accounts, "read")
+    with running("--db", f"sqlite:///{tmp_path / 'limited.sqlite'}", "--auth", str(accounts.path),
+                 "--data-dir", str(tmp_path / "data"), *limits) as server, \
+            httpx.Client(base_url=server.base, timeout=60) as api:
+        job = upload(api, server, admin, images["demo"].read_bytes(), b"demo.bin").json()
+        done = wait_ended(api, server, read, job["id"])
+        assert done["state"] == "done", done
+        scan = server.check(api.get(f"/api/scans/{done['scan_id']}", headers=read)).json()
+        assert scan["complete"] is False
+        stored = api.get(f"/api/scans/{done['scan_id']}/report", headers=read).json()["coverage"]
+    out = tmp_path / "report.json"
+    cli = firmproof_cli("scan", str(images["demo"]), "-q", "-o", str(out), *limits)
+    assert cli.returncode == 3, cli.stderr                      # EXIT_INCOMPLETE
+    scanned = json.loads(out.read_text())["coverage"]
+    assert stored["incomplete"] == scanned["incomplete"] == [
+        {"kind": "limit", "path": "", "reason": "file limit of 3 entries exceeded"}]
+    assert stored["limits"] == scanned["limits"]
+    assert (stored["limits"]["max_files"], stored["limits"]["max_depth"], stored["limits"]["reached"],
+            stored["min_examined_share"]) == (3, 5, ["files"], 0.95)
+    # a configuration file that cannot be read: `serve` says so and does not start
+    refused = firmproof_cli("serve", "--config", str(tmp_path / "missing.toml"), "--port", "0")
+    assert refused.returncode == 2 and "no such configuration file" in refused.stderr
