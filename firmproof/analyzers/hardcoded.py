@@ -15,6 +15,15 @@ names (`User-Agent`), text with spaces or a trailing `:`/`=`, and short words of
 character class (`localhost`, `admin`); a secret mixes letters with digits, case or
 punctuation, or is long (12+).
 
+A static program imports nothing and its libc is not named when stripped: its compares are
+known by what they do (`Executable.compares_with_string`: a call passing the input and a literal
+to a function of the program that reaches no system call), named in `details.compare` by
+address as a disassembler names an unnamed function (`fcn.0041b840`); the first pass asks for
+the authentication words and a secret-looking string only (not BusyBox, not past STATIC_MAX),
+and a function that such a function calls handles authentication too (a `check(user,
+password)` called from the code that prompts, where getspnam, which would have said so, has no
+name either).
+
 Second pass: a function that compares input with 8 or more distinct literals is a keyword
 table (a configuration reader, a command or SOAP-action dispatcher: `Error401File`,
 `v6only`), not a secret check, and URLs are never secrets; login code compares with one to a
@@ -56,6 +65,7 @@ _RUNS = re.compile(r"a+|d+")
 MIN_SECRET = 4
 KEYWORD_TABLE = 8       # distinct literals one function compares with: past this, a keyword table
 MAX_SECRET = 128
+STATIC_MAX = 4 << 20    # a static program larger than this is not read (a BusyBox-sized suite)
 
 HARDCODED_SECRET = rule(
     "FP-HCRED-001", Category.HARDCODED, Severity.HIGH,
@@ -104,7 +114,12 @@ def looks_secret(literal: str) -> bool:
 
 
 def handles_auth(exe: binary.Executable) -> bool:
-    """First pass, no disassembly: compare imports, authentication context, a secret-looking string."""
+    """First pass, no disassembly: compare imports, authentication context, a secret-looking string
+    (a static program: the context and the string)."""
+    if exe.static:
+        return (exe.size <= STATIC_MAX and b"BusyBox v" not in exe.data
+                and exe.mentions(AUTH_WORDS, AUTH_LITERALS)
+                and any(looks_secret(s.text) for s in exe.strings))
     if not (exe.imports_any(*COMPARE)
             and (exe.imports_any(*AUTH_IMPORTS) or exe.mentions(AUTH_WORDS, AUTH_LITERALS))):
         return False
@@ -129,6 +144,8 @@ def _auth_functions(exe: binary.Executable) -> set[int | None]:
             functions.add(exe.function_of(site))
     for call in exe.calls(*AUTH_IMPORTS):
         functions.add(exe.function_of(call.site))
+    if exe.static:      # and what those call: no name tells the check of the password apart
+        functions |= {target for function in functions for target in exe.callees(function)}
     return functions
 
 
@@ -142,7 +159,7 @@ class Hardcoded(ElfAnalyzer):
             yield from self._check(fs, path, exe)
 
     def _check(self, fs: RootFS, path: str, exe: binary.Executable) -> Iterator[Finding]:
-        loaded = exe.quick_refs()
+        loaded = None if exe.static else exe.quick_refs()
         compare_sites = exe.quick_calls(COMPARE) if loaded is not None and exe.bounded() else None
         if loaded is not None and compare_sites is not None:
             # disassemble only the functions that load a secret-looking string, call a compare
@@ -157,7 +174,7 @@ class Hardcoded(ElfAnalyzer):
                               for site in sites if exe.bounds_of(site) in wanted)
         literals: dict[int | None, set[str]] = {}
         compares = []
-        for call, _, ref in exe.calls_with_string(COMPARE):
+        for call, _, ref in exe.calls_with_string(COMPARE) + exe.compares_with_string():
             literals.setdefault(exe.function_of(call.site), set()).add(ref.text)
             if looks_secret(ref.text):
                 compares.append((call, ref))
@@ -172,8 +189,9 @@ class Hardcoded(ElfAnalyzer):
             function = exe.function_of(call.site)
             if function not in auth:
                 continue
+            compare = call.callee or f"fcn.{call.target or 0:08x}"
             hit = found.setdefault(ref.offset, {"literal": ref.text, "length": ref.length,
-                                                "compare": call.callee, "sites": [], "functions": []})
+                                                "compare": compare, "sites": [], "functions": []})
             if f"0x{call.site:x}" not in hit["sites"]:
                 hit["sites"].append(f"0x{call.site:x}")
             if function is not None and f"0x{function:x}" not in hit["functions"]:

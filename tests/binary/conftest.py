@@ -4,6 +4,7 @@ from Debian, at -O0 and -O2, each also stripped."""
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,3 +85,27 @@ def cross_build(tmp_path: Path, toolchain: str, source: Path, *flags: str) -> by
     out = tmp_path / f"{source.stem}.{toolchain}"
     subprocess.run([cc, *flags, "-o", str(out), str(source)], check=True, capture_output=True)
     return out.read_bytes()
+
+
+@pytest.fixture(scope="session")
+def static_build(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, str, str], Path]:
+    """program, toolchain, -O level -> a program of src/ linked static and stripped by one of the
+    variants' toolchains (x86-64 gcc and musl-gcc, mipsel, mips, armel, aarch64, i686), built
+    once per session."""
+    from tests.variants.families.compiled import TOOLCHAINS as STATIC_TOOLCHAINS
+
+    out_dir = tmp_path_factory.mktemp("static-builds")
+    built: dict[tuple[str, str, str], Path] = {}
+
+    def build(program: str, toolchain: str, opt: str) -> Path:
+        key = (program, toolchain, opt)
+        if key not in built:
+            cc = STATIC_TOOLCHAINS[toolchain][0]
+            need_tools(cc)
+            out = out_dir / f"{program}.{toolchain}{opt}"
+            subprocess.run([cc, opt, "-static", "-s", "-o", str(out), str(SRC / f"{program}.c")], check=True,
+                           capture_output=True)
+            built[key] = out
+        return built[key]
+
+    return build

@@ -19,7 +19,7 @@ from .conftest import VARIANTS, cross_build, gcc_build, variant_id
 MASTER = b"Xm4st3r_k3y!2017"
 USER_AGENT = b"xmlset_roodkcableoj28840ybtide"
 COMMAND = b"/usr/sbin/telnetd -l /bin/sh -p 2323 &"
-DECOYS = ("login_hash", "usage_only", "ntp_client", "udp_echo", "udp_xor", "config_keys")
+DECOYS = ("login_hash", "login_config", "usage_only", "ntp_client", "udp_echo", "udp_xor", "config_keys")
 
 
 def image(builds, variant, *programs: str) -> RootFS:
