@@ -32,9 +32,10 @@ def create_app(store: Store, auth: AuthFile | None = None, data_dir: Path | None
                min_examined: float = MIN_EXAMINED) -> FastAPI:
     """The application over `store`; without `auth`, everyone is the local admin (loopback).
     `data_dir` is where the server keeps what it is given: images under `images/`, named by
-    their sha256 (`kept_image`); nothing is written there until something is given (an upload
-    of at most `upload_limit` bytes, scanned by the uploads' scanner while the server runs,
-    under `scan_limits` and `min_examined` as `scan` would be)."""
+    their sha256 (`kept_image`), upload jobs under `uploads/` (`jobs_dir`); nothing is written
+    there until something is given (an upload of at most `upload_limit` bytes, scanned by the
+    uploads' scanner while the server runs, under `scan_limits` and `min_examined` as `scan`
+    would be)."""
     app = FastAPI(title="firmproof", version=__version__, openapi_url=OPENAPI_URL, docs_url=None,
                   redoc_url=None, description="The results store of firmproof: images, scans, findings.",
                   lifespan=uploads.lifespan)
@@ -71,6 +72,12 @@ def images_dir(app: FastAPI) -> Path | None:
     """The folder of the images the server keeps (None: the server keeps none)."""
     data_dir: Path | None = app.state.data_dir
     return data_dir / "images" if data_dir is not None else None
+
+
+def jobs_dir(app: FastAPI) -> Path | None:
+    """The folder of the upload jobs' files (`firmproof.web.jobs`; None: no data folder)."""
+    data_dir: Path | None = app.state.data_dir
+    return data_dir / "uploads" if data_dir is not None else None
 
 
 def kept_image(app: FastAPI, sha256: str) -> Path | None:

@@ -8,8 +8,10 @@ per-image wall-clock guard, and stores what it hands back through
 the batch's one writer path (`batch.store_outcome`: the report with its components and
 inventory, or the error). An image the store already holds a good scan of, by this firmproof
 and rules version, goes straight to that scan. A job is queued, scanning, done (its scan) or
-failed (why, and the error scan the store keeps); jobs live as long as the server does, the
-scans in the store. The thread and its scanning process are ended when the server stops.
+failed (why, and the error scan the store keeps). Each job is kept in the data folder as it
+changes (`firmproof.web.jobs`: `uploads/<id>.json`), the scans in the store: a server started
+again on the same data folder queues again the jobs it finds queued or scanning and still
+answers for the others. The thread and its scanning process are ended when the server stops.
 
 How the body is read and kept: `firmproof.web.receive`.
 """
@@ -23,10 +25,10 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from dataclasses import replace
+from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -34,10 +36,12 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from firmproof.config import MIN_EXAMINED, Limits
-from firmproof.store import ImageInfo, StoreError, rules_version
+from firmproof.store import StoreError, rules_version
+from firmproof.web import jobs
 from firmproof.web.access import CSRF_COOKIE, admin
 from firmproof.web.api import REFUSED, Problem, found
 from firmproof.web.auth import User, csrf_ok
+from firmproof.web.jobs import Job, State
 from firmproof.web.rendering import render
 
 if TYPE_CHECKING:
@@ -59,38 +63,21 @@ from firmproof.web.receive import (
 log = logging.getLogger(__name__)
 
 REFRESH_SECONDS = 2                      # the status page's, while queued or scanning
-State = Literal["queued", "scanning", "done", "failed"]
 
 
 # ---------------------------------------------------------------- the queue and its scanner
 
 
-@dataclass
-class Job:
-    id: str
-    name: str
-    sha256: str
-    size: int
-    path: Path
-    info: ImageInfo
-    who: str
-    created: datetime = field(default_factory=lambda: datetime.now(UTC))
-    state: State = "queued"
-    began: float | None = None           # monotonic, when its scan began
-    seconds: float | None = None         # how long it took, once done or failed
-    scan_id: int | None = None
-    error: str | None = None
-    overdue: bool = False
-
-
 class Scanner:
-    """The one background scanner of the server (see the module's doc)."""
+    """The one background scanner of the server (see the module's doc): images kept in
+    `folder`, jobs in `records` (`firmproof.web.jobs`)."""
 
     def __init__(self, store: Store, folder: Path | None, limit: int = DEFAULT_LIMIT,
-                 limits: Limits | None = None, min_examined: float = MIN_EXAMINED) -> None:
+                 limits: Limits | None = None, min_examined: float = MIN_EXAMINED,
+                 records: Path | None = None) -> None:
         from firmproof.batch import BatchOptions
 
-        self.store, self.folder, self.limit = store, folder, limit
+        self.store, self.folder, self.limit, self.records = store, folder, limit, records
         self.limits = limits or Limits()
         self.min_examined = min_examined
         self.guard = BatchOptions(limits=self.limits).guard()
@@ -101,12 +88,21 @@ class Scanner:
         self.thread: threading.Thread | None = None
 
     def start(self) -> None:
+        """Queue again the jobs a stopped server left queued or scanning, and start the thread."""
         remove_stale(self.folder)
+        if self.records is not None and self.folder is not None:
+            for job in jobs.load(self.records, self.folder):
+                self.jobs[job.id] = job
+                if job.state == "queued":
+                    self.waiting.append(job.id)
+            if self.waiting:
+                log.info("uploads: %d job(s) queued again", len(self.waiting))
         self.thread = threading.Thread(target=self._run, name="firmproof-uploads", daemon=True)
         self.thread.start()
 
     def stop(self) -> None:
-        """End the thread: a scan under way is stopped (its process killed), queued jobs fail."""
+        """End the thread: a scan under way is stopped (its process killed) and nothing of it
+        stored; that job and the queued ones stay queued in their files, for the next start."""
         from firmproof.batch import end_apart
 
         with self.lock:
@@ -135,7 +131,17 @@ class Scanner:
             else:
                 self.waiting.append(job.id)
                 self.lock.notify_all()
+            self._keep(job)
         return job
+
+    def _keep(self, job: Job) -> None:
+        """Write the job's file (under the lock: one job's states are written in turn)."""
+        if self.records is None:
+            return
+        try:
+            jobs.save(self.records, job)
+        except OSError as exc:                # the job goes on; a restart would not know it
+            log.warning("upload %s: cannot keep its state (%s)", job.id, exc.strerror or exc)
 
     def listing(self) -> list[Job]:
         """The jobs remembered, newest first."""
@@ -177,16 +183,16 @@ class Scanner:
                         break
                     job = self.jobs[self.waiting.popleft()]
                     job.state, job.began = "scanning", time.monotonic()
+                    self._keep(job)
                 try:
                     self._scan(job)
                 except Exception as exc:          # a bug of firmproof's: the job says so, the thread goes on
+                    if self.stopping:
+                        break
                     log.exception("upload %s: scan failed", job.id)
                     self._finish(job, None, f"{type(exc).__name__}: {exc}")
         finally:
             with self.lock:
-                for job in self.jobs.values():
-                    if job.state in ("queued", "scanning"):
-                        job.state, job.error = "failed", "the server stopped before its scan ended"
                 self.waiting.clear()
             end_apart()
 
@@ -231,16 +237,18 @@ class Scanner:
             job.seconds = self.elapsed(job) or 0.0
             job.scan_id, job.error = scan_id, error
             job.state = "failed" if error is not None else "done"
+            self._keep(job)
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """The scanner runs while the server does."""
-    from firmproof.web.app import images_dir
+    from firmproof.web.app import images_dir, jobs_dir
 
     state = app.state
     scanner = Scanner(state.store, images_dir(app), getattr(state, "upload_limit", DEFAULT_LIMIT),
-                      getattr(state, "scan_limits", None), getattr(state, "min_examined", MIN_EXAMINED))
+                      getattr(state, "scan_limits", None), getattr(state, "min_examined", MIN_EXAMINED),
+                      jobs_dir(app))
     app.state.uploads = scanner
     scanner.start()
     try:

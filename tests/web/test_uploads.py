@@ -69,13 +69,20 @@ def wait_ended(api: httpx.Client, server: Server, headers: dict[str, str], uploa
 
 
 def kept(data: Path) -> dict[str, bytes]:
-    """Every file under the data folder, by its path relative to it: only images/<sha256>,
-    each holding the bytes it is named by."""
+    """Every image under the data folder, by its path relative to it: only images/<sha256>,
+    each holding the bytes it is named by; besides them only jobs' files, uploads/<id>.json."""
     files = {str(p.relative_to(data)): p.read_bytes() for p in data.rglob("*") if p.is_file()}
-    for name, content in files.items():
+    images = {name: content for name, content in files.items() if not name.startswith("uploads/")}
+    for name, content in images.items():
         assert re.fullmatch(r"images/[0-9a-f]{64}", name), f"{name}: not an image kept by its sha256"
         assert hashlib.sha256(content).hexdigest() == name.removeprefix("images/")
-    return files
+    assert all(re.fullmatch(r"uploads/[0-9a-f]{16}\.json", name) for name in files.keys() - images.keys())
+    return images
+
+
+def job_files(data: Path) -> dict[str, dict[str, Any]]:
+    """The jobs' files the data folder keeps, by job id."""
+    return {p.stem: json.loads(p.read_text()) for p in (data / "uploads").glob("*.json")}
 
 
 def _rows(store: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
@@ -139,6 +146,9 @@ def test_an_admin_uploads_images_they_queue_and_each_becomes_its_scan(
         assert uploading.check(api.get("/api/scans", headers=read)).json()["total"] == 2
     files = kept(tmp_path / "data")
     assert sorted(files) == sorted(f"images/{hashlib.sha256(b).hexdigest()}" for b in (demo, clean))
+    assert {i: (j["state"], j["scan_id"]) for i, j in job_files(tmp_path / "data").items()} == {
+        job["id"]: ("done", done["scan_id"]), second["id"]: ("done", other["scan_id"]),
+        again["id"]: ("done", done["scan_id"])}
 
 
 def server_state(api: httpx.Client, server: Server, headers: dict[str, str],
@@ -375,3 +385,72 @@ def test_an_upload_is_scanned_under_serves_limits_as_scan_would_be(
     # a configuration file that cannot be read: `serve` says so and does not start
     refused = firmproof_cli("serve", "--config", str(tmp_path / "missing.toml"), "--port", "0")
     assert refused.returncode == 2 and "no such configuration file" in refused.stderr
+
+
+def test_jobs_outlive_the_server_queued_or_scanning_ones_are_queued_again(
+        images: dict[str, Path], tmp_path: Path) -> None:
+    """A server stopped while it scans one upload and two wait, started again on the same data
+    folder and store: the three are queued again in their order and end as they would have;
+    started once more, each /uploads/<id> still answers (a done one with its scan)."""
+    data, store = tmp_path / "data", tmp_path / "uploads.sqlite"
+    args = ("--db", f"sqlite:///{store}", "--data-dir", str(data))      # loopback, no login
+    with running(*args) as server, httpx.Client(base_url=server.base, timeout=60) as api:
+        demo = upload(api, server, {}, images["demo"].read_bytes(), b"demo.bin", vendor="Acme",
+                      release_date="2024-03-01").json()
+        _wait_scanning(api, server, {}, demo["id"])
+        clean = upload(api, server, {}, images["clean"].read_bytes(), b"clean.bin").json()
+        noise = upload(api, server, {}, os.urandom(5000), b"noise.bin").json()
+        assert (clean["state"], noise["state"]) == ("queued", "queued")
+        before = server.check(api.get("/api/uploads")).json()
+    ids = [demo["id"], clean["id"], noise["id"]]
+    states = {i: j["state"] for i, j in job_files(data).items()}
+    assert states == dict(zip(ids, ("scanning", "queued", "queued"), strict=True))
+    assert _rows(store, "select count(*) from scans") == [(0,)]           # the cut scan stored nothing
+
+    with running(*args) as server, httpx.Client(base_url=server.base, timeout=60) as api:
+        again = server.check(api.get("/api/uploads")).json()
+        assert [(u["id"], u["name"], u["created"]) for u in again] == \
+            [(u["id"], u["name"], u["created"]) for u in before]
+        assert {u["id"]: u["state"] for u in again}[noise["id"]] == "queued"
+        ended = {i: wait_ended(api, server, {}, i) for i in ids}
+        assert [ended[i]["state"] for i in ids] == ["done", "done", "failed"], ended
+        assert (ended[demo["id"]]["vendor"], ended[demo["id"]]["release_date"]) == ("Acme", "2024-03-01")
+        assert ended[noise["id"]]["error"] == "noise.bin: no known container or file system found"
+        scan = server.check(api.get(f"/api/scans/{ended[demo['id']]['scan_id']}")).json()
+        assert (scan["image"], scan["vendor"], scan["status"]) == ("demo.bin", "Acme", "ok")
+    (data / "uploads" / "0123456789abcdef.json").write_text("{ not a job")     # left alone, logged
+
+    with running(*args) as server, httpx.Client(base_url=server.base, timeout=60) as api:
+        for i in ids:
+            assert server.check(api.get(f"/api/uploads/{i}")).json() == ended[i]
+        for i in ids[:2]:
+            page = api.get(f"/uploads/{i}")
+            assert (page.status_code, page.headers["location"]) == (303, f"/scans/{ended[i]['scan_id']}")
+        failed = api.get(f"/uploads/{noise['id']}")
+        assert failed.status_code == 200 and 'http-equiv="refresh"' not in failed.text
+        assert 'id="error">noise.bin: no known container or file system found' in failed.text
+        assert server.check(api.get("/api/uploads/0123456789abcdef")).status_code == 404
+    assert _rows(store, "select count(*) from scans") == [(3,)]
+    assert (data / "uploads" / "0123456789abcdef.json").read_text() == "{ not a job"
+
+
+def test_a_job_whose_image_is_gone_fails_when_loaded_and_a_crash_s_leftovers_go(tmp_path: Path) -> None:
+    from firmproof.store import ImageInfo
+    from firmproof.web import jobs
+
+    records, folder = tmp_path / "uploads", tmp_path / "images"
+    folder.mkdir()
+    sha256 = hashlib.sha256(b"kept").hexdigest()
+    (folder / sha256).write_bytes(b"kept")
+    for number, (state, digest) in enumerate((("scanning", sha256), ("queued", "0" * 64), ("done", sha256))):
+        jobs.save(records, jobs.Job(f"{number:016x}", f"{state}.bin", digest, 4, folder / digest,
+                                    ImageInfo(name=f"{state}.bin"), "local", state=state,
+                                    scan_id=7 if state == "done" else None))
+    (records / f"{jobs.TEMP_PREFIX}left").write_text("{")
+    loaded = jobs.load(records, folder)
+    assert [(j.name, j.state, j.error, j.scan_id) for j in loaded] == [
+        ("scanning.bin", "queued", None, None),
+        ("queued.bin", "failed", "its kept image is no longer in the data folder", None),
+        ("done.bin", "done", None, 7)]
+    assert sorted(p.name for p in records.iterdir()) == [f"{n:016x}.json" for n in range(3)]
+    assert [j.state for j in jobs.load(records, folder)] == ["queued", "failed", "done"]
