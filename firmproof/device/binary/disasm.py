@@ -677,6 +677,12 @@ class _X86(_Sweep):
             # GOT register was set (its epilogue popped it)
             self.regs[self.pic[0]] = self.pic[1]
             return
+        if mnemonic in ("ret", "bnd ret") and self.bits64:
+            # nothing falls through a return: what follows is reached by a branch or is another
+            # function, maybe one only jumped to (musl's `__syscall_cp_c`, `mov rax, rdi; ...;
+            # syscall`, reached by `jmp` from `__syscall_cp`, built without endbr64)
+            self.regs = {}
+            return
         if mnemonic in ("jmp", "bnd jmp", "notrack jmp"):
             if "ptr" in ops or ops in _X86_REG:
                 self.jump_via(address, self.operand(ops, address, size))

@@ -23,7 +23,7 @@ one where they pass the most distinct constants.
 
 Two names are derived, not read: `execv` for a function that calls the execve wrapper (the
 exec family: execl, execv, execvp), `system` for one that loads "/bin/sh" and reaches a
-clone/fork within a few direct calls (system, popen: posix_spawn of `sh -c`).
+clone/fork within a few direct or tail calls (system, popen: posix_spawn of `sh -c`).
 
 `numbers` is the cheap first pass: the system call numbers loaded right before each trap,
 from a byte scan for the trap and a few instructions disassembled before it, with no sweep.
@@ -323,25 +323,37 @@ def name_wrappers(headers: ElfHeaders, facts: CodeFacts, function_of: Callable[[
     for function, targets in graph.items():
         if function not in named and targets & execve:
             named[function] = "execv"
-    spawn = {f for f, n in named.items() if n in SPAWN}
     called = {c.target for c in facts.calls if c.target is not None}
     shells = {function_of(site) for site, value in string_xrefs if value in shell_vaddrs}
+    spawning = _reaching(graph, tails, function_of, {f for f, n in named.items() if n in SPAWN})
     for function in shells:
-        if function is None or function in named or function not in called:
-            continue
-        seen, frontier = {function}, {function}
-        for _ in range(REACH):
-            frontier = {t for f in frontier for t in graph.get(f, ())} - seen
-            if frontier & spawn:
-                named[function] = "system"
-                break
-            seen |= frontier
+        if function is not None and function not in named and function in called and function in spawning:
+            named[function] = "system"
     # system() itself may be a small function around the one that loads "/bin/sh" (do_system)
     systems = {f for f, n in named.items() if n == "system"}
     for function, targets in graph.items():
         if function not in named and function in called and targets & systems and len(targets) <= 3:
             named[function] = "system"
     return named
+
+
+def _reaching(graph: dict[int, set[int]], tails: Callable[[set[int]], list[Call]],
+              function_of: Callable[[int], int | None], spawn: set[int]) -> set[int]:
+    """The functions that reach one of `spawn` within REACH calls, tail calls (a jump to a
+    function's start) included: AArch64 glibc's system is do_system -> posix_spawn -> (b)
+    __spawni -> (b) __spawnix -> __clone_internal -> (b) __clone."""
+    callers: dict[int, set[int]] = {}
+    for function, targets in graph.items():
+        for target in targets:
+            callers.setdefault(target, set()).add(function)
+    reached, frontier = set(spawn), set(spawn)
+    for _ in range(REACH):
+        frontier = ({f for t in frontier for f in callers.get(t, ())}
+                    | {f for c in tails(frontier) if (f := function_of(c.site)) is not None}) - reached
+        if not frontier:
+            break
+        reached |= frontier
+    return reached - spawn
 
 
 class _Numbers:
@@ -578,12 +590,15 @@ def tail_calls(headers: ElfHeaders, data: bytes, function_of: Callable[[int], in
     """The tail calls into `targets` (a jump to the start of another function), which the sweep
     does not see as calls: AArch64 `b`, with the argument registers' values set in the few
     instructions before (glibc's `recv` ends in `mov x6, #SYS_recvfrom; b __syscall_cancel`);
-    x86-64 `jmp rel32`, without them (musl's `execv` jumps to `execve`)."""
+    x86-64 `jmp rel32`, without them (musl's `execv` jumps to `execve`). An AArch64 `b` (a
+    decoded instruction, not a byte pattern) counts wherever it lands in a target: a leaf
+    without a prologue that no `bl` reaches has no start of its own in the sweep (glibc's
+    `__clone`, entered by `b` from `__clone_internal`, reads as the end of the function before)."""
     if headers.arch not in ("aarch64", "x86-64") or not targets:
         return []
-    near = {t - back for t in targets for back in range(PREAMBLE + 1)}     # canonical starts
-    wanted = np.fromiter(near, dtype=np.int64, count=len(near))
     md = _md(headers) if headers.arch == "aarch64" else None
+    near = {t - back for t in targets for back in range(PREAMBLE + 1)} if md is None else set()
+    wanted = np.fromiter(near, dtype=np.int64, count=len(near))      # x86-64: canonical starts
     out: list[Call] = []
     for _, vaddr, offset, size in headers.code:
         code = data[offset:offset + size]
@@ -603,7 +618,7 @@ def tail_calls(headers: ElfHeaders, data: bytes, function_of: Callable[[int], in
             rel = np.where(rel & 0x80000000, rel - 0x100000000, rel)
             sites = vaddr + hits.astype(np.int64)
             goes = sites + 5 + rel
-        keep = np.isin(goes, wanted)
+        keep = np.isin(goes, wanted) if md is None else np.ones(len(goes), dtype=bool)
         for site, goes_to in zip(sites[keep].tolist(), goes[keep].tolist(), strict=True):
             target = function_of(goes_to)
             if target not in targets or function_of(site) == target:
