@@ -59,6 +59,7 @@ class Region:
     end: int
     format: str
     status: str = "not unpacked"     # unpacked | partial (errors) | failed | not unpacked
+    packer: str = ""                 # 'upx': a packed program, the whole file, unpacked by its packer
 
     @property
     def size(self) -> int:
@@ -101,7 +102,8 @@ class Searched:
                 "unpacked": self.unpacked(), "unknown": self.unknown, "filler": self.filler,
                 "high_entropy": self.high_entropy,
                 "containers": [{"offset": r.start, "size": r.size, "format": r.format,
-                                "status": r.status} for r in self.regions[:MAX_LISTED]]}
+                                "status": r.status, **({"packer": r.packer} if r.packer else {})}
+                               for r in self.regions[:MAX_LISTED]]}
 
 
 def _union(regions: list[Region]) -> int:

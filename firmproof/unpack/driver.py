@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from firmproof.config import Limits
-from firmproof.fs.filetype import CARVE_TYPES
+from firmproof.fs.filetype import CARVE_TYPES, PACKED, classify
 from firmproof.fs.index import TreeIndex, index_tree
 from firmproof.fs.rootfs import FileMeta
 from firmproof.host.children import check
@@ -104,7 +104,7 @@ class _Job:
     host_file: Path
     container: tuple[str, ...]     # chain down to (and including) this file
     depth: int                     # depth of the layers found inside it
-    ftype: str = ""                # its file type (fs/filetype.py), '' for the image
+    ftype: str = ""                # its file type (fs/filetype.py)
 
 
 
@@ -183,7 +183,7 @@ def _unpack(image: Path, workdir: Path, limits: Limits, keep: bool) -> Generator
     written = 0
     held = 0            # bytes of the layers kept in memory
     files = 0
-    queue: deque[_Job] = deque([_Job(image, (image.name,), 1)])
+    queue: deque[_Job] = deque([_Job(image, (image.name,), 1, _file_type(image))])
     seen: dict[str, str] = {}       # sha256 of a nested file searched -> its chain
     stopped = ""
 
@@ -211,6 +211,8 @@ def _unpack(image: Path, workdir: Path, limits: Limits, keep: bool) -> Generator
                 result.errors.append(UnpackError(chain_label(job.container), f"cannot search: {exc}"))
                 continue
         regions = {id(chunk): _region(chunk) for chunk in chunks}
+        if whole is not None and job.ftype == PACKED:
+            regions[id(whole)].packer = formats.UPX      # the whole file, unpacked with `upx -d`
         searched.regions.extend(regions.values())
         while chunks:
             check()
@@ -343,6 +345,20 @@ def _digest(path: Path) -> str | None:
             return hashlib.file_digest(handle, "sha256").hexdigest()
     except OSError:
         return None
+
+
+def _file_type(path: Path) -> str:
+    """The image's own file type (fs/filetype.py), as a nested file's is known from its index:
+    a UPX-packed program given as the image is then one chunk, the whole file, unpacked with
+    `upx -d` as one inside a file system is (formats.py's `whole`), not searched by unblob,
+    whose ELF chunk ends where the program headers say and leaves a big-endian program's
+    packed data out."""
+    try:
+        with path.open("rb") as handle:
+            return classify(handle.read(4096), path.name, lambda at, n: os.pread(handle.fileno(), n, at),
+                            path.stat().st_size)
+    except OSError:
+        return ""
 
 
 def _size(path: Path) -> int:

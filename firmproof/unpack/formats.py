@@ -13,10 +13,10 @@ says how a chunk of the format is unpacked:
   the stream's `magic` is first decoded whole, without unblob's search;
 - `small`: small, plain archives extracted in process (zips.py), the others in the child;
 - `refuse`: a check that keeps every extractor away from a hostile chunk (a zip bomb);
-- `whole`: a file of type `whole[0]` (fs/filetype.py) that `whole[1]` accepts is one chunk
-  of the format, the whole file, without unblob's search (a UPX-packed program: the ELF
-  handler's chunk, from the program headers, may stop short of the packed data at its end,
-  and it finds none in a packed shared library);
+- `whole`: a file of type `whole[0]` (fs/filetype.py; the image too) that `whole[1]`
+  accepts is one chunk of the format, the whole file, without unblob's search (a UPX-packed
+  program: the ELF handler's chunk, from the program headers, may stop short of the packed
+  data at its end, and it finds none in a packed shared library);
 - `closed`: a step after unblob's extractor for what it left closed (wrote nothing for, or
   raised on): it may open it with the entry's own `tools` (a UPX-packed program that unblob's
   handler does not unpack: a big-endian one, a shared library), else it names why it stays
@@ -154,6 +154,7 @@ def whole_chunk(path: Path, ftype: str) -> Any | None:
     return None
 
 
+UPX = "upx"                 # the packer whose programs `whole` and `closed` unpack
 UPX_SECONDS = 120           # one `upx -d` (the extraction's own time limit still holds)
 
 
@@ -195,7 +196,7 @@ def _upx_d(carved: Path, outdir: Path) -> str | None:
     """Run `upx -d` on `carved` into `outdir/<stem>.elf`; None when it did, else upx's words."""
     from firmproof.host.tools import which
 
-    upx = which("upx")
+    upx = which(UPX)
     if upx is None:
         return "upx is not installed"
     outdir.mkdir(parents=True)
@@ -297,7 +298,7 @@ FORMATS: tuple[Format, ...] = (
     # executables: a kernel's initramfs is cut out, a program carved from a bigger file copied
     # out, a UPX-packed one unpacked with `upx -d` (inside a file system, only UPX-packed
     # programs are searched: fs/filetype.py's PACKED)
-    Format("elf", ("elf32", "elf64"), tools=("upx",), closed=_upx_left_packed,
+    Format("elf", ("elf32", "elf64"), tools=(UPX,), closed=_upx_left_packed,
            whole=(PACKED, _upx_program)),
     Format("xalz"),
     # firmproof's own handlers, searched after unblob's, in this order

@@ -3,6 +3,8 @@ from Debian, at -O0 and -O2, each also stripped."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import subprocess
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -10,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import need_tools
+from conftest import firmproof, need_tools
 
 SRC = Path(__file__).resolve().parent / "src"
 # toolchain -> (compiler, strip, arch, endian) as the model reports them
@@ -109,3 +111,25 @@ def static_build(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, str
         return built[key]
 
     return build
+
+
+def unpacked_evidence(finding: dict, packed: Path, tmp_path: Path) -> bytes:
+    """The bytes a report's finding names in the program `upx -d` gives back for `packed`, whose
+    sha256 its evidence must hold (not the packed file's)."""
+    unpacked = tmp_path / (packed.name + ".elf")
+    subprocess.run(["upx", "-q", "-d", "-f", "-o", str(unpacked), str(packed)], check=True,
+                   capture_output=True)
+    data = unpacked.read_bytes()
+    evidence = finding["evidence"]
+    assert evidence["sha256"] == hashlib.sha256(data).hexdigest()
+    assert evidence["sha256"] != hashlib.sha256(packed.read_bytes()).hexdigest()
+    return data[evidence["offset"]:evidence["offset"] + evidence["length"]]
+
+
+def verify_holds(report: dict, image: Path, tmp_path: Path) -> None:
+    """`firmproof verify` of the report against its image: every finding holds."""
+    (tmp_path / "verified.json").write_text(json.dumps(report))
+    proc = firmproof("verify", tmp_path / "verified.json", image, "--json")
+    assert proc.returncode == 0, proc.stderr
+    verdict = json.loads(proc.stdout)
+    assert verdict["holds"] and verdict["held"] == verdict["total"] == len(report["findings"])

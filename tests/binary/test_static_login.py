@@ -6,14 +6,12 @@ reading the master password from a configuration file (src/login_config.c), is n
 
 from __future__ import annotations
 
-import hashlib
-import json
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import firmproof, need_tools, scan_report
+from conftest import need_tools, scan_report
 
 from firmproof.analyzers.hardcoded import Hardcoded
 from firmproof.device.binary import Executable
@@ -21,6 +19,8 @@ from firmproof.device.binary.elf import parse
 from firmproof.fs.rootfs import RootFS
 from firmproof.model import Severity
 from firmproof.testing.fixtures import pack
+
+from .conftest import unpacked_evidence, verify_holds
 
 MASTER = b"Xm4st3r_k3y!2017"
 CASES = [("mips", "-O0"), ("mips", "-Os"), ("mips", "-O2"), ("mipsel", "-O0"), ("mipsel", "-Os"),
@@ -91,14 +91,5 @@ def test_static_mips_packed_programs_in_a_file_system(static_build: Build, tmp_p
     hits = [f for f in report["findings"] if f["rule"] == "FP-HCRED-001"]
     assert sorted(f["container"][2] for f in hits) == ["/usr/sbin/loginbe", "/usr/sbin/loginle"]
     for finding in hits:
-        packed = tree / finding["container"][2].lstrip("/")
-        unpacked = tmp_path / (packed.name + ".elf")
-        subprocess.run(["upx", "-q", "-d", "-o", str(unpacked), str(packed)], check=True, capture_output=True)
-        data = unpacked.read_bytes()
-        evidence = finding["evidence"]
-        assert evidence["sha256"] == hashlib.sha256(data).hexdigest()
-        assert data[evidence["offset"]:evidence["offset"] + evidence["length"]] == MASTER
-    (tmp_path / "r.json").write_text(json.dumps(report))
-    proc = firmproof("verify", tmp_path / "r.json", image, "--json")
-    assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)["holds"]
+        assert unpacked_evidence(finding, tree / finding["container"][2].lstrip("/"), tmp_path) == MASTER
+    verify_holds(report, image, tmp_path)

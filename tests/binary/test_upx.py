@@ -5,20 +5,21 @@ magic was replaced with sed (as malware does against `upx -d`) leaves the scan i
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import firmproof, need_tools, scan_report
+from conftest import need_tools, scan_report
 
 from firmproof.config import Limits
 from firmproof.device.inventory import holdings, inventory
 from firmproof.fs.filetype import ELF, PACKED, classify, upx_l_info
 from firmproof.testing.fixtures import pack
 from firmproof.unpack.driver import unpack
+
+from .conftest import unpacked_evidence, verify_holds
 
 SRC = Path(__file__).resolve().parent / "src"
 PLACED = {
@@ -90,25 +91,13 @@ def test_findings_point_into_the_unpacked_program_and_verify_holds(
     for finding in wanted:
         # the evidence is in the program upx -d gives back, not in the packed file
         packed = tree / finding["container"][2].lstrip("/")
-        unpacked = tmp_path / (packed.name + ".elf")
-        subprocess.run(["upx", "-q", "-d", "-o", str(unpacked), str(packed)], check=True,
-                       capture_output=True)
-        data = unpacked.read_bytes()
-        ev = finding["evidence"]
-        assert ev["sha256"] == hashlib.sha256(data).hexdigest()
-        span = data[ev["offset"]:ev["offset"] + ev["length"]]
         key = "literal" if finding["rule"] == "FP-HCRED-001" else "command"
-        assert span == finding["details"][key].encode()
-        assert ev["sha256"] != hashlib.sha256(packed.read_bytes()).hexdigest()
+        assert unpacked_evidence(finding, packed, tmp_path) == finding["details"][key].encode()
     # the decoys, packed the same way, give nothing
     decoys = (["/bin/checkpw"], ["/usr/sbin/echod"])
     assert not [f for f in report["findings"] if f["container"][2:3] in decoys
                 and f["rule"].startswith(("FP-HCRED", "FP-TRIG", "FP-SVC"))]
-    (tmp_path / "r.json").write_text(json.dumps(report))
-    proc = firmproof("verify", tmp_path / "r.json", image, "--json")
-    assert proc.returncode == 0, proc.stderr
-    verdict = json.loads(proc.stdout)
-    assert verdict["holds"] and verdict["held"] == verdict["total"] == len(report["findings"])
+    verify_holds(report, image, tmp_path)
 
 
 def test_a_stub_upx_cannot_unpack_leaves_the_scan_incomplete(
@@ -411,3 +400,33 @@ def test_a_big_endian_mips_program_is_unpacked(programs: dict[str, Path], tmp_pa
     assert {"squashfs@0x0/usr/sbin/loginx/elf@0x0", "squashfs@0x0/usr/sbin/checkpw/elf@0x0"} <= layers
     hits = [(f["container"][2:], f["path"]) for f in report["findings"] if f["rule"] == "FP-HCRED-001"]
     assert hits == [(["/usr/sbin/loginx", "elf@0x0"], "/loginx.elf")]
+
+
+def test_a_packed_program_given_as_the_image_is_unpacked_whole(
+        programs: dict[str, Path], static_build, tmp_path: Path) -> None:
+    """A UPX-packed program that is the whole image, no file system around it, is one chunk, the
+    whole file, unpacked with `upx -d` as one inside a file system is, not searched by unblob
+    (whose ELF chunk, from a static big-endian MIPS program's headers, stopped short of the
+    packed data: `upx -d` said NotPackedException and the scan failed, exit code 2). The program
+    it gives back is analysed, the coverage names the packer, verify holds; the packed decoy
+    gives nothing."""
+    need_tools("upx")
+    cases = [(_upx(static_build("login_master", "mips", "-O2"), tmp_path / "login.mips.upx"),
+              "FP-HCRED-001", "literal"),
+             (programs["udp_trigger.upx"], "FP-TRIG-001", "command")]
+    for image, rule, key in cases:
+        out = tmp_path / image.stem
+        out.mkdir()
+        report = scan_report(image, out)
+        assert report["coverage"]["incomplete"] == []
+        whole = {"offset": 0, "size": image.stat().st_size, "format": "elf", "status": "unpacked"}
+        assert report["coverage"]["image"]["containers"] == [{**whole, "packer": "upx"}]
+        assert [c["path"] for c in report["unpack"]["containers"]] == ["elf@0x0"]
+        (finding,) = [f for f in report["findings"] if f["rule"] == rule]
+        assert finding["container"] == [image.name, "elf@0x0"] and finding["path"] == f"/{image.stem}.elf"
+        assert unpacked_evidence(finding, image, out) == finding["details"][key].encode()
+        verify_holds(report, image, out)
+    decoy = _upx(static_build("login_config", "mips", "-O2"), tmp_path / "config.mips.upx")
+    report = scan_report(decoy, tmp_path)
+    assert report["coverage"]["image"]["containers"][0]["packer"] == "upx"
+    assert not [f for f in report["findings"] if f["rule"].startswith(("FP-HCRED", "FP-TRIG", "FP-SVC"))]
