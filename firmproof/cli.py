@@ -138,8 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
                                          "An admin may upload an image to scan (the page /upload, or "
                                          "POST /api/uploads): it is kept in the data folder's images/ "
                                          "under its sha256, queued, and scanned one at a time in a "
-                                         "process of its own; /uploads/ID shows its progress, then its "
-                                         "scan.")
+                                         "process of its own under the limits below; /uploads/ID shows "
+                                         "its progress, then its scan. Jobs are kept in the data folder's "
+                                         "uploads/: a server started again queues again those it finds "
+                                         "unfinished.")
     serve.add_argument("--db", metavar="URL", help="the store (default: SQLite in the user data folder)")
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default 127.0.0.1); any other than loopback needs "
