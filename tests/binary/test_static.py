@@ -12,13 +12,18 @@ from firmproof.analyzers.triggers import Triggers
 from firmproof.device.binary import Executable
 from firmproof.device.binary.elf import parse
 from firmproof.fs.rootfs import RootFS
-from tests.variants.families.compiled import SOURCES, Program
+from firmproof.model import Severity
+from tests.variants.families.compiled import CATEGORY, DECOYS, OPTS, SOURCES, Program
 
 CASES = [("x86-64", "-Os"), ("armel", "-O2"), ("musl", "-O0"), ("i686", "-O0"),
          ("mips", "-O2"), ("mipsel", "-Os"), ("mipsel", "-O0")]
 DECOY_CASES = [("config-secret", "x86-64", "-O2"), ("udp-echo", "x86-64", "-O2"),
                ("local-script", "x86-64", "-O2"), ("udp-echo", "mips", "-Os"),
                ("local-script", "mipsel", "-O2"), ("config-secret", "mipsel", "-O0")]
+# every member and decoy at every level where members were missed (issue 12): AArch64 glibc,
+# whose system() and popen() reach clone through tail calls, and musl, whose cancellable calls
+# go through a helper that is only jumped to
+MATRIX = [(toolchain, opt) for toolchain in ("aarch64", "musl") for opt in OPTS]
 
 
 def _build(member: str, toolchain: str, opt: str) -> bytes:
@@ -67,3 +72,19 @@ def test_static_decoys_not_reported(member, toolchain, opt):
     fs = _router(_build(member, toolchain, opt))
     assert [f.rule.id for f in Services().run(fs) if f.rule.id in ("FP-SVC-008", "FP-SVC-009")] == []
     assert [f.rule.id for f in Triggers().run(fs)] == []
+
+
+@pytest.mark.parametrize("member", [*CATEGORY, *DECOYS])
+@pytest.mark.parametrize(("toolchain", "opt"), MATRIX)
+def test_static_matrix(member, toolchain, opt):
+    fs = _router(_build(member, toolchain, opt))
+    shells = [f.rule.id for f in Services().run(fs) if f.rule.id in ("FP-SVC-008", "FP-SVC-009")]
+    triggers = list(Triggers().run(fs))
+    if member == "mgmt-reboot":     # a fixed harmless action: a low finding at most
+        assert shells == [] and all(t.severity is Severity.LOW for t in triggers)
+    elif member in DECOYS:
+        assert shells == [] and triggers == []
+    elif CATEGORY[member] == "service.remote-shell":
+        assert shells
+    else:
+        assert [t.rule.id for t in triggers] == ["FP-TRIG-001"]
