@@ -426,10 +426,12 @@ PLAN: tuple[tuple[str, str, bool], ...] = (
     ("x86-64", "-O0", False), ("mipsel", "-Os", False), ("mips", "-O2", False),
     ("armel", "-O0", True), ("aarch64", "-Os", False), ("i686", "-O2", True),
     ("mips", "-Os", True),      # last: the rows before keep their variants
+    ("aarch64", "-O2", True), ("musl", "-O2", True),        # posix_spawn by tail calls; musl's relays
 )
 DECOY_PLAN: tuple[tuple[str, str, bool], ...] = (
     ("x86-64", "-O2", False), ("mipsel", "-O0", False), ("mips", "-Os", True),
     ("armel", "-O2", False), ("aarch64", "-O2", True), ("i686", "-Os", True),
+    ("musl", "-O2", True),      # last: the rows before keep their variants
 )
 
 # (toolchain, optimisation, static) of the packed variants, one per member in turn: upx packs
