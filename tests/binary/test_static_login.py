@@ -61,8 +61,8 @@ def test_static_master_password_read_from_a_file_is_not_reported(static_build: B
 
 
 def test_static_compares_are_known_by_what_they_do(static_build: Build) -> None:
-    """At -O0 the decoy's strncmp(line, "master=", 7) is a compare of the program and fopen's
-    path is not (it reaches open); the printed build tag is passed to no compare."""
+    """At -O0 the decoy's strncmp(line, "master=", 7) is a compare of the program; puts, which
+    prints the build tag, reaches a system call and is none."""
     data = static_build("login_config", "mips", "-O0").read_bytes()
     exe = Executable("/bin/login", "x", data, parse(data))
     compared = {ref.text for _, _, ref in exe.compares_with_string()}

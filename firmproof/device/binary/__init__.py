@@ -424,8 +424,10 @@ class Executable:
         a name: calls into one of its own functions reaching no system call (`pure`) with a
         literal as one of the first two arguments and no literal as the other (the input; the
         sweep may hold a stale small constant for it, from a path that branched away), as
-        strcmp(input, "literal"), memcmp and strstr are; fopen(path) reaches open and is not
-        one. The calls' `callee` is None. Empty for a program that imports its libc."""
+        strcmp(input, "literal"), memcmp and strstr are; puts(text) reaches write and is not
+        one. A call whose system call lies deeper passes too (glibc's fopen(path, "r") at
+        -O0): the rules judge the literal as well (a path is no secret). The calls' `callee`
+        is None. Empty for a program that imports its libc."""
         code = self.code
         if code is None or not self.static:
             return []
