@@ -24,7 +24,7 @@ from datetime import date, datetime, timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from firmproof.report import Image as ReportImage
@@ -203,6 +203,11 @@ def _add(session: Session, report: dict[str, Any], info: ImageInfo, components: 
                 findings_count=len(report["findings"]), status="ok")
     session.add(scan)
     session.flush()
+    # the image's newest report, as the queries have always read it: the greatest id of its ok
+    # scans (conditional: two writers adding scans of one image may commit out of id order)
+    session.execute(update(Image).where(Image.id == row.id, or_(Image.newest_scan_id.is_(None),
+                                                                Image.newest_scan_id < scan.id))
+                    .values(newest_scan_id=scan.id).execution_options(synchronize_session=False))
     session.add(ReportBlob(scan_id=scan.id, data=zlib.compress(
         json.dumps(report, ensure_ascii=False, sort_keys=True).encode(), 6)))
     # rows by the thousand: one executemany each (the ORM's unit of work costs ~1 ms a row)

@@ -3,7 +3,7 @@ verbs' rows (plain dicts, one per line of output, in a stable order)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -55,10 +55,10 @@ class Filters:
     triage: str | None = None            # a triage state, 'untriaged' or 'open' (untriaged, confirmed)
 
 
-def _newest_scans() -> Any:
-    """The newest scan of each image that gave a report (by a later firmproof, or the same)."""
-    return (select(func.max(Scan.id)).where(Scan.status == "ok").group_by(Scan.image_id)
-            .scalar_subquery())
+def newest_of(table: Any) -> Any:
+    """The join of a table of scan rows with the image whose newest scan that gave a report (by
+    a later firmproof, or the same) holds the row: rows of older scans join nothing."""
+    return Image.newest_scan_id == table.scan_id
 
 
 def _where_image(query: Any, filters: Filters) -> Any:
@@ -98,15 +98,14 @@ def scans(store: Store, filters: Filters = Filters()) -> list[Row]:
 _FINDING_COLUMNS = (Image.name.label("image"), Image.vendor, Image.product, Image.version,
                     Image.release_date, FindingRow.rule, FindingRow.severity, FindingRow.category,
                     FindingRow.path, FindingRow.evidence_offset.label("offset"), FindingRow.excerpt,
-                    FindingRow.key, Image.sha256.label("image_sha256"), Scan.id.label("scan"),
+                    FindingRow.key, Image.sha256.label("image_sha256"), FindingRow.scan_id.label("scan"),
                     FindingRow.finding_id.label("finding"))
 
 
 def findings(store: Store, filters: Filters = Filters()) -> list[Row]:
     """The findings of each image's newest scan, by vendor, product, release and rule, each with
     its triage (`triage.annotate`: the state, or 'untriaged', and the mark's comment, who, when)."""
-    query = (select(*_FINDING_COLUMNS).join(Scan, Scan.id == FindingRow.scan_id)
-             .join(Image, Image.id == Scan.image_id).where(Scan.id.in_(_newest_scans()))
+    query = (select(*_FINDING_COLUMNS).join(Image, newest_of(FindingRow))
              .order_by(Image.vendor, Image.product, Image.release_date, Image.version, Image.name,
                        FindingRow.rule, FindingRow.path, FindingRow.evidence_offset))
     if filters.rule is not None:
@@ -121,45 +120,55 @@ def findings(store: Store, filters: Filters = Filters()) -> list[Row]:
     return triage.annotate(store, _rows(store, _where_image(query, filters)))
 
 
-def key(store: Store, fingerprint: str) -> list[Row]:
+def _key_places(fingerprint: str) -> Any:
+    wanted = fingerprint if fingerprint.startswith("SHA256:") else f"SHA256:{fingerprint}"
+    return (select(ShippedKeyRow.id, Image.name.label("image"), Image.vendor, Image.product, Image.version,
+                   Image.release_date, ShippedKeyRow.kind, ShippedKeyRow.type, ShippedKeyRow.path,
+                   ShippedKeyRow.container, ShippedKeyRow.comment, ShippedKeyRow.fingerprint,
+                   Image.sha256.label("image_sha256"), ShippedKeyRow.offset, ShippedKeyRow.number,
+                   ShippedKeyRow.scan_id.label("scan"))
+            .join(Image, newest_of(ShippedKeyRow)).where(ShippedKeyRow.fingerprint == wanted))
+
+
+def key(store: Store, fingerprint: str, limit: int | None = None) -> list[Row]:
     """Every image (newest scan) that ships the key with this fingerprint (OpenSSH's
     'SHA256:…', with or without the prefix), as a private key or an authorized one, from the
     scan's key rows: a key that made no finding is there too (`rule` empty). A fingerprint is
     the same whatever the key's format, so the same key stored as PEM and in authorized_keys
-    comes back from both. Each row names its scan (`scan`) and the key's offset in its file."""
-    wanted = fingerprint if fingerprint.startswith("SHA256:") else f"SHA256:{fingerprint}"
-    # the rule of a finding on the same key in the same file of the same scan, if one fired
+    comes back from both. Each row names its scan (`scan`) and the key's offset in its file.
+    With `limit`, the first `limit` rows (`places` counts them all)."""
+    places = _key_places(fingerprint)
+    order = ("vendor", "product", "release_date", "image", "path", "number")
+    first = places.order_by(*(places.selected_columns[c] for c in order)).limit(limit).subquery()
+    # the rule of a finding on the same key in the same file of the same scan, if one fired:
+    # looked up for the rows kept only (a JSON read per finding of their scans)
     rule = (select(func.min(FindingRow.rule))
-            .where(FindingRow.scan_id == ShippedKeyRow.scan_id, FindingRow.path == ShippedKeyRow.path,
-                   FindingRow.details["fingerprint"].as_string() == ShippedKeyRow.fingerprint)
-            .correlate(ShippedKeyRow).scalar_subquery())
-    query = (select(Image.name.label("image"), Image.vendor, Image.product, Image.version,
-                    Image.release_date, ShippedKeyRow.kind, ShippedKeyRow.type, ShippedKeyRow.path,
-                    ShippedKeyRow.container, ShippedKeyRow.comment, rule.label("rule"),
-                    ShippedKeyRow.fingerprint, Image.sha256.label("image_sha256"), ShippedKeyRow.offset,
-                    Scan.id.label("scan"))
-             .join(Scan, Scan.id == ShippedKeyRow.scan_id).join(Image, Image.id == Scan.image_id)
-             .where(ShippedKeyRow.fingerprint == wanted, Scan.id.in_(_newest_scans()))
-             .order_by(Image.vendor, Image.product, Image.release_date, Image.name, ShippedKeyRow.path,
-                       ShippedKeyRow.number))
+            .where(FindingRow.scan_id == first.c.scan, FindingRow.path == first.c.path,
+                   FindingRow.details["fingerprint"].as_string() == first.c.fingerprint)
+            .correlate(first).scalar_subquery())
+    query = (select(*(c for c in first.c if c.key not in ("id", "number")), rule.label("rule"))
+             .order_by(*(first.c[c] for c in order)))
     return _inside(_rows(store, query))
 
 
-def executable(store: Store, sha256: str) -> list[Row]:
-    """Every image (newest scan) that ships the ELF file with these bytes, at every path: as it
-    is, or packed (a UPX-packed program whose unpacked program has these bytes)."""
+def _executable_places(sha256: str) -> Any:
     wanted = sha256.strip().lower()
     columns = (Image.name.label("image"), Image.vendor, Image.product, Image.version, Image.release_date,
                ExecutableRow.path, ExecutableRow.container, ExecutableRow.size, ExecutableRow.sha256,
                ExecutableRow.packer, ExecutableRow.unpacked_sha256, Image.sha256.label("image_sha256"),
-               Scan.id.label("scan"))
+               ExecutableRow.scan_id.label("scan"))
     # one indexed search per column (an OR of the two would read the table on SQLite)
-    queries = [select(*columns).join(Scan, Scan.id == ExecutableRow.scan_id)
-               .join(Image, Image.id == Scan.image_id).where(column == wanted, Scan.id.in_(_newest_scans()))
-               for column in (ExecutableRow.sha256, ExecutableRow.unpacked_sha256)]
-    both = union_all(*queries).subquery()
-    query = select(both).order_by(both.c.vendor, both.c.product, both.c.release_date, both.c.image,
-                                  both.c.path)
+    return union_all(*(select(*columns).join(Image, newest_of(ExecutableRow)).where(column == wanted)
+                       for column in (ExecutableRow.sha256, ExecutableRow.unpacked_sha256)))
+
+
+def executable(store: Store, sha256: str, limit: int | None = None) -> list[Row]:
+    """Every image (newest scan) that ships the ELF file with these bytes, at every path: as it
+    is, or packed (a UPX-packed program whose unpacked program has these bytes). With `limit`,
+    the first `limit` rows (`places` counts them all)."""
+    both = _executable_places(sha256).subquery()
+    query = (select(both).order_by(both.c.vendor, both.c.product, both.c.release_date, both.c.image,
+                                   both.c.path).limit(limit))
     return _inside(_rows(store, query))
 
 
@@ -171,16 +180,27 @@ def _inside(rows: list[Row]) -> list[Row]:
     return rows
 
 
-def component(store: Store, name: str, version: str | None = None) -> list[Row]:
-    """Every image (newest scan) holding the component `name` (any case), at `version` if given."""
+def _component_places(name: str, version: str | None) -> Any:
     query = (select(Image.name.label("image"), Image.vendor, Image.product, Image.version,
                     Image.release_date, ComponentRow.name.label("component"),
                     ComponentRow.version.label("component_version"), ComponentRow.path,
                     ComponentRow.source, ComponentRow.purl, Image.sha256.label("image_sha256"),
-                    ComponentRow.evidence_offset.label("offset"), Scan.id.label("scan"))
-             .join(Scan, Scan.id == ComponentRow.scan_id).join(Image, Image.id == Scan.image_id)
-             .where(Scan.id.in_(_newest_scans()), func.lower(ComponentRow.name) == name.lower())
-             .order_by(Image.vendor, Image.product, Image.release_date, Image.name, ComponentRow.path))
-    if version is not None:
-        query = query.where(ComponentRow.version == version)
-    return _rows(store, query)
+                    ComponentRow.evidence_offset.label("offset"), ComponentRow.scan_id.label("scan"))
+             .join(Image, newest_of(ComponentRow)).where(func.lower(ComponentRow.name) == name.lower()))
+    return query if version is None else query.where(ComponentRow.version == version)
+
+
+def component(store: Store, name: str, version: str | None = None, limit: int | None = None) -> list[Row]:
+    """Every image (newest scan) holding the component `name` (any case), at `version` if given.
+    With `limit`, the first `limit` rows (`places` counts them all)."""
+    return _rows(store, _component_places(name, version).order_by(
+        Image.vendor, Image.product, Image.release_date, Image.name, ComponentRow.path).limit(limit))
+
+
+def places(store: Store, kind: str, *what: Any) -> int:
+    """How many rows `key`, `executable` or `component` (`kind`) would give for `what`."""
+    builders: dict[str, Callable[..., Any]] = {"key": _key_places, "executable": _executable_places,
+                                               "component": _component_places}
+    builder = builders[kind]
+    with store.sessions() as session:
+        return int(session.scalar(select(func.count()).select_from(builder(*what).subquery())) or 0)

@@ -148,6 +148,11 @@ class Image(Base):
     product_guessed: Mapped[bool] = mapped_column(Boolean, default=False)
     version_guessed: Mapped[bool] = mapped_column(Boolean, default=False)
     release_date_guessed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # the newest scan that gave a report (status 'ok'), kept by the writer as it adds one: the
+    # questions about "each image's newest scan" (vendor view, search, `db` verbs) read it where
+    # they grouped the whole scans table. No foreign key: scans already refer to images, and a
+    # cycle would order every insert and drop; the writer sets it in the scan's transaction.
+    newest_scan_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
     scans: Mapped[list[Scan]] = relationship(back_populates="image")
 
@@ -161,7 +166,7 @@ class Scan(Base):
     __table_args__ = (
         UniqueConstraint("image_id", "tool_version", "rules_version"),
         _one_of("status", SCAN_STATUSES),
-        Index(None, "status", "image_id", "id"),        # each image's newest ok scan (query._newest_scans)
+        Index(None, "status", "image_id", "id"),        # an image's scans by status, newest last
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -73,16 +73,13 @@ def timeline(store: Store, vendor: str, product: str) -> list[dict[str, Any]]:
     """The releases of `vendor` `product`, in order, one row each (COLUMNS; JSON gives
     `known_backdoors` as a list, and the keys new and gone as `new_keys` and `gone_keys`)."""
     ours = select(Image.id).where(Image.vendor == vendor, Image.product == product)   # by its index
-    newest = (select(Scan.image_id, func.max(Scan.id).label("scan"))
-              .where(Scan.status == "ok", Scan.image_id.in_(ours)).group_by(Scan.image_id).subquery())
     last = (select(Scan.image_id, func.max(Scan.id).label("scan")).where(Scan.image_id.in_(ours))
             .group_by(Scan.image_id).subquery())
     with store.sessions() as session:
         images = session.execute(
             select(Image.name, Image.sha256, Image.vendor, Image.product, Image.version, Image.release_date,
-                   newest.c.scan.label("scan"), Scan.status, Scan.error)
+                   Image.newest_scan_id.label("scan"), Scan.status, Scan.error)
             .join(last, last.c.image_id == Image.id).join(Scan, Scan.id == last.c.scan)
-            .outerjoin(newest, newest.c.image_id == Image.id)
             .where(Image.vendor == vendor, Image.product == product)).all()
         scan_ids = [row.scan for row in images if row.scan is not None]
         found: dict[int, list[Any]] = {}

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import case, distinct, func, or_, select
 
+from firmproof.store.query import newest_of
 from firmproof.store.schema import NUL, ExecutableRow, FindingRow, Image, Scan, ShippedKeyRow
 from firmproof.store.timeline import release_order, timeline
 from firmproof.store.triage import OPEN, UNTRIAGED, state_of
@@ -73,14 +74,6 @@ def vendors(store: Store) -> list[Row]:
             for row in sorted(grouped.values(), key=lambda r: (r["vendor"].casefold(), r["vendor"]))]
 
 
-def _newest(vendor: str | None = None) -> Any:
-    """The newest scan that gave a report of each image (of `vendor`'s images only, if given)."""
-    query = select(func.max(Scan.id)).where(Scan.status == "ok").group_by(Scan.image_id)
-    if vendor is not None:
-        query = query.where(Scan.image_id.in_(select(Image.id).where(Image.vendor == vendor)))
-    return query
-
-
 def vendor(store: Store, name: str) -> Row | None:
     """The view of the vendor `name` (exactly as the images have it), or None where no image
     names it: `products` (each with its `releases`, `timeline` rows with the newest scan's
@@ -118,9 +111,8 @@ def _open_findings(store: Store, name: str) -> list[Row]:
                     FindingRow.evidence_offset.label("offset"), FindingRow.key, held.label("triage"),
                     Image.product, Image.version, Image.release_date, Image.name.label("image"),
                     Image.sha256.label("image_sha256"))
-             .join(Scan, Scan.id == FindingRow.scan_id).join(Image, Image.id == Scan.image_id)
-             .where(Image.vendor == name, FindingRow.scan_id.in_(_newest(name)),
-                    FindingRow.severity.in_(SERIOUS), held.in_(OPEN)))
+             .join(Image, newest_of(FindingRow))
+             .where(Image.vendor == name, FindingRow.severity.in_(SERIOUS), held.in_(OPEN)))
     with store.sessions() as session:
         rows = [dict(r._mapping) for r in session.execute(query)]
     return sorted(rows, key=lambda r: ((r["product"] is None, r["product"] or ""), release_order(r),
@@ -162,26 +154,24 @@ def _shared(store: Store, name: str, column: Any) -> list[Row]:
     each the first MAX_PLACES of `here_total` and `elsewhere_total` (BusyBox may be in
     thousands of images)."""
     table = column.class_
-    newest = _newest()
-    ours = select(column).where(table.scan_id.in_(_newest(name)), column.is_not(None)).distinct()
-    shared = (select(column).join(Scan, Scan.id == table.scan_id).join(Image, Image.id == Scan.image_id)
-              .where(column.in_(ours), table.scan_id.in_(newest)).group_by(column)
+    newest = newest_of(table)
+    ours = select(column).join(Image, newest).where(Image.vendor == name, column.is_not(None)).distinct()
+    shared = (select(column).join(Image, newest).where(column.in_(ours)).group_by(column)
               .having(or_(func.count(distinct(func.coalesce(Image.vendor, ""))) > 1,
                           func.count(distinct(func.coalesce(Image.product, ""))) > 1)))
-    owners = (select(column, Image.vendor, Image.product).distinct()
-              .join(Scan, Scan.id == table.scan_id).join(Image, Image.id == Scan.image_id)
-              .where(column.in_(shared), table.scan_id.in_(newest)))
+    owners = (select(column, Image.vendor, Image.product).distinct().join(Image, newest)
+              .where(column.in_(shared)))
     side = case((Image.vendor == name, 0), else_=1)
     extra = ((ShippedKeyRow.kind, ShippedKeyRow.type, ShippedKeyRow.comment) if table is ShippedKeyRow
              else (ExecutableRow.size,))
     ranked = (select(column.label("item"), table.path, *extra, Image.vendor, Image.product, Image.version,
-                     Image.release_date, Image.name.label("image"), Scan.id.label("scan"), side.label("side"),
+                     Image.release_date, Image.name.label("image"), table.scan_id.label("scan"),
+                     side.label("side"),
                      func.row_number().over(partition_by=(column, side), order_by=(
                          Image.vendor, Image.product, Image.release_date, Image.version, Image.name,
                          table.path, table.id)).label("n"),
                      func.count().over(partition_by=(column, side)).label("total"))
-              .join(Scan, Scan.id == table.scan_id).join(Image, Image.id == Scan.image_id)
-              .where(column.in_(shared), table.scan_id.in_(newest))).subquery()
+              .join(Image, newest).where(column.in_(shared))).subquery()
     with store.sessions() as session:
         held: dict[str, list[tuple[str | None, str | None]]] = defaultdict(list)
         for item, vendor_, product in session.execute(owners):

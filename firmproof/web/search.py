@@ -222,12 +222,14 @@ def _key_what(row: dict[str, Any]) -> str:
 
 
 def _from_rows(found: Found, rows: list[dict[str, Any]], what: Callable[[dict[str, Any]], str],
-               limits: Limits) -> Found:
+               limits: Limits, total: Callable[[], int]) -> Found:
+    """The places of `rows` (asked with a limit of one more than listed); `total` counts them
+    all where there are more."""
     for row in rows[:limits.places]:
         found.add(_image_of(row), {"path": row["path"], "inside": row.get("inside", ""),
                                    "offset": row.get("offset"), "length": None, "what": what(row)})
     if len(rows) > limits.places:
-        found.cut = f"only the first {limits.places} of {len(rows)} places are listed"
+        found.cut = f"only the first {limits.places} of {total()} places are listed"
     return found
 
 
@@ -240,18 +242,22 @@ def search(store: Store, kind: str, text: str, kept: Callable[[str], Path | None
         raise SearchError("the query is empty: give a key fingerprint, a SHA-256, a component or a string")
     if len(text) > MAX_QUERY:
         raise SearchError(f"the query is {len(text)} characters long: at most {MAX_QUERY}")
+    over = limits.places + 1
     if kind == "key":
         fp = key_fingerprint(text)
-        found = _from_rows(Found(kind, fp), query.key(store, fp), _key_what, limits)
+        found = _from_rows(Found(kind, fp), query.key(store, fp, over), _key_what, limits,
+                           lambda: query.places(store, kind, fp))
     elif kind == "executable":
         sha = executable_sha256(text)
-        found = _from_rows(Found(kind, sha), query.executable(store, sha),
-                           lambda r: f"ELF file, {r['size']} bytes", limits)
+        found = _from_rows(Found(kind, sha), query.executable(store, sha, over),
+                           lambda r: f"ELF file, {r['size']} bytes", limits,
+                           lambda: query.places(store, kind, sha))
     elif kind == "component":
         name, version = component_name(text)
         found = _from_rows(Found(kind, f"{name} {version}" if version else name),
-                           query.component(store, name, version),
-                           lambda r: f"{r['component']} {r['component_version']} ({r['source']})", limits)
+                           query.component(store, name, version, over),
+                           lambda r: f"{r['component']} {r['component_version']} ({r['source']})", limits,
+                           lambda: query.places(store, kind, name, version))
     elif kind == "string":
         found = search_bytes(store, string_forms(text), kept, limits)
     else:

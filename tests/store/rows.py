@@ -41,7 +41,10 @@ def dump(store: Store) -> dict[str, list[dict[str, Any]]]:
         scans = {s.id: (images[s.image_id], s.tool_version, s.rules_version)
                  for s in session.scalars(select(Scan))}
         return {
-            "images": _sorted([_plain(i, ("id",)) for i in session.scalars(select(Image))]),
+            # an image's newest scan by what it is, not by its id (ids follow the writers' order)
+            "images": _sorted([{**_plain(i, ("id", "newest_scan_id")),
+                                "newest_scan": scans.get(i.newest_scan_id or 0)}
+                               for i in session.scalars(select(Image))]),
             "scans": _sorted([{**_plain(s, ("id", "image_id")), "image": images[s.image_id]}
                               for s in session.scalars(select(Scan))]),
             "reports": _sorted([{"scan": scans[r.scan_id], "report": json.loads(zlib.decompress(r.data))}

@@ -218,7 +218,9 @@ def test_scans_stored_before_the_inventory_keep_their_keys_through_the_migration
         tmp_path: Path) -> None:
     """A store at revision 0001 holding the three reports (no inventory then): upgraded, their
     key findings are key rows, so `db key` answers as it did from the findings (the key line
-    that made no finding is not known for them), on both databases."""
+    that made no finding is not known for them), on both databases. Today's writer cannot write
+    a store of 0001's schema: the reports are added at the head, then the store is taken down to
+    0001 (which drops the inventory) and up again."""
     import zlib
 
     from alembic import command
@@ -232,14 +234,14 @@ def test_scans_stored_before_the_inventory_keep_their_keys_through_the_migration
         reports = [json.loads(zlib.decompress(blob.data)) for blob in session.query(ReportBlob)]
     assert len(reports) == 3
     for url in (str(tmp_path / "old.sqlite"), request.getfixturevalue("pg_url")):
-        old = open_store(url, upgrade=False)
+        old = open_store(url)
+        for report in reports:
+            add_report(old, report)
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         with old.engine.begin() as connection:
             config.attributes["connection"] = connection
-            command.upgrade(config, "0001")
-        for report in reports:
-            add_report(old, report)
+            command.downgrade(config, "0001")
         old.close()
         store = open_store(url)
         try:

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from firmproof.store import ImageInfo, Store, StoreError, add_error, add_report, open_store
-from firmproof.store.schema import Base, FindingRow, Scan
+from firmproof.store.schema import Base, FindingRow, Image, Scan
 from tests.servers import DaskCluster, ServerError
 from tests.store.conftest import Scanned
 from tests.store.rows import counts, dump
@@ -134,6 +134,10 @@ def test_a_new_firmproof_version_adds_a_scan_of_the_same_image(store: Store,
     assert (n["images"], n["scans"], n["reports"]) == (1, 3, 3)
     assert n["findings"] == 3 * len(demo.report["findings"])
     assert n["components"] == 3 * len(demo.components)
+    # the image's newest scan is the one stored last; adding an old one again changes nothing
+    assert add_report(store, newer, None, demo.components) == new
+    with store.sessions() as session:
+        assert session.scalars(select(Image.newest_scan_id)).one() == other_rules
 
 
 def test_an_image_that_could_not_be_scanned_is_recorded_then_replaced_by_its_report(
@@ -147,10 +151,17 @@ def test_an_image_that_could_not_be_scanned_is_recorded_then_replaced_by_its_rep
     with store.sessions() as session:
         scan = session.get(Scan, failed)
         assert scan is not None and (scan.status, scan.error) == ("error", "unpacking hit the time limit")
+        assert session.scalars(select(Image.newest_scan_id)).one() is None      # no report yet
     ok = add_report(store, report)
     with store.sessions() as session:
         scans = session.scalars(select(Scan)).all()
         assert [(s.id, s.status, s.error) for s in scans] == [(ok, "ok", None)]
+        assert session.scalars(select(Image.newest_scan_id)).one() == ok
+    # an error of a later firmproof is a scan, not the newest report
+    add_error(store, sha256=image["sha256"], name=image["name"], size=image["size"], error="crashed",
+              tool_version="9.9.9")
+    with store.sessions() as session:
+        assert session.scalars(select(Image.newest_scan_id)).one() == ok
 
 
 def test_given_metadata_replaces_a_guess_and_a_guess_never_replaces_what_was_given(
@@ -264,7 +275,16 @@ def test_concurrent_writers_lose_nothing_and_duplicate_nothing(
     alone = open_store(str(tmp_path / "alone.sqlite"))
     for report, info, components in reports:
         add_report(alone, report, info, components)
-    assert dump(store) == dump(alone)
+    # each image's newest scan is the one stored last, which the race decides: the greatest id
+    # here, whichever of the two firmproof versions that is
+    with store.sessions() as session:
+        greatest = {image: scan for image, scan in session.execute(
+            select(Scan.image_id, func.max(Scan.id)).where(Scan.status == "ok").group_by(Scan.image_id))}
+        assert {i.id: i.newest_scan_id for i in session.scalars(select(Image))} == greatest
+    raced, single = dump(store), dump(alone)
+    for rows in (raced, single):
+        rows["images"] = [{k: v for k, v in i.items() if k != "newest_scan"} for i in rows["images"]]
+    assert raced == single
     assert counts(store)["scans"] == 2 * len(scanned)
 
 

@@ -222,6 +222,26 @@ def test_a_page_says_what_was_not_searched(searching: Server, server: Server) ->
     assert "Found nowhere in what was searched" in page.text
 
 
+def test_a_key_in_more_places_than_listed_says_how_many_there_are(corpus: Corpus,
+                                                                    portfolio: Portfolio) -> None:  # noqa: F811
+    """The store is asked for one place more than a page lists, and counts them all only then:
+    the first places are the ones the whole answer starts with."""
+    store = open_store(corpus.url)
+    try:
+        whole = search(store, "key", portfolio.shared, lambda _: None)
+        assert (whole.places, whole.cut) == (3, None)
+        two = search(store, "key", portfolio.shared, lambda _: None, Limits(places=2))
+        assert two.cut == "only the first 2 of 3 places are listed"
+        first = [(i["image"], p["path"]) for i in two.images for p in i["places"]]
+        assert first == [(i["image"], p["path"]) for i in whole.images for p in i["places"]][:2]
+        every = search(store, "component", "busybox", lambda _: None)
+        busybox = search(store, "component", "busybox", lambda _: None, Limits(places=1))
+        assert every.places > 1 and every.cut is None
+        assert busybox.places == 1 and busybox.cut == f"only the first 1 of {every.places} places are listed"
+    finally:
+        store.close()
+
+
 def test_the_bounds_cut_a_string_search_short_and_say_so(corpus: Corpus) -> None:
     from firmproof.web.app import create_app, kept_image
 
