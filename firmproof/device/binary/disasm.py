@@ -580,6 +580,7 @@ _RIP = re.compile(r"\[rip ([+-]) (0x[0-9a-f]+|\d+)\]")
 _ABS = re.compile(r"^(?:[a-z]+ ptr )?(?:[a-z]s:)?\[(0x[0-9a-f]+)\]$")
 _BASED = re.compile(r"\[(\w+) ([+-]) (0x[0-9a-f]+|\d+)\]$")
 _ESP = re.compile(r"^dword ptr \[esp(?: \+ (0x[0-9a-f]+|\d+))?\]$")
+_WORD_LOAD = re.compile(r"^qword ptr \[(\w+)(?: \+ (0x[0-9a-f]+|\d+))?\]$")
 
 
 class _X86(_Sweep):
@@ -595,6 +596,8 @@ class _X86(_Sweep):
         self.slots: dict[int, Value] = {}   # x86: [esp + N] stores
         self.frame_push = -2                # x86: where the last `push ebp` was
         self.pic: tuple[str, int] | None = None     # i386: the GOT register and its value
+        self.loaded: dict[str, tuple[str, int]] = {}    # register -> (base, offset) of its load
+        self.words: list[tuple[int, str, int]] = []     # (index in constants, base, offset): xor compares
 
     def operand(self, text: str, address: int, size: int) -> Value:
         text = text.strip()
@@ -641,6 +644,32 @@ class _X86(_Sweep):
             return SOCKETCALL << 16 | call
         return number
 
+    def set(self, site: int, reg: str, value: Value) -> None:
+        self.loaded.pop(reg, None)
+        super().set(site, reg, value)
+
+    def loaded_from(self, reg: str, operand: str) -> None:
+        """Where a register that holds no known value was loaded from: a word of memory."""
+        if self.regs.get(reg) is None and (m := _WORD_LOAD.match(operand)):
+            self.loaded[reg] = (m.group(1), int(m.group(2) or "0", 0))
+
+    def word_compared(self, site: int, constant: int, source: tuple[str, int] | None) -> None:
+        """A word of the input compared by XOR with a constant (`compared`). GCC loads the
+        words of one inlined memcmp in any order (`mov rax, [rbx + 8]; mov rdx, [rbx]; xor rax,
+        r14; xor rdx, r15`): those read from one base register, each within BYTE_RUN_GAP bytes
+        of code of the previous, are kept in the order of their offsets, the literal's."""
+        constants = self.facts.constants
+        at = len(constants)
+        self.compared(site, constant, 8)
+        if len(constants) == at or source is None:
+            return
+        run = self.words if (self.words and self.words[-1][:2] == (at - 1, source[0])
+                             and site - constants[at - 1][0] <= BYTE_RUN_GAP) else []
+        run = self.words = [*run, (at, *source)]
+        tail = constants[run[0][0]:]
+        raws = sorted(zip([offset for _, _, offset in run], [raw for _, raw in tail], strict=True))
+        constants[run[0][0]:] = [(where, raw) for (where, _), (_, raw) in zip(tail, raws, strict=True)]
+
     def call32(self, site: int, target: Value) -> None:
         args: list[Value] = list(reversed(self.stack))
         for index, value in sorted(self.slots.items()):
@@ -664,6 +693,7 @@ class _X86(_Sweep):
             return
         if mnemonic in ("call", "bnd call", "notrack call"):
             target = self.operand(ops, address, size)
+            self.loaded = {}
             if self.bits64:
                 self.call(address, target)
             else:
@@ -681,7 +711,7 @@ class _X86(_Sweep):
             # nothing falls through a return: what follows is reached by a branch or is another
             # function, maybe one only jumped to (musl's `__syscall_cp_c`, `mov rax, rdi; ...;
             # syscall`, reached by `jmp` from `__syscall_cp`, built without endbr64)
-            self.regs = {}
+            self.regs, self.loaded = {}, {}
             return
         if mnemonic in ("jmp", "bnd jmp", "notrack jmp"):
             if "ptr" in ops or ops in _X86_REG:
@@ -735,6 +765,7 @@ class _X86(_Sweep):
                                                          or "[ebp" in operands[1]) \
                 and (dest := _X86_REG.get(operands[0])) is not None:
             self.set(address, dest, self.stack_slots.get(operands[1].split("[", 1)[1]))
+            self.loaded_from(dest, operands[1])
             return
         if not self.bits64 and mnemonic == "mov" and len(operands) == 2 and (m := _ESP.match(operands[0])):
             value = self.operand(operands[1], address, size)
@@ -760,6 +791,9 @@ class _X86(_Sweep):
                         value = base + (disp if m.group(2) == "+" else -disp)
         elif mnemonic in ("mov", "movabs") and len(operands) == 2:
             value = self.operand(operands[1], address, size)
+            self.set(address, dest, value)
+            self.loaded_from(dest, operands[1])
+            return
         elif mnemonic == "xor" and len(operands) == 2 and _X86_REG.get(operands[1]) == dest:
             value = 0
         elif mnemonic == "xor" and len(operands) == 2:
@@ -770,7 +804,8 @@ class _X86(_Sweep):
                 constant = a if isinstance(a, int) else b
                 assert isinstance(constant, int)
                 if constant > 0xFFFFFFFF:
-                    self.compared(address, constant, 8)
+                    source = dest if isinstance(b, int) else _X86_REG.get(operands[1], "")
+                    self.word_compared(address, constant, self.loaded.get(source))
         elif mnemonic == "add" and len(operands) == 2:
             a, b = self.regs.get(dest), self.operand(operands[1], address, size)
             if isinstance(a, int) and isinstance(b, int):
