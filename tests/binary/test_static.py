@@ -24,6 +24,10 @@ DECOY_CASES = [("config-secret", "x86-64", "-O2"), ("udp-echo", "x86-64", "-O2")
 # whose system() and popen() reach clone through tail calls, and musl, whose cancellable calls
 # go through a helper that is only jumped to
 MATRIX = [(toolchain, opt) for toolchain in ("aarch64", "musl") for opt in OPTS]
+# the literals each trigger compares with (an inlined memcmp compares its first 16 bytes)
+MAGIC = {"magic-memcmp-system": ("HELODBG-OPEN-SES",), "knock-read-fork-exec": ("xyzzy_factory_mode",),
+         "magic-inline-word": ("kN0ckKn0",),
+         "http-header-shell": ("Mozilla/5.0 (SupportAgent-7f3a)", "c3VwcG9ydDpCa0RvMHIh")}
 
 
 def _build(member: str, toolchain: str, opt: str) -> bytes:
@@ -87,4 +91,5 @@ def test_static_matrix(member, toolchain, opt):
     elif CATEGORY[member] == "service.remote-shell":
         assert shells
     else:
-        assert [t.rule.id for t in triggers] == ["FP-TRIG-001"]
+        (trigger,) = triggers
+        assert trigger.details["magic"].startswith(MAGIC[member])     # in order, whatever the loads'
