@@ -281,6 +281,11 @@ class _Mips(_Sweep):
                 value = base | imm if mnemonic == "ori" else base + imm
         elif mnemonic == "li" and len(operands) == 2:
             value = _imm(operands[1])
+        elif mnemonic in ("dsll", "dsll32") and len(operands) == 3:
+            # MIPS64 builds a 64-bit constant in steps: `lui; daddiu; dsll 16; daddiu; ...`
+            base, shift = self.reg(operands[1]), _imm(operands[2])
+            if isinstance(base, int) and shift is not None:
+                value = base << (shift + (32 if mnemonic == "dsll32" else 0))
         elif mnemonic == "move" and len(operands) == 2:
             value = self.reg(operands[1])
         elif mnemonic in ("addu", "daddu", "or") and len(operands) == 3:
