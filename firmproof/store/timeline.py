@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from datetime import date
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
@@ -34,6 +34,7 @@ PRE_RELEASE = frozenset({"dev", "alpha", "beta", "pre", "preview", "rc", "snapsh
 _TOKEN = re.compile(r"\d+|[^\W\d_]+")
 
 
+@lru_cache(maxsize=16_384)      # a vendor view sorts thousands of rows of a few hundred versions
 def version_key(version: str | None) -> tuple[Any, ...]:
     """Order of versions: numbers compare as numbers (1.9 < 1.10 < 1.10.1), a missing part
     before a present one (1.10 < 1.10.1), pre-release words before the release (1.10rc2 <

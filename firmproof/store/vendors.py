@@ -1,5 +1,6 @@
 """A vendor as procurement reads it (issue 15): its products and releases, the critical and high
-findings still open, how long each known backdoor stayed, and the keys and executables it
+findings still open (`open_by_finding`: each once per product, with the releases holding it),
+how long each known backdoor stayed, and the keys and executables it
 shares with another product or another vendor.
 
 Every image is read through its newest scan that gave a report (as `timeline` and `firmproof
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import case, distinct, func, or_, select
 
-from firmproof.store.query import newest_of
+from firmproof.store.query import CHUNK, newest_of
 from firmproof.store.schema import NUL, ExecutableRow, FindingRow, Image, Scan, ShippedKeyRow
 from firmproof.store.timeline import release_order, timeline
 from firmproof.store.triage import OPEN, UNTRIAGED, state_of
@@ -53,25 +54,27 @@ def vendors(store: Store) -> list[Row]:
     """Every vendor the images name, by name (any case): how many images, products, releases
     (product and version pairs; an image naming no version is a release of its own) and scans,
     and the newest release date known."""
-    query = (select(Image.id, Image.vendor, Image.product, Image.version, Image.release_date,
-                    func.count(Scan.id).label("scans"))
-             .outerjoin(Scan, Scan.image_id == Image.id).where(Image.vendor.is_not(None))
-             .group_by(Image.id, Image.vendor, Image.product, Image.version, Image.release_date))
-    grouped: dict[str, Row] = {}
+    # in SQL, a release at a time: a store of 10,000 images is 10,000 rows to read otherwise
+    releases = (select(Image.vendor, Image.product, Image.version, func.count().label("images"),
+                       func.max(Image.release_date).label("latest"))
+                .where(Image.vendor.is_not(None)).group_by(Image.vendor, Image.product, Image.version)
+                .subquery())
+    per_vendor = (select(releases.c.vendor, func.sum(releases.c.images).label("images"),
+                         # an image naming no version is a release of its own
+                         func.sum(case((releases.c.version.is_(None), releases.c.images), else_=1))
+                         .label("releases"),
+                         (func.count(distinct(releases.c.product))
+                          + func.max(case((releases.c.product.is_(None), 1), else_=0))).label("products"),
+                         func.max(releases.c.latest).label("latest_release"))
+                  .group_by(releases.c.vendor))
+    scans = (select(Image.vendor, func.count(Scan.id)).join(Scan, Scan.image_id == Image.id)
+             .where(Image.vendor.is_not(None)).group_by(Image.vendor))
     with store.sessions() as session:
-        for row in session.execute(query):
-            out = grouped.setdefault(row.vendor, {"vendor": row.vendor, "images": 0, "scans": 0,
-                                                  "products": set(), "releases": set(),
-                                                  "latest_release": None})
-            out["images"] += 1
-            out["scans"] += row.scans
-            out["products"].add(row.product)
-            out["releases"].add((row.product, row.version) if row.version is not None else row.id)
-            if row.release_date is not None and (out["latest_release"] is None
-                                                 or row.release_date > out["latest_release"]):
-                out["latest_release"] = row.release_date
-    return [{**row, "products": len(row["products"]), "releases": len(row["releases"])}
-            for row in sorted(grouped.values(), key=lambda r: (r["vendor"].casefold(), r["vendor"]))]
+        counted = {vendor_: n for vendor_, n in session.execute(scans)}
+        rows = [{"vendor": r.vendor, "images": int(r.images), "scans": counted.get(r.vendor, 0),
+                 "products": int(r.products), "releases": int(r.releases), "latest_release": r.latest_release}
+                for r in session.execute(per_vendor)]
+    return sorted(rows, key=lambda r: (r["vendor"].casefold(), r["vendor"]))
 
 
 def vendor(store: Store, name: str) -> Row | None:
@@ -119,6 +122,29 @@ def _open_findings(store: Store, name: str) -> list[Row]:
                                        SERIOUS.index(r["severity"]), r["rule"], r["path"], r["offset"]))
 
 
+def open_by_finding(view: Row) -> list[Row]:
+    """The view's open findings once per product and finding (its triage key: the same rule,
+    place and evidence from one release to the next), as the page lists them: the newest
+    release's row, with `releases` (how many of the product's scanned releases hold it open, of
+    `of_releases`), `first_seen` and `last_seen` (versions) and `in_latest` (the product's newest
+    scanned release holds it open). Per release they are the `open_findings` (and the CSV)."""
+    latest: dict[str | None, int | None] = {}
+    scanned: dict[str | None, int] = {}
+    for product in view["products"]:
+        held = [r["scan"] for r in product["releases"] if r["scan"] is not None]
+        latest[product["product"]], scanned[product["product"]] = (held[-1] if held else None), len(held)
+    groups: dict[tuple[str | None, str], list[Row]] = defaultdict(list)
+    for finding in view["open_findings"]:             # in release order within each product
+        groups[(finding["product"], finding["key"])].append(finding)
+    out = [{**rows[-1], "releases": len(rows), "of_releases": scanned.get(product, len(rows)),
+            "first_seen": rows[0]["version"] or rows[0]["image"],
+            "last_seen": rows[-1]["version"] or rows[-1]["image"],
+            "in_latest": rows[-1]["scan"] == latest.get(product)}
+           for (product, _), rows in groups.items()]
+    return sorted(out, key=lambda r: ((r["product"] is None, r["product"] or ""), not r["in_latest"],
+                                      SERIOUS.index(r["severity"]), r["rule"], r["path"], r["offset"]))
+
+
 def _backdoors(name: str, products: list[Row]) -> list[Row]:
     """Each known-backdoor rule of each product (as its timeline finds them, a finding's own
     rule or one it absorbed): the releases that held it, how many, the first and the last, and
@@ -156,32 +182,38 @@ def _shared(store: Store, name: str, column: Any) -> list[Row]:
     table = column.class_
     newest = newest_of(table)
     ours = select(column).join(Image, newest).where(Image.vendor == name, column.is_not(None)).distinct()
-    shared = (select(column).join(Image, newest).where(column.in_(ours)).group_by(column)
-              .having(or_(func.count(distinct(func.coalesce(Image.vendor, ""))) > 1,
-                          func.count(distinct(func.coalesce(Image.product, ""))) > 1)))
-    owners = (select(column, Image.vendor, Image.product).distinct().join(Image, newest)
-              .where(column.in_(shared)))
-    side = case((Image.vendor == name, 0), else_=1)
+    # who holds each of them, in how many places: one pass over their rows
+    counted = (select(column, Image.vendor, Image.product, func.count()).join(Image, newest)
+               .where(column.in_(ours)).group_by(column, Image.vendor, Image.product))
+    with store.sessions() as session:
+        held: dict[str, list[tuple[str | None, str | None, int]]] = defaultdict(list)
+        for item, vendor_, product, places in session.execute(counted):
+            held[item].append((vendor_, product, places))
+    items: dict[str, Row] = {}
+    for key, owners in held.items():
+        if len({v or "" for v, _, _ in owners}) < 2 and len({p or "" for _, p, _ in owners}) < 2:
+            continue                       # one product of this vendor only: not shared
+        items[key] = {"item": key, "here": [], "elsewhere": [],
+                      "here_total": sum(n for v, _, n in owners if v == name),
+                      "elsewhere_total": sum(n for v, _, n in owners if v != name),
+                      "products": sorted({_product_label(v, p) for v, p, _ in owners if v == name}),
+                      "vendors": sorted({v or "(no vendor)" for v, _, _ in owners if v != name})}
     extra = ((ShippedKeyRow.kind, ShippedKeyRow.type, ShippedKeyRow.comment) if table is ShippedKeyRow
              else (ExecutableRow.size,))
-    ranked = (select(column.label("item"), table.path, *extra, Image.vendor, Image.product, Image.version,
-                     Image.release_date, Image.name.label("image"), table.scan_id.label("scan"),
-                     side.label("side"),
-                     func.row_number().over(partition_by=(column, side), order_by=(
-                         Image.vendor, Image.product, Image.release_date, Image.version, Image.name,
-                         table.path, table.id)).label("n"),
-                     func.count().over(partition_by=(column, side)).label("total"))
-              .join(Image, newest).where(column.in_(shared))).subquery()
+    places = select(column.label("item"), table.path, *extra, Image.vendor, Image.product, Image.version,
+                    Image.release_date, Image.name.label("image"), table.scan_id.label("scan")
+                    ).join(Image, newest)
+    # an item held in few places: all of them, many items a query; one in more places than a side
+    # lists: the first of each side, by an ordered LIMIT (a window over BusyBox's thousands of
+    # places would sort them all)
+    few = [k for k, i in items.items() if max(i["here_total"], i["elsewhere_total"]) <= MAX_PLACES]
+    queries = [places.where(column.in_(few[start:start + CHUNK])) for start in range(0, len(few), CHUNK)]
+    order = (Image.vendor, Image.product, Image.release_date, Image.version, Image.name, table.path, table.id)
+    for key in sorted(set(items) - set(few)):
+        for side in (Image.vendor == name, or_(Image.vendor != name, Image.vendor.is_(None))):
+            queries.append(places.where(column == key, side).order_by(*order).limit(MAX_PLACES))
     with store.sessions() as session:
-        held: dict[str, list[tuple[str | None, str | None]]] = defaultdict(list)
-        for item, vendor_, product in session.execute(owners):
-            held[item].append((vendor_, product))
-        rows = [dict(r._mapping) for r in session.execute(select(ranked).where(ranked.c.n <= MAX_PLACES))]
-    items: dict[str, Row] = {}
-    for key, owners_ in held.items():
-        items[key] = {"item": key, "here": [], "elsewhere": [], "here_total": 0, "elsewhere_total": 0,
-                      "products": sorted({_product_label(v, p) for v, p in owners_ if v == name}),
-                      "vendors": sorted({v or "(no vendor)" for v, _ in owners_ if v != name})}
+        rows = [dict(r._mapping) for query in queries for r in session.execute(query)]
     for row in rows:
         item = items[row["item"]]
         if table is ShippedKeyRow:
@@ -190,9 +222,8 @@ def _shared(store: Store, name: str, column: Any) -> list[Row]:
                 item["comment"] = row["comment"]
         else:
             item["size"] = row["size"]
-        where = "here" if row["side"] == 0 else "elsewhere"
-        item[where].append({k: v for k, v in row.items() if k not in _NOT_PLACE})
-        item[f"{where}_total"] = row["total"]
+        item["here" if row["vendor"] == name else "elsewhere"].append(
+            {k: v for k, v in row.items() if k not in _NOT_PLACE})
 
     def place_order(row: Row) -> tuple[Any, ...]:
         return ((row["vendor"] or "").casefold(), row["product"] or "", release_order(row), row["path"])
@@ -205,7 +236,7 @@ def _shared(store: Store, name: str, column: Any) -> list[Row]:
     return sorted(items.values(), key=lambda i: (not i["vendors"], -i["elsewhere_total"], i["item"]))
 
 
-_NOT_PLACE = frozenset({"item", "type", "comment", "size", "side", "n", "total"})
+_NOT_PLACE = frozenset({"item", "type", "comment", "size"})
 
 
 def _where(place: Row) -> str:

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from firmproof.store.export import plain
 from firmproof.store.schema import SEVERITIES
-from firmproof.store.vendors import CSV_COLUMNS, csv_rows, vendor, vendors
+from firmproof.store.vendors import CSV_COLUMNS, csv_rows, open_by_finding, vendor, vendors
 from firmproof.web.api import NOT_FOUND, REFUSED, ReleaseOut, found, store_of
 from firmproof.web.rendering import render
 
@@ -178,6 +178,7 @@ def vendor_page(request: Request, vendor: str,
                 printable: Annotated[str, Query(alias="print")] = "") -> HTMLResponse:
     """The view; `?print=1` shows it as it prints (no navigation, no links to follow)."""
     view = _view(request, vendor)
-    return render(request, "vendor.html", view=view, severities=SEVERITIES, printable=bool(printable),
+    return render(request, "vendor.html", view=view, opened=open_by_finding(view), severities=SEVERITIES,
+                  printable=bool(printable),
                   generated=datetime.now(UTC), csv_url=f"/vendors/{quote(vendor)}.csv",
                   page_url=f"/vendors/{quote(vendor)}")

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from firmproof.store import open_store, vendors
-from firmproof.store.vendors import CSV_COLUMNS, csv_rows, vendor
+from firmproof.store.vendors import CSV_COLUMNS, csv_rows, open_by_finding, vendor
 from firmproof.web.vendors import to_csv
 from tests.store.test_triage import HUAWEI, TELNETD
 from tests.web.conftest import RULE_SETS, Accounts, Server
@@ -125,6 +125,16 @@ def test_a_false_positive_is_not_open_on_any_release_of_its_product(vendor_serve
     assert [r["open_critical_high"] for r in r1["releases"]] == [
         sum(1 for f in opened if (f["product"], f["version"]) == ("R1", r["version"]))
         for r in r1["releases"]]
+    # the page's list: each finding once per product, with the releases holding it open; none
+    # is open in R1's latest release (1.2), and each row links the newest release's finding
+    grouped = open_by_finding(acme)
+    assert len(grouped) == len({(f["product"], f["key"]) for f in opened}) < len(opened)
+    for row in grouped:
+        same = [f for f in opened if (f["product"], f["key"]) == (row["product"], row["key"])]
+        assert (row["releases"], row["id"], row["first_seen"], row["last_seen"]) == (
+            len(same), same[-1]["id"], same[0]["version"], same[-1]["version"])
+        assert row["of_releases"] == {"R1": 3, "R2": 1}[row["product"]]
+        assert row["in_latest"] == (row["product"] == "R2")
     with httpx.Client(base_url=vendor_server.base) as api:
         scan = vendor_server.check(api.get(f"/api/scans/{latest['scan']}")).json()
         [telnetd] = [f for f in scan["findings_list"] if f["rule"] == TELNETD]
