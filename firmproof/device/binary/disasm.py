@@ -210,6 +210,7 @@ class _Mips(_Sweep):
     def __init__(self, *a: object, **k: object) -> None:
         super().__init__(*a, **k)  # type: ignore[arg-type]
         self.pending: tuple[int, Value] | None = None
+        self.making_gp: set[str] = set()        # n64: registers between `daddu r, r, $t9` and `daddiu`
         if self.h.bits == 64:
             self.mask = MASK64
 
@@ -242,7 +243,7 @@ class _Mips(_Sweep):
             if mnemonic.startswith("jr"):
                 if last == "$ra":
                     self.stack_slots = {}       # the function returns: its frame is gone
-                if last == "$ra" or not isinstance(target, str):
+                if last == "$ra" or not isinstance(target, (str, int)):
                     return
                 if self.in_plt:
                     self.jump_via(address, target)
@@ -270,9 +271,21 @@ class _Mips(_Sweep):
             if dest == "$sp" and mnemonic in ("addiu", "daddiu") and ops.startswith("$sp, $sp, -"):
                 self.stack_slots = {}       # a new frame: a function's prologue
                 self.facts.targets.add(address)
+            elif mnemonic == "daddu" and ops == "$gp, $gp, $t9":
+                # n64 PIC: `lui $gp, hi; daddu $gp, $gp, $t9` opens every function that uses
+                # the GOT, a leaf without a frame too (a system call's wrapper)
+                self.facts.targets.add(address - 4)
             return
         value: Value = None
-        if mnemonic == "lui" and len(operands) == 2:
+        making_gp = dest in self.making_gp
+        self.making_gp.discard(dest)
+        if mnemonic == "daddu" and operands[1:] == [dest, "$t9"] and self.h.gp is not None:
+            # n64 PIC computes _gp in any register: `lui r, %hi(..); daddu r, r, $t9; daddiu r,
+            # r, %lo(..)` ($t9 holds the function's own address); the static GOT is read through it
+            self.making_gp.add(dest)
+        elif making_gp and mnemonic == "daddiu" and operands[1] == dest:
+            value = self.h.gp
+        elif mnemonic == "lui" and len(operands) == 2:
             imm = _imm(operands[1])
             value = (imm << 16) if imm is not None else None
         elif mnemonic in ("addiu", "daddiu", "addi", "ori") and len(operands) == 3:

@@ -282,10 +282,23 @@ def _import_slots(binary: lief.ELF.Binary, headers: ElfHeaders) -> dict[int, str
 REGINFO_GP = 20     # Elf32_RegInfo: ri_gprmask, ri_cprmask[4], ri_gp_value
 
 
+ODK_REGINFO = 1         # .MIPS.options: the n64 register information
+OPTIONS_GP = 32         # Elf_Options header (8 bytes), Elf64_RegInfo: ri_gprmask, ri_pad, ri_cprmask[4]
+
+
 def _reginfo_gp(binary: lief.ELF.Binary, headers: ElfHeaders) -> int | None:
-    """MIPS32 without a dynamic section (a static program): `_gp` from the REGINFO segment
-    (.reginfo), which the linker writes for every o32 program; its GOT holds final addresses."""
+    """MIPS without a dynamic section (a static program): `_gp` from the REGINFO segment
+    (.reginfo), which the linker writes for every o32 program, or (n64) from the ODK_REGINFO
+    entry of .MIPS.options; its GOT holds final addresses."""
     if headers.bits != 32:
+        options = next((sec for sec in binary.sections if sec.name == ".MIPS.options"), None)
+        raw = bytes(options.content) if options is not None else b""
+        at = 0
+        while at + OPTIONS_GP + 8 <= len(raw) and raw[at + 1]:
+            if raw[at] == ODK_REGINFO:
+                return int.from_bytes(raw[at + OPTIONS_GP:at + OPTIONS_GP + 8],
+                                      "little" if headers.endian == "little" else "big") or None
+            at += raw[at + 1]
         return None
     for segment in binary.segments:
         if segment.type == lief.ELF.Segment.TYPE.MIPS_REGINFO and segment.physical_size >= REGINFO_GP + 4:

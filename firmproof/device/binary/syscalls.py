@@ -53,6 +53,9 @@ _MIPS = {4183: "socket", 4169: "bind", 4174: "listen", 4168: "accept", 4334: "ac
          4170: "connect", 4063: "dup2", 4327: "dup3", 4011: "execve", 4176: "recvfrom",
          4175: "recv", 4003: "read", 4120: "clone", 4435: "clone3", 4002: "fork", 4180: "sendto",
          4177: "recvmsg"}
+_MIPS64 = {5040: "socket", 5048: "bind", 5049: "listen", 5042: "accept", 5293: "accept4",
+           5041: "connect", 5032: "dup2", 5286: "dup3", 5057: "execve", 5044: "recvfrom", 5000: "read",
+           5055: "clone", 5435: "clone3", 5056: "fork", 5043: "sendto", 5046: "recvmsg"}    # n64
 _AARCH64 = {198: "socket", 200: "bind", 201: "listen", 202: "accept", 242: "accept4", 203: "connect",
             24: "dup3", 221: "execve", 207: "recvfrom", 63: "read", 220: "clone", 435: "clone3",
             206: "sendto", 212: "recvmsg"}
@@ -82,8 +85,8 @@ def table(headers: ElfHeaders) -> dict[int, str]:
         return _X86_64
     if headers.arch == "arm":
         return _ARM
-    if headers.arch == "mips" and headers.bits == 32:
-        return _MIPS
+    if headers.arch == "mips":
+        return _MIPS if headers.bits == 32 else _MIPS64
     if headers.arch == "aarch64":
         return _AARCH64
     if headers.arch == "x86":
@@ -187,7 +190,7 @@ def _md(headers: ElfHeaders) -> cs.Cs:
         return cs.Cs(cs.CS_ARCH_ARM, cs.CS_MODE_ARM | little)
     if headers.arch == "aarch64":
         return cs.Cs(cs.CS_ARCH_ARM64, cs.CS_MODE_ARM)
-    return cs.Cs(cs.CS_ARCH_MIPS, cs.CS_MODE_MIPS32 | little)
+    return cs.Cs(cs.CS_ARCH_MIPS, (cs.CS_MODE_MIPS32 if headers.bits == 32 else cs.CS_MODE_MIPS64) | little)
 
 
 _NUMBER_REG = {"arm": ("r7",), "aarch64": ("x8", "w8"), "mips": ("$v0",)}
@@ -225,7 +228,7 @@ def _last_number(md: cs.Cs, arch: str, code: bytes, vaddr: int,
             continue
         value = None
         if (mnemonic in ("mov", "movw", "li", "movz") and len(parts) == 2) or \
-                (mnemonic in ("addiu", "ori") and len(parts) == 3 and parts[1] == "$zero"):
+                (mnemonic in ("addiu", "daddiu", "ori") and len(parts) == 3 and parts[1] == "$zero"):
             try:
                 value = int(imm, 0)
             except ValueError:
@@ -590,14 +593,16 @@ def tail_calls(headers: ElfHeaders, data: bytes, function_of: Callable[[int], in
     """The tail calls into `targets` (a jump to the start of another function), which the sweep
     does not see as calls: AArch64 `b`, with the argument registers' values set in the few
     instructions before (glibc's `recv` ends in `mov x6, #SYS_recvfrom; b __syscall_cancel`);
-    x86-64 `jmp rel32`, without them (musl's `execv` jumps to `execve`). An AArch64 `b` (a
-    decoded instruction, not a byte pattern) counts wherever it lands in a target: a leaf
-    without a prologue that no `bl` reaches has no start of its own in the sweep (glibc's
-    `__clone`, entered by `b` from `__clone_internal`, reads as the end of the function before)."""
-    if headers.arch not in ("aarch64", "x86-64") or not targets:
+    x86-64 `jmp rel32`, without them (musl's `execv` jumps to `execve`); MIPS `b` (glibc n64's
+    posix_spawn ends in `b __spawni`), without them. An AArch64 or MIPS `b` (a decoded
+    instruction, not a byte pattern) counts wherever it lands in a target: a leaf without a
+    prologue that no call reaches has no start of its own in the sweep (glibc's `__clone`,
+    entered by `b` from `__clone_internal`, reads as the end of the function before)."""
+    if headers.arch not in ("aarch64", "x86-64", "mips") or not targets:
         return []
     md = _md(headers) if headers.arch == "aarch64" else None
-    near = {t - back for t in targets for back in range(PREAMBLE + 1)} if md is None else set()
+    exact = headers.arch == "x86-64"
+    near = {t - back for t in targets for back in range(PREAMBLE + 1)} if exact else set()
     wanted = np.fromiter(near, dtype=np.int64, count=len(near))      # x86-64: canonical starts
     out: list[Call] = []
     for _, vaddr, offset, size in headers.code:
@@ -609,6 +614,14 @@ def tail_calls(headers: ElfHeaders, data: bytes, function_of: Callable[[int], in
             imm = (words[hits] & 0x03FFFFFF).astype(np.int64)
             goes = vaddr + 4 * hits.astype(np.int64) + 4 * np.where(imm & 0x02000000, imm - 0x04000000, imm)
             sites = vaddr + 4 * hits.astype(np.int64)
+        elif headers.arch == "mips":     # `b`: beq $zero, $zero, after its delay slot
+            usable = len(code) - len(code) % 4
+            order = "<u4" if headers.endian == "little" else ">u4"
+            words = np.frombuffer(code, dtype=order, count=usable // 4)
+            hits = np.flatnonzero((words & 0xFFFF0000) == 0x10000000)
+            imm = (words[hits] & 0xFFFF).astype(np.int64)
+            sites = vaddr + 4 * hits.astype(np.int64)
+            goes = sites + 4 + 4 * np.where(imm & 0x8000, imm - 0x10000, imm)
         else:
             buf = np.frombuffer(code, dtype=np.uint8)
             hits = np.flatnonzero(buf[:-4] == 0xE9) if len(buf) > 4 else np.zeros(0, dtype=np.int64)
@@ -618,7 +631,7 @@ def tail_calls(headers: ElfHeaders, data: bytes, function_of: Callable[[int], in
             rel = np.where(rel & 0x80000000, rel - 0x100000000, rel)
             sites = vaddr + hits.astype(np.int64)
             goes = sites + 5 + rel
-        keep = np.isin(goes, wanted) if md is None else np.ones(len(goes), dtype=bool)
+        keep = np.isin(goes, wanted) if exact else np.ones(len(goes), dtype=bool)
         for site, goes_to in zip(sites[keep].tolist(), goes[keep].tolist(), strict=True):
             target = function_of(goes_to)
             if target not in targets or function_of(site) == target:
