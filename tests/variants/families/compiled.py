@@ -428,12 +428,13 @@ PLAN: tuple[tuple[str, str, bool], ...] = (
     ("armel", "-O0", True), ("aarch64", "-Os", False), ("i686", "-O2", True),
     ("mips", "-Os", True),      # last: the rows before keep their variants
     ("aarch64", "-O2", True), ("musl", "-O2", True),        # posix_spawn by tail calls; musl's relays
-    ("mips64", "-O0", False),   # n64, dynamic: static MIPS64 programs are not read yet
+    ("mips64", "-O0", False), ("mips64", "-Os", True),     # n64
 )
 DECOY_PLAN: tuple[tuple[str, str, bool], ...] = (
     ("x86-64", "-O2", False), ("mipsel", "-O0", False), ("mips", "-Os", True),
     ("armel", "-O2", False), ("aarch64", "-O2", True), ("i686", "-Os", True),
-    ("musl", "-O2", True), ("mips64", "-Os", False),      # last: the rows before keep their variants
+    # appended: the rows before keep their variants
+    ("musl", "-O2", True), ("mips64", "-Os", False), ("mips64", "-O2", True),
 )
 
 # (toolchain, optimisation, static) of the packed variants, one per member in turn: upx packs
