@@ -87,7 +87,7 @@ def timeline(store: Store, vendor: str, product: str) -> list[dict[str, Any]]:
         for start in range(0, len(scan_ids), 500):
             for f in session.execute(
                     select(FindingRow.scan_id, FindingRow.key, FindingRow.severity, FindingRow.rule,
-                           FindingRow.category, FindingRow.details)
+                           FindingRow.category, FindingRow.details["also"].label("also"))
                     .where(FindingRow.scan_id.in_(scan_ids[start:start + 500]))):
                 found.setdefault(f.scan_id, []).append(f)
     held = states(store, [Place(f.key, vendor, product, row.sha256) for row in images
@@ -119,7 +119,7 @@ def timeline(store: Store, vendor: str, product: str) -> list[dict[str, Any]]:
             and _state(held, Place(f.key, vendor, product, release["image_sha256"])) in OPEN)
         release["known_backdoors"] = sorted(
             {f.rule for f in rows if f.category == Category.KNOWN_BACKDOOR.value}
-            | {r for f in rows for r in (f.details or {}).get("also", ()) if r in known})
+            | {r for f in rows for r in (f.also or ()) if r in known})
         before = keys
     return releases
 

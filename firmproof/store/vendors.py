@@ -99,15 +99,18 @@ def vendor(store: Store, name: str) -> Row | None:
     for product in products:
         for release in product["releases"]:
             release["scanned"] = started.get(release["scan"])
-    return {"vendor": name, "products": products, "open_findings": _open_findings(store, name),
+    # each release's place in its product's timeline, which has them in release order already
+    order = {r["scan"]: i for p in products for i, r in enumerate(p["releases"]) if r["scan"] is not None}
+    return {"vendor": name, "products": products, "open_findings": _open_findings(store, name, order),
             "backdoors": _backdoors(name, products),
             "shared_keys": _shared(store, name, ShippedKeyRow.fingerprint),
             "shared_executables": _shared(store, name, ExecutableRow.sha256)}
 
 
-def _open_findings(store: Store, name: str) -> list[Row]:
+def _open_findings(store: Store, name: str, order: dict[int, int]) -> list[Row]:
     """The critical and high findings of the newest scan of each of the vendor's images whose
-    triage state in force is open (none, or 'confirmed'), by product, release, severity, rule."""
+    triage state in force is open (none, or 'confirmed'), by product, release (`order`: a scan's
+    place among its product's releases), severity, rule."""
     held = func.coalesce(state_of(FindingRow.key, Image.vendor, Image.product, Image.sha256), UNTRIAGED)
     query = (select(FindingRow.id, FindingRow.scan_id.label("scan"), FindingRow.finding_id, FindingRow.rule,
                     FindingRow.severity, FindingRow.title, FindingRow.path,
@@ -118,7 +121,7 @@ def _open_findings(store: Store, name: str) -> list[Row]:
              .where(Image.vendor == name, FindingRow.severity.in_(SERIOUS), held.in_(OPEN)))
     with store.sessions() as session:
         rows = [dict(r._mapping) for r in session.execute(query)]
-    return sorted(rows, key=lambda r: ((r["product"] is None, r["product"] or ""), release_order(r),
+    return sorted(rows, key=lambda r: ((r["product"] is None, r["product"] or ""), order.get(r["scan"], -1),
                                        SERIOUS.index(r["severity"]), r["rule"], r["path"], r["offset"]))
 
 
