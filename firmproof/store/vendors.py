@@ -77,10 +77,11 @@ def vendors(store: Store) -> list[Row]:
     return sorted(rows, key=lambda r: (r["vendor"].casefold(), r["vendor"]))
 
 
-def vendor(store: Store, name: str) -> Row | None:
+def vendor(store: Store, name: str, *, per_release: bool = True) -> Row | None:
     """The view of the vendor `name` (exactly as the images have it), or None where no image
     names it: `products` (each with its `releases`, `timeline` rows with the newest scan's
-    start as `scanned`), `open_findings`, `backdoors`, `shared_keys`, `shared_executables`.
+    start as `scanned`), `open_findings` (unless not `per_release`: the page reads them through
+    `open_by_finding`), `backdoors`, `shared_keys`, `shared_executables`.
     A name holding NUL names no image (they are stored without it; PostgreSQL would refuse it)."""
     if NUL in name:
         return None
@@ -99,51 +100,73 @@ def vendor(store: Store, name: str) -> Row | None:
     for product in products:
         for release in product["releases"]:
             release["scanned"] = started.get(release["scan"])
-    # each release's place in its product's timeline, which has them in release order already
-    order = {r["scan"]: i for p in products for i, r in enumerate(p["releases"]) if r["scan"] is not None}
-    return {"vendor": name, "products": products, "open_findings": _open_findings(store, name, order),
-            "backdoors": _backdoors(name, products),
+    view = {"vendor": name, "products": products}
+    if per_release:
+        view["open_findings"] = _open_findings(store, name, _release_order(products))
+    return {**view, "backdoors": _backdoors(name, products),
             "shared_keys": _shared(store, name, ShippedKeyRow.fingerprint),
             "shared_executables": _shared(store, name, ExecutableRow.sha256)}
 
 
-def _open_findings(store: Store, name: str, order: dict[int, int]) -> list[Row]:
-    """The critical and high findings of the newest scan of each of the vendor's images whose
-    triage state in force is open (none, or 'confirmed'), by product, release (`order`: a scan's
-    place among its product's releases), severity, rule."""
+def _release_order(products: list[Row]) -> dict[int, int]:
+    """Each scanned release's place in its product's timeline (which has them in release order)."""
+    return {r["scan"]: i for p in products for i, r in enumerate(p["releases"]) if r["scan"] is not None}
+
+
+_OPEN_COLUMNS = (FindingRow.id, FindingRow.scan_id.label("scan"), FindingRow.finding_id, FindingRow.rule,
+                 FindingRow.severity, FindingRow.title, FindingRow.path,
+                 FindingRow.evidence_offset.label("offset"), FindingRow.key, Image.product, Image.version,
+                 Image.release_date, Image.name.label("image"), Image.sha256.label("image_sha256"))
+
+
+def _open(name: str, *columns: Any) -> Any:
+    """`columns` (and `triage`) of the critical and high findings of the newest scan of each of
+    the vendor's images whose triage state in force is open (none, or 'confirmed')."""
     held = func.coalesce(state_of(FindingRow.key, Image.vendor, Image.product, Image.sha256), UNTRIAGED)
-    query = (select(FindingRow.id, FindingRow.scan_id.label("scan"), FindingRow.finding_id, FindingRow.rule,
-                    FindingRow.severity, FindingRow.title, FindingRow.path,
-                    FindingRow.evidence_offset.label("offset"), FindingRow.key, held.label("triage"),
-                    Image.product, Image.version, Image.release_date, Image.name.label("image"),
-                    Image.sha256.label("image_sha256"))
-             .join(Image, newest_of(FindingRow))
-             .where(Image.vendor == name, FindingRow.severity.in_(SERIOUS), held.in_(OPEN)))
+    return (select(*columns, held.label("triage")).join(Image, newest_of(FindingRow))
+            .where(Image.vendor == name, FindingRow.severity.in_(SERIOUS), held.in_(OPEN)))
+
+
+def _open_findings(store: Store, name: str, order: dict[int, int]) -> list[Row]:
+    """The open critical and high findings, by product, release (`order`: a scan's place among
+    its product's releases), severity, rule."""
     with store.sessions() as session:
-        rows = [dict(r._mapping) for r in session.execute(query)]
+        rows = [dict(r._mapping) for r in session.execute(_open(name, *_OPEN_COLUMNS))]
     return sorted(rows, key=lambda r: ((r["product"] is None, r["product"] or ""), order.get(r["scan"], -1),
                                        SERIOUS.index(r["severity"]), r["rule"], r["path"], r["offset"]))
 
 
-def open_by_finding(view: Row) -> list[Row]:
+def open_by_finding(store: Store, view: Row) -> list[Row]:
     """The view's open findings once per product and finding (its triage key: the same rule,
     place and evidence from one release to the next), as the page lists them: the newest
     release's row, with `releases` (how many of the product's scanned releases hold it open, of
     `of_releases`), `first_seen` and `last_seen` (versions) and `in_latest` (the product's newest
-    scanned release holds it open). Per release they are the `open_findings` (and the CSV)."""
+    scanned release holds it open). Per release they are the `open_findings` (and the CSV);
+    this reads only their keys, then the newest row of each."""
+    order = _release_order(view["products"])
+    releases = {r["scan"]: r for p in view["products"] for r in p["releases"] if r["scan"] is not None}
     latest: dict[str | None, int | None] = {}
     scanned: dict[str | None, int] = {}
     for product in view["products"]:
         held = [r["scan"] for r in product["releases"] if r["scan"] is not None]
         latest[product["product"]], scanned[product["product"]] = (held[-1] if held else None), len(held)
-    groups: dict[tuple[str | None, str], list[Row]] = defaultdict(list)
-    for finding in view["open_findings"]:             # in release order within each product
-        groups[(finding["product"], finding["key"])].append(finding)
-    out = [{**rows[-1], "releases": len(rows), "of_releases": scanned.get(product, len(rows)),
-            "first_seen": rows[0]["version"] or rows[0]["image"],
-            "last_seen": rows[-1]["version"] or rows[-1]["image"],
-            "in_latest": rows[-1]["scan"] == latest.get(product)}
-           for (product, _), rows in groups.items()]
+    groups: dict[tuple[str | None, str], list[tuple[int, int, int]]] = defaultdict(list)
+    with store.sessions() as session:
+        for product, key, scan, row_id, _ in session.execute(
+                _open(view["vendor"], Image.product, FindingRow.key, FindingRow.scan_id, FindingRow.id)):
+            groups[(product, key)].append((order.get(scan, -1), scan, row_id))
+        newest = {max(held)[2]: sorted(held) for held in groups.values()}
+        wanted = list(newest)
+        rows = [dict(r._mapping) for start in range(0, len(wanted), CHUNK) for r in session.execute(
+            _open(view["vendor"], *_OPEN_COLUMNS).where(FindingRow.id.in_(wanted[start:start + CHUNK])))]
+
+    def seen(scan: int) -> str:
+        return str(releases[scan]["version"] or releases[scan]["image"])
+
+    out = [{**row, "releases": len(held), "of_releases": scanned.get(row["product"], len(held)),
+            "first_seen": seen(held[0][1]), "last_seen": seen(held[-1][1]),
+            "in_latest": held[-1][1] == latest.get(row["product"])}
+           for row in rows for held in (newest[row["id"]],)]
     return sorted(out, key=lambda r: ((r["product"] is None, r["product"] or ""), not r["in_latest"],
                                       SERIOUS.index(r["severity"]), r["rule"], r["path"], r["offset"]))
 

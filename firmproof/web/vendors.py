@@ -117,8 +117,9 @@ api = APIRouter(prefix="/api", tags=["vendors"], responses=REFUSED)
 router = APIRouter(include_in_schema=False)
 
 
-def _view(request: Request, name: str) -> dict[str, Any]:
-    return found(vendor(store_of(request), name), f"no image of vendor {name!r} in the store")
+def _view(request: Request, name: str, *, per_release: bool = True) -> dict[str, Any]:
+    return found(vendor(store_of(request), name, per_release=per_release),
+                 f"no image of vendor {name!r} in the store")
 
 
 @api.get("/vendors", response_model=list[VendorOut],
@@ -177,8 +178,9 @@ def vendor_csv(request: Request, vendor: str) -> Response:
 def vendor_page(request: Request, vendor: str,
                 printable: Annotated[str, Query(alias="print")] = "") -> HTMLResponse:
     """The view; `?print=1` shows it as it prints (no navigation, no links to follow)."""
-    view = _view(request, vendor)
-    return render(request, "vendor.html", view=view, opened=open_by_finding(view), severities=SEVERITIES,
+    view = _view(request, vendor, per_release=False)
+    return render(request, "vendor.html", view=view, opened=open_by_finding(store_of(request), view),
+                  severities=SEVERITIES,
                   printable=bool(printable),
                   generated=datetime.now(UTC), csv_url=f"/vendors/{quote(vendor)}.csv",
                   page_url=f"/vendors/{quote(vendor)}")

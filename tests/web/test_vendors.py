@@ -127,7 +127,11 @@ def test_a_false_positive_is_not_open_on_any_release_of_its_product(vendor_serve
         for r in r1["releases"]]
     # the page's list: each finding once per product, with the releases holding it open; none
     # is open in R1's latest release (1.2), and each row links the newest release's finding
-    grouped = open_by_finding(acme)
+    store = open_store(vendor_store.url)
+    try:
+        grouped = open_by_finding(store, vendor(store, "Acme", per_release=False))
+    finally:
+        store.close()
     assert len(grouped) == len({(f["product"], f["key"]) for f in opened}) < len(opened)
     for row in grouped:
         same = [f for f in opened if (f["product"], f["key"]) == (row["product"], row["key"])]
