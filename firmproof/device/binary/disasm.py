@@ -197,6 +197,9 @@ class _Sweep:
         self.facts.instructions += count
 
 
+_MIPS_NOT_BRANCH = frozenset({"break", "bal", "bgezal", "bltzal", "jal", "jalr", "jalr.hb", "jr", "jr.hb"})
+
+
 class _Mips(_Sweep):
     args = ("$a0", "$a1", "$a2", "$a3")
     clobbered = ("$v0", "$v1", "$a0", "$a1", "$a2", "$a3", "$t0", "$t1", "$t2", "$t3", "$t4", "$t5",
@@ -211,6 +214,11 @@ class _Mips(_Sweep):
         super().__init__(*a, **k)  # type: ignore[arg-type]
         self.pending: tuple[int, Value] | None = None
         self.making_gp: set[str] = set()        # n64: registers between `daddu r, r, $t9` and `daddiu`
+        self.branch: tuple[int | None, bool] | None = None     # (target, unconditional) before its delay slot
+        self.block: int | None = None           # where a block only branches reach starts, until $t9 is set
+        self.entry_t9: dict[int, set[Value]] = {}      # branch target -> the $t9 values branches bring
+        self.unresolved: dict[int, int] = {}    # call site through the $t9 a block was entered with -> block
+        self.through_t9 = False                 # the pending call goes through $t9
         if self.h.bits == 64:
             self.mask = MASK64
 
@@ -221,12 +229,48 @@ class _Mips(_Sweep):
             return self.h.gp
         return self.regs.get(name)
 
+    def set(self, site: int, reg: str, value: Value) -> None:
+        if reg == "$t9":
+            self.block = None
+        super().set(site, reg, value)
+
     def step(self, address: int, size: int, mnemonic: str, ops: str) -> None:
-        pending = self.pending
-        self.pending = None
+        pending, branch, through_t9 = self.pending, self.branch, self.through_t9
+        self.pending = self.branch = None
+        if self.block == -1:        # after an unconditional jump: no instruction falls through here
+            self.block = address
         self._step(address, mnemonic, ops)
+        if branch is not None:        # the delay slot has run: the branch takes $t9 to its target
+            target, always = branch
+            if target is not None:
+                self.entry_t9.setdefault(target, set()).add(self.regs.get("$t9"))
+            if always:
+                self.block = -1
         if pending is not None:       # the delay slot has run: now the call happens
+            if through_t9 and self.block is not None and self.block >= 0:
+                self.unresolved[pending[0]] = self.block
             self.call(*pending)
+            self.block = None
+
+    def run(self, name: str, code: bytes, vaddr: int, md: cs.Cs) -> None:
+        """Then the calls through a $t9 that only the branches into their block set: GCC fills
+        a branch's delay slot with the target's first instruction (`b L; ld $t9, popen`) and
+        enters past it, so the sweep, which reads the code in order, sees another $t9 there;
+        when every branch into the block brings one known $t9, the call goes there."""
+        super().run(name, code, vaddr, md)
+        where = {call.site: index for index, call in enumerate(self.facts.calls)}
+        for site, block in self.unresolved.items():
+            values = self.entry_t9.get(block, set())
+            if len(values) != 1 or site not in where:
+                continue
+            (value,) = values
+            call = self.facts.calls[where[site]]
+            if isinstance(value, str):
+                self.facts.calls[where[site]] = Call(site, value, None, call.args)
+            elif isinstance(value, int):
+                self.facts.targets.add(value)
+                self.facts.calls[where[site]] = Call(site, None, value, call.args)
+        self.unresolved = {}
 
     def _step(self, address: int, mnemonic: str, ops: str) -> None:
         if mnemonic == "syscall":
@@ -234,13 +278,18 @@ class _Mips(_Sweep):
             return
         if mnemonic == "bgezal" and ops.startswith("$zero, "):
             mnemonic, ops = "bal", ops[len("$zero, "):]        # `bal` as capstone may spell it
+        if mnemonic[0] in "bj" and mnemonic not in _MIPS_NOT_BRANCH:
+            operands = _split(ops)
+            self.branch = (_imm(operands[-1]) if operands else None, mnemonic in ("b", "j"))
         if mnemonic in ("jalr", "jalr.hb", "bal", "jal", "jr", "jr.hb"):
             operands = _split(ops)
             if not operands:
                 return
             last = operands[-1]
             target = self.reg(last) if last.startswith("$") else _imm(last)
+            self.through_t9 = last == "$t9"
             if mnemonic.startswith("jr"):
+                self.branch = (None, True)
                 if last == "$ra":
                     self.stack_slots = {}       # the function returns: its frame is gone
                 if last == "$ra" or not isinstance(target, (str, int)):
