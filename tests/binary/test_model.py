@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from firmproof.device import binary
 from firmproof.device.binary.disasm import rip_loads
 from firmproof.device.binary.elf import NotElf, parse
 from firmproof.fs.rootfs import RootFS
-from tests.conftest import tool
+from tests.conftest import need_tools, tool
 
 from .conftest import SRC, TOOLCHAINS, VARIANTS, cross_build, gcc_build, variant_id
 
@@ -66,6 +67,22 @@ def test_model_reads_past_literal_pool_words_that_are_no_instruction(tmp_path, t
     assert any(s.offset == ref.offset for _, _, s in exe.calls_with_string({"strcmp"}))
     (execl,) = exe.calls("execl")
     assert isinstance(execl.args[0], int) and exe.string_at(execl.args[0]).text == "/bin/sh"
+
+
+def test_model_t9_before_an_unconditional_branch_is_the_targets(tmp_path):
+    """MIPS: a `jalr $t9` after `b L; li $t9, X` does not call X; the `jalr $t9` at L does."""
+    need_tools("mips64-linux-gnuabi64-gcc")
+    out = tmp_path / "t9"
+    subprocess.run(["mips64-linux-gnuabi64-gcc", "-nostdlib", "-static", "-no-pie", "-fno-pic",
+                    "-mno-abicalls", "-o", str(out), str(Path(__file__).resolve().parent / "asm" /
+                                                         "t9_after_jump.mips64.S")],
+                   check=True, capture_output=True)
+    data = out.read_bytes()
+    exe = binary.Executable("/t9", "x", data, parse(data))
+    assert exe.arch == "mips" and exe.code is not None
+    start = exe.headers.entry
+    # __start: daddiu, b, li; the stray jalr at +12, the one at L (+28)
+    assert [(c.site - start, c.target) for c in exe.code.calls] == [(28, 0x4440)]
 
 
 def test_model_hardening_flags_follow_the_compiler_flags(tmp_path):

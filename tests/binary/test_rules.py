@@ -124,6 +124,18 @@ def test_fp_trig_001_magic_compared_in_a_simd_register(tmp_path):
     assert finding.details["magic"] == "w302r_mfg_open" and finding.details["compare"] == "inline"
 
 
+def test_fp_trig_001_magic_folded_into_itself(tmp_path):
+    """GCC 14's AArch64 -O2 strncmp(buf, "xyzzy_factory_mode", 18) (asm/): 16 bytes compared by
+    `eor v31.16b, v31.16b, v30.16b; umaxp v31.4s, v31.4s, v31.4s` (v31 folded into itself, which
+    must count its constant once), the last 2 by `ldrh; cmp`."""
+    asm = Path(__file__).resolve().parent / "asm" / "knock.aarch64-gcc14-O2.s"
+    fs = RootFS.from_files({"/usr/sbin/knockd": cross_build(tmp_path, "aarch64", asm)})
+    (finding,) = Triggers().run(fs)
+    assert evidence(fs, finding) == b"/usr/sbin/telnetd"
+    assert finding.details["magic"] == "xyzzy_factory_mode" and finding.details["compare"] == "inline"
+    assert finding.severity is Severity.CRITICAL
+
+
 @pytest.mark.parametrize("variant", [("mipsel", "-O2", True), ("arm", "-O0", False),
                                      ("x86-64", "-O2", False)], ids=variant_id)
 def test_fp_trig_001_echo_daemon_and_ntp_client_are_not_triggers(builds, variant):

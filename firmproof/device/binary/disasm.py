@@ -24,6 +24,7 @@ right trade for finding "this literal is passed to strcmp here".
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -218,6 +219,7 @@ class _Mips(_Sweep):
         self.block: int | None = None           # where a block only branches reach starts, until $t9 is set
         self.entry_t9: dict[int, set[Value]] = {}      # branch target -> the $t9 values branches bring
         self.unresolved: dict[int, int] = {}    # call site through the $t9 a block was entered with -> block
+        self.unknown: dict[int, tuple[Value, ...]] = {}     # such a call with no $t9 known here -> its args
         self.through_t9 = False                 # the pending call goes through $t9
         if self.h.bits == 64:
             self.mask = MASK64
@@ -245,10 +247,15 @@ class _Mips(_Sweep):
             if target is not None:
                 self.entry_t9.setdefault(target, set()).add(self.regs.get("$t9"))
             if always:
+                # what follows is reached only from elsewhere: a $t9 loaded before the jump
+                # (in its delay slot: the target's) is not this code's (entry_t9 resolves it)
                 self.block = -1
+                self.regs.pop("$t9", None)
         if pending is not None:       # the delay slot has run: now the call happens
             if through_t9 and self.block is not None and self.block >= 0:
                 self.unresolved[pending[0]] = self.block
+                if pending[1] is None:
+                    self.unknown[pending[0]] = tuple(self.regs.get(r) for r in self.args)
             self.call(*pending)
             self.block = None
 
@@ -261,16 +268,22 @@ class _Mips(_Sweep):
         where = {call.site: index for index, call in enumerate(self.facts.calls)}
         for site, block in self.unresolved.items():
             values = self.entry_t9.get(block, set())
-            if len(values) != 1 or site not in where:
+            if len(values) != 1 or (site not in where and site not in self.unknown):
                 continue
             (value,) = values
-            call = self.facts.calls[where[site]]
+            args = self.facts.calls[where[site]].args if site in where else self.unknown[site]
             if isinstance(value, str):
-                self.facts.calls[where[site]] = Call(site, value, None, call.args)
+                call = Call(site, value, None, args)
             elif isinstance(value, int):
                 self.facts.targets.add(value)
-                self.facts.calls[where[site]] = Call(site, None, value, call.args)
-        self.unresolved = {}
+                call = Call(site, None, value, args)
+            else:
+                continue
+            if site in where:
+                self.facts.calls[where[site]] = call
+            else:
+                self.facts.calls.insert(bisect.bisect(self.facts.calls, site, key=lambda c: c.site), call)
+        self.unresolved, self.unknown = {}, {}
 
     def _step(self, address: int, mnemonic: str, ops: str) -> None:
         if mnemonic == "syscall":
@@ -607,7 +620,9 @@ class _Arm64(_Sweep):
             elif isinstance(constant := left if isinstance(left, int) else right, int):
                 carry = [(address, constant, self.width(operands[0]))]
         elif mnemonic in self._FOLD and len(operands) >= 2 and not operands[-1].startswith("#"):
-            carry = [entry for o in operands[1:] for entry in self.xored.get(self.norm(o), ())]
+            # (once each: `umaxp v31.4s, v31.4s, v31.4s` folds one register into itself)
+            carry = list(dict.fromkeys(entry for o in operands[1:]
+                                       for entry in self.xored.get(self.norm(o), ())))
         elif mnemonic in ("mov", "fmov") and len(operands) == 2:
             t = operands[1]
             if t.startswith("#"):
