@@ -129,11 +129,13 @@ def _open(name: str, *columns: Any) -> Any:
 
 def _open_findings(store: Store, name: str, order: dict[int, int]) -> list[Row]:
     """The open critical and high findings, by product, release (`order`: a scan's place among
-    its product's releases), severity, rule."""
+    its product's releases), severity, rule, path, offset, then row id: one order whatever order
+    the database reads them in, so that the API's pages of them neither overlap nor miss one."""
     with store.sessions() as session:
         rows = [dict(r._mapping) for r in session.execute(_open(name, *_OPEN_COLUMNS))]
     return sorted(rows, key=lambda r: ((r["product"] is None, r["product"] or ""), order.get(r["scan"], -1),
-                                       SERIOUS.index(r["severity"]), r["rule"], r["path"], r["offset"]))
+                                       SERIOUS.index(r["severity"]), r["rule"], r["path"], r["offset"],
+                                       r["id"]))
 
 
 def open_by_finding(store: Store, view: Row) -> list[Row]:

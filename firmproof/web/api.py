@@ -207,7 +207,8 @@ REFUSED: dict[int | str, dict[str, Any]] = {
 router = APIRouter(prefix="/api", tags=["store"], responses=REFUSED)
 
 
-def _page(found: queries.Page) -> dict[str, Any]:
+def paged(found: queries.Page) -> dict[str, Any]:
+    """A page as every paged list of the API answers it (items, total, page, per_page, pages)."""
     return {"items": found.items, "total": found.total, "page": found.page, "per_page": found.per_page,
             "pages": found.pages}
 
@@ -215,12 +216,12 @@ def _page(found: queries.Page) -> dict[str, Any]:
 @router.get("/images", response_model=ImagePage,
             summary="images by vendor, product and release, with their last scan, a page at a time")
 def images(request: Request, page: PageNumber = 1, per_page: PerPage = 50) -> dict[str, Any]:
-    return _page(queries.images(store_of(request), page, per_page))
+    return paged(queries.images(store_of(request), page, per_page))
 
 
 @router.get("/scans", response_model=ScanPage, summary="scans, newest first, filtered, a page at a time")
 def scans(request: Request, filters: Filters, page: PageNumber = 1, per_page: PerPage = 50) -> dict[str, Any]:
-    return _page(queries.scans(store_of(request), filters, page, per_page))
+    return paged(queries.scans(store_of(request), filters, page, per_page))
 
 
 @router.get("/scans/{scan_id}", response_model=ScanDetail, responses=NOT_FOUND,

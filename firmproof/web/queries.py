@@ -69,6 +69,15 @@ class Page:
     def pages(self) -> int:
         return max(1, -(-self.total // self.per_page))
 
+    @classmethod
+    def of(cls, rows: list[Row], page: int = 1, per_page: int = 50) -> Page:
+        """Page `page` of `rows` (a list already read whole, in its order), `per_page` a page,
+        with the same bounds as the pages read from the database."""
+        per_page = max(1, min(per_page, MAX_PER_PAGE))
+        page = max(1, min(page, MAX_PAGE))
+        start = (page - 1) * per_page
+        return cls(rows[start:start + per_page], len(rows), page, per_page)
+
 
 def _finding_condition(filters: ScanFilters) -> Any:
     conditions = [FindingRow.scan_id == Scan.id]

@@ -4,26 +4,38 @@ built and scanned at test time that ship the same key; see tests/web/vendor_stor
 
 from __future__ import annotations
 
+import copy
 import csv
+import hashlib
 import io
 import re
+from collections.abc import Iterator
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from firmproof.store import open_store, vendors
+from firmproof.store import ImageInfo, add_report, open_store, vendors
 from firmproof.store.vendors import CSV_COLUMNS, csv_rows, open_by_finding, vendor
 from firmproof.web.vendors import to_csv
 from tests.store.test_triage import HUAWEI, TELNETD
-from tests.web.conftest import RULE_SETS, Accounts, Server
+from tests.web.conftest import RULE_SETS, Accounts, Server, running
 from tests.web.test_pages import Page, visit
 from tests.web.vendor_store import MARKED, VendorStore
 
 
 def _view(server: Server, vendor: str) -> dict[str, Any]:
+    """The vendor's view by the API, its open findings read page by page into one list."""
     with httpx.Client(base_url=server.base) as api:
-        return dict(server.check(api.get(f"/api/vendors/{vendor}")).json())
+        view = dict(server.check(api.get(f"/api/vendors/{vendor}", params={"per_page": 200})).json())
+        opened = view["open_findings"]
+        rows = list(opened["items"])
+        for page in range(2, opened["pages"] + 1):
+            rows += server.check(api.get(f"/api/vendors/{vendor}", params={"per_page": 200, "page": page})
+                                 ).json()["open_findings"]["items"]
+    assert len(rows) == opened["total"]
+    return {**view, "open_findings": rows}
 
 
 def _csv(server: Server, vendor: str) -> list[dict[str, str]]:
@@ -242,3 +254,104 @@ def test_a_place_list_stops_at_its_bound_and_says_how_many_more(vendor_store: Ve
     [row] = [r for r in csv_rows(cut) if r["section"] == "executable"]
     assert row["elsewhere"] == ("Globex G2 2.0: globex-g2-2.0.bin /bin/busybox; "
                                 "and 3 more places (the view lists 1 a side)")
+
+
+# ---------------------------------------------------------------- the API's open findings, paged
+
+RELEASES = 12           # of Initech R9, each the demo router's scan: more open findings than a page
+
+
+@pytest.fixture(scope="module")
+def many_releases(scanned: list[tuple[Any, Any]],
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A vendor with more open findings than the API's default page: the demo router's report
+    (7 open critical and high findings) stored as the scan of RELEASES releases of one product,
+    each with its own sha256, served on 127.0.0.1."""
+    report = scanned[0][0]                              # demo-router
+    url = f"sqlite:///{tmp_path_factory.mktemp('many-releases') / 'store.sqlite'}"
+    store = open_store(url)
+    try:
+        for i in range(RELEASES):
+            data = copy.deepcopy(report.to_json())
+            data["image"]["sha256"] = hashlib.sha256(f"initech r9 {i}".encode()).hexdigest()
+            data["image"]["name"] = f"initech-r9-1.{i}.bin"
+            add_report(store, data, ImageInfo(vendor="Initech", product="R9", version=f"1.{i}",
+                                              release_date=date(2023, 1, 1) + timedelta(days=30 * i)),
+                       list(report.components))
+        whole = vendor(store, "Initech")
+    finally:
+        store.close()
+    assert whole is not None and len(whole["open_findings"]) > 50
+    with running("--db", url) as server:
+        yield server
+
+
+def _opened(server: Server, api: httpx.Client, vendor_: str, **params: Any) -> dict[str, Any]:
+    page = server.check(api.get(f"/api/vendors/{vendor_}", params=params)).json()["open_findings"]
+    return dict(page)
+
+
+def test_the_open_findings_come_a_page_at_a_time_and_the_csv_has_them_all(many_releases: Server) -> None:
+    server = many_releases
+    with httpx.Client(base_url=server.base) as api:
+        first = _opened(server, api, "Initech")
+        total = first["total"]
+        assert total == RELEASES * 7
+        # the default page: 50 rows, the total, how many pages
+        assert (first["page"], first["per_page"], first["pages"], len(first["items"])) == (
+            1, 50, 2, 50)
+        second = _opened(server, api, "Initech", page=2)
+        assert (second["page"], second["total"], len(second["items"])) == (2, total, total - 50)
+        # the second page goes on where the first stopped: no row twice, none left out, in the
+        # order of the whole list (one page of 200)
+        whole = _opened(server, api, "Initech", per_page=200)
+        assert (whole["pages"], len(whole["items"])) == (1, total)
+        ids = [f["id"] for f in first["items"] + second["items"]]
+        assert ids == [f["id"] for f in whole["items"]] and len(set(ids)) == total
+        # the order is release by release, oldest first
+        versions = [f["version"] for f in whole["items"]]
+        assert versions == sorted(versions, key=lambda v: int(v.split(".")[1]))
+        # past the last page: no rows, the same total (as /api/scans answers)
+        beyond = _opened(server, api, "Initech", page=3)
+        assert (beyond["items"], beyond["total"], beyond["pages"]) == ([], total, 2)
+        # the answer with a page of 50 is the smaller one
+        sizes = [len(api.get("/api/vendors/Initech", params=p).content) for p in ({}, {"per_page": 200})]
+        assert sizes[0] < sizes[1]
+    rows = _csv(server, "Initech")
+    assert len([r for r in rows if r["section"] == "finding"]) == total
+
+
+def test_pages_of_a_few_walk_the_whole_list(vendor_server: Server) -> None:
+    with httpx.Client(base_url=vendor_server.base) as api:
+        whole = _opened(vendor_server, api, "Acme")["items"]
+        assert len(whole) > 4
+        walked = []
+        for page in range(1, -(-len(whole) // 2) + 1):
+            found = _opened(vendor_server, api, "Acme", page=page, per_page=2)
+            assert (found["total"], found["pages"], found["per_page"]) == (len(whole), -(-len(whole) // 2), 2)
+            assert len(found["items"]) == min(2, len(whole) - 2 * (page - 1))
+            walked += found["items"]
+    assert walked == whole
+
+
+@pytest.mark.parametrize("params", [{"page": 0}, {"page": -1}, {"page": "two"}, {"page": 10**6 + 1},
+                                    {"page": 2**64}, {"per_page": 0}, {"per_page": 201},
+                                    {"per_page": ""}, {"page": "1.5"}])
+def test_a_bad_page_is_refused_as_documented(vendor_server: Server, params: dict[str, Any]) -> None:
+    with httpx.Client(base_url=vendor_server.base) as api:
+        refused = vendor_server.check(api.get("/api/vendors/Acme", params=params))
+    assert refused.status_code == 422, refused.text
+
+
+def test_the_document_describes_the_page_parameters(vendor_server: Server) -> None:
+    operation = vendor_server.openapi["paths"]["/api/vendors/{vendor}"]["get"]
+    parameters = {p["name"]: p for p in operation["parameters"] if p["in"] == "query"}
+    assert {k: (v["schema"]["minimum"], v["schema"]["maximum"], v["schema"]["default"])
+            for k, v in parameters.items()} == {"page": (1, 10**6, 1), "per_page": (1, 200, 50)}
+    assert all(p["description"] for p in parameters.values())
+    documented = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    detail = vendor_server.openapi["components"]["schemas"][documented.rsplit("/", 1)[1]]
+    page = detail["properties"]["open_findings"]
+    assert page["$ref"].endswith("/OpenFindingPage")
+    assert set(vendor_server.openapi["components"]["schemas"]["OpenFindingPage"]["required"]) == {
+        "items", "total", "page", "per_page", "pages"}
