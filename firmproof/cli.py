@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +47,16 @@ def _share(text: str) -> float:
     value = float(text)
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"{text}: a share between 0 and 1")
+    return value
+
+
+def _days(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 < value <= 100_000:
+        raise argparse.ArgumentTypeError(f"{text}: a number of days above 0, e.g. 30 or 0.5")
     return value
 
 
@@ -141,7 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
                                          "process of its own under the limits below; /uploads/ID shows "
                                          "its progress, then its scan. Jobs are kept in the data folder's "
                                          "uploads/: a server started again queues again those it finds "
-                                         "unfinished.")
+                                         "unfinished; a done or failed job is removed after --keep-jobs "
+                                         "days (its scan stays in the store, its image in images/).")
     serve.add_argument("--db", metavar="URL", help="the store (default: SQLite in the user data folder)")
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default 127.0.0.1); any other than loopback needs "
@@ -156,6 +168,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--upload-limit", type=_size, metavar="SIZE",
                        help="the largest image an upload may be, e.g. 512M (default 1G); a larger "
                             "one is refused (413) as soon as it is")
+    serve.add_argument("--keep-jobs", type=_days, metavar="DAYS",
+                       help="how long a done or failed upload job is kept after it ended, in days "
+                            "(default 30; fractions allowed): then its file in uploads/ is removed and "
+                            "/uploads/ID answers 404; checked at start, when an upload comes and "
+                            "hourly while no scan runs. Queued and scanning jobs are never removed; "
+                            "the scan stays in the store and the image in images/ (the string search "
+                            "reads it)")
     _add_limits(serve)                  # an uploaded image is scanned under these, as `scan` would
     _add_accounts(verbs)
 
@@ -344,7 +363,8 @@ def main(argv: list[str] | None = None) -> int:
             from firmproof.web.serve import serve
 
             return serve(args.db, args.host, args.port, args.auth, args.data_dir, args.upload_limit,
-                         _limits(args), _settings(args).min_examined)
+                         _limits(args), _settings(args).min_examined,
+                         timedelta(days=args.keep_jobs) if args.keep_jobs is not None else None)
         if args.verb in ("user", "token"):
             return _accounts(args)
         if args.verb == "rules":

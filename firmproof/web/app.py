@@ -5,6 +5,7 @@ page (it would load its script from elsewhere)."""
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,7 +16,7 @@ from starlette.exceptions import HTTPException
 
 from firmproof import __version__
 from firmproof.config import MIN_EXAMINED, Limits
-from firmproof.web import access, api, pages, search, uploads, vendors
+from firmproof.web import access, api, jobs, pages, search, uploads, vendors
 from firmproof.web.auth import AuthFile
 from firmproof.web.rendering import render
 from firmproof.web.throttle import LoginThrottle
@@ -29,13 +30,13 @@ STATIC = Path(__file__).resolve().parent / "static"
 
 def create_app(store: Store, auth: AuthFile | None = None, data_dir: Path | None = None,
                upload_limit: int = uploads.DEFAULT_LIMIT, scan_limits: Limits | None = None,
-               min_examined: float = MIN_EXAMINED) -> FastAPI:
+               min_examined: float = MIN_EXAMINED, job_retention: timedelta = jobs.RETENTION) -> FastAPI:
     """The application over `store`; without `auth`, everyone is the local admin (loopback).
     `data_dir` is where the server keeps what it is given: images under `images/`, named by
     their sha256 (`kept_image`), upload jobs under `uploads/` (`jobs_dir`); nothing is written
     there until something is given (an upload of at most `upload_limit` bytes, scanned by the
     uploads' scanner while the server runs, under `scan_limits` and `min_examined` as `scan`
-    would be)."""
+    would be); a done or failed upload job is forgotten `job_retention` after it ended."""
     app = FastAPI(title="firmproof", version=__version__, openapi_url=OPENAPI_URL, docs_url=None,
                   redoc_url=None, description="The results store of firmproof: images, scans, findings.",
                   lifespan=uploads.lifespan)
@@ -46,6 +47,7 @@ def create_app(store: Store, auth: AuthFile | None = None, data_dir: Path | None
     app.state.upload_limit = upload_limit
     app.state.scan_limits = scan_limits or Limits()
     app.state.min_examined = min_examined
+    app.state.job_retention = job_retention
     app.state.secret = auth.secret if auth is not None else secrets.token_bytes(32)   # signs CSRF tokens
     app.middleware("http")(access.middleware)
     app.include_router(api.router)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import ipaddress
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 from firmproof.config import MIN_EXAMINED, Limits
@@ -47,9 +48,10 @@ def default_data_dir() -> Path:
 
 def serve(db: str | None, host: str, port: int, auth_path: Path | None = None,
           data_dir: Path | None = None, upload_limit: int | None = None, limits: Limits | None = None,
-          min_examined: float = MIN_EXAMINED) -> int:
+          min_examined: float = MIN_EXAMINED, keep_jobs: timedelta | None = None) -> int:
     """Serve until stopped; the exit code. Uploaded images are scanned under `limits` and
-    `min_examined` (the configuration file's and `serve`'s flags, as `scan` takes them)."""
+    `min_examined` (the configuration file's and `serve`'s flags, as `scan` takes them); an
+    upload job is forgotten `keep_jobs` after it ended (default `jobs.RETENTION`)."""
     try:
         auth = load_auth(auth_path)
     except AuthError as exc:
@@ -63,6 +65,7 @@ def serve(db: str | None, host: str, port: int, auth_path: Path | None = None,
 
     from firmproof.store import StoreError, open_store
     from firmproof.web.app import create_app
+    from firmproof.web.jobs import RETENTION
 
     try:
         store = open_store(db)
@@ -72,7 +75,7 @@ def serve(db: str | None, host: str, port: int, auth_path: Path | None = None,
     try:
         app = create_app(store, auth, data_dir or default_data_dir(),
                          **({"upload_limit": upload_limit} if upload_limit is not None else {}),
-                         scan_limits=limits, min_examined=min_examined)
+                         scan_limits=limits, min_examined=min_examined, job_retention=keep_jobs or RETENTION)
         # a vendor view makes some 100,000 short-lived objects: at the collector's default first
         # threshold (700) each request ran a hundred collections and, now and then, a full one
         # over the whole server (in process, the view's slowest of 40: 297 ms, 211 ms with this;

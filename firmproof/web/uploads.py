@@ -11,7 +11,10 @@ and rules version, goes straight to that scan. A job is queued, scanning, done (
 failed (why, and the error scan the store keeps). Each job is kept in the data folder as it
 changes (`firmproof.web.jobs`: `uploads/<id>.json`), the scans in the store: a server started
 again on the same data folder queues again the jobs it finds queued or scanning and still
-answers for the others. The thread and its scanning process are ended when the server stops.
+answers for the others. A done or failed job is forgotten once it ended longer ago than
+`serve --keep-jobs` days (`Scanner.prune`: at start, whenever a job is added, and every
+PRUNE_SECONDS while the scanner waits); its scan and the kept image stay. The thread and its
+scanning process are ended when the server stops.
 
 How the body is read and kept: `firmproof.web.receive`.
 """
@@ -26,7 +29,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -63,6 +66,7 @@ from firmproof.web.receive import (
 log = logging.getLogger(__name__)
 
 REFRESH_SECONDS = 2                      # the status page's, while queued or scanning
+PRUNE_SECONDS = 3600                     # how often an idle scanner forgets the jobs past retention
 
 
 # ---------------------------------------------------------------- the queue and its scanner
@@ -74,10 +78,12 @@ class Scanner:
 
     def __init__(self, store: Store, folder: Path | None, limit: int = DEFAULT_LIMIT,
                  limits: Limits | None = None, min_examined: float = MIN_EXAMINED,
-                 records: Path | None = None) -> None:
+                 records: Path | None = None, retention: timedelta = jobs.RETENTION) -> None:
         from firmproof.batch import BatchOptions
 
         self.store, self.folder, self.limit, self.records = store, folder, limit, records
+        self.retention = retention
+        self.pruned = time.monotonic()
         self.limits = limits or Limits()
         self.min_examined = min_examined
         self.guard = BatchOptions(limits=self.limits).guard()
@@ -97,6 +103,7 @@ class Scanner:
                     self.waiting.append(job.id)
             if self.waiting:
                 log.info("uploads: %d job(s) queued again", len(self.waiting))
+            self.prune()
         self.thread = threading.Thread(target=self._run, name="firmproof-uploads", daemon=True)
         self.thread.start()
 
@@ -131,8 +138,35 @@ class Scanner:
             else:
                 self.waiting.append(job.id)
                 self.lock.notify_all()
+            if job.state in jobs.ENDED:
+                job.finished = datetime.now(UTC)
             self._keep(job)
+            self.prune()
         return job
+
+    def prune(self, now: datetime | None = None) -> list[str]:
+        """Forget the jobs that ended (done or failed) longer than the retention period before
+        `now`: their files and their entries; the ids forgotten. A job whose file cannot be
+        removed is kept (and said so in the log), to be tried again next time; one whose file no
+        longer says it ended (its last state could not be written) is forgotten and its file
+        left as it is (`jobs.remove`)."""
+        now = now or datetime.now(UTC)
+        gone = []
+        with self.lock:
+            self.pruned = time.monotonic()
+            for job in [j for j in self.jobs.values() if jobs.expired(j, now, self.retention)]:
+                try:
+                    removed = self.records is None or jobs.remove(self.records, job)
+                except OSError as exc:
+                    log.warning("upload %s: cannot remove its file (%s)", job.id, exc.strerror or exc)
+                    continue
+                if not removed:
+                    log.warning("upload %s: its file no longer holds it; left as it is", job.id)
+                del self.jobs[job.id]
+                gone.append(job.id)
+        if gone:
+            log.info("uploads: %d job(s) ended over %s ago forgotten", len(gone), self.retention)
+        return gone
 
     def _keep(self, job: Job) -> None:
         """Write the job's file (under the lock: one job's states are written in turn)."""
@@ -178,7 +212,9 @@ class Scanner:
             while True:
                 with self.lock:
                     while not self.waiting and not self.stopping:
-                        self.lock.wait()
+                        self.lock.wait(timeout=PRUNE_SECONDS)
+                        if time.monotonic() - self.pruned >= PRUNE_SECONDS:
+                            self.prune()
                     if self.stopping:
                         break
                     job = self.jobs[self.waiting.popleft()]
@@ -237,6 +273,7 @@ class Scanner:
             job.seconds = self.elapsed(job) or 0.0
             job.scan_id, job.error = scan_id, error
             job.state = "failed" if error is not None else "done"
+            job.finished = datetime.now(UTC)
             self._keep(job)
 
 
@@ -248,7 +285,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     state = app.state
     scanner = Scanner(state.store, images_dir(app), getattr(state, "upload_limit", DEFAULT_LIMIT),
                       getattr(state, "scan_limits", None), getattr(state, "min_examined", MIN_EXAMINED),
-                      jobs_dir(app))
+                      jobs_dir(app), getattr(state, "job_retention", jobs.RETENTION))
     app.state.uploads = scanner
     scanner.start()
     try:
@@ -282,7 +319,15 @@ async def upload(request: Request, user: User, allowed: tuple[str, ...] = FIELDS
 
 
 def job_of(request: Request, upload_id: str) -> Job:
-    return found(scanner_of(request).jobs.get(upload_id), f"no upload {upload_id}")
+    scanner = scanner_of(request)
+    return found(scanner.jobs.get(upload_id),
+                 f"no upload {upload_id} (an upload is forgotten {_days(scanner.retention)} after its "
+                 "scan ended; the scan stays in the store)")
+
+
+def _days(period: timedelta) -> str:
+    days = period / timedelta(days=1)
+    return f"{days:g} day{'' if days == 1 else 's'}"
 
 
 # ---------------------------------------------------------------- the API
@@ -304,6 +349,8 @@ class UploadOut(BaseModel):
     error: str | None
     created: datetime
     who: str
+    finished: datetime | None = Field(description="when it ended (done or failed); the server forgets "
+                                                  "it after its retention period (serve --keep-jobs)")
 
 
 def _out(scanner: Scanner, job: Job) -> dict[str, Any]:
@@ -311,7 +358,7 @@ def _out(scanner: Scanner, job: Job) -> dict[str, Any]:
             "vendor": job.info.vendor, "product": job.info.product, "version": job.info.version,
             "release_date": job.info.release_date, "state": job.state, "position": scanner.position(job),
             "elapsed": scanner.elapsed(job), "scan_id": job.scan_id, "error": job.error,
-            "created": job.created, "who": job.who}
+            "created": job.created, "who": job.who, "finished": job.finished}
 
 
 FORM_SCHEMA = {"type": "object", "required": ["file"], "properties": {
