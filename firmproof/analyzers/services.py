@@ -6,6 +6,7 @@ a unit file, inetd.conf, a crontab) and carries the chain that leads there.
 
 from __future__ import annotations
 
+import itertools
 import posixpath
 import re
 from collections.abc import Iterator, Mapping
@@ -103,7 +104,8 @@ BIND_SHELL_PROGRAM = rule(
         listen/accept, dup2/dup3 (to put the accepted socket on the shell's stdin and stdout)
         and an exec function, and holds the string of a shell: the shape of a compiled bind
         shell. A daemon that runs commands with system() but never redirects a socket onto its
-        standard streams does not match.""",
+        standard streams does not match. A program given alone as the image has no boot chain:
+        its bind shell is reported at its shell string, `details.reached` false.""",
     confirm="""Read the quoted boot line; `details.binary` is the program and `details.binary_sha256`
         its hash. Disassemble it (or run it in an emulator) and look for the bind/accept loop
         that dup2()s the socket onto 0/1/2 before exec'ing the shell.""",
@@ -119,7 +121,9 @@ CONNECT_BACK_PROGRAM = rule(
         which gives a shell to whoever holds the address it dials (`details.gives`: dup2 or
         pipe). Static, stripped programs are read the same way, their libc calls named by the
         system calls of their wrappers. A client that connects and only sends or receives data,
-        or runs fixed commands, does not match.""",
+        or runs fixed commands, does not match. A program given alone as the image has no boot
+        chain: its shell is reported at its shell string (or the address it dials),
+        `details.reached` false.""",
     confirm="""Read the quoted boot line; `details.binary` is the program, `details.connect_site`
         the connect() call and `details.address`/`details.port` the literal it dials when it
         could be read. Disassemble the function at `details.function` (`r2 -A <file>; s
@@ -266,7 +270,37 @@ class Services(Analyzer):
                     first[cause] = len(found)
                     found.append(finding)
         yield from found
+        if not chain.steps:
+            yield from self._alone(fs, checked_binaries)
         yield from self._sshd_configs(fs)
+
+    def _alone(self, fs: RootFS, binaries: dict[str, dict[str, Any] | None]) -> Iterator[Finding]:
+        """A program given as the image (its own one-file layer, `elf@0x0`, packed or not):
+        there is no boot chain to say whether it starts, and nothing says it does not, so its
+        bind or connect-back shell is reported at the program's shell string (or the address
+        it dials), marked not reached, as a script in a tree without init is."""
+        if len(fs.container) != 2 or not fs.container[1].startswith("elf@"):
+            return      # (a packed program inside a file system is read through its boot chain)
+        programs = list(itertools.islice(fs.files(), 2))
+        if len(programs) != 1 or programs[0].ftype != ELF:
+            return
+        path = programs[0].path
+        found = self._bind_shell_binary(fs, path, binaries)
+        data = fs.read(path)
+        if found is None or data is None:
+            return
+        r = CONNECT_BACK_PROGRAM if found.get("shape") == "connect-back" else BIND_SHELL_PROGRAM
+        if "shell_string_offset" in found:
+            offset, length = found["shell_string_offset"], len(found["shell_string"])
+        elif found.get("address") and (at := data.find(found["address"].encode() + b"\0")) >= 0:
+            offset, length = at, len(found["address"])
+        else:
+            return
+        title = ("unknown program binds a port and runs a shell" if r is BIND_SHELL_PROGRAM else
+                 "program connects out and gives the connection a shell")
+        yield r.at(fs, path, offset, length, title=title + " (given alone: no boot chain to read)",
+                   binary=path, binary_sha256=fs.sha256(path), reached=False,
+                   note="the program was given alone: no boot chain says whether it starts", **found)
 
     # one step ----------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from firmproof.config import Limits
-from firmproof.fs.filetype import CARVE_TYPES, PACKED, classify
+from firmproof.fs.filetype import CARVE_TYPES, ELF, PACKED, classify
 from firmproof.fs.index import TreeIndex, index_tree
 from firmproof.fs.rootfs import FileMeta
 from firmproof.host.children import check
@@ -283,8 +283,10 @@ def _unpack(image: Path, workdir: Path, limits: Limits, keep: bool) -> Generator
                 result.errors.append(UnpackError(chain_label(container), error))
             region = regions[id(chunk)]
             if memory is None and not outdir.is_dir():
-                region.status = "failed"
-                continue
+                if not _lone_program(job, chunk, outdir):
+                    region.status = "failed"
+                    continue
+                written += chunk.end_offset
             region.status = "partial" if outcome.errors else "unpacked"
             index = memory or index_tree(outdir, outcome.meta, container)
             for short in short_files(index, outcome.meta):
@@ -337,6 +339,24 @@ def short_files(index: TreeIndex, meta: dict[str, FileMeta] | None) -> list[str]
     if len(short) > MAX_NAMED_SHORT:
         out.append(f"{len(short) - MAX_NAMED_SHORT} more files extracted short of their declared size")
     return out
+
+
+def _lone_program(job: _Job, chunk: Any, outdir: Path) -> bool:
+    """A program given as the image, which unblob's ELF handler found whole and wrote nothing
+    from (no kernel's initramfs, no UPX packing): the program is its own one-file layer,
+    `/<image name>`, so that the analyzers of programs read it as one of a file system's
+    (a lab often holds a single daemon pulled from a device). Whether it was written."""
+    if job.depth != 1 or job.ftype != ELF or formats.of(chunk.handler.NAME).family != "elf" \
+            or chunk.start_offset != 0 or chunk.end_offset != _size(job.host_file):
+        return False
+    try:
+        outdir.mkdir(parents=True)
+        shutil.copyfile(job.host_file, outdir / job.host_file.name)
+    except OSError as exc:
+        log.debug("%s: not copied as a program (%s)", job.host_file, exc)
+        shutil.rmtree(outdir, ignore_errors=True)
+        return False
+    return True
 
 
 def _digest(path: Path) -> str | None:

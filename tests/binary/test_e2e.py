@@ -1,13 +1,17 @@
-"""Through the CLI: cross-compiled backdoors and decoys in a real SquashFS image."""
+"""Through the CLI: cross-compiled backdoors and decoys in a real SquashFS image, or each given alone."""
 
 from __future__ import annotations
 
 import hashlib
+import os
 import struct
+from pathlib import Path
 
-from conftest import need_tools, scan_report
+import pytest
+from conftest import firmproof, need_tools, scan_report
 
 from firmproof.testing.fixtures import pack
+from tests.variants.families.compiled import SOURCES, Program
 
 PLACED = {
     # path in the image -> (program, toolchain, opt, stripped)
@@ -66,3 +70,67 @@ def test_binary_rules_through_the_cli(builds, tmp_path):
     assert {f["details"]["literal"] for f in findings if "FP-HCRED-001" in _rules(f)} == {
         "Xm4st3r_k3y!2017", "xmlset_roodkcableoj28840ybtide"}
     assert not [e for e in report["errors"] if e["analyzer"] in ("hardening", "hardcoded", "triggers")]
+
+
+@pytest.mark.parametrize(("key", "rule"), [
+    (("udp_trigger", "mipsel", "-O2", True), "FP-TRIG-001"),
+    (("login_master", "x86-64", "-O2", True), "FP-HCRED-001"),
+    (("udp_echo", "arm", "-O2", False), None),          # a decoy: compares 'PING', runs nothing
+])
+def test_a_program_given_as_the_image_is_its_own_layer(builds, tmp_path, key, rule):
+    """A lab often holds one daemon pulled from a device: the program given as the image is
+    read as `/<its name>` (no longer 'none could be unpacked', exit 2), and verify re-derives
+    every finding from it."""
+    image = tmp_path / key[0]
+    image.write_bytes(builds[key].data)
+    report = scan_report(image, tmp_path)
+    assert [c["path"] for c in report["unpack"]["containers"]] == ["elf@0x0"]
+    assert report["unpack"]["files"] == 1 and report["unpack"]["bytes"] == len(builds[key].data)
+    got = {r for f in report["findings"] for r in _rules(f) if r.startswith(("FP-TRIG", "FP-HCRED"))}
+    assert got == ({rule} if rule else set())
+    for finding in report["findings"]:
+        assert finding["path"] == f"/{key[0]}"
+        ev = finding["evidence"]
+        assert ev["sha256"] == hashlib.sha256(builds[key].data).hexdigest()
+    proc = firmproof("verify", tmp_path / "report.json", image)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_a_truncated_program_as_the_image_is_refused_clearly(builds, tmp_path):
+    """Cut short, the program is no whole ELF chunk: a clear message and exit 2, as before."""
+    data = builds[("udp_trigger", "mipsel", "-O2", True)].data
+    image = tmp_path / "udpd.cut"
+    image.write_bytes(data[:len(data) // 2])
+    proc = firmproof("scan", image, "-o", tmp_path / "r.json", "-q")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.strip() == "firmproof: udpd.cut: no known container or file system found"
+
+
+@pytest.mark.parametrize(("member", "toolchain", "opt", "static", "rule"), [
+    ("bind-fork-execve", "mipsel", "-O2", False, "FP-SVC-008"),
+    ("connect-back", "aarch64", "-Os", True, "FP-SVC-009"),
+    ("bind-fork-execve", "x86-64", "-Os", "upx", "FP-SVC-008"),     # static, packed with UPX
+    ("connect-log", "x86-64", "-O2", False, None),      # decoys: connects and sends a log line,
+    ("udp-echo", "mips", "-Os", True, None),            # answers on a port, runs nothing
+])
+def test_a_shell_program_given_alone_is_reported_not_reached(tmp_path, member, toolchain, opt, static, rule):
+    """No boot chain says whether a program given alone starts, and nothing says it does not:
+    its bind or connect-back shell is reported at the shell string, marked not reached."""
+    image = tmp_path / member
+    program = Program(SOURCES[member], toolchain, opt, bool(static), packed=static == "upx")
+    image.write_bytes(Path(os.fspath(program)).read_bytes())
+    report = scan_report(image, tmp_path)
+    shells = [f for f in report["findings"] if f["category"] == "service.remote-shell"]
+    if rule is None:
+        assert shells == []
+        return
+    (finding,) = shells
+    name = f"/{member}.elf" if static == "upx" else f"/{member}"     # upx -d's output: `<name>.elf`
+    assert finding["rule"] == rule and finding["severity"] == "critical" and finding["path"] == name
+    assert finding["details"]["reached"] is False and "given alone" in finding["title"]
+    assert report["unpack"]["containers"][0]["path"] == "elf@0x0"
+    assert firmproof("verify", tmp_path / "report.json", image).returncode == 0
+    if static != "upx":     # (packed: the evidence is in the program upx -d unpacks)
+        data = image.read_bytes()
+        ev = finding["evidence"]
+        assert data[ev["offset"]:ev["offset"] + ev["length"]] == b"/bin/sh"
