@@ -22,8 +22,9 @@ DECOY_CASES = [("config-secret", "x86-64", "-O2"), ("udp-echo", "x86-64", "-O2")
                ("local-script", "mipsel", "-O2"), ("config-secret", "mipsel", "-O0")]
 # every member and decoy at every level where members were missed (issue 12): AArch64 glibc,
 # whose system() and popen() reach clone through tail calls, musl, whose cancellable calls go
-# through a helper that is only jumped to, and MIPS64 (n64), whose functions compute _gp
-MATRIX = [(toolchain, opt) for toolchain in ("aarch64", "musl", "mips64") for opt in OPTS]
+# through a helper that is only jumped to, and MIPS64 (n64, both endiannesses), whose functions
+# compute _gp
+MATRIX = [(toolchain, opt) for toolchain in ("aarch64", "musl", "mips64", "mips64el") for opt in OPTS]
 # the literals each trigger compares with (an inlined memcmp compares its first 16 bytes)
 MAGIC = {"magic-memcmp-system": ("HELODBG-OPEN-SES",), "knock-read-fork-exec": ("xyzzy_factory_mode",),
          "magic-inline-word": ("kN0ckKn0",),

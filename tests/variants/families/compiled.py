@@ -1,7 +1,8 @@
 """Compiled backdoors: bind shells, connect-back shells, magic-packet triggers and secret HTTP
 headers written in C in several styles, compiled at test time by the real (cross) compilers
-Debian ships (x86-64 gcc and musl-gcc, mipsel, mips, mips64, armel, aarch64, i686) at -O0, -Os and -O2,
-dynamic and static, always stripped, and started at boot by an init script of the stock root.
+Debian ships (x86-64 gcc and musl-gcc, mipsel, mips, mips64, mips64el, armel, aarch64, i686) at
+-O0, -Os and -O2, dynamic and static, always stripped, and started at boot by an init script of
+the stock root.
 Each member and each decoy is also built once packed with the real `upx` (as IoT malware ships):
 what the scan must find in it is what it finds in the plain program, read in the program
 `upx -d` gives back.
@@ -52,6 +53,7 @@ TOOLCHAINS: dict[str, tuple[str, str]] = {
     "aarch64": ("aarch64-linux-gnu-gcc", "aarch64-linux-gnu-strip"),
     "i686": ("i686-linux-gnu-gcc", "i686-linux-gnu-strip"),
     "mips64": ("mips64-linux-gnuabi64-gcc", "mips64-linux-gnuabi64-strip"),
+    "mips64el": ("mips64el-linux-gnuabi64-gcc", "mips64el-linux-gnuabi64-strip"),
 }
 OPTS = ("-O0", "-Os", "-O2")
 
@@ -429,12 +431,14 @@ PLAN: tuple[tuple[str, str, bool], ...] = (
     ("mips", "-Os", True),      # last: the rows before keep their variants
     ("aarch64", "-O2", True), ("musl", "-O2", True),        # posix_spawn by tail calls; musl's relays
     ("mips64", "-O0", False), ("mips64", "-Os", True),     # n64
+    ("mips64el", "-O2", False), ("mips64el", "-O0", True),     # n64, little-endian
 )
 DECOY_PLAN: tuple[tuple[str, str, bool], ...] = (
     ("x86-64", "-O2", False), ("mipsel", "-O0", False), ("mips", "-Os", True),
     ("armel", "-O2", False), ("aarch64", "-O2", True), ("i686", "-Os", True),
     # appended: the rows before keep their variants
     ("musl", "-O2", True), ("mips64", "-Os", False), ("mips64", "-O2", True),
+    ("mips64el", "-O0", True), ("mips64el", "-O2", False),
 )
 
 # (toolchain, optimisation, static) of the packed variants, one per member in turn: upx packs
