@@ -17,6 +17,7 @@ from firmproof.config import ScanConfig
 from firmproof.device.components import merge
 from firmproof.device.identity import Place, headers, identify
 from firmproof.fs.examined import Skipped
+from firmproof.fs.filetype import ELF
 from firmproof.report import Container, Image, Report, Unpacked
 from firmproof.report.coverage import Coverage, Searched, build
 from firmproof.unpack.driver import Layer, Progress, UnpackFailed, Unpacking, UnpackResult, chain_label
@@ -89,7 +90,9 @@ def scan(config: ScanConfig, progress: Callable[[str, int, int], None] | None = 
             reasons = "; ".join(e.error for e in result.errors[:3])
             found = [r for s in result.searched for r in s.regions]
             what = (f"{len(found)} container(s) found ({', '.join(sorted({r.format for r in found}))}), "
-                    "none could be unpacked" if found else "no known container or file system found")
+                    "none could be unpacked" if found else
+                    "an ELF file that is no whole program (cut short or damaged): not read"
+                    if result.image_type == ELF else "no known container or file system found")
             raise UnpackFailed(f"{image.name}: {what}" + (f" ({reasons})" if reasons else ""))
         report = Report(
             image=Image(name=image.name, sha256=digest[0] if digest else sha256_file(image),

@@ -68,6 +68,7 @@ class UnpackResult:
     # again, whose findings would be the same (identical copies nested in a bomb, or a package
     # shipped twice)
     identical: list[tuple[str, str]] = field(default_factory=list)
+    image_type: str = ""          # the image's own file type (fs/filetype.py)
 
     @property
     def sandbox(self) -> str:
@@ -183,7 +184,8 @@ def _unpack(image: Path, workdir: Path, limits: Limits, keep: bool) -> Generator
     written = 0
     held = 0            # bytes of the layers kept in memory
     files = 0
-    queue: deque[_Job] = deque([_Job(image, (image.name,), 1, _file_type(image))])
+    result.image_type = _file_type(image)
+    queue: deque[_Job] = deque([_Job(image, (image.name,), 1, result.image_type)])
     seen: dict[str, str] = {}       # sha256 of a nested file searched -> its chain
     stopped = ""
 

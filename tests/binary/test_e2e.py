@@ -97,13 +97,14 @@ def test_a_program_given_as_the_image_is_its_own_layer(builds, tmp_path, key, ru
 
 
 def test_a_truncated_program_as_the_image_is_refused_clearly(builds, tmp_path):
-    """Cut short, the program is no whole ELF chunk: a clear message and exit 2, as before."""
+    """Cut short, the program is no whole ELF chunk: exit 2, and a message that says so."""
     data = builds[("udp_trigger", "mipsel", "-O2", True)].data
     image = tmp_path / "udpd.cut"
     image.write_bytes(data[:len(data) // 2])
     proc = firmproof("scan", image, "-o", tmp_path / "r.json", "-q")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
-    assert proc.stderr.strip() == "firmproof: udpd.cut: no known container or file system found"
+    assert proc.stderr.strip() == \
+        "firmproof: udpd.cut: an ELF file that is no whole program (cut short or damaged): not read"
 
 
 @pytest.mark.parametrize(("member", "toolchain", "opt", "static", "rule"), [
