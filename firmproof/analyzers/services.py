@@ -286,13 +286,13 @@ class Services(Analyzer):
             return
         path = programs[0].path
         found = self._bind_shell_binary(fs, path, binaries)
-        data = fs.read(path)
-        if found is None or data is None:
+        if found is None:
             return
         r = CONNECT_BACK_PROGRAM if found.get("shape") == "connect-back" else BIND_SHELL_PROGRAM
         if "shell_string_offset" in found:
             offset, length = found["shell_string_offset"], len(found["shell_string"])
-        elif found.get("address") and (at := data.find(found["address"].encode() + b"\0")) >= 0:
+        elif found.get("address") and \
+                (at := (fs.read(path) or b"").find(found["address"].encode() + b"\0")) >= 0:
             offset, length = at, len(found["address"])
         else:
             return

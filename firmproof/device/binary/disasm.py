@@ -218,8 +218,8 @@ class _Mips(_Sweep):
         self.branch: tuple[int | None, bool] | None = None     # (target, unconditional) before its delay slot
         self.block: int | None = None           # where a block only branches reach starts, until $t9 is set
         self.entry_t9: dict[int, set[Value]] = {}      # branch target -> the $t9 values branches bring
-        self.unresolved: dict[int, int] = {}    # call site through the $t9 a block was entered with -> block
-        self.unknown: dict[int, tuple[Value, ...]] = {}     # such a call with no $t9 known here -> its args
+        # call site through the $t9 a block was entered with -> (the block, the call's arguments)
+        self.unresolved: dict[int, tuple[int, tuple[Value, ...]]] = {}
         self.through_t9 = False                 # the pending call goes through $t9
         if self.h.bits == 64:
             self.mask = MASK64
@@ -253,9 +253,7 @@ class _Mips(_Sweep):
                 self.regs.pop("$t9", None)
         if pending is not None:       # the delay slot has run: now the call happens
             if through_t9 and self.block is not None and self.block >= 0:
-                self.unresolved[pending[0]] = self.block
-                if pending[1] is None:
-                    self.unknown[pending[0]] = tuple(self.regs.get(r) for r in self.args)
+                self.unresolved[pending[0]] = (self.block, tuple(self.regs.get(r) for r in self.args))
             self.call(*pending)
             self.block = None
 
@@ -266,12 +264,11 @@ class _Mips(_Sweep):
         when every branch into the block brings one known $t9, the call goes there."""
         super().run(name, code, vaddr, md)
         where = {call.site: index for index, call in enumerate(self.facts.calls)}
-        for site, block in self.unresolved.items():
+        for site, (block, args) in self.unresolved.items():
             values = self.entry_t9.get(block, set())
-            if len(values) != 1 or (site not in where and site not in self.unknown):
+            if len(values) != 1:
                 continue
             (value,) = values
-            args = self.facts.calls[where[site]].args if site in where else self.unknown[site]
             if isinstance(value, str):
                 call = Call(site, value, None, args)
             elif isinstance(value, int):
@@ -283,7 +280,7 @@ class _Mips(_Sweep):
                 self.facts.calls[where[site]] = call
             else:
                 self.facts.calls.insert(bisect.bisect(self.facts.calls, site, key=lambda c: c.site), call)
-        self.unresolved, self.unknown = {}, {}
+        self.unresolved = {}
 
     def _step(self, address: int, mnemonic: str, ops: str) -> None:
         if mnemonic == "syscall":
